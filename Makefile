@@ -1,0 +1,63 @@
+# token-refresher — every developer and CI entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
+PYTHON313 ?= $(shell ls -d $(PYENV_ROOT)/versions/3.13*/bin/python 2>/dev/null | sort -V | tail -n1 || command -v python3.13)
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAMLOCAL := $(SAM_VENV)/bin/samlocal
+# sam build (no container) needs python3.13 on PATH.
+export PATH := $(dir $(PYTHON313)):$(PATH)
+export AWS_SAM_CLI_TELEMETRY := 0
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: check-python
+check-python:
+	@test -x "$(PYTHON313)" || { echo "error: Python 3.13 not found: install it (pyenv install 3.13) or run make PYTHON313=/path/to/python3.13" >&2; exit 2; }
+
+$(VENV)/.stamp: requirements-dev.txt layers/deps/requirements.txt | check-python
+	@rm -rf $(VENV)
+	$(PYTHON313) -m venv $(VENV)
+	$(PY) -m pip -q --disable-pip-version-check install -r requirements-dev.txt
+	@touch $@
+
+$(SAM_VENV)/.stamp: requirements-sam.txt | check-python
+	@rm -rf $(SAM_VENV)
+	$(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip -q --disable-pip-version-check install -r requirements-sam.txt
+	@touch $@
+
+.PHONY: venv
+venv: $(VENV)/.stamp $(SAM_VENV)/.stamp ## Create the dev venvs (.venv, .venv-sam) with Python 3.13
+
+.PHONY: lint
+lint: $(VENV)/.stamp ## ruff (lint + format check) and mypy on the library
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+.PHONY: format
+format: $(VENV)/.stamp ## Apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: validate
+validate: $(SAM_VENV)/.stamp ## sam validate --lint on template.yaml
+	$(SAM) validate --lint --region us-east-1
+
+.PHONY: build
+build: $(SAM_VENV)/.stamp ## sam build (no container; uses Python 3.13 from pyenv)
+	$(SAM) build --parallel
+
+.PHONY: test-unit
+test-unit: $(VENV)/.stamp ## Unit tests (no network beyond 127.0.0.1 fakes)
+	$(PY) -m pytest -m unit -q
+
+.PHONY: test
+test: lint validate test-unit ## Every test layer, starting and stopping what it needs

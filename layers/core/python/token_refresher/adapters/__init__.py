@@ -1,0 +1,1 @@
+"""AWS access sits behind two adapters: the secret store and the notifier."""

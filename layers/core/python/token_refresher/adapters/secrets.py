@@ -1,0 +1,131 @@
+"""The secret store adapter: every Secrets Manager call the library makes goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+AWSCURRENT = "AWSCURRENT"
+AWSPENDING = "AWSPENDING"
+AWSPREVIOUS = "AWSPREVIOUS"
+
+
+@dataclass(frozen=True)
+class SecretDescription:
+    arn: str
+    name: str
+    rotation_enabled: bool
+    versions: Mapping[str, tuple[str, ...]]  # version id -> staging labels
+    tags: Mapping[str, str] = field(default_factory=dict)
+    last_rotated_at: float | None = None  # epoch seconds
+
+    def version_with(self, stage: str) -> str | None:
+        for version_id, stages in self.versions.items():
+            if stage in stages:
+                return version_id
+        return None
+
+
+class SecretNotFound(LookupError):
+    pass
+
+
+class SecretStore(Protocol):
+    def describe(self, secret_id: str) -> SecretDescription: ...
+
+    def get_value(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> str | None:
+        """The SecretString of that version/stage, or None when the version holds no value."""
+        ...
+
+    def put_pending(self, secret_id: str, version_id: str, value: str) -> None: ...
+
+    def move_stage(
+        self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None: ...
+
+    def tag(self, secret_id: str, tags: Mapping[str, str]) -> None: ...
+
+    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
+
+
+def _is(err: ClientError, *codes: str) -> bool:
+    return err.response.get("Error", {}).get("Code") in codes
+
+
+class SecretsManagerStore:
+    """SecretStore over a boto3 ``secretsmanager`` client (built by adapters.aws.client)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def describe(self, secret_id: str) -> SecretDescription:
+        try:
+            resp = self._client.describe_secret(SecretId=secret_id)
+        except ClientError as err:
+            if _is(err, "ResourceNotFoundException"):
+                raise SecretNotFound(secret_id) from None
+            raise
+        last = resp.get("LastRotatedDate")
+        return SecretDescription(
+            arn=resp["ARN"],
+            name=resp["Name"],
+            rotation_enabled=bool(resp.get("RotationEnabled")),
+            versions={k: tuple(v) for k, v in resp.get("VersionIdsToStages", {}).items()},
+            tags={t["Key"]: t["Value"] for t in resp.get("Tags", [])},
+            last_rotated_at=last.timestamp() if last is not None else None,
+        )
+
+    def get_value(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> str | None:
+        kwargs: dict[str, str] = {"SecretId": secret_id}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        if stage:
+            kwargs["VersionStage"] = stage
+        try:
+            resp = self._client.get_secret_value(**kwargs)
+        except ClientError as err:
+            if _is(err, "ResourceNotFoundException"):
+                return None
+            raise
+        value = resp.get("SecretString")
+        return value if isinstance(value, str) else None
+
+    def put_pending(self, secret_id: str, version_id: str, value: str) -> None:
+        self._client.put_secret_value(
+            SecretId=secret_id,
+            ClientRequestToken=version_id,
+            SecretString=value,
+            VersionStages=[AWSPENDING],
+        )
+
+    def move_stage(
+        self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None:
+        kwargs: dict[str, str] = {"SecretId": secret_id, "VersionStage": stage}
+        if to_version:
+            kwargs["MoveToVersionId"] = to_version
+        if from_version:
+            kwargs["RemoveFromVersionId"] = from_version
+        self._client.update_secret_version_stage(**kwargs)
+
+    def tag(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        self._client.tag_resource(
+            SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )
+
+    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
+        """Every secret carrying tag key=value, following pagination (100 per page)."""
+        paginator = self._client.get_paginator("list_secrets")
+        filters = [{"Key": "tag-key", "Values": [key]}, {"Key": "tag-value", "Values": [value]}]
+        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
+            for entry in page.get("SecretList", []):
+                tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
+                if tags.get(key) == value:  # the two filters match independently: re-check
+                    yield entry

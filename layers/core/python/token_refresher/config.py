@@ -1,0 +1,90 @@
+"""Runtime configuration: parsed once from the environment and validated, then passed down."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from token_refresher.errors import ConfigError
+from token_refresher.http import check_url
+from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.state import AlertPolicy
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"must be an integer, got {raw!r}", field=name) from None
+    if not low <= value <= high:
+        raise ConfigError(f"must be between {low} and {high}, got {value}", field=name)
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"must be a number, got {raw!r}", field=name) from None
+    if not low <= value <= high:
+        raise ConfigError(f"must be between {low} and {high}, got {value}", field=name)
+    return value
+
+
+def _endpoints(raw: str) -> dict[str, str]:
+    """PROVIDER_ENDPOINTS: JSON object provider -> base URL, for tests and private proxies."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError("must be a JSON object", field="PROVIDER_ENDPOINTS") from None
+    if not isinstance(data, dict):
+        raise ConfigError("must be a JSON object", field="PROVIDER_ENDPOINTS")
+    out: dict[str, str] = {}
+    for name, url in data.items():
+        if name not in PROVIDER_NAMES:
+            raise ConfigError(f"unknown provider {name!r}", field="PROVIDER_ENDPOINTS")
+        if not isinstance(url, str):
+            raise ConfigError(f"{name} must be a URL string", field="PROVIDER_ENDPOINTS")
+        try:
+            out[name] = check_url(url)
+        except ConfigError as err:
+            raise ConfigError(f"{name}: {err.message}", field="PROVIDER_ENDPOINTS") from None
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    alert_topic_arn: str | None = None
+    provider_endpoints: Mapping[str, str] = field(default_factory=dict)
+    http_connect_timeout: float = 3.05
+    http_read_timeout: float = 10.0
+    http_max_attempts: int = 3
+    policy: AlertPolicy = field(default_factory=AlertPolicy)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
+        if topic is not None and not topic.startswith("arn:"):
+            raise ConfigError("must be an SNS topic ARN", field="ALERT_TOPIC_ARN")
+        return cls(
+            alert_topic_arn=topic,
+            provider_endpoints=_endpoints(env.get("PROVIDER_ENDPOINTS", "")),
+            http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", 3.05, 0.1, 30),
+            http_read_timeout=_float(env, "HTTP_READ_TIMEOUT", 10.0, 0.1, 60),
+            http_max_attempts=_int(env, "HTTP_MAX_ATTEMPTS", 3, 1, 10),
+            policy=AlertPolicy(
+                failure_threshold=_int(env, "FAILURE_ALERT_THRESHOLD", 3, 1, 100),
+                sweep_interval=timedelta(minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 15, 1, 1440)),
+                reminder_interval=timedelta(hours=_int(env, "REMINDER_INTERVAL_HOURS", 24, 1, 720)),
+            ),
+        )

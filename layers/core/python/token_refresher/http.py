@@ -1,0 +1,189 @@
+"""HTTP to provider token endpoints: one Session, timeouts, bounded retries on transient errors.
+
+Retry policy (``max_attempts`` in total):
+- connection errors (nothing was sent) are retried for every request;
+- 5xx and 429 answers are retried, honouring ``Retry-After`` up to ``max_retry_after``;
+- read timeouts are retried only for idempotent requests: a refresh POST may have been processed,
+  and for providers that rotate refresh tokens a blind second call could burn the new one.
+URLs must be https; plain http is accepted for loopback hosts only (the test fake providers).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from token_refresher.errors import ConfigError, ErrorClass, ProviderError
+
+USER_AGENT = "token-refresher/0.1 (+https://github.com/token-refresher)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """Refuse anything but https, except http to a loopback host (tests)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host:
+        raise ConfigError("has no host", field="endpoint")
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and is_loopback_host(host):
+        return url
+    raise ConfigError(
+        f"must use https (http is allowed for loopback test servers only), got {parts.scheme}://{host}",
+        field="endpoint",
+    )
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    text: str
+
+    def json(self) -> Any:
+        """The body as JSON, or None when it is not JSON (HTML error pages, truncated bodies)."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class HttpClient:
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        *,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        max_attempts: int = 3,
+        backoff_base: float = 0.5,
+        max_retry_after: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.timeout = (connect_timeout, read_timeout)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        # Full jitter: uniform in [0, base * 2^attempt]. Not security sensitive.
+        return random.uniform(0, self.backoff_base * (2**attempt))  # noqa: S311  # nosec B311
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        provider: str,
+        idempotent: bool | None = None,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> HttpResponse:
+        """Send a request; returns any HTTP answer that is not retried away.
+
+        Raises ProviderError(transient) when the provider stays unreachable or keeps answering
+        5xx/429. The message names the host and the failure kind, never the query or body.
+        """
+        check_url(url)
+        if idempotent is None:
+            idempotent = method.upper() == "GET"
+        host = urlsplit(url).hostname
+        last_error: ProviderError | None = None
+        for attempt in range(self.max_attempts):
+            retry_after: float | None = None
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json_body,
+                    headers=dict(headers or {}),
+                    auth=auth,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
+            except requests.ConnectionError as exc:
+                # ConnectTimeout is a ConnectionError too: the request was not sent.
+                sent = not isinstance(exc, requests.ConnectTimeout) and _maybe_sent(exc)
+                last_error = ProviderError(
+                    ErrorClass.TRANSIENT,
+                    f"connection to {host} failed ({type(exc).__name__})",
+                    provider=provider,
+                )
+                if sent and not idempotent:
+                    raise last_error from None
+            except requests.Timeout as exc:
+                last_error = ProviderError(
+                    ErrorClass.TRANSIENT,
+                    f"{host} did not answer in time ({type(exc).__name__})",
+                    provider=provider,
+                )
+                if not idempotent:
+                    raise last_error from None
+            except requests.RequestException as exc:
+                raise ProviderError(
+                    ErrorClass.TRANSIENT,
+                    f"request to {host} failed ({type(exc).__name__})",
+                    provider=provider,
+                ) from None
+            else:
+                response = HttpResponse(resp.status_code, dict(resp.headers), resp.text)
+                if resp.status_code not in RETRY_STATUSES:
+                    return response
+                retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+                if attempt + 1 == self.max_attempts:
+                    return response  # the provider module classifies the final answer
+            if attempt + 1 < self.max_attempts:
+                self._sleep(self._backoff(attempt, retry_after))
+        assert last_error is not None  # noqa: S101  # nosec B101 - loop always sets it or returns
+        raise last_error
+
+
+def _maybe_sent(exc: requests.ConnectionError) -> bool:
+    """A reset or a dropped connection after connect may have reached the server."""
+    text = type(exc.__context__ or exc).__name__ + repr(exc.args)
+    return any(s in text for s in ("Reset", "RemoteDisconnected", "ProtocolError", "Aborted"))

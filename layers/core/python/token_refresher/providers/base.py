@@ -1,0 +1,261 @@
+"""The provider interface and the pieces most OAuth 2.0 providers share.
+
+A provider module is small: it knows its endpoints, the request shapes, and how to map the
+provider's own error codes into :class:`~token_refresher.errors.ErrorClass`. It never talks to AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.http import HttpClient, HttpResponse, check_url
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.timeutil import Clock, utcnow
+
+# expires_in values outside this range are treated as a malformed answer rather than trusted.
+MIN_EXPIRES_IN = 60
+MAX_EXPIRES_IN = 400 * 24 * 3600
+
+
+class NoticeKind(StrEnum):
+    NOT_EXTENDED = "not_extended"  # the provider did not push the expiry further out
+    VALIDATED_ONLY = "validated_only"  # a token that cannot be refreshed was checked instead
+    API_VERSION_ENDING = "api_version_ending"  # the pinned API version is close to its end
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: NoticeKind
+    message: str
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What a refresh produced. ``refresh_token=None`` means "keep the one we have"."""
+
+    access_token: str
+    expires_at: datetime | None
+    refresh_token: str | None = None
+    refresh_token_expires_at: datetime | None = None
+    data_access_expires_at: datetime | None = None
+    notices: tuple[Notice, ...] = ()
+    options_update: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    valid: bool
+    expires_at: datetime | None = None
+    data_access_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    http: HttpClient
+    endpoints: Mapping[str, str] = field(default_factory=dict)  # provider name -> base URL override
+    clock: Clock = utcnow
+
+    def base_url(self, provider: str, default: str) -> str:
+        return check_url(self.endpoints.get(provider, default)).rstrip("/")
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+class Provider(Protocol):
+    name: str
+    requires_app_credentials: bool
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        """Refresh or re-exchange the token; raise ProviderError/ConfigError when it cannot."""
+        ...
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        """Check that ``doc.access_token`` works (testSecret)."""
+        ...
+
+
+def require_app(app: AppCredentials | None, provider: str) -> AppCredentials:
+    if app is None:
+        raise ProviderError(
+            ErrorClass.CONFIG,
+            "app credentials are required: set app_secret_id in the token secret",
+            provider=provider,
+        )
+    return app
+
+
+def expires_at_from(
+    expires_in: Any, now: datetime, *, provider: str, field_name: str = "expires_in"
+) -> datetime:
+    """Turn a provider's ``expires_in`` into an absolute time, refusing absurd values."""
+    if isinstance(expires_in, str) and expires_in.strip().isdigit():
+        expires_in = int(expires_in)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        raise malformed(provider, f"{field_name} is missing or not a number")
+    if not MIN_EXPIRES_IN <= expires_in <= MAX_EXPIRES_IN:
+        raise malformed(
+            provider,
+            f"{field_name}={int(expires_in)} is outside the plausible range "
+            f"[{MIN_EXPIRES_IN}, {MAX_EXPIRES_IN}] seconds",
+        )
+    return now + timedelta(seconds=float(expires_in))
+
+
+def malformed(provider: str, what: str) -> ProviderError:
+    """A 2xx answer we cannot use. Transient: providers do send truncated or odd bodies."""
+    return ProviderError(
+        ErrorClass.TRANSIENT, f"malformed response from provider: {what}", provider=provider
+    )
+
+
+def json_object(resp: HttpResponse, provider: str) -> dict[str, Any]:
+    body = resp.json()
+    if not isinstance(body, dict):
+        kind = "HTML page" if "<html" in resp.text[:500].lower() else "non-JSON body"
+        raise malformed(provider, f"HTTP {resp.status} with a {kind}")
+    return body
+
+
+def token_string(body: Mapping[str, Any], key: str, provider: str) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise malformed(provider, f"no {key} in the answer")
+    return value
+
+
+# --- RFC 6749 ----------------------------------------------------------------------------------
+
+OAUTH_ERROR_CLASSES: Mapping[str, ErrorClass] = {
+    "invalid_grant": ErrorClass.REAUTH_REQUIRED,
+    "invalid_client": ErrorClass.CONFIG,
+    "unauthorized_client": ErrorClass.CONFIG,
+    "unsupported_grant_type": ErrorClass.CONFIG,
+    "invalid_request": ErrorClass.CONFIG,
+    "invalid_scope": ErrorClass.PERMISSION,
+    "access_denied": ErrorClass.PERMISSION,
+    "temporarily_unavailable": ErrorClass.TRANSIENT,
+    "server_error": ErrorClass.TRANSIENT,
+    "slow_down": ErrorClass.TRANSIENT,
+}
+
+OAUTH_REMEDIATION: Mapping[ErrorClass, str] = {
+    ErrorClass.REAUTH_REQUIRED: (
+        "The refresh token was revoked or has expired: the account owner must sign in and "
+        "authorize the app again, then store the new token in this secret."
+    ),
+    ErrorClass.CONFIG: (
+        "Check the app credentials secret (client id and secret) and the token secret's options."
+    ),
+    ErrorClass.PERMISSION: (
+        "The app or user lacks a required scope or role: grant it and re-authorize."
+    ),
+    ErrorClass.TRANSIENT: (
+        "The provider is unavailable or throttling; the refresher retries on its own."
+    ),
+}
+
+
+def oauth_error(
+    resp: HttpResponse,
+    provider: str,
+    *,
+    classify: Callable[[str, Mapping[str, Any]], ErrorClass | None] | None = None,
+) -> ProviderError:
+    """Map a non-2xx RFC 6749 §5.2 answer (or anything else) into a ProviderError."""
+    body = resp.json()
+    if resp.status == 429 or resp.status >= 500:
+        error_class = ErrorClass.TRANSIENT
+        code = body.get("error") if isinstance(body, dict) else None
+        return ProviderError(
+            error_class,
+            f"provider answered HTTP {resp.status}" + (f" ({code})" if code else ""),
+            provider=provider,
+            provider_code=code or resp.status,
+            retry_after=_retry_after(resp),
+            remediation=OAUTH_REMEDIATION[error_class],
+        )
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ProviderError(
+            ErrorClass.TRANSIENT if resp.status >= 500 else ErrorClass.CONFIG,
+            f"provider answered HTTP {resp.status} without an OAuth error body",
+            provider=provider,
+            provider_code=resp.status,
+        )
+    code = body["error"]
+    error_class = (classify(code, body) if classify else None) or OAUTH_ERROR_CLASSES.get(
+        code, ErrorClass.CONFIG
+    )
+    description = body.get("error_description")
+    text = f"{code}: {description}" if isinstance(description, str) else code
+    return ProviderError(
+        error_class,
+        _clip(text),
+        provider=provider,
+        provider_code=code,
+        remediation=OAUTH_REMEDIATION[error_class],
+    )
+
+
+def _retry_after(resp: HttpResponse) -> float | None:
+    value = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def oauth_token_response(
+    resp: HttpResponse, provider: str, now: datetime, previous_refresh_token: str | None
+) -> RefreshResult:
+    """Parse a successful RFC 6749 token answer; keep the old refresh token if none came back."""
+    body = json_object(resp, provider)
+    access_token = token_string(body, "access_token", provider)
+    expires_at = expires_at_from(body.get("expires_in"), now, provider=provider)
+    new_refresh = body.get("refresh_token")
+    if new_refresh is not None and (not isinstance(new_refresh, str) or not new_refresh.strip()):
+        raise malformed(provider, "refresh_token is not a string")
+    return RefreshResult(
+        access_token=access_token,
+        expires_at=expires_at,
+        refresh_token=new_refresh or previous_refresh_token,
+    )
+
+
+def post_refresh_grant(
+    ctx: ProviderContext,
+    url: str,
+    *,
+    provider: str,
+    doc: TokenDocument,
+    form: Mapping[str, str],
+    auth: tuple[str, str] | None = None,
+    classify: Callable[[str, Mapping[str, Any]], ErrorClass | None] | None = None,
+) -> RefreshResult:
+    """POST a form to a token endpoint and parse the RFC 6749 answer."""
+    if not doc.refresh_token:
+        raise ProviderError(
+            ErrorClass.CONFIG,
+            "refresh_token is required for this provider",
+            provider=provider,
+        )
+    resp = ctx.http.request("POST", url, provider=provider, data=form, auth=auth)
+    if not 200 <= resp.status < 300:
+        raise oauth_error(resp, provider, classify=classify)
+    return oauth_token_response(resp, provider, ctx.now(), doc.refresh_token)

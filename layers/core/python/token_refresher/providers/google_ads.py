@@ -1,0 +1,86 @@
+"""Google Ads: OAuth 2.0 refresh_token grant at Google's token endpoint.
+
+- Access tokens live about an hour; the refresh token normally stays the same (if a new one comes
+  back, it is stored).
+- No developer token is needed for token refresh (retired 2026-09-09; access belongs to the Cloud
+  project). ``login-customer-id`` matters only to Ads API calls, not here.
+- Validation: ``GET /tokeninfo?access_token=...``.
+"""
+
+from __future__ import annotations
+
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    expires_at_from,
+    json_object,
+    oauth_error,
+    post_refresh_grant,
+    require_app,
+)
+
+NAME = "google_ads"
+DEFAULT_BASE_URL = "https://oauth2.googleapis.com"
+
+REAUTH_HINT = (
+    "Google revoked the refresh token (user revoked access, 6 months unused, more than 100 live "
+    "tokens for this client, an admin policy, or the OAuth app is in Testing status, where refresh "
+    "tokens die after 7 days). The user must authorize again; publish the OAuth app to Production "
+    "to avoid the 7-day limit."
+)
+
+
+class GoogleAds:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        try:
+            return post_refresh_grant(
+                ctx,
+                ctx.base_url(NAME, DEFAULT_BASE_URL) + "/token",
+                provider=NAME,
+                doc=doc,
+                form={
+                    "grant_type": "refresh_token",
+                    "refresh_token": doc.refresh_token or "",
+                    "client_id": app.client_id,
+                    "client_secret": app.client_secret,
+                },
+            )
+        except ProviderError as err:
+            if err.error_class is ErrorClass.REAUTH_REQUIRED:
+                err.remediation = REAUTH_HINT
+            raise
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        resp = ctx.http.request(
+            "GET",
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + "/tokeninfo",
+            provider=NAME,
+            params={"access_token": doc.access_token or ""},
+        )
+        if resp.status == 400:
+            return ValidationResult(valid=False, detail="tokeninfo rejected the access token")
+        if resp.status != 200:
+            raise oauth_error(resp, NAME)
+        body = json_object(resp, NAME)
+        scopes = tuple(str(body.get("scope", "")).split())
+        expires_in = body.get("expires_in")
+        expires_at = (
+            expires_at_from(expires_in, ctx.now(), provider=NAME)
+            if expires_in is not None
+            else None
+        )
+        return ValidationResult(valid=True, expires_at=expires_at, scopes=scopes)
+
+
+PROVIDER = GoogleAds()

@@ -1,0 +1,318 @@
+"""Meta (Graph / Marketing API) long-lived user tokens.
+
+- Refresh = re-exchange: ``GET /{version}/oauth/access_token?grant_type=fb_exchange_token`` with the
+  current long-lived token, then ``debug_token`` on the new one. Whether Meta extends a long-lived
+  token this way is UNCONFIRMED, so the new expiry is checked: when it did not move out, the result
+  carries a NOT_EXTENDED notice with the deadline ("re-authorization needed before <date>") instead
+  of claiming success.
+- ``data_access_expires_at`` (about 90 days after the user's last activity) is reported from
+  ``debug_token``; only the user can extend it.
+- Every Graph call sends ``appsecret_proof`` = hex(HMAC-SHA256(app_secret, access_token)).
+- The Graph version is pinned in ``options.graph_version`` (default v25.0); a notice is raised when
+  the pinned version is within 90 days of its end of support.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.http import HttpResponse
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    Notice,
+    NoticeKind,
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    expires_at_from,
+    json_object,
+    malformed,
+    require_app,
+    token_string,
+)
+from token_refresher.timeutil import format_iso, from_epoch
+
+NAME = "meta"
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+DEFAULT_GRAPH_VERSION = "v25.0"
+# End of support of each Graph API version (v26.0: at least two years after its 2026-07-29 release).
+GRAPH_VERSION_END = {
+    "v24.0": datetime(2028, 2, 18, tzinfo=UTC),
+    "v25.0": datetime(2028, 7, 29, tzinfo=UTC),
+    "v26.0": datetime(2028, 7, 29, tzinfo=UTC),
+}
+VERSION_WARNING_WINDOW = timedelta(days=90)
+# An exchange that moves the expiry out by less than this did not really extend the token.
+MIN_EXTENSION = timedelta(days=1)
+
+REAUTH_CODES = frozenset({102, 190})
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, *range(80000, 80015)})
+PERMISSION_CODES = frozenset({3, 10, 273, 274, 294, *range(200, 300)})
+
+SUBCODE_REMEDIATION = {
+    458: "The user removed the app: they must open the app's login flow and authorize it again.",
+    459: "The user's account is checkpointed: they must log in at facebook.com, clear the "
+    "checkpoint, then re-authorize the app.",
+    460: "The user changed their password: they must re-authorize the app to issue a new token.",
+    463: "The token expired: the user must log in again and a new long-lived token must be stored.",
+    464: "The user's account is not confirmed: they must confirm it on facebook.com, then "
+    "re-authorize.",
+    467: "The token is invalid (logged out or revoked): the user must re-authorize the app.",
+    492: "The session is invalid (for example the user lost their role on the Page or business): "
+    "restore the role and re-authorize.",
+}
+CODE_REMEDIATION = {
+    190: "The access token is no longer valid: the user must re-authorize the app.",
+    102: "The session expired: the user must log in and re-authorize the app.",
+    10: "The app lacks a permission: request ads_management / ads_read (Advanced Access) and "
+    "re-authorize.",
+    200: "A permission is missing: check the token's scopes and the user's role on the ad account.",
+    273: "The user has no role on the ad account or the token lacks ads_management: add the role "
+    "and re-authorize.",
+    274: "The ad account is not enabled for the Ads API: add the ad account to the app "
+    "(development mode) or give the system user a role on it.",
+    294: "Managing ads requires ads_management (Advanced Access): request it and re-authorize.",
+    613: "Meta's ad-account rate limit was hit; the refresher retries with backoff.",
+}
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+def graph_version(doc: TokenDocument) -> str:
+    version = doc.str_option("graph_version", DEFAULT_GRAPH_VERSION)
+    if not (version.startswith("v") and version[1:].replace(".", "", 1).isdigit()):
+        raise SecretFormatError("must look like v25.0", field="options.graph_version")
+    return version
+
+
+def graph_error(resp: HttpResponse, provider: str = NAME) -> ProviderError:
+    """Map a Graph error answer (``{"error": {"code", "error_subcode"...}}``) to an error class."""
+    body = resp.json()
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict) or not isinstance(err.get("code"), int):
+        transient = resp.status >= 500 or resp.status == 429
+        return ProviderError(
+            ErrorClass.TRANSIENT if transient else ErrorClass.CONFIG,
+            f"Graph API answered HTTP {resp.status} without a Graph error body",
+            provider=provider,
+            provider_code=resp.status,
+        )
+    code: int = err["code"]
+    subcode = err.get("error_subcode")
+    if code in REAUTH_CODES:
+        error_class = ErrorClass.REAUTH_REQUIRED
+    elif code in TRANSIENT_CODES:
+        error_class = ErrorClass.TRANSIENT
+    elif code in PERMISSION_CODES:
+        error_class = ErrorClass.PERMISSION
+    else:
+        error_class = ErrorClass.CONFIG
+    remediation = (
+        SUBCODE_REMEDIATION.get(subcode) if isinstance(subcode, int) else None
+    ) or CODE_REMEDIATION.get(code if code not in range(201, 300) else 200)
+    message = err.get("message")
+    text = f"Graph error {code}" + (f"/{subcode}" if subcode else "")
+    if isinstance(message, str):
+        text += f": {message[:200]}"
+    return ProviderError(
+        error_class,
+        text,
+        provider=provider,
+        provider_code=code,
+        provider_subcode=subcode if isinstance(subcode, int | str) else None,
+        remediation=remediation,
+    )
+
+
+def graph_call(
+    ctx: ProviderContext,
+    doc: TokenDocument,
+    method: str,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    provider: str = NAME,
+) -> dict[str, Any]:
+    """Call ``{base}/{version}/{path}``; return the JSON object or raise the mapped Graph error."""
+    url = f"{ctx.base_url(NAME, DEFAULT_BASE_URL)}/{graph_version(doc)}/{path.lstrip('/')}"
+    if method == "GET":
+        resp = ctx.http.request("GET", url, provider=provider, params=params)
+    else:
+        resp = ctx.http.request(method, url, provider=provider, data=params)
+    if resp.status != 200:
+        raise graph_error(resp, provider)
+    body = json_object(resp, provider)
+    if isinstance(body.get("error"), dict):  # Graph can put an error in a 200 batch-style answer
+        raise graph_error(HttpResponse(400, resp.headers, resp.text), provider)
+    return body
+
+
+def graph_get(
+    ctx: ProviderContext,
+    doc: TokenDocument,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    provider: str = NAME,
+) -> dict[str, Any]:
+    return graph_call(ctx, doc, "GET", path, params, provider=provider)
+
+
+def debug_token(
+    ctx: ProviderContext,
+    doc: TokenDocument,
+    app: AppCredentials,
+    token: str,
+    *,
+    provider: str = NAME,
+) -> dict[str, Any]:
+    """``debug_token`` for ``token`` with the app token; returns its ``data`` object."""
+    app_token = f"{app.client_id}|{app.client_secret}"
+    body = graph_get(
+        ctx,
+        doc,
+        "debug_token",
+        {
+            "input_token": token,
+            "access_token": app_token,
+            "appsecret_proof": appsecret_proof(app.client_secret, app_token),
+        },
+        provider=provider,
+    )
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise malformed(provider, "debug_token answer has no data object")
+    if "error" in data and not data.get("is_valid"):
+        err = data["error"]
+        code = err.get("code") if isinstance(err, dict) else None
+        subcode = err.get("subcode") if isinstance(err, dict) else None
+        raise ProviderError(
+            ErrorClass.REAUTH_REQUIRED,
+            f"debug_token reports the token invalid (code {code}, subcode {subcode})",
+            provider=provider,
+            provider_code=code,
+            provider_subcode=subcode,
+            remediation=SUBCODE_REMEDIATION.get(subcode, CODE_REMEDIATION[190])
+            if isinstance(subcode, int)
+            else CODE_REMEDIATION[190],
+        )
+    return data
+
+
+def epoch_field(data: Mapping[str, Any], key: str) -> datetime | None:
+    """debug_token epoch fields: 0 (or absent) means "never"."""
+    value = data.get(key)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return from_epoch(value)
+    return None
+
+
+def validation_from_debug(data: Mapping[str, Any]) -> ValidationResult:
+    scopes = data.get("scopes")
+    return ValidationResult(
+        valid=data.get("is_valid") is True,
+        expires_at=epoch_field(data, "expires_at"),
+        data_access_expires_at=epoch_field(data, "data_access_expires_at"),
+        scopes=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else (),
+        detail="debug_token",
+    )
+
+
+def version_notice(doc: TokenDocument, now: datetime) -> Notice | None:
+    version = graph_version(doc)
+    end = GRAPH_VERSION_END.get(version)
+    if end is not None and end - now <= VERSION_WARNING_WINDOW:
+        return Notice(
+            NoticeKind.API_VERSION_ENDING,
+            f"Graph API {version} reaches end of support on {format_iso(end)}: "
+            "set options.graph_version to a newer version",
+            deadline=end,
+        )
+    return None
+
+
+class MetaUserToken:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        if not doc.access_token:
+            raise SecretFormatError("is required for Meta", field="access_token")
+        now = ctx.now()
+        if doc.expires_at is not None and doc.expires_at <= now:
+            raise ProviderError(
+                ErrorClass.REAUTH_REQUIRED,
+                f"the token expired at {format_iso(doc.expires_at)} and cannot be exchanged",
+                provider=NAME,
+                provider_code=190,
+                provider_subcode=463,
+                remediation=SUBCODE_REMEDIATION[463],
+            )
+        body = graph_get(
+            ctx,
+            doc,
+            "oauth/access_token",
+            {
+                "grant_type": "fb_exchange_token",
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "fb_exchange_token": doc.access_token,
+            },
+        )
+        new_token = token_string(body, "access_token", NAME)
+        # debug_token is the authority on expiry; expires_in is the fallback when it says "never".
+        data = debug_token(ctx, doc, app, new_token)
+        checked = validation_from_debug(data)
+        if not checked.valid:
+            raise ProviderError(
+                ErrorClass.REAUTH_REQUIRED,
+                "the exchanged token is reported invalid by debug_token",
+                provider=NAME,
+                provider_code=190,
+                remediation=CODE_REMEDIATION[190],
+            )
+        expires_at = checked.expires_at
+        if expires_at is None and body.get("expires_in") is not None:
+            expires_at = expires_at_from(body["expires_in"], now, provider=NAME)
+        notices: list[Notice] = []
+        if (
+            expires_at is not None
+            and doc.expires_at is not None
+            and expires_at - doc.expires_at < MIN_EXTENSION
+        ):
+            notices.append(
+                Notice(
+                    NoticeKind.NOT_EXTENDED,
+                    "Meta did not extend the token's expiry: re-authorization needed before "
+                    f"{format_iso(expires_at)}",
+                    deadline=expires_at,
+                )
+            )
+        version = version_notice(doc, now)
+        if version is not None:
+            notices.append(version)
+        return RefreshResult(
+            access_token=new_token,
+            expires_at=expires_at,
+            data_access_expires_at=checked.data_access_expires_at or doc.data_access_expires_at,
+            notices=tuple(notices),
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        app = require_app(app, NAME)
+        return validation_from_debug(debug_token(ctx, doc, app, doc.access_token or ""))
+
+
+PROVIDER = MetaUserToken()

@@ -1,0 +1,117 @@
+"""Generic RFC 6749 provider for platforms without a dedicated module.
+
+Options in the token secret:
+- ``token_url`` (required): the token endpoint (https; loopback http for tests only);
+- ``grant_type``: ``refresh_token`` (default) or ``client_credentials``;
+- ``client_auth``: ``basic`` (HTTP Basic, RFC 6749 §2.3.1, the default) or ``body``;
+- ``scope``, ``audience`` (optional, sent when present);
+- ``introspection_url`` (optional, RFC 7662): used by testSecret; without it, a freshly issued token
+  is accepted as valid.
+"""
+
+from __future__ import annotations
+
+from token_refresher.errors import ConfigError, ErrorClass, ProviderError, SecretFormatError
+from token_refresher.http import check_url
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    json_object,
+    oauth_error,
+    oauth_token_response,
+    require_app,
+)
+from token_refresher.timeutil import from_epoch
+
+NAME = "oauth2"
+GRANTS = ("refresh_token", "client_credentials")
+CLIENT_AUTH = ("basic", "body")
+
+
+def _choice(doc: TokenDocument, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = doc.str_option(name, default)
+    if value not in allowed:
+        raise SecretFormatError(f"must be one of {', '.join(allowed)}", field=f"options.{name}")
+    return value
+
+
+def _url(doc: TokenDocument, ctx: ProviderContext, name: str, *, required: bool) -> str | None:
+    url = doc.str_option(name, required=required)
+    if not url:
+        return None
+    try:
+        return check_url(url)
+    except ConfigError as err:
+        raise SecretFormatError(err.message.split(": ", 1)[-1], field=f"options.{name}") from None
+
+
+class GenericOAuth2:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        token_url = _url(doc, ctx, "token_url", required=True) or ""
+        grant = _choice(doc, "grant_type", GRANTS, "refresh_token")
+        client_auth = _choice(doc, "client_auth", CLIENT_AUTH, "basic")
+        form = {"grant_type": grant}
+        if grant == "refresh_token":
+            if not doc.refresh_token:
+                raise SecretFormatError(
+                    "is required for the refresh_token grant", field="refresh_token"
+                )
+            form["refresh_token"] = doc.refresh_token
+        for extra in ("scope", "audience"):
+            value = doc.str_option(extra)
+            if value:
+                form[extra] = value
+        auth = None
+        if client_auth == "basic":
+            auth = (app.client_id, app.client_secret)
+        else:
+            form["client_id"] = app.client_id
+            form["client_secret"] = app.client_secret
+        resp = ctx.http.request("POST", token_url, provider=NAME, data=form, auth=auth)
+        if not 200 <= resp.status < 300:
+            raise oauth_error(resp, NAME)
+        return oauth_token_response(resp, NAME, ctx.now(), doc.refresh_token)
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        url = _url(doc, ctx, "introspection_url", required=False)
+        if url is None:
+            return ValidationResult(
+                valid=bool(doc.access_token),
+                detail="no introspection_url: token accepted as issued",
+            )
+        app = require_app(app, NAME)
+        resp = ctx.http.request(
+            "POST",
+            url,
+            provider=NAME,
+            idempotent=True,
+            data={"token": doc.access_token or "", "token_type_hint": "access_token"},
+            auth=(app.client_id, app.client_secret),
+        )
+        if resp.status != 200:
+            raise oauth_error(resp, NAME)
+        body = json_object(resp, NAME)
+        active = body.get("active")
+        if not isinstance(active, bool):
+            raise ProviderError(
+                ErrorClass.TRANSIENT, "introspection answer has no boolean 'active'", provider=NAME
+            )
+        exp = body.get("exp")
+        return ValidationResult(
+            valid=active,
+            expires_at=from_epoch(exp) if isinstance(exp, int) and exp > 0 else None,
+            scopes=tuple(str(body.get("scope", "")).split()),
+        )
+
+
+PROVIDER = GenericOAuth2()

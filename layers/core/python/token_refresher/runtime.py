@@ -1,0 +1,58 @@
+"""Composition root: build the engine once per Lambda container from the validated settings."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import requests
+
+from token_refresher.adapters.aws import client
+from token_refresher.adapters.notifier import Notifier, SnsNotifier
+from token_refresher.adapters.secrets import SecretsManagerStore
+from token_refresher.alerts import Alert
+from token_refresher.config import Settings
+from token_refresher.http import HttpClient
+from token_refresher.observability import EmfMetrics, logger
+from token_refresher.providers.base import ProviderContext
+from token_refresher.rotation import RotationEngine
+
+
+class LogOnlyNotifier:
+    """Used when no ALERT_TOPIC_ARN is configured: alerts become error log lines."""
+
+    def publish(self, alert: Alert) -> None:
+        logger.error("alert (no topic configured)", extra={"alert": alert.to_dict()})
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def provider_context(cfg: Settings) -> ProviderContext:
+    http = HttpClient(
+        requests.Session(),
+        connect_timeout=cfg.http_connect_timeout,
+        read_timeout=cfg.http_read_timeout,
+        max_attempts=cfg.http_max_attempts,
+    )
+    return ProviderContext(http=http, endpoints=cfg.provider_endpoints)
+
+
+def notifier(cfg: Settings) -> Notifier:
+    if cfg.alert_topic_arn:
+        return SnsNotifier(client("sns"), cfg.alert_topic_arn)
+    return LogOnlyNotifier()
+
+
+@cache
+def rotation_engine() -> RotationEngine:
+    cfg = settings()
+    return RotationEngine(
+        SecretsManagerStore(client("secretsmanager")),
+        notifier(cfg),
+        provider_context(cfg),
+        policy=cfg.policy,
+        metrics=EmfMetrics(),
+    )

@@ -1,0 +1,146 @@
+"""Per-secret state kept in tags, and the alerting policy that decides when a human hears of it.
+
+States: ``ok`` -> ``failing`` -> ``ok``, and ``reauth-required`` (only a human can leave it, by
+storing a new token). SNS is used on transitions and escalations only:
+- ok -> failing after ``failure_threshold`` consecutive transient failures, or at once when the
+  token would expire before two more sweeps, or at once for config/permission errors;
+- anything -> reauth-required at once;
+- failing/reauth-required -> ok as ``token.recovered``;
+- an unresolved failure or re-authorization is reminded at most every ``reminder_interval``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from token_refresher.alerts import AlertEvent
+from token_refresher.errors import ErrorClass
+from token_refresher.timeutil import from_epoch, to_epoch
+
+TAG_PREFIX = "token-refresher:"
+TAG_MANAGED = TAG_PREFIX + "managed"
+TAG_PROVIDER = TAG_PREFIX + "provider"
+TAG_KIND = TAG_PREFIX + "kind"
+TAG_EXPIRES_AT = TAG_PREFIX + "expires-at"
+TAG_STATUS = TAG_PREFIX + "status"
+TAG_FAILURES = TAG_PREFIX + "consecutive-failures"
+TAG_LAST_ERROR = TAG_PREFIX + "last-error-class"
+TAG_LAST_ALERT = TAG_PREFIX + "last-alert-at"
+TAG_LAST_ROTATED = TAG_PREFIX + "last-rotated-at"
+TAG_DEADLINE = TAG_PREFIX + "human-deadline"
+NEVER = "never"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    REAUTH_REQUIRED = "reauth-required"
+
+
+def _epoch_tag(tags: Mapping[str, str], key: str) -> datetime | None:
+    value = tags.get(key, "")
+    try:
+        return from_epoch(int(value)) if value and value != NEVER else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class TokenState:
+    status: Status = Status.OK
+    consecutive_failures: int = 0
+    last_error_class: str | None = None
+    last_alert_at: datetime | None = None
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> TokenState:
+        try:
+            status = Status(tags.get(TAG_STATUS, Status.OK.value))
+        except ValueError:
+            status = Status.OK
+        try:
+            failures = max(0, int(tags.get(TAG_FAILURES, "0")))
+        except ValueError:
+            failures = 0
+        return cls(
+            status=status,
+            consecutive_failures=failures,
+            last_error_class=tags.get(TAG_LAST_ERROR) or None,
+            last_alert_at=_epoch_tag(tags, TAG_LAST_ALERT),
+        )
+
+    def to_tags(self) -> dict[str, str]:
+        return {
+            TAG_STATUS: self.status.value,
+            TAG_FAILURES: str(self.consecutive_failures),
+            TAG_LAST_ERROR: self.last_error_class or "none",
+            TAG_LAST_ALERT: str(to_epoch(self.last_alert_at)) if self.last_alert_at else NEVER,
+        }
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    failure_threshold: int = 3
+    sweep_interval: timedelta = timedelta(minutes=15)
+    reminder_interval: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: TokenState
+    event: AlertEvent | None = None
+    reminder: bool = False
+
+
+def on_failure(
+    state: TokenState,
+    error_class: ErrorClass,
+    *,
+    now: datetime,
+    expires_at: datetime | None,
+    policy: AlertPolicy,
+) -> Decision:
+    failures = state.consecutive_failures + 1
+    base = replace(state, consecutive_failures=failures, last_error_class=error_class.value)
+
+    if error_class is ErrorClass.REAUTH_REQUIRED:
+        new_status, event = Status.REAUTH_REQUIRED, AlertEvent.REAUTH_REQUIRED
+        alert_now = state.status is not Status.REAUTH_REQUIRED
+    else:
+        new_status = Status.FAILING
+        event = (
+            AlertEvent.CONFIG_INVALID
+            if error_class is ErrorClass.CONFIG
+            else AlertEvent.REFRESH_FAILED
+        )
+        if state.status is Status.OK:
+            soon = expires_at is not None and expires_at - now <= 2 * policy.sweep_interval
+            escalate = (
+                error_class is not ErrorClass.TRANSIENT
+                or failures >= policy.failure_threshold
+                or soon
+            )
+            if not escalate:  # a transient blip: count it, stay ok, stay quiet
+                return Decision(base)
+            alert_now = True
+        else:
+            alert_now = False
+            if state.status is Status.REAUTH_REQUIRED:
+                new_status = Status.REAUTH_REQUIRED  # a later transient error does not clear it
+                event = AlertEvent.REAUTH_REQUIRED
+
+    if alert_now:
+        return Decision(replace(base, status=new_status, last_alert_at=now), event)
+    due = state.last_alert_at is None or now - state.last_alert_at >= policy.reminder_interval
+    if due:
+        return Decision(replace(base, status=new_status, last_alert_at=now), event, reminder=True)
+    return Decision(replace(base, status=new_status))
+
+
+def on_success(state: TokenState, *, now: datetime) -> Decision:
+    recovered = state.status is not Status.OK
+    new = TokenState(status=Status.OK, last_alert_at=now if recovered else state.last_alert_at)
+    return Decision(new, AlertEvent.RECOVERED if recovered else None)

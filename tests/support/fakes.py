@@ -1,0 +1,254 @@
+"""In-memory fakes of the library's collaborators (no network, no mocks of boto3)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from token_refresher.adapters.secrets import (
+    AWSCURRENT,
+    AWSPENDING,
+    AWSPREVIOUS,
+    SecretDescription,
+    SecretNotFound,
+)
+from token_refresher.alerts import Alert
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import ProviderContext, RefreshResult, ValidationResult
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
+
+
+@dataclass
+class _Secret:
+    name: str
+    arn: str
+    values: dict[str, str | None] = field(default_factory=dict)  # version id -> SecretString
+    stages: dict[str, set[str]] = field(default_factory=dict)  # version id -> labels
+    tags: dict[str, str] = field(default_factory=dict)
+    rotation_enabled: bool = True
+
+
+class InMemorySecretStore:
+    """Secrets Manager semantics that the rotation protocol relies on, kept in dicts.
+
+    ``fail_on[operation] = ClientError`` makes the next call of that operation raise it.
+    ``calls`` records (operation, secret_id) for every call.
+    """
+
+    _ids = itertools.count(1)
+
+    def __init__(self) -> None:
+        self._secrets: dict[str, _Secret] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail_on: dict[str, list[Exception]] = {}
+
+    # --- test set-up helpers -------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        value: str | dict[str, Any],
+        *,
+        tags: Mapping[str, str] | None = None,
+        rotation_enabled: bool = True,
+    ) -> str:
+        text = value if isinstance(value, str) else json.dumps(value)
+        version = f"v-initial-{next(self._ids)}"
+        self._secrets[name] = _Secret(
+            name=name,
+            arn=f"arn:aws:secretsmanager:us-east-1:000000000000:secret:{name}-AbCdEf",
+            values={version: text},
+            stages={version: {AWSCURRENT}},
+            tags=dict(tags or {}),
+            rotation_enabled=rotation_enabled,
+        )
+        return version
+
+    def start_rotation(self, name: str, token: str) -> None:
+        """What RotateSecret does before calling the function: an empty AWSPENDING version."""
+        secret = self._secrets[name]
+        self._drop_label(secret, AWSPENDING)
+        secret.values[token] = None
+        secret.stages[token] = {AWSPENDING}
+
+    def current_value(self, name: str) -> str:
+        secret = self._secrets[name]
+        version = next(v for v, s in secret.stages.items() if AWSCURRENT in s)
+        value = secret.values[version]
+        assert value is not None
+        return value
+
+    def current_doc(self, name: str) -> TokenDocument:
+        return TokenDocument.from_json(self.current_value(name))
+
+    def version_stages(self, name: str) -> dict[str, set[str]]:
+        return {k: set(v) for k, v in self._secrets[name].stages.items()}
+
+    def tags_of(self, name: str) -> dict[str, str]:
+        return dict(self._secrets[name].tags)
+
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if c[0] in ("put_pending", "move_stage")]
+
+    # --- SecretStore protocol ------------------------------------------------------------------
+
+    def _call(self, op: str, secret_id: str) -> _Secret:
+        self.calls.append((op, secret_id))
+        queue = self.fail_on.get(op)
+        if queue:
+            raise queue.pop(0)
+        secret = self._secrets.get(secret_id)
+        if secret is None:
+            secret = next((s for s in self._secrets.values() if s.arn == secret_id), None)
+        if secret is None:
+            raise SecretNotFound(secret_id)
+        return secret
+
+    def describe(self, secret_id: str) -> SecretDescription:
+        secret = self._call("describe", secret_id)
+        return SecretDescription(
+            arn=secret.arn,
+            name=secret.name,
+            rotation_enabled=secret.rotation_enabled,
+            versions={k: tuple(sorted(v)) for k, v in secret.stages.items()},
+            tags=dict(secret.tags),
+        )
+
+    def get_value(
+        self, secret_id: str, *, version_id: str | None = None, stage: str | None = None
+    ) -> str | None:
+        try:
+            secret = self._call("get_value", secret_id)
+        except SecretNotFound:
+            return None
+        if version_id is not None:
+            if version_id not in secret.values:
+                return None
+            if stage is not None and stage not in secret.stages.get(version_id, set()):
+                return None
+            return secret.values[version_id]
+        wanted = stage or AWSCURRENT
+        for version, labels in secret.stages.items():
+            if wanted in labels:
+                return secret.values[version]
+        return None
+
+    def put_pending(self, secret_id: str, version_id: str, value: str) -> None:
+        secret = self._call("put_pending", secret_id)
+        existing = secret.values.get(version_id)
+        if existing is not None and existing != value:
+            raise client_error("ResourceExistsException", "PutSecretValue")
+        self._drop_label(secret, AWSPENDING, keep=version_id)
+        secret.values[version_id] = value
+        secret.stages.setdefault(version_id, set()).add(AWSPENDING)
+
+    def move_stage(
+        self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None:
+        secret = self._call("move_stage", secret_id)
+        if from_version is not None:
+            secret.stages[from_version].discard(stage)
+            if stage == AWSCURRENT:
+                self._drop_label(secret, AWSPREVIOUS)
+                secret.stages[from_version].add(AWSPREVIOUS)
+        if to_version is not None:
+            secret.stages.setdefault(to_version, set()).add(stage)
+
+    def tag(self, secret_id: str, tags: Mapping[str, str]) -> None:
+        secret = self._call("tag", secret_id)
+        secret.tags.update(tags)
+
+    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
+        self.calls.append(("list", key))
+        for secret in self._secrets.values():
+            if secret.tags.get(key) == value:
+                yield {
+                    "ARN": secret.arn,
+                    "Name": secret.name,
+                    "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
+                }
+
+    @staticmethod
+    def _drop_label(secret: _Secret, label: str, keep: str | None = None) -> None:
+        for version, labels in secret.stages.items():
+            if version != keep:
+                labels.discard(label)
+
+
+class RecordingNotifier:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+
+    def publish(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    def events(self) -> list[str]:
+        return [a.event.value for a in self.alerts]
+
+
+class RecordingMetrics:
+    def __init__(self) -> None:
+        self.points: list[tuple[str, str, str | None, float]] = []
+
+    def count(self, name: str, *, provider: str, outcome: str | None = None, value: float = 1) -> None:
+        self.points.append((name, provider, outcome, value))
+
+    def gauge(self, name: str, value: float, *, provider: str, unit: str = "Count") -> None:
+        self.points.append((name, provider, unit, value))
+
+
+class FakeProvider:
+    """A scripted provider: counts calls; ``refresh_with``/``validate_with`` set the behaviour."""
+
+    def __init__(self, name: str = "fake", *, requires_app_credentials: bool = True) -> None:
+        self.name = name
+        self.requires_app_credentials = requires_app_credentials
+        self.refresh_calls = 0
+        self.validate_calls = 0
+        self._counter = itertools.count(1)
+        self.refresh_with: Callable[[TokenDocument], RefreshResult] | Exception | None = None
+        self.validate_with: ValidationResult | Exception | None = None
+        self.rotate_refresh_token = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        self.refresh_calls += 1
+        if isinstance(self.refresh_with, Exception):
+            raise self.refresh_with
+        if self.refresh_with is not None:
+            return self.refresh_with(doc)
+        n = next(self._counter)
+        return RefreshResult(
+            access_token=f"fake-access-token-{n:04d}-xyz",
+            expires_at=ctx.now() + timedelta(hours=1),
+            refresh_token=f"fake-refresh-token-{n:04d}-xyz" if self.rotate_refresh_token else None,
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        self.validate_calls += 1
+        if isinstance(self.validate_with, Exception):
+            raise self.validate_with
+        return self.validate_with or ValidationResult(valid=True, expires_at=doc.expires_at)
+
+
+class FixedClock:
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta

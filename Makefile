@@ -11,7 +11,7 @@ SAM := $(SAM_VENV)/bin/sam
 SAMLOCAL := $(SAM_VENV)/bin/samlocal
 # sam build (no container) needs python3.13 on PATH.
 export PATH := $(dir $(PYTHON313)):$(PATH)
-export AWS_SAM_CLI_TELEMETRY := 0
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help
 help: ## List the targets

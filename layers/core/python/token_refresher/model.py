@@ -127,7 +127,8 @@ class TokenDocument:
             raise SecretFormatError(
                 "is required when there is no refresh_token", field="access_token"
             )
-        options = data.get("options") or {}
+        options = data.get("options")
+        options = {} if options is None else options
         if not isinstance(options, dict):
             raise SecretFormatError(
                 f"must be an object, got {type(options).__name__}", field="options"
@@ -135,7 +136,8 @@ class TokenDocument:
         for key in options:
             if not isinstance(key, str):  # pragma: no cover - JSON keys are always strings
                 raise SecretFormatError("keys must be strings", field="options")
-        notices = data.get("notices") or []
+        notices = data.get("notices")
+        notices = [] if notices is None else notices
         if not isinstance(notices, list) or not all(isinstance(n, dict) for n in notices):
             raise SecretFormatError("must be a list of objects", field="notices")
         return cls(

@@ -15,6 +15,7 @@ from token_refresher.adapters.secrets import (
     AWSCURRENT,
     AWSPENDING,
     AWSPREVIOUS,
+    RotationInProgress,
     SecretDescription,
     SecretNotFound,
 )
@@ -50,6 +51,8 @@ class InMemorySecretStore:
         self._secrets: dict[str, _Secret] = {}
         self.calls: list[tuple[str, str]] = []
         self.fail_on: dict[str, list[Exception]] = {}
+        self.on_rotate: Callable[[str, str], None] | None = None  # (name, token) -> run the steps
+        self._tokens = itertools.count(1)
 
     # --- test set-up helpers -------------------------------------------------------------------
 
@@ -174,8 +177,21 @@ class InMemorySecretStore:
                 yield {
                     "ARN": secret.arn,
                     "Name": secret.name,
+                    "RotationEnabled": secret.rotation_enabled,
                     "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
                 }
+
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+        secret = self._call("rotate", secret_id)
+        pending = [v for v, s in secret.stages.items() if AWSPENDING in s and AWSCURRENT not in s]
+        if pending:
+            raise RotationInProgress(secret_id)
+        if lambda_arn:
+            secret.rotation_enabled = True
+        token = f"rot-{next(self._tokens):05d}"
+        self.start_rotation(secret.name, token)
+        if self.on_rotate is not None:
+            self.on_rotate(secret.name, token)
 
     @staticmethod
     def _drop_label(secret: _Secret, label: str, keep: str | None = None) -> None:

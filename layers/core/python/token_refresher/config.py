@@ -70,13 +70,22 @@ class Settings:
     http_read_timeout: float = 10.0
     http_max_attempts: int = 3
     policy: AlertPolicy = field(default_factory=AlertPolicy)
+    rotation_function_arn: str | None = None
+    sweep_concurrency: int = 8
+    rotation_schedule: str = "rate(7 days)"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         topic = env.get("ALERT_TOPIC_ARN", "").strip() or None
         if topic is not None and not topic.startswith("arn:"):
             raise ConfigError("must be an SNS topic ARN", field="ALERT_TOPIC_ARN")
+        rotation_arn = env.get("ROTATION_FUNCTION_ARN", "").strip() or None
+        if rotation_arn is not None and not rotation_arn.startswith("arn:"):
+            raise ConfigError("must be a Lambda function ARN", field="ROTATION_FUNCTION_ARN")
         return cls(
+            rotation_function_arn=rotation_arn,
+            sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
+            rotation_schedule=env.get("ROTATION_SCHEDULE", "").strip() or "rate(7 days)",
             alert_topic_arn=topic,
             provider_endpoints=_endpoints(env.get("PROVIDER_ENDPOINTS", "")),
             http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", 3.05, 0.1, 30),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 
 import requests
@@ -16,6 +17,7 @@ from token_refresher.http import HttpClient
 from token_refresher.observability import EmfMetrics, logger
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation import RotationEngine
+from token_refresher.sweep import SweepEngine
 
 
 class LogOnlyNotifier:
@@ -50,9 +52,27 @@ def notifier(cfg: Settings) -> Notifier:
 def rotation_engine() -> RotationEngine:
     cfg = settings()
     return RotationEngine(
-        SecretsManagerStore(client("secretsmanager")),
+        _store(),
         notifier(cfg),
         provider_context(cfg),
         policy=cfg.policy,
         metrics=EmfMetrics(),
     )
+
+
+def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
+    cfg = settings()
+    return SweepEngine(
+        _store(),
+        notifier(cfg),
+        rotation_lambda_arn=cfg.rotation_function_arn,
+        concurrency=cfg.sweep_concurrency,
+        rotation_schedule=cfg.rotation_schedule,
+        metrics=EmfMetrics(),
+        time_left_ms=time_left_ms,
+    )
+
+
+@cache
+def _store() -> SecretsManagerStore:
+    return SecretsManagerStore(client("secretsmanager"))

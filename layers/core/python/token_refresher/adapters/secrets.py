@@ -52,6 +52,14 @@ class SecretStore(Protocol):
 
     def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
 
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+        """Start a rotation (RotateSecret); attaches ``lambda_arn`` when rotation is not set up."""
+        ...
+
+
+class RotationInProgress(RuntimeError):
+    """RotateSecret refused: an AWSPENDING version from another rotation exists."""
+
 
 def _is(err: ClientError, *codes: str) -> bool:
     return err.response.get("Error", {}).get("Code") in codes
@@ -119,6 +127,20 @@ class SecretsManagerStore:
         self._client.tag_resource(
             SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
+
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+        kwargs: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": True}
+        if lambda_arn:
+            kwargs["RotationLambdaARN"] = lambda_arn
+            if schedule:
+                kwargs["RotationRules"] = {"ScheduleExpression": schedule}
+        try:
+            self._client.rotate_secret(**kwargs)
+        except ClientError as err:
+            message = str(err.response.get("Error", {}).get("Message", ""))
+            if _is(err, "InvalidRequestException") and "previous rotation" in message.lower():
+                raise RotationInProgress(secret_id) from None
+            raise
 
     def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
         """Every secret carrying tag key=value, following pagination (100 per page)."""

@@ -116,7 +116,7 @@ def graph_error(resp: HttpResponse, provider: str = NAME) -> ProviderError:
         error_class = ErrorClass.CONFIG
     remediation = (
         SUBCODE_REMEDIATION.get(subcode) if isinstance(subcode, int) else None
-    ) or CODE_REMEDIATION.get(code if code not in range(201, 300) else 200)
+    ) or CODE_REMEDIATION.get(code, CODE_REMEDIATION[200] if 200 <= code < 300 else None)
     message = err.get("message")
     text = f"Graph error {code}" + (f"/{subcode}" if subcode else "")
     if isinstance(message, str):

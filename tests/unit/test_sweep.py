@@ -1,0 +1,263 @@
+"""The sweep: decisions from tags alone, manual requests, dry runs, deadline warnings."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.fakes import client_error
+from tests.unit.conftest import Harness
+from token_refresher.errors import ConfigError
+from token_refresher.rotation import RotationRequest
+from token_refresher.sweep import RefreshAhead, SweepEngine, SweepRequest, decide
+
+pytestmark = pytest.mark.unit
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+ROTATION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:rotation"
+
+
+def epoch(harness: Harness, delta: timedelta) -> str:
+    return str(int((harness.clock.now + delta).timestamp()))
+
+
+@pytest.fixture
+def sweeper(harness: Harness) -> SweepEngine:
+    def run_steps(name: str, token: str) -> None:
+        for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+            event = {"Step": step, "SecretId": name, "ClientRequestToken": token}
+            harness.engine.run(RotationRequest.from_event(event))
+
+    harness.store.on_rotate = run_steps
+    return SweepEngine(
+        harness.store,
+        harness.notifier,
+        rotation_lambda_arn=ROTATION_ARN,
+        clock=harness.clock,
+        metrics=harness.metrics,
+    )
+
+
+def managed(harness: Harness, name: str, **tags: str) -> str:
+    harness.add_secret(name)
+    harness.store._secrets[name].tags.update(
+        {"token-refresher:provider": "fake"} | {f"token-refresher:{k}": v for k, v in tags.items()}
+    )
+    return name
+
+
+class TestDecide:
+    NOW_TAGS = RefreshAhead()
+
+    @pytest.mark.parametrize(
+        ("lifetime", "remaining", "due"),
+        [
+            (timedelta(hours=1), timedelta(minutes=16), False),
+            (timedelta(hours=1), timedelta(minutes=15), True),  # 25 % of an hour
+            (timedelta(minutes=20), timedelta(minutes=10), True),  # floor of 10 minutes
+            (timedelta(minutes=20), timedelta(minutes=11), False),
+            (timedelta(days=60), timedelta(days=8), False),
+            (timedelta(days=60), timedelta(days=7), True),
+            (timedelta(days=60), timedelta(seconds=-5), True),  # already expired
+        ],
+    )
+    def test_refresh_ahead_windows(self, harness: Harness, lifetime, remaining, due):
+        now = harness.clock.now
+        tags = {
+            "token-refresher:expires-at": str(int((now + remaining).timestamp())),
+            "token-refresher:last-rotated-at": str(int((now + remaining - lifetime).timestamp())),
+        }
+        assert decide(tags, now, RefreshAhead(), last_rotated=None).due is due
+
+    def test_never_expiring_tokens_are_validated_daily(self, harness: Harness):
+        now = harness.clock.now
+        tags = {"token-refresher:expires-at": "never"}
+        recent = tags | {"token-refresher:last-rotated-at": str(int(now.timestamp()) - 3600)}
+        old = tags | {"token-refresher:last-rotated-at": str(int(now.timestamp()) - 90000)}
+        assert not decide(recent, now, RefreshAhead(), last_rotated=None).due
+        assert decide(old, now, RefreshAhead(), last_rotated=None).due
+
+    def test_unextendable_token_is_not_rotated_every_sweep(self, harness: Harness):
+        # Given a Meta token whose expiry could not be extended (deadline == expiry, 5 days out)
+        now = harness.clock.now
+        exp = str(int((now + timedelta(days=5)).timestamp()))
+        tags = {
+            "token-refresher:expires-at": exp,
+            "token-refresher:human-deadline": exp,
+            "token-refresher:last-rotated-at": str(int(now.timestamp()) - 7200),
+        }
+        # Then it is only re-checked daily
+        verdict = decide(tags, now, RefreshAhead(), last_rotated=None)
+        assert not verdict.due
+        assert "validated" in verdict.reason
+
+    def test_secret_without_expiry_tag_is_due(self, harness: Harness):
+        assert decide({}, harness.clock.now, RefreshAhead(), last_rotated=None).due
+
+
+class TestScheduledSweep:
+    def test_rotates_due_secrets_only_and_reads_no_values(self, harness, sweeper):
+        # Given one secret 5 minutes from expiry and one far from it
+        due = managed(harness, "conn/due", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+        fine = managed(harness, "conn/fine", **{"expires-at": epoch(harness, timedelta(days=30))})
+        harness.store.calls.clear()
+        harness.store.on_rotate = None  # observe the sweep alone
+        # When the scheduled sweep runs
+        report = sweeper.run(
+            SweepRequest.from_event(json.loads((EVENTS / "sweep-scheduled.json").read_text()))
+        )
+        # Then only the due one is rotated, decided without reading any secret value
+        assert [s.rsplit(":", 1)[-1] for s in report.started] == [f"{due}-AbCdEf"]
+        assert (report.scanned, report.due) == (2, 1)
+        assert not any(op == "get_value" for op, _ in harness.store.calls)
+        assert ("rotate", harness.store._secrets[fine].arn) not in harness.store.calls
+
+    def test_recently_rotated_secret_is_not_rotated_again(self, harness, sweeper):
+        managed(
+            harness,
+            "conn/recent",
+            **{
+                "expires-at": epoch(harness, timedelta(minutes=5)),
+                "last-rotated-at": epoch(harness, -timedelta(minutes=3)),
+            },
+        )
+        report = sweeper.run(SweepRequest(scheduled=True))
+        assert report.started == []
+
+    def test_rotation_in_progress_is_a_skip_not_a_failure(self, harness, sweeper):
+        # Given a secret with a rotation already under way
+        name = managed(harness, "conn/busy", **{"expires-at": epoch(harness, timedelta(minutes=1))})
+        harness.store.start_rotation(name, "someone-elses-token")
+        # When the sweep runs, then it skips it quietly
+        report = sweeper.run(SweepRequest(scheduled=True))
+        assert report.started == []
+        assert report.errors == []
+        assert harness.notifier.alerts == []
+
+    def test_one_refused_rotate_does_not_stop_the_others(self, harness, sweeper):
+        for n in range(3):
+            managed(harness, f"conn/{n}", **{"expires-at": epoch(harness, timedelta(minutes=1))})
+        harness.store.fail_on["rotate"] = [client_error("ThrottlingException", "RotateSecret")]
+        report = sweeper.run(SweepRequest(scheduled=True))
+        assert len(report.started) == 2
+        assert [e["error"] for e in report.errors] == ["ThrottlingException"]
+
+    def test_due_secret_is_rotated_end_to_end(self, harness, sweeper):
+        name = managed(harness, "conn/e2e", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+        sweeper.run(SweepRequest(scheduled=True))
+        assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
+        assert harness.provider.refresh_calls == 1
+
+    def test_deadline_warnings_at_30_7_1_days_once_each(self, harness, sweeper):
+        # Given a LinkedIn-like human deadline 29 days away
+        name = managed(
+            harness,
+            "conn/deadline",
+            **{
+                "expires-at": epoch(harness, timedelta(days=40)),
+                "human-deadline": epoch(harness, timedelta(days=29)),
+            },
+        )
+        harness.store.on_rotate = None  # warnings come from tags; rotations are not under test here
+        sent = []
+        for advance in (timedelta(0), timedelta(days=1), timedelta(days=22), timedelta(days=6)):
+            harness.clock.advance(advance)
+            sent.append(sweeper.run(SweepRequest(scheduled=True)).warnings_sent)
+        # Then one warning at 30 days, none the next day, one at 7 and one at 1 day
+        assert sent == [1, 0, 1, 1]
+        assert harness.notifier.events() == ["token.expiring"] * 3
+        assert harness.store.tags_of(name)["token-refresher:deadline-warned"] == "1"
+
+
+class TestManualRequests:
+    def test_forced_manual_rotation_from_the_events_file(self, harness, sweeper):
+        # Given the documented event naming one secret, rotated 2 minutes ago
+        name = "token-refresher/connections/meta-demo"
+        managed(harness, name, **{"last-rotated-at": epoch(harness, -timedelta(minutes=2))})
+        event = json.loads((EVENTS / "manual-rotate-one-forced.json").read_text())
+        # When it reaches the sweep, then force overrides the 10-minute guard
+        report = sweeper.run(SweepRequest.from_event(event))
+        assert len(report.started) == 1
+        assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
+
+    def test_unforced_manual_rotation_respects_the_guard(self, harness, sweeper):
+        name = managed(
+            harness, "conn/x", **{"last-rotated-at": epoch(harness, -timedelta(minutes=2))}
+        )
+        report = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        assert report.started == []
+        assert "10 minutes" in report.skipped[0]["reason"]
+
+    def test_unmanaged_or_unknown_ids_are_refused_with_an_alert(self, harness, sweeper):
+        # Given a secret that is not managed, and an id that does not exist
+        harness.store.create("someone/else", "{}")
+        report = sweeper.run(
+            SweepRequest.from_event({"secret_ids": ["someone/else", "no/such"], "force": True})
+        )
+        # Then nothing is rotated, both are reported, and each raised one config alert
+        assert report.started == []
+        assert [e["secret_id"] for e in report.errors] == ["someone/else", "no/such"]
+        assert harness.notifier.events() == ["token.config_invalid"] * 2
+        assert not any(op == "rotate" for op, _ in harness.store.calls)
+
+    def test_dry_run_changes_nothing(self, harness, sweeper):
+        managed(harness, "conn/a", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+        managed(harness, "conn/b", **{"expires-at": epoch(harness, timedelta(days=50))})
+        harness.store.calls.clear()
+        event = json.loads((EVENTS / "manual-dry-run-all.json").read_text())
+        report = sweeper.run(SweepRequest.from_event(event))
+        assert {w["secret_id"].rsplit(":", 1)[-1] for w in report.would_rotate} == {
+            "conn/a-AbCdEf",
+            "conn/b-AbCdEf",
+        }
+        assert all(w["reason"].startswith("manual rotation") for w in report.would_rotate)
+        assert {op for op, _ in harness.store.calls} <= {"list", "describe"}
+        assert harness.notifier.alerts == []
+
+    def test_provider_selection(self, harness, sweeper):
+        managed(harness, "conn/a")
+        other = managed(harness, "conn/b")
+        harness.store._secrets[other].tags["token-refresher:provider"] = "meta"
+        report = sweeper.run(SweepRequest.from_event({"provider": "meta", "dry_run": True}))
+        assert [w["secret_id"] for w in report.would_rotate] == [harness.store._secrets[other].arn]
+
+
+class TestRequestParsing:
+    def test_every_events_file_for_the_sweep_parses(self):
+        for name in ("sweep-scheduled", "manual-rotate-one-forced", "manual-dry-run-all"):
+            SweepRequest.from_event(json.loads((EVENTS / f"{name}.json").read_text()))
+        for name in ("put-events-rotate-one", "put-events-dry-run"):
+            [entry] = json.loads((EVENTS / f"{name}.json").read_text())
+            SweepRequest.from_event(
+                {
+                    "source": entry["Source"],
+                    "detail-type": entry["DetailType"],
+                    "detail": json.loads(entry["Detail"]),
+                }
+            )
+
+    @pytest.mark.parametrize(
+        ("event", "field"),
+        [
+            ({}, "detail"),
+            ({"secret_ids": [], "force": True}, "detail.secret_ids"),
+            ({"secret_ids": ["a"], "all": True}, "detail"),
+            ({"all": "yes"}, "detail.all"),
+            ({"all": True, "dry_run": 1}, "detail.dry_run"),
+            ({"provider": "myspace"}, "detail.provider"),
+            ({"all": True, "frce": True}, "detail"),
+            (
+                {"source": "someone", "detail-type": "Token Rotation Requested", "detail": {}},
+                "source",
+            ),
+            ({"source": "token-refresher", "detail-type": "Other", "detail": {}}, "detail-type"),
+            ("rotate everything", "event"),
+        ],
+    )
+    def test_bad_requests_name_the_field(self, event, field):
+        with pytest.raises(ConfigError) as info:
+            SweepRequest.from_event(event)
+        assert info.value.field == field

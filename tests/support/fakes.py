@@ -181,7 +181,7 @@ class InMemorySecretStore:
                     "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
                 }
 
-    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         secret = self._call("rotate", secret_id)
         pending = [v for v, s in secret.stages.items() if AWSPENDING in s and AWSCURRENT not in s]
         if pending:
@@ -215,7 +215,9 @@ class RecordingMetrics:
     def __init__(self) -> None:
         self.points: list[tuple[str, str, str | None, float]] = []
 
-    def count(self, name: str, *, provider: str, outcome: str | None = None, value: float = 1) -> None:
+    def count(
+        self, name: str, *, provider: str, outcome: str | None = None, value: float = 1
+    ) -> None:
         self.points.append((name, provider, outcome, value))
 
     def gauge(self, name: str, value: float, *, provider: str, unit: str = "Count") -> None:

@@ -141,14 +141,14 @@ class TestIdempotency:
 
 
 class TestPreconditions:
-    def test_rotation_disabled_is_refused(self, harness: Harness):
-        # Given a secret whose rotation is not enabled
-        harness.store.create("conn/off", "{}", rotation_enabled=False)
-        harness.store.start_rotation("conn/off", "t")
-        # When a step arrives, then it is refused before anything is read
-        with pytest.raises(RotationStateError, match="not enabled for rotation"):
-            harness.step(Step.CREATE, "conn/off", "t")
-        assert harness.provider.refresh_calls == 0
+    def test_rotation_not_marked_enabled_still_rotates(self, harness: Harness):
+        # Given a secret Secrets Manager reports as not enabled (LocalStack after a bare
+        # RotateSecret), when Secrets Manager calls the steps anyway
+        name = harness.add_secret()
+        harness.store._secrets[name].rotation_enabled = False
+        harness.rotate(name, "t")
+        # Then the rotation completes
+        assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
 
     def test_unknown_version_is_refused(self, harness: Harness):
         name = harness.add_secret()
@@ -159,7 +159,9 @@ class TestPreconditions:
         # Given a version that exists but is not AWSPENDING (e.g. AWSPREVIOUS)
         name = harness.add_secret()
         harness.rotate(name, "token-1")
-        previous = next(v for v, s in harness.store.version_stages(name).items() if "AWSPREVIOUS" in s)
+        previous = next(
+            v for v, s in harness.store.version_stages(name).items() if "AWSPREVIOUS" in s
+        )
         with pytest.raises(RotationStateError, match="not staged AWSPENDING"):
             harness.step(Step.CREATE, name, previous)
 
@@ -174,7 +176,10 @@ class TestPreconditions:
             ({"SecretId": "s", "ClientRequestToken": "t"}, "Step"),
             ({"Step": "rotate", "SecretId": "s", "ClientRequestToken": "t"}, "Step"),
             ({"Step": "createSecret", "ClientRequestToken": "t"}, "SecretId"),
-            ({"Step": "createSecret", "SecretId": "s", "ClientRequestToken": 5}, "ClientRequestToken"),
+            (
+                {"Step": "createSecret", "SecretId": "s", "ClientRequestToken": 5},
+                "ClientRequestToken",
+            ),
             (["not", "an", "object"], "event"),
         ],
     )
@@ -307,7 +312,9 @@ class TestFailures:
     def test_secrets_manager_error_is_reraised_and_classified_transient(self, harness: Harness):
         # Given PutSecretValue is throttled
         name = harness.add_secret(expires_at="2026-11-29T12:10:00Z")
-        harness.store.fail_on["put_pending"] = [client_error("ThrottlingException", "PutSecretValue")]
+        harness.store.fail_on["put_pending"] = [
+            client_error("ThrottlingException", "PutSecretValue")
+        ]
         harness.store.start_rotation(name, "t")
         # When createSecret runs, then the AWS error propagates unchanged
         with pytest.raises(Exception, match="ThrottlingException"):

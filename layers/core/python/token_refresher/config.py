@@ -72,7 +72,7 @@ class Settings:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     rotation_function_arn: str | None = None
     sweep_concurrency: int = 8
-    rotation_schedule: str = "rate(7 days)"
+    rotation_after_days: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -85,7 +85,7 @@ class Settings:
         return cls(
             rotation_function_arn=rotation_arn,
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
-            rotation_schedule=env.get("ROTATION_SCHEDULE", "").strip() or "rate(7 days)",
+            rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
             alert_topic_arn=topic,
             provider_endpoints=_endpoints(env.get("PROVIDER_ENDPOINTS", "")),
             http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", 3.05, 0.1, 30),

@@ -236,9 +236,7 @@ class AppCredentials:
                 if isinstance(value, str) and value.strip():
                     return value
                 if value is not None:
-                    raise AppCredentialsError(
-                        "must be a non-empty string", field=f"{label}.{key}"
-                    )
+                    raise AppCredentialsError("must be a non-empty string", field=f"{label}.{key}")
             raise AppCredentialsError("is required", field=f"{label}.{keys[0]}")
 
         client_id = pick(cls._ID_KEYS)

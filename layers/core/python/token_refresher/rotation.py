@@ -185,7 +185,11 @@ class RotationEngine:
     @staticmethod
     def _already_current(desc: SecretDescription, request: RotationRequest) -> bool:
         if not desc.rotation_enabled:
-            raise RotationStateError(f"secret {desc.name} is not enabled for rotation")
+            # Secrets Manager only calls us for a rotation it started; LocalStack reports
+            # RotationEnabled=false after a RotateSecret without rules, so do not refuse.
+            logger.warning(
+                "secret is not marked enabled for rotation", extra={"secret_id": desc.name}
+            )
         stages = desc.versions.get(request.token)
         if stages is None:
             raise RotationStateError(f"secret {desc.name} has no version {request.token} to rotate")

@@ -67,7 +67,7 @@ def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
         notifier(cfg),
         rotation_lambda_arn=cfg.rotation_function_arn,
         concurrency=cfg.sweep_concurrency,
-        rotation_schedule=cfg.rotation_schedule,
+        rotation_after_days=cfg.rotation_after_days,
         metrics=EmfMetrics(),
         time_left_ms=time_left_ms,
     )

@@ -256,7 +256,7 @@ class SweepEngine:
         rotation_lambda_arn: str | None,
         policy: RefreshAhead | None = None,
         concurrency: int = 8,
-        rotation_schedule: str | None = "rate(7 days)",
+        rotation_after_days: int | None = 7,
         clock: Clock = utcnow,
         metrics: MetricSink | None = None,
         time_left_ms: Callable[[], int] | None = None,
@@ -267,7 +267,7 @@ class SweepEngine:
         self.rotation_lambda_arn = rotation_lambda_arn
         self.policy = policy or RefreshAhead()
         self.concurrency = max(1, concurrency)
-        self.rotation_schedule = rotation_schedule
+        self.rotation_after_days = rotation_after_days
         self.clock = clock
         self.metrics = metrics or NullMetrics()
         self.time_left_ms = time_left_ms
@@ -382,7 +382,7 @@ class SweepEngine:
             lambda_arn = None if cand.rotation_enabled else self.rotation_lambda_arn
             try:
                 self.store.rotate(
-                    cand.secret_id, lambda_arn=lambda_arn, schedule=self.rotation_schedule
+                    cand.secret_id, lambda_arn=lambda_arn, after_days=self.rotation_after_days
                 )
             except RotationInProgress:
                 return cand, "in_progress", None

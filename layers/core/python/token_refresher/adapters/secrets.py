@@ -52,7 +52,7 @@ class SecretStore(Protocol):
 
     def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
 
-    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         """Start a rotation (RotateSecret); attaches ``lambda_arn`` when rotation is not set up."""
         ...
 
@@ -128,12 +128,13 @@ class SecretsManagerStore:
             SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
         )
 
-    def rotate(self, secret_id: str, *, lambda_arn: str | None, schedule: str | None) -> None:
+    def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         kwargs: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": True}
         if lambda_arn:
             kwargs["RotationLambdaARN"] = lambda_arn
-            if schedule:
-                kwargs["RotationRules"] = {"ScheduleExpression": schedule}
+            if after_days:
+                # A fallback schedule; the sweep decides the real timing.
+                kwargs["RotationRules"] = {"AutomaticallyAfterDays": after_days}
         try:
             self._client.rotate_secret(**kwargs)
         except ClientError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +20,12 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     "url",
-    ["https://graph.facebook.com", "http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]/"],
+    [
+        "https://graph.facebook.com",
+        "http://127.0.0.1:8080/x",
+        "http://localhost/x",
+        "http://[::1]/",
+    ],
 )
 def test_https_and_loopback_http_are_allowed(url):
     assert check_url(url) == url
@@ -34,8 +40,8 @@ def test_other_urls_are_refused(url):
 
 
 class _Scripted(BaseHTTPRequestHandler):
-    statuses: list[tuple[int, dict[str, str]]] = []
-    hits: list[str] = []
+    statuses: ClassVar[list[tuple[int, dict[str, str]]]] = []
+    hits: ClassVar[list[str]] = []
 
     def _answer(self) -> None:
         type(self).hits.append(self.command)

@@ -1,0 +1,126 @@
+"""Amazon Ads: Login with Amazon (LWA) refresh_token grant at ``/auth/o2/token``.
+
+- ``options.region`` picks the LWA host: NA (default) ``https://api.amazon.com``, EU
+  ``https://api.amazon.co.uk``, FE ``https://api.amazon.co.jp``. An endpoint override for this
+  provider replaces the base for every region (tests).
+- Access tokens (``Atza|...``) live 3600 s; the refresh token (``Atzr|...``) is normally returned
+  unchanged. A new one, if any, is stored.
+- Errors: 400 ``invalid_grant`` (revoked, or granted to another client/region) -> re-authorize;
+  401 ``invalid_client`` -> configuration.
+- Validation: ``GET /auth/o2/tokeninfo?access_token=...``. UNCONFIRMED for Amazon Ads tokens: the
+  shape (``aud``, ``user_id``, ``exp``) comes from LWA's general documentation, where ``exp`` is
+  read as seconds left (values that look like an epoch are taken as one). 400/401 with
+  ``invalid_token`` means "not valid"; when app credentials are given, a token whose ``aud`` is
+  another client is reported not valid too.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    json_object,
+    oauth_error,
+    post_refresh_grant,
+    require_app,
+)
+from token_refresher.timeutil import from_epoch
+
+NAME = "amazon_ads"
+REGION_BASE_URLS = {
+    "NA": "https://api.amazon.com",
+    "EU": "https://api.amazon.co.uk",
+    "FE": "https://api.amazon.co.jp",
+}
+DEFAULT_REGION = "NA"
+DEFAULT_BASE_URL = REGION_BASE_URLS[DEFAULT_REGION]
+GRANT_PATH = "/auth/o2/token"
+INFO_PATH = "/auth/o2/tokeninfo"
+_EPOCH_THRESHOLD = 1_000_000_000  # larger exp values are absolute times, not seconds left
+
+REAUTH_HINT = (
+    "Login with Amazon refused the refresh token: the advertiser revoked the app's access, or the "
+    "token belongs to another security profile or region. The advertiser must log in with Amazon "
+    "and authorize the app again; check options.region matches where they authorized."
+)
+CONFIG_HINT = (
+    "Login with Amazon rejected the client: check the LWA security profile's client id and secret "
+    "in the app credentials secret (client secrets can be rotated in the developer console)."
+)
+
+
+def region_base_url(doc: TokenDocument) -> str:
+    region = doc.str_option("region", DEFAULT_REGION).strip().upper()
+    base = REGION_BASE_URLS.get(region)
+    if base is None:
+        raise SecretFormatError(
+            f"must be one of {', '.join(REGION_BASE_URLS)}", field="options.region"
+        )
+    return base
+
+
+class AmazonAds:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        base = ctx.base_url(NAME, region_base_url(doc))
+        try:
+            return post_refresh_grant(
+                ctx,
+                base + GRANT_PATH,
+                provider=NAME,
+                doc=doc,
+                form={
+                    "grant_type": "refresh_token",
+                    "refresh_token": doc.refresh_token or "",
+                    "client_id": app.client_id,
+                    "client_secret": app.client_secret,
+                },
+            )
+        except ProviderError as err:
+            if err.error_class is ErrorClass.REAUTH_REQUIRED:
+                err.remediation = REAUTH_HINT
+            elif err.error_class is ErrorClass.CONFIG and err.provider_code is not None:
+                err.remediation = CONFIG_HINT
+            raise
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        base = ctx.base_url(NAME, region_base_url(doc))
+        resp = ctx.http.request(
+            "GET",
+            base + INFO_PATH,
+            provider=NAME,
+            params={"access_token": doc.access_token or ""},
+        )
+        if resp.status in (400, 401):
+            body = resp.json()
+            if isinstance(body, dict) and body.get("error") == "invalid_token":
+                return ValidationResult(valid=False, detail="tokeninfo: invalid_token")
+        if resp.status != 200:
+            raise oauth_error(resp, NAME)
+        body = json_object(resp, NAME)
+        audience = body.get("aud")
+        if app is not None and isinstance(audience, str) and audience != app.client_id:
+            return ValidationResult(valid=False, detail="tokeninfo: token issued to another client")
+        exp = body.get("exp")
+        expires_at = None
+        if isinstance(exp, int) and not isinstance(exp, bool) and exp > 0:
+            expires_at = (
+                from_epoch(exp) if exp >= _EPOCH_THRESHOLD else ctx.now() + timedelta(seconds=exp)
+            )
+        valid = expires_at is None or expires_at > ctx.now()
+        return ValidationResult(valid=valid, expires_at=expires_at, detail="tokeninfo")
+
+
+PROVIDER = AmazonAds()

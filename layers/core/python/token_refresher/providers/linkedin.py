@@ -1,0 +1,176 @@
+"""LinkedIn Marketing API: OAuth 2.0 refresh_token grant at ``/oauth/v2/accessToken``.
+
+- Access tokens live 60 days; the refresh token lives 365 days from the member's original consent,
+  and refreshing does NOT reset that lifetime: ``refresh_token_expires_in`` counts down. The result
+  therefore carries ``refresh_token_expires_at`` from the answer, or the document's value when the
+  answer leaves it out, so that the engine can warn ahead of the hard end.
+- Programmatic refresh tokens are only issued to approved Marketing partners.
+- An invalid, expired or revoked refresh token comes back as 400 ``invalid_request`` (not
+  ``invalid_grant``) with a description saying so: both mean the member must re-authorize.
+- Validation: ``POST /oauth/v2/introspectToken`` (client_id, client_secret, token) answers
+  ``active``, ``status`` (active/expired/revoked), ``expires_at`` (epoch seconds) and ``scope``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    MAX_EXPIRES_IN,
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    json_object,
+    malformed,
+    oauth_error,
+    oauth_token_response,
+    require_app,
+)
+from token_refresher.timeutil import format_iso, from_epoch
+
+NAME = "linkedin"
+DEFAULT_BASE_URL = "https://www.linkedin.com"
+GRANT_PATH = "/oauth/v2/accessToken"
+INTROSPECT_PATH = "/oauth/v2/introspectToken"
+
+REAUTH_HINT = (
+    "LinkedIn rejected the refresh token (expired, revoked, or the member removed the app). "
+    "Refresh tokens last 365 days from the original consent and refreshing does not extend them: "
+    "the member must sign in with LinkedIn and authorize the app again, then store the new tokens "
+    "in this secret."
+)
+CONFIG_HINT = (
+    "Check the LinkedIn app's client id and secret in the app credentials secret, and that the app "
+    "is approved for programmatic refresh tokens (Marketing Developer Platform partners only)."
+)
+_REVOKED_TEXT = re.compile(
+    r"invalid,\s*expired,?\s*or\s*revoked|(?:refresh[_ ]token|grant)\b.*\b(?:expired|revoked)",
+    re.IGNORECASE,
+)
+
+
+def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
+    if code == "invalid_grant":
+        return ErrorClass.REAUTH_REQUIRED
+    if code == "invalid_request":
+        description = body.get("error_description")
+        if isinstance(description, str) and _REVOKED_TEXT.search(description):
+            return ErrorClass.REAUTH_REQUIRED
+    return None
+
+
+def _countdown(value: Any, now: datetime) -> datetime:
+    """``refresh_token_expires_in``: seconds left, which may legitimately be small near the end."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise malformed(NAME, "refresh_token_expires_in is not a number")
+    if not 0 <= value <= MAX_EXPIRES_IN:
+        raise malformed(
+            NAME, f"refresh_token_expires_in={int(value)} is outside the plausible range"
+        )
+    return now + timedelta(seconds=float(value))
+
+
+class LinkedIn:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        if not doc.refresh_token:
+            raise ProviderError(
+                ErrorClass.CONFIG,
+                "refresh_token is required for LinkedIn",
+                provider=NAME,
+                remediation=CONFIG_HINT,
+            )
+        resp = ctx.http.request(
+            "POST",
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + GRANT_PATH,
+            provider=NAME,
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": doc.refresh_token,
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+            },
+        )
+        if not 200 <= resp.status < 300:
+            err = oauth_error(resp, NAME, classify=_classify)
+            if err.error_class is ErrorClass.REAUTH_REQUIRED:
+                err.remediation = REAUTH_HINT
+                if doc.refresh_token_expires_at is not None:
+                    err.remediation += (
+                        f" (the stored refresh token was due to end at "
+                        f"{format_iso(doc.refresh_token_expires_at)})"
+                    )
+            elif err.error_class is ErrorClass.CONFIG:
+                err.remediation = CONFIG_HINT
+            raise err
+        now = ctx.now()
+        result = oauth_token_response(resp, NAME, now, doc.refresh_token)
+        body = json_object(resp, NAME)
+        remaining = body.get("refresh_token_expires_in")
+        # Counts down from the original consent: take the provider's figure, never invent a new one.
+        refresh_expires_at = (
+            _countdown(remaining, now) if remaining is not None else doc.refresh_token_expires_at
+        )
+        return RefreshResult(
+            access_token=result.access_token,
+            expires_at=result.expires_at,
+            refresh_token=result.refresh_token,
+            refresh_token_expires_at=refresh_expires_at,
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        app = require_app(app, NAME)
+        resp = ctx.http.request(
+            "POST",
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + INTROSPECT_PATH,
+            provider=NAME,
+            idempotent=True,
+            data={
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "token": doc.access_token or "",
+            },
+        )
+        if resp.status != 200:
+            err = oauth_error(resp, NAME)
+            if err.error_class is ErrorClass.CONFIG:
+                err.remediation = CONFIG_HINT
+            raise err
+        body = json_object(resp, NAME)
+        active = body.get("active")
+        if not isinstance(active, bool):
+            raise malformed(NAME, "introspection answer has no boolean 'active'")
+        status = body.get("status")
+        expires = body.get("expires_at")
+        expires_at = (
+            from_epoch(expires)
+            if isinstance(expires, int) and not isinstance(expires, bool) and expires > 0
+            else None
+        )
+        valid = active and status in (None, "active")
+        if valid and expires_at is not None and expires_at <= ctx.now():
+            valid = False
+        scopes = tuple(s for s in re.split(r"[,\s]+", str(body.get("scope") or "")) if s)
+        return ValidationResult(
+            valid=valid,
+            expires_at=expires_at,
+            scopes=scopes,
+            detail=f"introspectToken status={status if isinstance(status, str) else 'unknown'}",
+        )
+
+
+PROVIDER = LinkedIn()

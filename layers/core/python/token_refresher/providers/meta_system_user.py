@@ -1,0 +1,159 @@
+"""Meta System User tokens (Business Manager), checked and regenerated through the Graph API.
+
+- Validation: ``debug_token`` (``is_valid``; ``expires_at`` 0 means the token never expires, which
+  is UNCONFIRMED as a documented contract but observed).
+- Never-expiring tokens cannot be refreshed; they still get revoked, so ``refresh()`` validates
+  them and returns the same token with a VALIDATED_ONLY notice and no expiry.
+- Expiring (60-day) tokens, recognised by ``debug_token`` ``expires_at > 0`` or by the document's
+  ``kind: "system_user_expiring"``, are regenerated through the documented edge
+  ``POST /{version}/{business_id}/system_user_access_tokens`` with ``business_app`` (the app id),
+  ``system_user_id``, ``scope`` (comma list from ``options.scope``, else the current token's
+  scopes), ``set_token_expires_in_60_days=true``, ``appsecret_proof`` and the current token as
+  ``access_token``. ``options.business_id`` and ``options.system_user_id`` are required then. The
+  new token's expiry is taken from ``debug_token``. The ``/{system-user-id}/access_tokens`` edge is
+  UNCONFIRMED and not used.
+- Graph errors map as in :mod:`token_refresher.providers.meta`; the Graph base URL and version come
+  from the same settings (endpoint override key ``meta``, ``options.graph_version``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    Notice,
+    NoticeKind,
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    expires_at_from,
+    require_app,
+    token_string,
+)
+from token_refresher.providers.meta import (
+    appsecret_proof,
+    debug_token,
+    graph_call,
+    validation_from_debug,
+)
+
+NAME = "meta_system_user"
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+EXPIRING_KIND = "system_user_expiring"
+
+REVOKED_HINT = (
+    "The system user token is no longer valid (revoked, the system user was removed, or the app "
+    "lost its access): an admin must generate a new token for the system user in Business Settings "
+    "> Users > System users, and store it in this secret."
+)
+
+
+def _meta_id(doc: TokenDocument, name: str) -> str:
+    value = doc.str_option(name, required=True).strip()
+    if not value.isdigit():
+        raise SecretFormatError("must be a numeric Meta id", field=f"options.{name}")
+    return value
+
+
+def _scope(doc: TokenDocument, current: tuple[str, ...]) -> str:
+    value: Any = doc.option("scope")
+    if isinstance(value, list) and all(isinstance(s, str) for s in value):
+        scopes = [s.strip() for s in value if s.strip()]
+    elif isinstance(value, str):
+        scopes = [s.strip() for s in value.split(",") if s.strip()]
+    elif value is None:
+        scopes = list(current)
+    else:
+        raise SecretFormatError("must be a comma-separated string or a list", field="options.scope")
+    if not scopes:
+        raise SecretFormatError(
+            "is required to regenerate an expiring system user token", field="options.scope"
+        )
+    return ",".join(scopes)
+
+
+def _invalid(detail: str) -> ProviderError:
+    return ProviderError(
+        ErrorClass.REAUTH_REQUIRED,
+        f"debug_token reports the system user token invalid ({detail})",
+        provider=NAME,
+        provider_code=190,
+        remediation=REVOKED_HINT,
+    )
+
+
+class MetaSystemUser:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        token = doc.access_token
+        if not token:
+            raise SecretFormatError("is required for Meta system users", field="access_token")
+        current = validation_from_debug(debug_token(ctx, doc, app, token, provider=NAME))
+        if not current.valid:
+            raise _invalid("current token")
+        if current.expires_at is None and doc.kind != EXPIRING_KIND:
+            return RefreshResult(
+                access_token=token,
+                expires_at=None,
+                data_access_expires_at=current.data_access_expires_at,
+                notices=(
+                    Notice(
+                        NoticeKind.VALIDATED_ONLY,
+                        "never-expiring Meta system user token: validated with debug_token, "
+                        "nothing to refresh",
+                    ),
+                ),
+            )
+        business_id = _meta_id(doc, "business_id")
+        system_user_id = _meta_id(doc, "system_user_id")
+        body = graph_call(
+            ctx,
+            doc,
+            "POST",
+            f"{business_id}/system_user_access_tokens",
+            {
+                "business_app": app.client_id,
+                "system_user_id": system_user_id,
+                "scope": _scope(doc, current.scopes),
+                "set_token_expires_in_60_days": "true",
+                "appsecret_proof": appsecret_proof(app.client_secret, token),
+                "access_token": token,
+            },
+            provider=NAME,
+        )
+        new_token = token_string(body, "access_token", NAME)
+        checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=NAME))
+        if not checked.valid:
+            raise _invalid("newly generated token")
+        expires_at = checked.expires_at
+        if expires_at is None and body.get("expires_in") is not None:
+            expires_at = expires_at_from(body["expires_in"], ctx.now(), provider=NAME)
+        return RefreshResult(
+            access_token=new_token,
+            expires_at=expires_at,
+            data_access_expires_at=checked.data_access_expires_at,
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        app = require_app(app, NAME)
+        try:
+            data = debug_token(ctx, doc, app, doc.access_token or "", provider=NAME)
+        except ProviderError as err:
+            if err.error_class is ErrorClass.REAUTH_REQUIRED:
+                return ValidationResult(
+                    valid=False, detail=f"debug_token: invalid (subcode {err.provider_subcode})"
+                )
+            raise
+        return validation_from_debug(data)
+
+
+PROVIDER = MetaSystemUser()

@@ -1,0 +1,168 @@
+"""Microsoft Advertising: Microsoft identity platform (v2.0) refresh_token grant.
+
+- ``POST /{tenant}/oauth2/v2.0/token`` (``options.tenant``, default ``common``) with form
+  ``client_id, grant_type=refresh_token, refresh_token, scope, client_secret``. ``scope`` is
+  mandatory on refresh and always sent (``options.scope``, default
+  ``https://ads.microsoft.com/msads.manage offline_access``). When the app credentials secret says
+  ``"public_client": true`` the client secret is left out (public client registrations).
+- Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
+  An answer without one is treated as malformed (transient): Microsoft documents rotation on every
+  refresh, so a missing token means a broken answer; the stored token is left untouched and the
+  next attempt uses it again.
+- Errors are read from ``error_codes`` (AADSTS numbers) first, then ``error``; the description is
+  only echoed. ``provider_code`` is ``error`` and ``provider_subcode`` the first AADSTS code.
+- Validation: Microsoft has no introspection endpoint for these tokens (they are meant for the Ads
+  API only), so validation is structural: a non-empty token whose stored expiry is in the future.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    malformed,
+    oauth_error,
+    oauth_token_response,
+    require_app,
+)
+from token_refresher.timeutil import format_iso
+
+NAME = "microsoft_ads"
+DEFAULT_BASE_URL = "https://login.microsoftonline.com"
+DEFAULT_TENANT = "common"
+DEFAULT_SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
+_TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+
+REAUTH_CODES = frozenset({70008, 700082, 700084, 50173, 65001, 70043})
+TRANSIENT_CODES = frozenset({90024, 90006, 90090})
+REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required"})
+
+_SIGN_IN = "The user must sign in to Microsoft Advertising through the app again"
+CODE_REMEDIATION: Mapping[int, str] = {
+    70008: f"The refresh token expired or was revoked. {_SIGN_IN} and the new refresh token must "
+    "be stored.",
+    700082: "The refresh token expired after 90 days without use. "
+    f"{_SIGN_IN}; afterwards the refresher keeps it alive as long as it runs.",
+    700084: "The refresh token was issued to a single-page app and its 24-hour lifetime ended: "
+    f"register the app as a web (confidential) client. {_SIGN_IN}.",
+    50173: "The grant was revoked (password change or sessions revoked by the user or an admin). "
+    f"{_SIGN_IN}.",
+    65001: "The user or the tenant administrator has not consented to the app for the Microsoft "
+    "Advertising scope: grant consent (admin consent for the tenant if required), then sign in "
+    "again.",
+    70043: "The refresh token expired under a Conditional Access sign-in frequency policy. "
+    f"{_SIGN_IN}, or ask the tenant admin to relax the policy for this app.",
+    7000222: "The app's client secret has expired: create a new secret in the Azure app "
+    "registration and update the app credentials secret.",
+    7000215: "The client secret is wrong: put the secret's value (not its id) in the app "
+    "credentials secret.",
+    700016: "The client id is not registered in this tenant: check client_id and options.tenant.",
+    70011: f"The scope is invalid: check options.scope (default '{DEFAULT_SCOPE}').",
+}
+CLASS_REMEDIATION: Mapping[ErrorClass, str] = {
+    ErrorClass.REAUTH_REQUIRED: f"The refresh token can no longer be used. {_SIGN_IN}.",
+    ErrorClass.CONFIG: "Check the Azure app registration's client id and secret in the app "
+    "credentials secret, and options.tenant/options.scope in the token secret.",
+    ErrorClass.PERMISSION: "The app lacks the Microsoft Advertising permission (msads.manage): add "
+    "it to the app registration, grant consent, and sign in again.",
+    ErrorClass.TRANSIENT: "The Microsoft identity platform is temporarily unavailable; the "
+    "refresher retries on its own.",
+}
+
+
+def _error_codes(body: Mapping[str, Any]) -> list[int]:
+    codes = body.get("error_codes")
+    if not isinstance(codes, list):
+        return []
+    return [c for c in codes if isinstance(c, int) and not isinstance(c, bool)]
+
+
+def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
+    for number in _error_codes(body):
+        if number in REAUTH_CODES:
+            return ErrorClass.REAUTH_REQUIRED
+        if number in TRANSIENT_CODES:
+            return ErrorClass.TRANSIENT
+    if code in REAUTH_ERRORS:
+        return ErrorClass.REAUTH_REQUIRED
+    return None
+
+
+def microsoft_error(resp_error: ProviderError, body: Any) -> ProviderError:
+    """Add the AADSTS subcode and a code-specific remediation to an ``oauth_error``."""
+    codes = _error_codes(body) if isinstance(body, dict) else []
+    if codes:
+        resp_error.provider_subcode = str(codes[0])
+    specific = next((CODE_REMEDIATION[c] for c in codes if c in CODE_REMEDIATION), None)
+    resp_error.remediation = specific or CLASS_REMEDIATION[resp_error.error_class]
+    return resp_error
+
+
+def _tenant(doc: TokenDocument) -> str:
+    tenant = doc.str_option("tenant", DEFAULT_TENANT)
+    if not _TENANT_RE.match(tenant):
+        raise SecretFormatError(
+            "must be a tenant id, domain, 'common', 'organizations' or 'consumers'",
+            field="options.tenant",
+        )
+    return tenant
+
+
+class MicrosoftAds:
+    name = NAME
+    requires_app_credentials = True
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        if not doc.refresh_token:
+            raise SecretFormatError("is required for Microsoft Advertising", field="refresh_token")
+        scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
+        form = {
+            "client_id": app.client_id,
+            "grant_type": "refresh_token",
+            "refresh_token": doc.refresh_token,
+            "scope": scope,
+        }
+        if app.extra.get("public_client") is not True:
+            form["client_secret"] = app.client_secret
+        url = f"{ctx.base_url(NAME, DEFAULT_BASE_URL)}/{_tenant(doc)}/oauth2/v2.0/token"
+        resp = ctx.http.request("POST", url, provider=NAME, data=form)
+        if not 200 <= resp.status < 300:
+            raise microsoft_error(oauth_error(resp, NAME, classify=_classify), resp.json())
+        result = oauth_token_response(resp, NAME, ctx.now(), None)
+        if not result.refresh_token:
+            # Rotation is documented for every refresh: no new token means a broken answer.
+            raise malformed(
+                NAME, "no refresh_token in the answer (Microsoft rotates it every time)"
+            )
+        return RefreshResult(
+            access_token=result.access_token,
+            expires_at=result.expires_at,
+            refresh_token=result.refresh_token,
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        detail = "structural check only: Microsoft offers no introspection for Ads tokens"
+        if not doc.access_token or not doc.access_token.strip():
+            return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
+        if doc.expires_at is not None and doc.expires_at <= ctx.now():
+            return ValidationResult(
+                valid=False,
+                expires_at=doc.expires_at,
+                detail=f"{detail}; expired at {format_iso(doc.expires_at)}",
+            )
+        return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail)
+
+
+PROVIDER = MicrosoftAds()

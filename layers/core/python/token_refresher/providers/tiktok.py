@@ -1,0 +1,261 @@
+"""TikTok Business API tokens.
+
+Every answer is an envelope ``{"code", "message", "request_id", "data"}`` and errors usually come
+back as HTTP 200 with a non-zero ``code``: the code, not the HTTP status, decides.
+
+Two modes, chosen by the token document:
+
+- validate-only (no ``refresh_token``): advertiser tokens are long-term until revoked (UNCONFIRMED
+  officially). ``refresh()`` checks the token with
+  ``GET /open_api/v1.3/oauth2/advertiser/get/?app_id&secret&access_token`` and returns the same
+  token with a VALIDATED_ONLY notice and no expiry.
+- refresh (``refresh_token`` present; creator-style tokens: 24 h access, one-year refresh):
+  ``POST /open_api/v1.3/oauth2/refresh_token/`` with JSON ``app_id, secret, grant_type,
+  refresh_token``. This edge and its field names are UNCONFIRMED: the answer's expiry is read
+  from ``expires_in`` or ``access_token_expire_in``, the refresh token's from
+  ``refresh_token_expires_in`` or ``refresh_token_expire_in``; a missing refresh token or refresh
+  expiry keeps the stored one.
+
+Codes (PROVIDERS.md): 40102/40103/40104/40105/40107/40114 re-authorize; 40001/40130 permission;
+40100/40132/61000 throttling and 50000/50002/51000-51999/60001 server trouble (transient); any other
+non-zero code is treated as a configuration problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.http import RETRY_STATUSES, HttpResponse
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import (
+    MAX_EXPIRES_IN,
+    Notice,
+    NoticeKind,
+    ProviderContext,
+    RefreshResult,
+    ValidationResult,
+    expires_at_from,
+    json_object,
+    malformed,
+    require_app,
+    token_string,
+)
+
+NAME = "tiktok"
+DEFAULT_BASE_URL = "https://business-api.tiktok.com"
+API_PREFIX = "/open_api/v1.3"
+ADVERTISER_GET_PATH = API_PREFIX + "/oauth2/advertiser/get/"
+REFRESH_PATH = API_PREFIX + "/oauth2/refresh_token/"
+
+REAUTH_CODES = frozenset({40102, 40103, 40104, 40105, 40107, 40114})
+PERMISSION_CODES = frozenset({40001, 40130})
+THROTTLE_CODES = frozenset({40100, 40132, 61000})
+SERVER_CODES = frozenset({50000, 50002, 60001, *range(51000, 52000)})
+
+REMEDIATION = {
+    40102: "The access token expired: the advertiser must authorize the app again in TikTok "
+    "Business Center (or the refresh token must be used before the access token lapses).",
+    40103: "The refresh token expired (one year): the user must authorize the app again.",
+    40104: "The token is empty: store a valid access_token in this secret.",
+    40105: "TikTok rejects the access token (revoked or wrong app): the advertiser must authorize "
+    "the app again and the new token must be stored.",
+    40107: "TikTok rejects the refresh token (revoked, already used or wrong app): the user must "
+    "authorize the app again.",
+    40114: "The advertiser logged out or cancelled the authorization: they must authorize the app "
+    "again.",
+    40001: "The app lacks a permission for this call: enable the scope in the TikTok developer "
+    "portal and have the advertiser re-authorize.",
+    40130: "The token lacks the required scope: add it to the app and have the advertiser "
+    "re-authorize.",
+}
+CLASS_REMEDIATION = {
+    ErrorClass.TRANSIENT: "TikTok is throttling or temporarily failing; the refresher retries.",
+    ErrorClass.CONFIG: "Check the app_id and secret in the app credentials secret and the token "
+    "secret's mode (refresh_token present or not).",
+}
+
+
+def classify_code(code: int) -> ErrorClass:
+    if code in REAUTH_CODES:
+        return ErrorClass.REAUTH_REQUIRED
+    if code in PERMISSION_CODES:
+        return ErrorClass.PERMISSION
+    if code in THROTTLE_CODES or code in SERVER_CODES:
+        return ErrorClass.TRANSIENT
+    return ErrorClass.CONFIG
+
+
+def tiktok_error(code: int, message: Any, request_id: Any = None) -> ProviderError:
+    error_class = classify_code(code)
+    text = f"TikTok error {code}"
+    if isinstance(message, str) and message:
+        text += f": {message[:200]}"
+    if isinstance(request_id, str) and request_id:
+        text += f" (request_id {request_id[:64]})"
+    return ProviderError(
+        error_class,
+        text,
+        provider=NAME,
+        provider_code=code,
+        remediation=REMEDIATION.get(code) or CLASS_REMEDIATION.get(error_class),
+    )
+
+
+def _code(body: Mapping[str, Any]) -> int | None:
+    code = body.get("code")
+    if isinstance(code, str) and code.strip().isdigit():
+        return int(code)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return code
+    return None
+
+
+def envelope_data(resp: HttpResponse) -> dict[str, Any]:
+    """The ``data`` object of a successful envelope, or the mapped error."""
+    body = resp.json()
+    code = _code(body) if isinstance(body, dict) else None
+    if isinstance(body, dict) and code:
+        raise tiktok_error(code, body.get("message"), body.get("request_id"))
+    if resp.status in RETRY_STATUSES:
+        raise ProviderError(
+            ErrorClass.TRANSIENT,
+            f"TikTok answered HTTP {resp.status}",
+            provider=NAME,
+            provider_code=resp.status,
+            remediation=CLASS_REMEDIATION[ErrorClass.TRANSIENT],
+        )
+    if not 200 <= resp.status < 300:
+        raise ProviderError(
+            ErrorClass.TRANSIENT if resp.status >= 500 else ErrorClass.CONFIG,
+            f"TikTok answered HTTP {resp.status} without an error envelope",
+            provider=NAME,
+            provider_code=resp.status,
+            remediation=CLASS_REMEDIATION[ErrorClass.CONFIG],
+        )
+    body = json_object(resp, NAME)
+    if code is None:
+        raise malformed(NAME, "the envelope has no numeric code")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise malformed(NAME, "the envelope has no data object")
+    return data
+
+
+def _first(data: Mapping[str, Any], *keys: str) -> tuple[str, Any]:
+    for key in keys:
+        if data.get(key) is not None:
+            return key, data[key]
+    return keys[0], None
+
+
+def _refresh_expiry(value: Any, key: str, now: datetime) -> datetime:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise malformed(NAME, f"{key} is not a number")
+    if not 0 <= value <= MAX_EXPIRES_IN:
+        raise malformed(NAME, f"{key}={int(value)} is outside the plausible range")
+    return now + timedelta(seconds=float(value))
+
+
+class TikTok:
+    name = NAME
+    requires_app_credentials = True
+
+    def _check(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> int:
+        """Call advertiser/get with the access token; returns the number of advertisers."""
+        resp = ctx.http.request(
+            "GET",
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + ADVERTISER_GET_PATH,
+            provider=NAME,
+            params={
+                "app_id": app.client_id,
+                "secret": app.client_secret,
+                "access_token": doc.access_token or "",
+            },
+        )
+        data = envelope_data(resp)
+        advertisers = data.get("list")
+        return len(advertisers) if isinstance(advertisers, list) else 0
+
+    def refresh(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> RefreshResult:
+        app = require_app(app, NAME)
+        if not doc.refresh_token:
+            return self._validate_only(doc, app, ctx)
+        resp = ctx.http.request(
+            "POST",
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + REFRESH_PATH,
+            provider=NAME,
+            json_body={
+                "app_id": app.client_id,
+                "secret": app.client_secret,
+                "grant_type": "refresh_token",
+                "refresh_token": doc.refresh_token,
+            },
+        )
+        data = envelope_data(resp)
+        now = ctx.now()
+        access_token = token_string(data, "access_token", NAME)
+        key, expires_in = _first(data, "expires_in", "access_token_expire_in")
+        expires_at = expires_at_from(expires_in, now, provider=NAME, field_name=key)
+        new_refresh = data.get("refresh_token")
+        if new_refresh is not None and (
+            not isinstance(new_refresh, str) or not new_refresh.strip()
+        ):
+            raise malformed(NAME, "refresh_token is not a string")
+        key, refresh_in = _first(data, "refresh_token_expires_in", "refresh_token_expire_in")
+        refresh_expires_at = (
+            _refresh_expiry(refresh_in, key, now)
+            if refresh_in is not None
+            else doc.refresh_token_expires_at
+        )
+        return RefreshResult(
+            access_token=access_token,
+            expires_at=expires_at,
+            refresh_token=new_refresh or doc.refresh_token,
+            refresh_token_expires_at=refresh_expires_at,
+        )
+
+    def _validate_only(
+        self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext
+    ) -> RefreshResult:
+        if not doc.access_token:
+            raise tiktok_error(40104, "no access_token in the secret")
+        count = self._check(doc, app, ctx)
+        return RefreshResult(
+            access_token=doc.access_token,
+            expires_at=None,
+            notices=(
+                Notice(
+                    NoticeKind.VALIDATED_ONLY,
+                    "TikTok advertiser tokens are long-term and cannot be refreshed: the token was "
+                    f"validated with advertiser/get instead ({count} advertiser(s) authorized)",
+                ),
+            ),
+        )
+
+    def validate(
+        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    ) -> ValidationResult:
+        app = require_app(app, NAME)
+        try:
+            count = self._check(doc, app, ctx)
+        except ProviderError as err:
+            if err.error_class is ErrorClass.REAUTH_REQUIRED:
+                return ValidationResult(
+                    valid=False, detail=f"advertiser/get rejected the token ({err.provider_code})"
+                )
+            raise
+        return ValidationResult(
+            valid=True,
+            expires_at=doc.expires_at,
+            detail=f"advertiser/get accepted the token ({count} advertiser(s))",
+        )
+
+
+PROVIDER = TikTok()

@@ -1,0 +1,157 @@
+"""Generic OAuth 2.0: client auth styles, client_credentials grant, introspection."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from tests.support.fake_providers import FakeProviders, Response
+
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers import oauth2
+from token_refresher.providers.base import ProviderContext
+
+pytestmark = pytest.mark.unit
+
+RT = "rt-generic-refresh-token-0001"
+
+
+def _doc(fake: FakeProviders, **options: object) -> TokenDocument:
+    opts: dict[str, object] = {"token_url": fake.url("oauth2") + "/token"}
+    opts.update(options)
+    return TokenDocument.from_dict(
+        {
+            "schema": 1,
+            "provider": "oauth2",
+            "refresh_token": RT,
+            "access_token": "at-old",
+            "options": opts,
+        }
+    )
+
+
+def test_basic_client_auth_is_the_default(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a refresh token and default options
+    fake_provider.seed("oauth2", refresh_token=RT)
+    # When refreshed
+    result = oauth2.PROVIDER.refresh(_doc(fake_provider), app, ctx)
+    # Then client credentials went in the Authorization header, not the body
+    assert fake_provider.is_valid(result.access_token)
+    assert result.refresh_token == RT
+    (req,) = fake_provider.requests("oauth2")
+    expected = base64.b64encode(f"{app.client_id}:{app.client_secret}".encode()).decode()
+    assert req.headers["Authorization"] == f"Basic {expected}"
+    assert req.form == {"grant_type": "refresh_token", "refresh_token": RT}
+
+
+def test_body_client_auth(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given client_auth=body
+    fake_provider.seed("oauth2", refresh_token=RT)
+    # When refreshed / Then credentials are form fields and there is no Authorization header
+    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth="body"), app, ctx)
+    (req,) = fake_provider.requests("oauth2")
+    assert "Authorization" not in req.headers
+    assert (req.form or {})["client_id"] == app.client_id
+    assert (req.form or {})["client_secret"] == app.client_secret
+
+
+def test_client_credentials_grant(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given grant_type=client_credentials with a scope
+    doc = _doc(fake_provider, grant_type="client_credentials", scope="ads.read")
+    # When refreshed / Then no refresh token is sent and a token is issued
+    result = oauth2.PROVIDER.refresh(doc, app, ctx)
+    assert fake_provider.is_valid(result.access_token)
+    (req,) = fake_provider.requests("oauth2")
+    assert req.form == {"grant_type": "client_credentials", "scope": "ads.read"}
+
+
+def test_invalid_grant_requires_reauth(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given an unknown refresh token / When refreshed / Then reauth
+    with pytest.raises(ProviderError) as info:
+        oauth2.PROVIDER.refresh(_doc(fake_provider), app, ctx)
+    assert info.value.error_class is ErrorClass.REAUTH_REQUIRED
+    assert info.value.provider_code == "invalid_grant"
+
+
+def test_5xx_retried_and_transient(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a broken server / When refreshed / Then 3 attempts then transient
+    fake_provider.set_mode("oauth2", failure="http_502")
+    with pytest.raises(ProviderError) as info:
+        oauth2.PROVIDER.refresh(_doc(fake_provider), app, ctx)
+    assert info.value.error_class is ErrorClass.TRANSIENT
+    assert len(fake_provider.requests("oauth2")) == 3
+
+
+def test_429_with_retry_after(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, sleeps: list[float]
+) -> None:
+    # Given throttling / When refreshed / Then transient with the advised wait
+    throttled = Response(429, {"error": "slow_down"}, headers={"Retry-After": "2"})
+    fake_provider.script("oauth2", "token", [throttled] * 3)
+    with pytest.raises(ProviderError) as info:
+        oauth2.PROVIDER.refresh(_doc(fake_provider), app, ctx)
+    assert (info.value.error_class, info.value.retry_after) == (ErrorClass.TRANSIENT, 2)
+    assert sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (Response(200, text="<html>login</html>"), "HTML page"),
+        (Response(200, {"token_type": "Bearer", "expires_in": 3600}), "no access_token"),
+        (Response(200, {"access_token": "at-x", "expires_in": 10**12}), "plausible range"),
+    ],
+)
+def test_malformed_answers_are_transient(
+    fake_provider: FakeProviders,
+    ctx: ProviderContext,
+    app: AppCredentials,
+    response: Response,
+    expected: str,
+) -> None:
+    # Given an unusable answer / When refreshed / Then transient malformed
+    fake_provider.script("oauth2", "token", [response])
+    with pytest.raises(ProviderError) as info:
+        oauth2.PROVIDER.refresh(_doc(fake_provider), app, ctx)
+    assert info.value.error_class is ErrorClass.TRANSIENT
+    assert expected in str(info.value)
+
+
+def test_plain_http_token_url_is_refused(ctx: ProviderContext, app: AppCredentials) -> None:
+    # Given a non-loopback http token URL / When refreshed / Then a secret-format error
+    doc = TokenDocument.from_dict(
+        {
+            "schema": 1,
+            "provider": "oauth2",
+            "refresh_token": RT,
+            "options": {"token_url": "http://example.com/t"},
+        }
+    )
+    with pytest.raises(SecretFormatError) as info:
+        oauth2.PROVIDER.refresh(doc, app, ctx)
+    assert info.value.field == "options.token_url"
+
+
+def test_introspection(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given an introspection URL and a live token
+    fake_provider.seed("oauth2", access_token="at-old", expires_in=600, scopes=["a", "b"])
+    doc = _doc(fake_provider, introspection_url=fake_provider.url("oauth2") + "/introspect")
+    # When validated / Then active with scopes; after revocation, not active
+    ok = oauth2.PROVIDER.validate(doc, app, ctx)
+    assert (ok.valid, ok.scopes) == (True, ("a", "b"))
+    assert ok.expires_at is not None
+    fake_provider.revoke("at-old")
+    assert oauth2.PROVIDER.validate(doc, app, ctx).valid is False

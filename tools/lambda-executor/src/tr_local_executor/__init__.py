@@ -1,0 +1,1 @@
+"""Run LocalStack Lambda functions (Python) in local processes instead of Docker containers."""

@@ -1,0 +1,34 @@
+"""Fixtures shared by every test layer. Anything that needs LocalStack goes through
+``localstack_endpoint``, which starts it when no healthy one answers and stops it afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fake_providers import FakeProviders
+from tests.support.localstack import ensure_localstack, stop_localstack
+
+
+@pytest.fixture(scope="session")
+def localstack_endpoint() -> Iterator[str]:
+    """A healthy LocalStack; stopped at the end of the session only if this session started it."""
+    url, started = ensure_localstack()
+    yield url
+    if started:
+        stop_localstack()
+
+
+@pytest.fixture(scope="session")
+def fake_providers_server() -> Iterator[FakeProviders]:
+    """One fake provider server on 127.0.0.1 for the whole session (real sockets)."""
+    with FakeProviders() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_providers(fake_providers_server: FakeProviders) -> FakeProviders:
+    """The session's fake providers, reset to a clean state for this test."""
+    fake_providers_server.reset()
+    return fake_providers_server

@@ -1,0 +1,172 @@
+"""Integration layer: the handlers run in this process against LocalStack and the fake providers."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.support import stack
+from tests.support.fake_providers import FakeProviders
+from token_refresher import runtime
+
+NOOP_FUNCTION = "tr-integration-noop-rotation"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name: str = "in-process"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:in-process"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    remaining_ms: int = 300_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def load_handler(function: str) -> ModuleType:
+    """functions/<function>/app.py as its own module (every function's file is named app.py)."""
+    path = stack.REPO_ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"tr_handler_{function}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Aws:
+    endpoint: str
+    sm: Any
+    sns: Any
+    sqs: Any
+    lambda_: Any
+
+
+@pytest.fixture(scope="session")
+def aws(localstack_endpoint: str) -> Aws:
+    return Aws(
+        localstack_endpoint,
+        stack.client("secretsmanager", localstack_endpoint),
+        stack.client("sns", localstack_endpoint),
+        stack.client("sqs", localstack_endpoint),
+        stack.client("lambda", localstack_endpoint),
+    )
+
+
+@pytest.fixture(scope="session")
+def alert_topic(aws: Aws) -> str:
+    return str(aws.sns.create_topic(Name=f"tr-int-alerts-{uuid.uuid4().hex[:8]}")["TopicArn"])
+
+
+@pytest.fixture
+def alert_queue(aws: Aws, alert_topic: str) -> Iterator[str]:
+    url = stack.subscribe_queue(aws.sns, aws.sqs, alert_topic, f"tr-int-{uuid.uuid4().hex[:10]}")
+    yield url
+    aws.sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture(scope="session")
+def noop_rotation_function(aws: Aws) -> str:
+    """A rotation function that does nothing: RotateSecret through it leaves an empty AWSPENDING
+    version behind, exactly what Secrets Manager hands a rotation function before createSecret."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("noop.py", "def handler(event, context):\n    return None\n")
+    try:
+        arn = aws.lambda_.create_function(
+            FunctionName=NOOP_FUNCTION,
+            Runtime="python3.13",
+            Role="arn:aws:iam::000000000000:role/noop",
+            Handler="noop.handler",
+            Code={"ZipFile": buf.getvalue()},
+            Timeout=10,
+        )["FunctionArn"]
+    except aws.lambda_.exceptions.ResourceConflictException:
+        arn = aws.lambda_.get_function(FunctionName=NOOP_FUNCTION)["Configuration"]["FunctionArn"]
+    aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=NOOP_FUNCTION)
+    return str(arn)
+
+
+@pytest.fixture
+def handler_env(
+    monkeypatch: pytest.MonkeyPatch,
+    aws: Aws,
+    alert_topic: str,
+    fake_providers: FakeProviders,
+    noop_rotation_function: str,
+) -> Iterator[None]:
+    """The environment the template gives the functions, pointed at LocalStack and the fakes."""
+    for key, value in stack.aws_environment(aws.endpoint).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ALERT_TOPIC_ARN", alert_topic)
+    monkeypatch.setenv("PROVIDER_ENDPOINTS", stack.provider_endpoints(fake_providers.endpoints()))
+    monkeypatch.setenv("ROTATION_FUNCTION_ARN", noop_rotation_function)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TokenRefresher")
+    monkeypatch.setenv("HTTP_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("HTTP_READ_TIMEOUT", "3")
+    _clear_runtime_caches()
+    yield
+    _clear_runtime_caches()
+
+
+def _clear_runtime_caches() -> None:
+    runtime.settings.cache_clear()
+    runtime.rotation_engine.cache_clear()
+    runtime._store.cache_clear()
+
+
+@pytest.fixture
+def secret_factory(aws: Aws) -> Iterator[Callable[..., str]]:
+    """Creates token secrets with unique names; deletes them (no recovery window) afterwards."""
+    created: list[str] = []
+
+    def make(document: dict[str, Any], *, name: str | None = None, **tags: str) -> str:
+        secret_name = name or f"tr-int/{document['provider']}/{uuid.uuid4().hex[:10]}"
+        arn = stack.create_token_secret(aws.sm, secret_name, document, tags=tags)
+        created.append(arn)
+        return arn
+
+    yield make
+    for arn in created:
+        aws.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+@pytest.fixture
+def app_secret(aws: Aws) -> Iterator[Callable[[str, str, str], str]]:
+    created: list[str] = []
+
+    def make(provider: str, client_id: str, client_secret: str) -> str:
+        name = f"token-refresher/apps/int-{provider}-{uuid.uuid4().hex[:8]}"
+        created.append(stack.create_app_secret(aws.sm, name, client_id, client_secret))
+        return name
+
+    yield make
+    for arn in created:
+        aws.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+
+
+def start_rotation(aws: Aws, secret_id: str, noop_arn: str) -> str:
+    """RotateSecret through the no-op function: returns the pending version id."""
+    return str(aws.sm.rotate_secret(SecretId=secret_id, RotationLambdaARN=noop_arn)["VersionId"])
+
+
+def rotation_event(step: str, secret_id: str, token: str) -> dict[str, str]:
+    return {"Step": step, "SecretId": secret_id, "ClientRequestToken": token}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,177 @@
+"""Deploy the SAM application to LocalStack and talk to it through AWS APIs only.
+
+Shared by the e2e tests and `make demo` (tools/demo.py). Nothing here reaches past 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from token_refresher.providers import PROVIDER_NAMES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+STACK_NAME = os.environ.get("TR_STACK_NAME", "token-refresher")
+SAMLOCAL = REPO_ROOT / ".venv-sam" / "bin" / "samlocal"
+BUILT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
+MANAGED = {"Key": "token-refresher:managed", "Value": "true"}
+
+
+def aws_environment(endpoint: str) -> dict[str, str]:
+    """The variables that point boto3 (and the CLIs) at LocalStack with test credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=120),
+    )
+
+
+def wait_for[T](
+    probe: Callable[[], T | None], *, timeout: float, interval: float = 0.5, what: str = "condition"
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def provider_endpoints(fake_base_urls: Mapping[str, str]) -> str:
+    """The ProviderEndpoints template parameter: JSON, provider module names only."""
+    return json.dumps(
+        {k: v for k, v in fake_base_urls.items() if k in PROVIDER_NAMES}, separators=(",", ":")
+    )
+
+
+def build() -> None:
+    subprocess.run(["make", "--no-print-directory", "build"], cwd=REPO_ROOT, check=True)
+
+
+def deploy(
+    endpoint: str,
+    *,
+    endpoints_json: str,
+    sweep_rate_minutes: int = 15,
+    stack_name: str = STACK_NAME,
+    extra: Iterable[str] = (),
+) -> dict[str, str]:
+    """`samlocal deploy` the built template; returns the stack outputs."""
+    params = [
+        f"ProviderEndpoints={endpoints_json}",
+        "TracingDisabled=true",
+        f"SweepRateMinutes={sweep_rate_minutes}",
+        "FailureAlertThreshold=3",
+        *extra,
+    ]
+    env = os.environ | aws_environment(endpoint) | {"SAM_CLI_TELEMETRY": "0"}
+    result = subprocess.run(
+        [
+            str(SAMLOCAL),
+            "deploy",
+            "--template-file",
+            str(BUILT_TEMPLATE),
+            "--stack-name",
+            stack_name,
+            "--resolve-s3",
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "--no-confirm-changeset",
+            "--no-fail-on-empty-changeset",
+            "--region",
+            REGION,
+            "--parameter-overrides",
+            *params,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"samlocal deploy failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return outputs(endpoint, stack_name)
+
+
+def outputs(endpoint: str, stack_name: str = STACK_NAME) -> dict[str, str]:
+    stack = client("cloudformation", endpoint).describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def create_app_secret(sm: Any, name: str, client_id: str, client_secret: str) -> str:
+    body = json.dumps({"client_id": client_id, "client_secret": client_secret})
+    try:
+        return str(sm.create_secret(Name=name, SecretString=body)["ARN"])
+    except sm.exceptions.ResourceExistsException:
+        return str(sm.put_secret_value(SecretId=name, SecretString=body)["ARN"])
+
+
+def create_token_secret(
+    sm: Any, name: str, document: Mapping[str, Any], *, tags: Mapping[str, str] | None = None
+) -> str:
+    all_tags = [MANAGED, {"Key": "token-refresher:provider", "Value": document["provider"]}]
+    all_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    return str(sm.create_secret(Name=name, SecretString=json.dumps(document), Tags=all_tags)["ARN"])
+
+
+def current_document(sm: Any, secret_id: str) -> dict[str, Any]:
+    return dict(json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"]))
+
+
+def tags_of(sm: Any, secret_id: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=secret_id).get("Tags", [])}
+
+
+def subscribe_queue(sns: Any, sqs: Any, topic_arn: str, name: str) -> str:
+    """An SQS queue subscribed to the alert topic (envelope kept: it carries the attributes)."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    return str(url)
+
+
+def receive_alerts(sqs: Any, queue_url: str, *, wait_seconds: int = 1) -> list[dict[str, Any]]:
+    """Every alert waiting in the queue: SNS envelope with ``alert`` (the parsed body) added."""
+    out: list[dict[str, Any]] = []
+    while True:
+        resp = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
+        messages = resp.get("Messages", [])
+        if not messages:
+            return out
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            envelope["alert"] = json.loads(envelope["Message"])
+            out.append(envelope)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -63,10 +63,8 @@ def wait_for[T](
 
 
 def provider_endpoints(fake_base_urls: Mapping[str, str]) -> str:
-    """The ProviderEndpoints template parameter: JSON, provider module names only."""
-    return json.dumps(
-        {k: v for k, v in fake_base_urls.items() if k in PROVIDER_NAMES}, separators=(",", ":")
-    )
+    """The ProviderEndpoints template parameter (name=url;...), provider module names only."""
+    return ";".join(f"{k}={v}" for k, v in sorted(fake_base_urls.items()) if k in PROVIDER_NAMES)
 
 
 def build() -> None:

@@ -117,6 +117,13 @@ def test_settings_parse_and_validate():
     }
     cfg = Settings.from_env(env)
     assert cfg.provider_endpoints == {"meta": "http://127.0.0.1:8900/meta"}
+    pairs = Settings.from_env(
+        {"PROVIDER_ENDPOINTS": "meta=http://127.0.0.1:1/m;google_ads=https://proxy.example/g"}
+    )
+    assert pairs.provider_endpoints == {
+        "meta": "http://127.0.0.1:1/m",
+        "google_ads": "https://proxy.example/g",
+    }
     assert cfg.policy.failure_threshold == 5
 
 
@@ -126,6 +133,7 @@ def test_settings_parse_and_validate():
         ({"PROVIDER_ENDPOINTS": '{"meta": "http://evil.example/"}'}, "PROVIDER_ENDPOINTS"),
         ({"PROVIDER_ENDPOINTS": '{"nope": "https://x"}'}, "PROVIDER_ENDPOINTS"),
         ({"PROVIDER_ENDPOINTS": "[]"}, "PROVIDER_ENDPOINTS"),
+        ({"PROVIDER_ENDPOINTS": "meta http://127.0.0.1/"}, "PROVIDER_ENDPOINTS"),
         ({"FAILURE_ALERT_THRESHOLD": "0"}, "FAILURE_ALERT_THRESHOLD"),
         ({"HTTP_READ_TIMEOUT": "abc"}, "HTTP_READ_TIMEOUT"),
         ({"ALERT_TOPIC_ARN": "my-topic"}, "ALERT_TOPIC_ARN"),

@@ -40,13 +40,25 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
 
 
 def _endpoints(raw: str) -> dict[str, str]:
-    """PROVIDER_ENDPOINTS: JSON object provider -> base URL, for tests and private proxies."""
-    if not raw.strip():
+    """PROVIDER_ENDPOINTS: provider -> base URL, for tests and private proxies.
+
+    Either ``name=url;name=url`` (what CloudFormation parameters carry without quoting trouble)
+    or a JSON object.
+    """
+    raw = raw.strip()
+    if not raw:
         return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise ConfigError("must be a JSON object", field="PROVIDER_ENDPOINTS") from None
+    data: object
+    if raw.startswith("{"):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ConfigError("must be a JSON object", field="PROVIDER_ENDPOINTS") from None
+    else:
+        pairs = [p.partition("=") for p in raw.split(";") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ConfigError("must be name=url;name=url or JSON", field="PROVIDER_ENDPOINTS")
+        data = {name.strip(): url.strip() for name, _, url in pairs}
     if not isinstance(data, dict):
         raise ConfigError("must be a JSON object", field="PROVIDER_ENDPOINTS")
     out: dict[str, str] = {}

@@ -55,9 +55,47 @@ validate: $(SAM_VENV)/.stamp ## sam validate --lint on template.yaml
 build: $(SAM_VENV)/.stamp ## sam build (no container; uses Python 3.13 from pyenv)
 	$(SAM) build --parallel
 
+.PHONY: localstack-start
+localstack-start: ## Start LocalStack in host mode on 127.0.0.1:4566 (installs it on first use)
+	tools/localstack.sh start
+
+.PHONY: localstack-stop
+localstack-stop: ## Stop LocalStack
+	tools/localstack.sh stop
+
+.PHONY: demo
+demo: $(VENV)/.stamp build localstack-start ## LocalStack + deployed stack + demo connections + a rotation, summarised
+	$(PY) tools/demo.py
+
+.PHONY: stop
+stop: ## Stop what `make demo` left running (fake providers, LocalStack)
+	-$(PY) tools/demo.py stop-fake
+	tools/localstack.sh stop
+
 .PHONY: test-unit
 test-unit: $(VENV)/.stamp ## Unit tests (no network beyond 127.0.0.1 fakes)
 	$(PY) -m pytest -m unit -q
 
+.PHONY: test-tooling
+test-tooling: $(VENV)/.stamp ## Tests of the LocalStack Lambda executor
+	tools/localstack.sh install
+	$(PY) -m pytest -m tooling -q
+
+.PHONY: test-integration
+test-integration: $(VENV)/.stamp ## Handlers in-process against LocalStack + fake providers
+	tools/localstack.sh install
+	$(PY) -m pytest -m integration -q
+
+.PHONY: test-e2e
+test-e2e: $(VENV)/.stamp build ## The template deployed to LocalStack, driven through AWS APIs
+	tools/localstack.sh install
+	$(PY) -m pytest -m e2e -q
+
 .PHONY: test
-test: lint validate test-unit ## Every test layer, starting and stopping what it needs
+test: lint validate build ## Every test layer (lint, template, unit, tooling, integration, e2e)
+	tools/localstack.sh install
+	$(PY) -m pytest -q
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps the venvs)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -32,3 +32,15 @@ def fake_providers(fake_providers_server: FakeProviders) -> FakeProviders:
     """The session's fake providers, reset to a clean state for this test."""
     fake_providers_server.reset()
     return fake_providers_server
+
+
+_LAYERS = ("unit", "tooling", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test carries the marker of its layer (its top folder under tests/)."""
+    for item in items:
+        parts = item.path.parts
+        layer = next((p for p in _LAYERS if p in parts[parts.index("tests") + 1 :][:1]), None)
+        if layer and not item.get_closest_marker(layer):
+            item.add_marker(getattr(pytest.mark, layer))

@@ -41,8 +41,9 @@ class Deployed:
 
 
 @pytest.fixture(scope="session")
-def deployed(localstack_endpoint: str, fake_providers_server: FakeProviders) -> Deployed:
-    """Build once, deploy once per session (an update when the stack exists)."""
+def deployed(localstack_endpoint: str, fake_providers_server: FakeProviders) -> Iterator[Deployed]:
+    """Build once, deploy once per session; the stack is deleted at the end, so that its
+    one-minute schedule cannot touch anything after the tests."""
     stack.build()
     outputs = stack.deploy(
         localstack_endpoint,

@@ -119,6 +119,14 @@ def deploy(
     return outputs(endpoint, stack_name)
 
 
+def delete(endpoint: str, stack_name: str) -> None:
+    cfn = client("cloudformation", endpoint)
+    cfn.delete_stack(StackName=stack_name)
+    cfn.get_waiter("stack_delete_complete").wait(
+        StackName=stack_name, WaiterConfig={"Delay": 2, "MaxAttempts": 90}
+    )
+
+
 def outputs(endpoint: str, stack_name: str = STACK_NAME) -> dict[str, str]:
     stack = client("cloudformation", endpoint).describe_stacks(StackName=stack_name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -5,23 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.localstack import REPO_ROOT, ensure_localstack, stop_localstack
+from tests.support.localstack import REPO_ROOT
 
 # The executor's pure runner is tested from the working tree, without installing it.
 sys.path.insert(0, str(REPO_ROOT / "tools" / "lambda-executor" / "src"))
-
-
-@pytest.fixture(scope="session")
-def localstack_endpoint() -> Iterator[str]:
-    """A healthy LocalStack; stopped at the end of the session only if this session started it."""
-    url, started = ensure_localstack()
-    yield url
-    if started:
-        stop_localstack()
 
 
 @pytest.fixture(scope="session")

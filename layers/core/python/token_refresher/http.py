@@ -67,7 +67,7 @@ class HttpResponse:
             return None
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     try:
@@ -174,7 +174,7 @@ class HttpClient:
                 response = HttpResponse(resp.status_code, dict(resp.headers), resp.text)
                 if resp.status_code not in RETRY_STATUSES:
                     return response
-                retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
                 if attempt + 1 == self.max_attempts:
                     return response  # the provider module classifies the final answer
             if attempt + 1 < self.max_attempts:

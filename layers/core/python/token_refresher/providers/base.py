@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from token_refresher.errors import ErrorClass, ProviderError
-from token_refresher.http import HttpClient, HttpResponse, check_url
+from token_refresher.http import HttpClient, HttpResponse, check_url, retry_after_seconds
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.timeutil import Clock, utcnow
 
@@ -210,11 +210,7 @@ def oauth_error(
 
 
 def _retry_after(resp: HttpResponse) -> float | None:
-    value = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+    return retry_after_seconds(resp.headers.get("Retry-After") or resp.headers.get("retry-after"))
 
 
 def _clip(text: str, limit: int = 300) -> str:

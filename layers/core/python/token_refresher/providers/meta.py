@@ -141,7 +141,9 @@ def graph_call(
     provider: str = NAME,
 ) -> dict[str, Any]:
     """Call ``{base}/{version}/{path}``; return the JSON object or raise the mapped Graph error."""
-    url = f"{ctx.base_url(NAME, DEFAULT_BASE_URL)}/{graph_version(doc)}/{path.lstrip('/')}"
+    # meta_system_user may have an override of its own; otherwise both share Meta's.
+    key = provider if provider in ctx.endpoints else NAME
+    url = f"{ctx.base_url(key, DEFAULT_BASE_URL)}/{graph_version(doc)}/{path.lstrip('/')}"
     if method == "GET":
         resp = ctx.http.request("GET", url, provider=provider, params=params)
     else:

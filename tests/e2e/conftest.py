@@ -80,12 +80,18 @@ def make_secret(deployed: Deployed) -> Iterator[Callable[..., str]]:
     (expires-at far out, rotated just now); force-deleted afterwards."""
     created: list[str] = []
 
-    def make(document: dict[str, Any], *, due: bool = False, name: str | None = None) -> str:
+    def make(
+        document: dict[str, Any],
+        *,
+        due: bool = False,
+        name: str | None = None,
+        rotated_ago: float = 0,
+    ) -> str:
         tags = {}
         if not due:
             tags = {
                 "token-refresher:expires-at": str(int(time.time()) + 40 * 86400),
-                "token-refresher:last-rotated-at": str(int(time.time())),
+                "token-refresher:last-rotated-at": str(int(time.time() - rotated_ago)),
             }
         secret_name = name or f"tr-e2e/{document['provider']}/{uuid.uuid4().hex[:10]}"
         arn = stack.create_token_secret(deployed.sm, secret_name, document, tags=tags)

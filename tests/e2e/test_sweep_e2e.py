@@ -76,8 +76,9 @@ def test_put_events_with_the_manual_event_rotates_the_named_secret(
 
 
 def test_dry_run_reports_and_changes_nothing(deployed, fake_providers, make_secret, make_app):
-    # Given a managed secret
-    arn = make_secret(google_doc(make_app, "1//0g-dry-refresh"))
+    # Given a managed secret last rotated an hour ago, and one rotated just now
+    arn = make_secret(google_doc(make_app, "1//0g-dry-refresh"), rotated_ago=3600)
+    recent = make_secret(google_doc(make_app, "1//0g-dry-recent"))
     before_versions = deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
     before_tags = stack.tags_of(deployed.sm, arn)
     # When the dry-run event from events/ is invoked directly
@@ -88,6 +89,8 @@ def test_dry_run_reports_and_changes_nothing(deployed, fake_providers, make_secr
     assert report["started"] == []
     listed = {w["secret_id"]: w["reason"] for w in report["would_rotate"]}
     assert listed.get(arn, "").startswith("manual rotation")
+    skipped = {s["secret_id"]: s["reason"] for s in report["skipped"]}
+    assert "10 minutes" in skipped[recent]
     assert deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"] == before_versions
     assert stack.tags_of(deployed.sm, arn) == before_tags
     assert fake_providers.requests() == []

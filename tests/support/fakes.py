@@ -53,6 +53,7 @@ class InMemorySecretStore:
         self.fail_on: dict[str, list[Exception]] = {}
         self.on_rotate: Callable[[str, str], None] | None = None  # (name, token) -> run the steps
         self._tokens = itertools.count(1)
+        self.created_at: dict[str, float] = {}  # version id -> epoch (defaults to unknown)
 
     # --- test set-up helpers -------------------------------------------------------------------
 
@@ -180,6 +181,10 @@ class InMemorySecretStore:
                     "RotationEnabled": secret.rotation_enabled,
                     "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
                 }
+
+    def version_created_at(self, secret_id: str, version_id: str) -> float | None:
+        self._call("list_versions", secret_id)
+        return self.created_at.get(version_id)
 
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         secret = self._call("rotate", secret_id)

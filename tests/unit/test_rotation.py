@@ -365,9 +365,11 @@ class TestNoLeaks:
         )
         name = harness.add_secret()
         harness.store.start_rotation(name, "t")
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError) as info:
             harness.step(Step.CREATE, name, "t")
-        # Then neither the alert nor any log line contains them
+        # Then neither the alert, nor any log line, nor the re-raised exception contains them
+        assert INITIAL_REFRESH not in str(info.value)
+        assert APP_CLIENT_SECRET not in repr(info.value)
         captured = capsys.readouterr()
         haystack = "\n".join([*alert_bodies(), captured.out, captured.err])
         for secret in (INITIAL_REFRESH, INITIAL_ACCESS, APP_CLIENT_SECRET):

@@ -261,3 +261,74 @@ class TestRequestParsing:
         with pytest.raises(ConfigError) as info:
             SweepRequest.from_event(event)
         assert info.value.field == field
+
+
+class TestRecheckBeforeRotating:
+    def test_secret_rotated_by_another_run_since_listing_is_skipped(self, harness, sweeper):
+        # Given a due secret that another sweep rotates right after this sweep listed it
+        name = managed(harness, "conn/race", **{"expires-at": epoch(harness, timedelta(minutes=1))})
+        listed = harness.store.list_by_tag
+
+        def list_then_rotated_elsewhere(key, value):
+            entries = list(listed(key, value))
+            harness.store._secrets[name].tags["token-refresher:last-rotated-at"] = epoch(
+                harness, timedelta(0)
+            )
+            yield from entries
+
+        harness.store.list_by_tag = list_then_rotated_elsewhere
+        # When this sweep gets to it
+        report = sweeper.run(SweepRequest(scheduled=True))
+        # Then it does not rotate it a second time
+        assert report.started == []
+        assert report.skipped == [
+            {
+                "secret_id": harness.store._secrets[name].arn,
+                "reason": "rotated moments ago by another run",
+            }
+        ]
+        assert harness.provider.refresh_calls == 0
+
+    def test_stuck_pending_is_finished_with_its_refreshed_value(self, harness, sweeper):
+        # Given a rotation that wrote a refreshed token at AWSPENDING 20 minutes ago, then died
+        name = managed(
+            harness, "conn/stuck", **{"expires-at": epoch(harness, timedelta(minutes=1))}
+        )
+        harness.store.start_rotation(name, "stuck-token")
+        harness.engine.run(
+            RotationRequest.from_event(
+                {"Step": "createSecret", "SecretId": name, "ClientRequestToken": "stuck-token"}
+            )
+        )
+        harness.store.created_at["stuck-token"] = harness.clock.now.timestamp() - 1200
+        resumed = []
+
+        class Resumer:
+            def resume(self, secret_id, version_id):
+                resumed.append(version_id)
+                for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
+                    harness.engine.run(
+                        RotationRequest.from_event(
+                            {"Step": step, "SecretId": name, "ClientRequestToken": version_id}
+                        )
+                    )
+
+        sweeper.resumer = Resumer()
+        # When the sweep finds it
+        report = sweeper.run(SweepRequest(scheduled=True))
+        # Then the stuck version is finished: its token promoted, the provider not called again
+        assert resumed == ["stuck-token"]
+        assert len(report.started) == 1
+        assert harness.store.current_doc(name).refresh_token == "fake-refresh-token-0001-xyz"
+        assert harness.provider.refresh_calls == 1
+
+    def test_young_pending_is_left_alone(self, harness, sweeper):
+        name = managed(
+            harness, "conn/busy2", **{"expires-at": epoch(harness, timedelta(minutes=1))}
+        )
+        harness.store.start_rotation(name, "fresh-token")
+        harness.store.created_at["fresh-token"] = harness.clock.now.timestamp() - 30
+        sweeper.resumer = None
+        report = sweeper.run(SweepRequest(scheduled=True))
+        assert report.skipped[0]["reason"] == "rotation already in progress"
+        assert not any(op == "rotate" for op, _ in harness.store.calls)

@@ -385,6 +385,11 @@ class RotationEngine:
         provider = doc.provider if doc else (desc.tags.get(TAG_PROVIDER) if desc else None)
         now = self.ctx.now()
         message = redactor(err.message)
+        # The exception goes back to Secrets Manager (and into Lambda's error report): scrub it.
+        err.message = message
+        err.args = (message,)
+        if err.remediation:
+            err.remediation = redactor(err.remediation)
         logger.error(
             "rotation step failed",
             extra={
@@ -423,7 +428,7 @@ class RotationEngine:
                 error_class=err.error_class.value,
                 provider_code=err.provider_code,
                 provider_subcode=err.provider_subcode,
-                remediation=redactor(err.remediation) if err.remediation else None,
+                remediation=err.remediation,
                 expires_at=expires_at,
                 consecutive_failures=decision.state.consecutive_failures,
                 reminder=decision.reminder,

@@ -10,6 +10,7 @@ import requests
 
 from token_refresher.adapters.aws import client
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
+from token_refresher.adapters.resume import LambdaRotationResumer
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
@@ -70,6 +71,11 @@ def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
         rotation_after_days=cfg.rotation_after_days,
         metrics=EmfMetrics(),
         time_left_ms=time_left_ms,
+        resumer=(
+            LambdaRotationResumer(client("lambda"), cfg.rotation_function_arn)
+            if cfg.rotation_function_arn
+            else None
+        ),
     )
 
 

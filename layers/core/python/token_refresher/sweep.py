@@ -7,6 +7,7 @@ rotation already in progress is Secrets Manager's lock: the sweep skips that sec
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,9 +18,16 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from token_refresher.adapters.notifier import Notifier
-from token_refresher.adapters.secrets import RotationInProgress, SecretNotFound, SecretStore
+from token_refresher.adapters.resume import RotationResumer
+from token_refresher.adapters.secrets import (
+    AWSCURRENT,
+    AWSPENDING,
+    RotationInProgress,
+    SecretNotFound,
+    SecretStore,
+)
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.errors import ConfigError
+from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.state import (
@@ -261,7 +269,11 @@ class SweepEngine:
         metrics: MetricSink | None = None,
         time_left_ms: Callable[[], int] | None = None,
         reserve_ms: int = 10_000,
+        resumer: RotationResumer | None = None,
+        stuck_after: timedelta = timedelta(minutes=15),
     ) -> None:
+        self.resumer = resumer
+        self.stuck_after = stuck_after
         self.store = store
         self.notifier = notifier
         self.rotation_lambda_arn = rotation_lambda_arn
@@ -292,7 +304,7 @@ class SweepEngine:
         if request.dry_run:
             report.would_rotate = [{"secret_id": c.secret_id, "reason": r} for c, r in due]
         else:
-            self._start_rotations(due, report)
+            self._start_rotations(due, report, force=request.force)
         self._emit_metrics(candidates, report, now)
         logger.info(
             "sweep finished",
@@ -375,38 +387,75 @@ class SweepEngine:
 
     # --- rotations -----------------------------------------------------------------------------
 
-    def _start_rotations(self, due: list[tuple[_Candidate, str]], report: SweepReport) -> None:
+    def _start_rotations(
+        self, due: list[tuple[_Candidate, str]], report: SweepReport, *, force: bool
+    ) -> None:
+        order = [c for c, _ in due]
+        # Concurrent sweeps over the same list should not walk it in lockstep.
+        random.shuffle(order)  # nosec B311 - ordering only
+
         def start(cand: _Candidate) -> tuple[_Candidate, str, str | None]:
             if self.time_left_ms is not None and self.time_left_ms() < self.reserve_ms:
                 return cand, "deferred", None
-            lambda_arn = None if cand.rotation_enabled else self.rotation_lambda_arn
             try:
+                skip = self._recheck(cand, force=force)
+                if skip is not None:
+                    return cand, skip, None
+                lambda_arn = None if cand.rotation_enabled else self.rotation_lambda_arn
                 self.store.rotate(
                     cand.secret_id, lambda_arn=lambda_arn, after_days=self.rotation_after_days
                 )
             except RotationInProgress:
-                return cand, "in_progress", None
+                return cand, "rotation already in progress", None
+            except SecretNotFound:
+                return cand, "secret deleted since it was listed", None
+            except TokenRefresherError as err:
+                return cand, "error", err.message
             except (ClientError, BotoCoreError) as exc:
                 return cand, "error", _aws_error(exc)
             return cand, "started", None
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            results = list(pool.map(start, [c for c, _ in due]))
+            results = list(pool.map(start, order))
         for cand, outcome, error in results:
-            if outcome == "started":
+            if outcome in ("started", "resumed"):
                 report.started.append(cand.secret_id)
-            elif outcome == "in_progress":
-                report.skipped.append(
-                    {"secret_id": cand.secret_id, "reason": "rotation already in progress"}
-                )
             elif outcome == "deferred":
                 report.deferred.append(cand.secret_id)
+            elif outcome != "error":
+                report.skipped.append({"secret_id": cand.secret_id, "reason": outcome})
             else:
                 # The rotation function alerts on its own failures; a refused RotateSecret is only
                 # ours to report (the function never ran).
                 report.errors.append(
                     {"secret_id": cand.secret_id, "error": error or "", "error_class": "rotation"}
                 )
+
+    def _recheck(self, cand: _Candidate, *, force: bool) -> str | None:
+        """One DescribeSecret right before RotateSecret: the listing may be minutes old.
+
+        Returns a skip reason, or None to go ahead. A rotation left stuck at AWSPENDING for longer
+        than ``stuck_after`` is finished here (its pending value is reused, never dropped).
+        """
+        fresh = self.store.describe(cand.secret_id)
+        pending = fresh.version_with(AWSPENDING)
+        if pending is not None and pending != fresh.version_with(AWSCURRENT):
+            created = self.store.version_created_at(cand.secret_id, pending)
+            age = self.clock().timestamp() - created if created is not None else None
+            if self.resumer is None or age is None or age < self.stuck_after.total_seconds():
+                return "rotation already in progress"
+            logger.warning(
+                "finishing a rotation stuck at AWSPENDING",
+                extra={"secret_id": cand.secret_id, "version_id": pending, "age_s": int(age)},
+            )
+            self.resumer.resume(cand.secret_id, pending)
+            return "resumed"
+        if not force:
+            now = self.clock()
+            last = _epoch(fresh.tags, TAG_LAST_ROTATED)
+            if last is not None and now - last < self.policy.min_interval:
+                return "rotated moments ago by another run"
+        return None
 
     # --- human deadlines -----------------------------------------------------------------------
 

@@ -56,6 +56,10 @@ class SecretStore(Protocol):
         """Start a rotation (RotateSecret); attaches ``lambda_arn`` when rotation is not set up."""
         ...
 
+    def version_created_at(self, secret_id: str, version_id: str) -> float | None:
+        """Epoch seconds when that version was created (ListSecretVersionIds), None if unknown."""
+        ...
+
 
 class RotationInProgress(RuntimeError):
     """RotateSecret refused: an AWSPENDING version from another rotation exists."""
@@ -142,6 +146,18 @@ class SecretsManagerStore:
             if _is(err, "InvalidRequestException") and "previous rotation" in message.lower():
                 raise RotationInProgress(secret_id) from None
             raise
+
+    def version_created_at(self, secret_id: str, version_id: str) -> float | None:
+        kwargs: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": False}
+        while True:
+            page = self._client.list_secret_version_ids(**kwargs)
+            for version in page.get("Versions", []):
+                if version.get("VersionId") == version_id:
+                    created = version.get("CreatedDate")
+                    return created.timestamp() if created is not None else None
+            if not page.get("NextToken"):
+                return None
+            kwargs["NextToken"] = page["NextToken"]
 
     def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
         """Every secret carrying tag key=value, following pagination (100 per page)."""

@@ -99,3 +99,8 @@ test: lint validate build ## Every test layer (lint, template, unit, tooling, in
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: reliability
+reliability: $(VENV)/.stamp ## Run the fault-injection matrix and regenerate docs/reliability.md
+	tools/localstack.sh install
+	TR_RELIABILITY_REPORT=docs/reliability.md $(PY) -m pytest -q tests/integration/test_fault_matrix.py

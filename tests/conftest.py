@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import reliability
 from tests.support.fake_providers import FakeProviders
 from tests.support.localstack import ensure_localstack, stop_localstack
 
@@ -44,3 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         layer = next((p for p in _LAYERS if p in parts[parts.index("tests") + 1 :][:1]), None)
         if layer and not item.get_closest_marker(layer):
             item.add_marker(getattr(pytest.mark, layer))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reliability.write_if_requested()

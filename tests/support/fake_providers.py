@@ -357,7 +357,8 @@ class FakeProviders:
         }
         if settings.get("rotate"):
             old = self._tokens[old_refresh]
-            old.revoked = True
+            # keep_old_refresh: the previous refresh token stays usable after rotation.
+            old.revoked = not settings.get("keep_old_refresh", False)
             new = self._issue(provider, "refresh", None)
             self._tokens[new].expires_at = old.expires_at if provider != "microsoft" else None
             body["refresh_token"] = new

@@ -375,3 +375,39 @@ class TestNoLeaks:
         for secret in (INITIAL_REFRESH, INITIAL_ACCESS, APP_CLIENT_SECRET):
             assert secret not in haystack
         assert "***" in alert_bodies()[0]
+
+
+class TestMinimumInterval:
+    def test_second_rotation_within_ten_minutes_does_not_call_the_provider(self, harness):
+        # Given a secret refreshed 4 minutes ago
+        name = harness.add_secret()
+        harness.rotate(name, "t1")
+        harness.clock.advance(timedelta(minutes=4))
+        # When another rotation runs (a race between triggers, or a second rotate-secret)
+        harness.store.start_rotation(name, "t2")
+        outcome = harness.step(Step.CREATE, name, "t2").outcome
+        harness.rotate(name, "t2", start=False)
+        # Then it completes with the current token and the provider was not called again
+        assert outcome == "not_refreshed_recent"
+        assert harness.provider.refresh_calls == 1
+        assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
+
+    def test_forced_rotation_refreshes_within_the_interval(self, harness):
+        # Given a secret refreshed 4 minutes ago and a forced manual request since
+        name = harness.add_secret()
+        harness.rotate(name, "t1")
+        harness.clock.advance(timedelta(minutes=4))
+        harness.store._secrets[name].tags["token-refresher:force-after"] = str(
+            int(harness.clock.now.timestamp())
+        )
+        # When the rotation runs, then the provider is called
+        harness.rotate(name, "t2")
+        assert harness.provider.refresh_calls == 2
+        assert harness.store.current_doc(name).access_token == "fake-access-token-0002-xyz"
+
+    def test_after_ten_minutes_the_provider_is_called(self, harness):
+        name = harness.add_secret()
+        harness.rotate(name, "t1")
+        harness.clock.advance(timedelta(minutes=10))
+        harness.rotate(name, "t2")
+        assert harness.provider.refresh_calls == 2

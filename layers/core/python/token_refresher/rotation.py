@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +49,7 @@ from token_refresher.state import (
     NEVER,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
+    TAG_FORCE_AFTER,
     TAG_KIND,
     TAG_LAST_ROTATED,
     TAG_PROVIDER,
@@ -121,7 +122,9 @@ class RotationEngine:
         providers: Callable[[str], Provider] = get_provider,
         metrics: MetricSink | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        min_refresh_interval: timedelta = timedelta(minutes=10),
     ) -> None:
+        self.min_refresh_interval = min_refresh_interval
         self.store = store
         self.notifier = notifier
         self.ctx = provider_ctx
@@ -263,6 +266,15 @@ class RotationEngine:
         if adopted is not None:
             self.store.put_pending(request.secret_id, request.token, adopted)
             return "reused"
+        if self._refreshed_moments_ago(desc, doc):
+            # Another rotation refreshed this token minutes ago (a race between triggers, or a
+            # second rotate-secret): finish this one with the current value, no provider call.
+            logger.info(
+                "refreshed less than the minimum interval ago: rotating without a provider call",
+                extra={"secret_id": request.secret_id, "provider": doc.provider},
+            )
+            self.store.put_pending(request.secret_id, request.token, doc.to_json())
+            return "not_refreshed_recent"
         provider = self._providers(doc.provider)
         app = self.app_credentials(doc, redactor)
         result = provider.refresh(doc, app, self.ctx)
@@ -272,6 +284,14 @@ class RotationEngine:
         self.store.put_pending(request.secret_id, request.token, new_doc.to_json())
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
         return "done"
+
+    def _refreshed_moments_ago(self, desc: SecretDescription, doc: TokenDocument) -> bool:
+        if doc.last_refreshed_at is None:
+            return False
+        if self.ctx.now() - doc.last_refreshed_at >= self.min_refresh_interval:
+            return False
+        forced = desc.tags.get(TAG_FORCE_AFTER, "")
+        return not (forced.isdigit() and int(forced) >= to_epoch(doc.last_refreshed_at))
 
     def _adopt_stuck_pending(
         self, desc: SecretDescription, doc: TokenDocument, request: RotationRequest

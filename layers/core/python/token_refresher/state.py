@@ -31,6 +31,7 @@ TAG_LAST_ERROR = TAG_PREFIX + "last-error-class"
 TAG_LAST_ALERT = TAG_PREFIX + "last-alert-at"
 TAG_LAST_ROTATED = TAG_PREFIX + "last-rotated-at"
 TAG_DEADLINE = TAG_PREFIX + "human-deadline"
+TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
 NEVER = "never"
 
 

@@ -34,6 +34,7 @@ from token_refresher.state import (
     NEVER,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
+    TAG_FORCE_AFTER,
     TAG_LAST_ALERT,
     TAG_LAST_ROTATED,
     TAG_MANAGED,
@@ -402,6 +403,10 @@ class SweepEngine:
                 if skip is not None:
                     return cand, skip, None
                 lambda_arn = None if cand.rotation_enabled else self.rotation_lambda_arn
+                if force:
+                    # Lets the rotation function refresh even within the minimum interval.
+                    now_epoch = str(int(self.clock().timestamp()))
+                    self.store.tag(cand.secret_id, {TAG_FORCE_AFTER: now_epoch})
                 self.store.rotate(
                     cand.secret_id, lambda_arn=lambda_arn, after_days=self.rotation_after_days
                 )

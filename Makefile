@@ -36,6 +36,16 @@ $(SAM_VENV)/.stamp: requirements-sam.txt | check-python
 .PHONY: venv
 venv: $(VENV)/.stamp $(SAM_VENV)/.stamp ## Create the dev venvs (.venv, .venv-sam) with Python 3.13
 
+# The operator CLI: `pip install -e .` puts the `token-refresher` console script (cli/) and the
+# library into .venv, without touching the pinned dependencies.
+CLI := $(VENV)/bin/token-refresher
+$(CLI): pyproject.toml | $(VENV)/.stamp
+	$(PY) -m pip -q --disable-pip-version-check install --no-deps -e .
+	@touch $@
+
+# Every target that runs something from .venv also needs the CLI installed there.
+venv lint demo test test-unit test-tooling test-integration test-e2e: $(CLI)
+
 .PHONY: lint
 lint: $(VENV)/.stamp ## ruff (lint + format check) and mypy on the library
 	$(VENV)/bin/ruff check .

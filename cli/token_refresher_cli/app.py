@@ -1,0 +1,158 @@
+"""The ``token-refresher`` command: argument parsing, dispatch, one place to report errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from token_refresher.errors import TokenRefresherError
+from token_refresher.providers import PROVIDER_NAMES
+from token_refresher_cli import check, onboard, rotate, status
+from token_refresher_cli.aws import Aws, explain_aws_failure
+from token_refresher_cli.console import EXIT_USAGE, CliError, Console
+from token_refresher_cli.context import Context
+
+Command = Callable[[argparse.Namespace, Context], int]
+
+DESCRIPTION = """\
+Operate token-refresher: onboard ad-platform connections, see their state, request rotations.
+AWS access uses the usual AWS configuration (profiles, AWS_REGION, AWS_ENDPOINT_URL...).
+Tokens are read from stdin only, never from arguments, and never printed.
+exit codes: 0 ok, 1 error, 2 a connection needs a human (status), 64 bad usage."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _stack_option(parser: Any) -> None:  # a parser or a mutually exclusive group
+    parser.add_argument(
+        "--stack-name",
+        default=os.environ.get("TOKEN_REFRESHER_STACK", "token-refresher"),
+        help="the deployed token-refresher stack, read for its outputs "
+        "(default: $TOKEN_REFRESHER_STACK or token-refresher)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="token-refresher",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--profile", help="AWS profile (default: the usual AWS configuration)")
+    parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "onboard",
+        help="store a new connection: read a token from stdin, prove it, create the secret",
+        description=onboard.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("provider", metavar="PROVIDER", help=f"one of: {', '.join(PROVIDER_NAMES)}")
+    p.add_argument("--name", required=True, help="name of the token secret to create")
+    p.add_argument(
+        "--app-secret-id",
+        required=True,
+        help="the existing secret holding the provider app's client id/secret",
+    )
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--rotation-lambda-arn", help="rotation function ARN (skips stack lookup)")
+    _stack_option(target)
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="provider option stored in the document's options (repeatable), "
+        "e.g. graph_version=v25.0, region=EU, tenant=..., token_url=...",
+    )
+    p.add_argument(
+        "--token-type",
+        choices=("access", "refresh"),
+        help="tiktok only: an advertiser access token (default, validate-only) or a refresh token",
+    )
+    p.add_argument("--description", help="secret description")
+    p.add_argument("--kms-key-id", help="KMS key for the secret (default: aws/secretsmanager)")
+    p.set_defaults(run=onboard.run)
+
+    p = commands.add_parser(
+        "status",
+        help="table of managed connections from their tags; exit 2 if one needs a human",
+        description=status.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
+    p.add_argument("--provider", help="only this provider's connections")
+    p.set_defaults(run=status.run)
+
+    p = commands.add_parser(
+        "rotate",
+        help="request a rotation now through the manual EventBridge event",
+        description=rotate.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--provider", help="every managed secret of this provider")
+    which.add_argument("--all", action="store_true", help="every managed secret")
+    p.add_argument("--force", action="store_true", help="ignore the 10-minute guard")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="invoke the sweep synchronously and print what would rotate and why; change nothing",
+    )
+    p.add_argument("--reason", help="logged by the sweep (at most 256 characters)")
+    p.add_argument("--json", action="store_true", help="--dry-run: print the sweep report as JSON")
+    p.add_argument("--event-bus", default="default", help="EventBridge bus (default: default)")
+    p.add_argument("--sweep-function", help="--dry-run: sweep function name (skips stack lookup)")
+    p.add_argument(
+        "--no-verify", action="store_true", help="do not check the named secrets exist first"
+    )
+    _stack_option(p)
+    p.set_defaults(run=rotate.run)
+
+    p = commands.add_parser(
+        "check",
+        help="validate secrets' documents, app credentials and tokens without rotating",
+        description=check.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
+    p.add_argument("--all", action="store_true", help="every managed secret")
+    p.set_defaults(run=check.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, context: Context | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ctx = context or Context(
+        console=Console(sys.stdout, sys.stderr),
+        stdin=sys.stdin,
+        env=os.environ,
+        aws=Aws(profile=args.profile, region=args.region),
+    )
+    command: Command = args.run
+    try:
+        return command(args, ctx)
+    except CliError as err:
+        ctx.console.error(err.message, err.hint)
+        return err.exit_code
+    except TokenRefresherError as err:  # a library ConfigError (malformed secret, endpoints...)
+        ctx.console.error(err.message, err.remediation)
+        return 1
+    except (ClientError, BotoCoreError) as exc:
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
+        failure = explain_aws_failure(exc, str(endpoint))
+        ctx.console.error(failure.message, failure.hint)
+        return failure.exit_code
+    except KeyboardInterrupt:
+        ctx.console.note("interrupted")
+        return 130

@@ -1,0 +1,166 @@
+"""`token-refresher rotate`: ask the deployed sweep to rotate secrets now.
+
+- Default: the manual EventBridge event (source ``token-refresher``, detail-type ``Token Rotation
+  Requested``; the shape of events/put-events-rotate-one.json) sent with PutEvents. The rule
+  invokes the sweep asynchronously, which calls RotateSecret, which runs the rotation function.
+  Up to 500 ids per event, 10 events per PutEvents call.
+- ``--dry-run``: the sweep function is invoked synchronously with the same detail instead (its
+  name from the stack output SweepFunctionName or ``--sweep-function``), and its report is printed:
+  what would rotate and why, what would be skipped. An event would only leave that report in the
+  function's logs.
+- Named secrets are checked first (DescribeSecret: exists, tagged managed), so a typo is reported
+  here rather than as a ``token.config_invalid`` alert; ``--no-verify`` skips that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from token_refresher.adapters.secrets import SecretNotFound
+from token_refresher.errors import ConfigError
+from token_refresher.state import TAG_MANAGED
+from token_refresher.sweep import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, MAX_SECRET_IDS, SweepRequest
+from token_refresher_cli.aws import error_code
+from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
+from token_refresher_cli.context import Context
+from token_refresher_cli.shared import resolve_provider
+
+ENTRIES_PER_CALL = 10  # PutEvents limit
+
+
+def details(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The event details to send, validated with the sweep's own parser."""
+    base: dict[str, Any] = {}
+    if args.force:
+        base["force"] = True
+    if args.dry_run:
+        base["dry_run"] = True
+    if args.reason:
+        base["reason"] = args.reason
+    if args.provider:
+        resolve_provider(args.provider)
+        chunks: list[dict[str, Any]] = [{"provider": args.provider}]
+    elif args.all:
+        chunks = [{"all": True}]
+    else:
+        ids = list(dict.fromkeys(args.secret))
+        if not ids:
+            raise CliError("name at least one secret, or use --provider P / --all")
+        chunks = [
+            {"secret_ids": ids[i : i + MAX_SECRET_IDS]} for i in range(0, len(ids), MAX_SECRET_IDS)
+        ]
+    out = []
+    for chunk in chunks:
+        detail = chunk | base
+        try:
+            SweepRequest.from_event(detail)
+        except ConfigError as err:
+            raise CliError(f"invalid request: {err.message}") from None
+        out.append(detail)
+    return out
+
+
+def entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
+    return {
+        "Source": MANUAL_SOURCE,
+        "DetailType": MANUAL_DETAIL_TYPE,
+        "Detail": json.dumps(detail),
+        "EventBusName": bus,
+    }
+
+
+def _verify(ctx: Context, ids: list[str]) -> None:
+    store = ctx.store()
+    progress = ctx.console.progress("checked", len(ids))
+    problems = []
+    for secret_id in ids:
+        try:
+            tags = store.describe(secret_id).tags
+            if tags.get(TAG_MANAGED) != "true":
+                problems.append(f"{secret_id}: not managed (tag {TAG_MANAGED}=true missing)")
+        except SecretNotFound:
+            problems.append(f"{secret_id}: not found")
+        except ClientError as exc:
+            problems.append(f"{secret_id}: not readable ({error_code(exc)})")
+        progress.advance()
+    progress.finish()
+    if problems:
+        shown = problems[:20] + (
+            [f"... and {len(problems) - 20} more"] if len(problems) > 20 else []
+        )
+        for line in shown:
+            ctx.console.note(f"  {line}")
+        raise CliError(
+            f"{len(problems)} of {len(ids)} secret(s) cannot be rotated; nothing was sent",
+            hint="check the ids (names or ARNs); only managed secrets are rotated. "
+            "`token-refresher status` lists them",
+        )
+
+
+def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> int:
+    function = args.sweep_function or ctx.aws.stack_outputs(args.stack_name).get(
+        "SweepFunctionName"
+    )
+    if not function:
+        raise CliError(
+            f"stack {args.stack_name!r} has no SweepFunctionName output",
+            hint="pass --sweep-function NAME",
+        )
+    response = ctx.aws.client("lambda").invoke(
+        FunctionName=function, Payload=json.dumps(detail).encode()
+    )
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError") or not isinstance(body, dict):
+        message = body.get("errorMessage") if isinstance(body, dict) else None
+        raise CliError(f"the sweep function failed: {message or 'no report'}")
+    if args.json:
+        ctx.console.print(json.dumps(body, indent=2))
+        return EXIT_OK
+    for item in body.get("would_rotate", []):
+        ctx.console.print(f"would rotate  {item['secret_id']}: {item['reason']}")
+    for item in body.get("skipped", []):
+        ctx.console.print(f"would skip    {item['secret_id']}: {item['reason']}")
+    for item in body.get("errors", []):
+        ctx.console.print(f"error         {item['secret_id']}: {item['error']}")
+    ctx.console.print(
+        f"dry run: {len(body.get('would_rotate', []))} would rotate, "
+        f"{len(body.get('skipped', []))} skipped, {len(body.get('errors', []))} error(s) "
+        f"of {body.get('scanned', 0)} scanned; nothing was changed"
+    )
+    return EXIT_ERROR if body.get("errors") else EXIT_OK
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    batch = details(args)
+    ids = [i for d in batch for i in d.get("secret_ids", [])]
+    if ids and not args.no_verify:
+        _verify(ctx, ids)
+    if args.dry_run:
+        if len(batch) != 1:
+            raise CliError(f"--dry-run takes at most {MAX_SECRET_IDS} secrets at a time")
+        return _dry_run(ctx, args, batch[0])
+    events = ctx.aws.client("events")
+    entries = [entry(d, args.event_bus) for d in batch]
+    failed: list[str] = []
+    for i in range(0, len(entries), ENTRIES_PER_CALL):
+        response = events.put_events(Entries=entries[i : i + ENTRIES_PER_CALL])
+        for result in response.get("Entries", []):
+            if result.get("ErrorCode"):
+                failed.append(f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}")
+    if failed:
+        raise CliError(f"EventBridge refused {len(failed)} event(s): {failed[0]}")
+    what = (
+        f"{len(ids)} secret(s)"
+        if ids
+        else (f"provider {args.provider}" if args.provider else "all")
+    )
+    flags = " (forced)" if args.force else ""
+    ctx.console.print(
+        f"rotation requested for {what}{flags}: {len(entries)} event(s) sent to bus "
+        f"{args.event_bus}; `token-refresher status` shows the result in a minute"
+    )
+    return EXIT_OK

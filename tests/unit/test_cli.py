@@ -1,0 +1,374 @@
+"""The operator CLI without AWS: parsing, formatting, status/check/rotate over in-memory fakes."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.fake_providers import FakeProviders
+from tests.support.fakes import FixedClock, InMemorySecretStore
+from token_refresher.http import HttpClient
+from token_refresher.providers.base import ProviderContext
+from token_refresher.timeutil import to_epoch
+from token_refresher_cli import rotate
+from token_refresher_cli.app import build_parser, main
+from token_refresher_cli.console import EXIT_USAGE, CliError, Console, Progress
+from token_refresher_cli.context import Context
+from token_refresher_cli.onboard import plan_for
+from token_refresher_cli.shared import fmt_delta, fmt_until, parse_options, read_secret_input
+
+APP_ID = "token-refresher/apps/google-main"
+APP_SECRET = "google-app-secret-NEVER-PRINTED-0001"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def store() -> InMemorySecretStore:
+    return InMemorySecretStore()
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeProviders() as server:
+        yield server
+
+
+def make_ctx(
+    store: InMemorySecretStore,
+    clock: FixedClock,
+    fake: FakeProviders | None = None,
+    stdin: str = "",
+) -> Context:
+    pctx = None
+    if fake is not None:
+        http = HttpClient(max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
+        pctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=clock)
+    return Context(
+        console=Console(io.StringIO(), io.StringIO()),
+        stdin=io.StringIO(stdin),
+        env={},
+        clock=clock,
+        store_override=store,
+        provider_ctx_override=pctx,
+    )
+
+
+def out(ctx: Context) -> str:
+    return ctx.console.out.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def err(ctx: Context) -> str:
+    return ctx.console.err.getvalue()  # type: ignore[attr-defined, no-any-return]
+
+
+def managed(clock: FixedClock, **tags: str) -> dict[str, str]:
+    base = {
+        "token-refresher:managed": "true",
+        "token-refresher:provider": "google_ads",
+        "token-refresher:status": "ok",
+        "token-refresher:expires-at": str(to_epoch(clock.now + timedelta(days=40))),
+        "token-refresher:last-rotated-at": str(to_epoch(clock.now - timedelta(hours=3))),
+        "token-refresher:human-deadline": "never",
+        "token-refresher:last-error-class": "none",
+    }
+    return base | {f"token-refresher:{k.replace('_', '-')}": v for k, v in tags.items()}
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["onboard", "meta", "--app-secret-id", "a"],  # --name missing
+        ["onboard", "meta", "--name", "n", "--app-secret-id", "a", "--token", "EAAxyz"],
+        [
+            "onboard",
+            "meta",
+            "--name",
+            "n",
+            "--app-secret-id",
+            "a",
+            "--stack-name",
+            "s",
+            "--rotation-lambda-arn",
+            "arn:aws:lambda:us-east-1:1:function:f",
+        ],
+        ["rotate", "s", "--provider", "meta", "--all"],
+        [],
+    ],
+)
+def test_bad_command_lines_exit_with_the_usage_code(argv: list[str]) -> None:
+    # Given a command line that is wrong (including a token passed as an argument)
+    # When it is parsed
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(argv)
+    # Then the process exits with EX_USAGE, distinct from status's "needs a human" code
+    assert exc.value.code == EXIT_USAGE
+
+
+def test_stack_name_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given TOKEN_REFRESHER_STACK is set
+    monkeypatch.setenv("TOKEN_REFRESHER_STACK", "tr-prod")
+    # When rotate is parsed without --stack-name
+    args = build_parser().parse_args(["rotate", "s1", "--dry-run"])
+    # Then the stack comes from the environment
+    assert args.stack_name == "tr-prod"
+
+
+def test_options_become_strings_or_booleans_and_bad_pairs_are_refused() -> None:
+    # Given/When repeated --option values are parsed / Then types and errors are as documented
+    assert parse_options(["graph_version=v25.0", "public=true", "scope=a,b"]) == {
+        "graph_version": "v25.0",
+        "public": True,
+        "scope": "a,b",
+    }
+    with pytest.raises(CliError, match="key=value"):
+        parse_options(["graph_version"])
+    with pytest.raises(CliError, match="given twice"):
+        parse_options(["a=1", "a=2"])
+
+
+def test_plans_pick_the_input_and_mode_per_provider() -> None:
+    # Given each provider family / When the onboarding plan is made / Then input and mode match
+    meta = plan_for("meta", {}, None)
+    assert (meta.reads, meta.mode, meta.kind) == ("access_token", "refresh", "user_long_lived")
+    assert plan_for("meta_system_user", {}, None).mode == "validate"
+    advertiser, creator = plan_for("tiktok", {}, None), plan_for("tiktok", {}, "refresh")
+    assert (advertiser.reads, advertiser.mode) == ("access_token", "validate")
+    assert (creator.reads, creator.mode) == ("refresh_token", "refresh")
+    assert plan_for("microsoft_ads", {}, None).reads == "refresh_token"
+    assert plan_for("oauth2", {"grant_type": "client_credentials"}, None).reads is None
+    with pytest.raises(CliError, match="tiktok only"):
+        plan_for("google_ads", {}, "refresh")
+
+
+# --- token input --------------------------------------------------------------------------------
+
+
+def test_token_from_stdin_is_trimmed_and_masked_from_then_on(store, clock) -> None:
+    # Given a token piped in with surrounding blank lines
+    ctx = make_ctx(store, clock, stdin="\n  EAAFake-piped-token-0001  \n\n")
+    # When it is read, then something tries to print it
+    token = read_secret_input(ctx, "token")
+    ctx.console.print(f"provider said: bad token {token}")
+    ctx.console.error(f"again {token}")
+    # Then the value is exact, and nothing printed contains it
+    assert token == "EAAFake-piped-token-0001"
+    assert token not in out(ctx) + err(ctx)
+    assert "***" in out(ctx)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [("", "no token on stdin"), ("a-token-1\na-token-2\n", "got 2 non-empty lines")],
+)
+def test_empty_or_multi_line_stdin_is_refused(store, clock, stdin: str, message: str) -> None:
+    # Given stdin with no token, or two
+    ctx = make_ctx(store, clock, stdin=stdin)
+    # When a token is read / Then a clear error says why
+    with pytest.raises(CliError, match=message):
+        read_secret_input(ctx, "token")
+
+
+def test_a_terminal_gets_a_hidden_prompt_not_an_echo(store, clock, monkeypatch) -> None:
+    # Given stdin is a terminal
+    ctx = make_ctx(store, clock)
+    ctx.stdin = Tty()
+    prompts: list[str] = []
+    monkeypatch.setattr(
+        "getpass.getpass",
+        lambda prompt, stream=None: prompts.append(prompt) or "EAAFake-typed-0001",
+    )
+    # When a token is read / Then getpass (no echo) was used
+    assert read_secret_input(ctx, "Meta token") == "EAAFake-typed-0001"
+    assert prompts == ["Meta token (input hidden): "]
+
+
+# --- formatting and progress --------------------------------------------------------------------
+
+
+def test_durations_read_like_a_human_wrote_them(clock) -> None:
+    # Given/When durations and deadlines are formatted / Then units fit the magnitude
+    assert fmt_delta(timedelta(days=59, hours=5)) == "59d"
+    assert fmt_delta(timedelta(hours=5)) == "5h"
+    assert fmt_delta(timedelta(minutes=45)) == "45m"
+    assert fmt_delta(-timedelta(hours=3)) == "3h ago"
+    assert fmt_until(None, clock.now) == "never"
+    assert fmt_until(clock.now - timedelta(days=3), clock.now) == "expired 3d ago"
+
+
+def test_progress_prints_steps_on_a_pipe_and_stays_quiet_for_small_jobs() -> None:
+    # Given a console writing to a pipe
+    console = Console(io.StringIO(), io.StringIO())
+    # When 250 items are processed, then 5
+    big = Progress(console, "checked", 250)
+    for _ in range(250):
+        big.advance()
+    big.finish()
+    small = Progress(console, "checked", 5)
+    for _ in range(5):
+        small.advance()
+    small.finish()
+    # Then the big job reported every 25 items (and its total), the small one nothing
+    lines = console.err.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert lines[0] == "checked 25/250"
+    assert lines[-1] == "checked 250/250"
+    assert len(lines) == 10
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def test_status_flags_what_needs_a_human_and_exits_2(store, clock) -> None:
+    # Given healthy, re-auth, failing and near-deadline connections, and an unmanaged secret
+    soon = str(to_epoch(clock.now + timedelta(days=3)))
+    store.create("c/healthy", "{}", tags=managed(clock))
+    store.create("c/reauth", "{}", tags=managed(clock, status="reauth-required"))
+    store.create(
+        "c/failing", "{}", tags=managed(clock, status="failing", last_error_class="transient")
+    )
+    store.create("c/deadline", "{}", tags=managed(clock, provider="linkedin", human_deadline=soon))
+    store.create("c/other", "{}", tags={"team": "x"})
+    ctx = make_ctx(store, clock)
+    # When status runs
+    code = main(["status"], ctx)
+    # Then three rows are flagged with their reason, listed first, and the exit code is 2
+    text = out(ctx)
+    assert code == 2
+    assert "c/other" not in text
+    lines = text.splitlines()
+    assert lines[0].split() == ["CONNECTION", "PROVIDER", "STATE", "EXPIRES", "IN", "HUMAN",
+                                "DEADLINE", "LAST", "ROTATION", "LAST", "ERROR"]  # fmt: skip
+    assert lines[-5].startswith("c/healthy")
+    assert "4 connections (1 failing, 2 ok, 1 reauth-required); 3 need a human" in text
+    assert "! c/reauth: re-authorization required" in text
+    assert "! c/failing: refresh failing (transient)" in text
+    assert "! c/deadline: human deadline 2026-12-02T12:00:00Z" in text
+
+
+def test_status_json_and_provider_filter_exit_0_when_all_is_well(store, clock) -> None:
+    # Given one healthy Google connection and one LinkedIn connection needing re-auth
+    store.create("c/google", "{}", tags=managed(clock))
+    store.create("c/li", "{}", tags=managed(clock, provider="linkedin", status="reauth-required"))
+    ctx = make_ctx(store, clock)
+    # When status is asked for Google only, as JSON
+    code = main(["status", "--json", "--provider", "google_ads"], ctx)
+    # Then stdout is JSON rows with ISO dates, and nothing in the selection needs a human
+    rows = json.loads(out(ctx))
+    assert code == 0
+    assert [r["connection"] for r in rows] == ["c/google"]
+    assert rows[0]["expires_at"] == "2027-01-08T12:00:00Z"
+    assert rows[0]["last_rotated_at"] == "2026-11-29T09:00:00Z"
+    assert rows[0]["needs_attention"] is False
+    assert "1 connection (1 ok); 0 need a human" in err(ctx)
+
+
+def test_status_with_an_unknown_provider_lists_the_known_ones(store, clock) -> None:
+    # Given/When status is filtered by a misspelt provider
+    ctx = make_ctx(store, clock)
+    code = main(["status", "--provider", "gogle_ads"], ctx)
+    # Then it fails with the list of providers
+    assert code == 1
+    assert "unknown provider 'gogle_ads'" in err(ctx)
+    assert "google_ads, linkedin, meta" in err(ctx)
+
+
+# --- rotate -------------------------------------------------------------------------------------
+
+
+def test_rotate_details_are_split_at_the_sweeps_limit_and_validated() -> None:
+    # Given 1200 secret ids and the force flag
+    args = build_parser().parse_args(
+        ["rotate", *(f"s/{n}" for n in range(1200)), "--force", "--reason", "bulk"]
+    )
+    # When the event details are built
+    batch = rotate.details(args)
+    # Then three events carry 500/500/200 ids, each with the flags, in the sweep's shape
+    assert [len(d["secret_ids"]) for d in batch] == [500, 500, 200]
+    assert all(d["force"] is True and d["reason"] == "bulk" for d in batch)
+    entry = rotate.entry(batch[0], "default")
+    assert entry["Source"] == "token-refresher"
+    assert entry["DetailType"] == "Token Rotation Requested"
+    # And a detail the sweep would refuse is refused here
+    too_long = build_parser().parse_args(["rotate", "s/1", "--reason", "x" * 300])
+    with pytest.raises(CliError, match="256 characters"):
+        rotate.details(too_long)
+
+
+def test_rotate_refuses_unknown_and_unmanaged_ids_and_sends_nothing(store, clock) -> None:
+    # Given one managed and one unmanaged secret
+    store.create("c/ok", "{}", tags=managed(clock))
+    store.create("c/unmanaged", "{}", tags={})
+    ctx = make_ctx(store, clock)
+    # When both and a missing id are named
+    code = main(["rotate", "c/ok", "c/unmanaged", "c/missing"], ctx)
+    # Then the two bad ones are named and the request is refused
+    assert code == 1
+    assert "c/unmanaged: not managed" in err(ctx)
+    assert "c/missing: not found" in err(ctx)
+    assert "2 of 3 secret(s) cannot be rotated; nothing was sent" in err(ctx)
+
+
+# --- check --------------------------------------------------------------------------------------
+
+
+def google_doc(**overrides: Any) -> str:
+    doc = {
+        "schema": 1,
+        "provider": "google_ads",
+        "access_token": "ya29.cli-unit-access-0001",
+        "refresh_token": "1//0g-cli-unit-refresh-0001",
+        "expires_at": "2026-11-29T13:00:00Z",
+        "app_secret_id": APP_ID,
+    }
+    return json.dumps(doc | overrides)
+
+
+def test_check_validates_with_the_provider_and_reports_each_secret(store, clock, fake) -> None:
+    # Given a valid Google connection, one with a missing app secret, one with a bad provider
+    fake.seed("google", access_token="ya29.cli-unit-access-0001", expires_in=3600)
+    store.create(APP_ID, {"client_id": "g-client", "client_secret": APP_SECRET})
+    store.create("c/good", google_doc(), tags=managed(clock))
+    store.create("c/noapp", google_doc(app_secret_id="token-refresher/apps/gone"), tags={})
+    store.create("c/typo", google_doc(provider="gogle_ads"), tags=managed(clock))
+    ctx = make_ctx(store, clock, fake)
+    # When the three are checked
+    code = main(["check", "c/good", "c/noapp", "c/typo"], ctx)
+    # Then each gets a verdict naming the problem, and the exit code reports the failures
+    text = out(ctx)
+    assert code == 1
+    assert "ok    c/good (google_ads): valid" in text
+    assert "FAIL  c/noapp: app secret 'token-refresher/apps/gone' not found" in text
+    assert "FAIL  c/typo: c/typo: provider: unknown provider 'gogle_ads'" in text
+    assert "checked 3: 1 ok, 2 failed" in text
+    # And only tokeninfo was called (nothing refreshed), and no secret was printed
+    assert [r.route for r in fake.requests()] == ["tokeninfo"]
+    for secret in (APP_SECRET, "ya29.cli-unit-access-0001", "1//0g-cli-unit-refresh-0001"):
+        assert secret not in text + err(ctx)
+
+
+def test_check_reports_a_revoked_token_as_invalid(store, clock, fake) -> None:
+    # Given a connection whose access token the provider no longer accepts
+    store.create(APP_ID, {"client_id": "g-client", "client_secret": APP_SECRET})
+    store.create("c/revoked", google_doc(), tags=managed(clock))
+    ctx = make_ctx(store, clock, fake)
+    # When it is checked
+    code = main(["check", "c/revoked"], ctx)
+    # Then it fails, saying the provider rejects it and what to do
+    assert code == 1
+    assert "google_ads reports the token invalid (tokeninfo rejected the access token)" in out(ctx)
+    assert "re-authorize" in out(ctx)

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.support import reliability
 from tests.support.fake_providers import FakeProviders
+from tests.support.leaks import SCANNER, RecordingHandler, fake_provider_secrets
 from tests.support.localstack import ensure_localstack, stop_localstack
+from token_refresher.adapters.notifier import SnsNotifier
+from token_refresher.rotation import RotationEngine
+from token_refresher.sweep import SweepEngine
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +32,14 @@ def localstack_endpoint() -> Iterator[str]:
 def fake_providers_server() -> Iterator[FakeProviders]:
     """One fake provider server on 127.0.0.1 for the whole session (real sockets)."""
     with FakeProviders() as server:
+        SCANNER.add_source(fake_provider_secrets(server))
         yield server
 
 
 @pytest.fixture
 def fake_providers(fake_providers_server: FakeProviders) -> FakeProviders:
     """The session's fake providers, reset to a clean state for this test."""
+    SCANNER.add_secrets(*fake_provider_secrets(fake_providers_server)())  # keep them scanned
     fake_providers_server.reset()
     return fake_providers_server
 
@@ -49,3 +58,68 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reliability.write_if_requested()
+
+
+# --- leak scan (every test) ---
+
+
+def _recording(where: str, method: Any) -> Any:
+    def wrapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException as exc:
+            SCANNER.record(f"{where} raised", f"{exc!s} {exc!r}")
+            raise
+
+    return wrapped
+
+
+@pytest.fixture(autouse=True)
+def leak_scan(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Capture what leaves the code (log records, alerts, escaping exceptions); the report hook
+    below adds the test's captured stdout/stderr (metric lines) and fails the test on a leak."""
+    SCANNER.reset()
+    handler = RecordingHandler(level=logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    real_publish = SnsNotifier.publish
+
+    def publish(self: SnsNotifier, alert: Any) -> None:
+        SCANNER.record("sns alert", {"subject": alert.subject(), "body": alert.to_dict()})
+        real_publish(self, alert)
+
+    monkeypatch.setattr(SnsNotifier, "publish", publish)
+    monkeypatch.setattr(RotationEngine, "run", _recording("RotationEngine.run", RotationEngine.run))
+    monkeypatch.setattr(SweepEngine, "run", _recording("SweepEngine.run", SweepEngine.run))
+    yield
+    root.removeHandler(handler)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when in ("call", "teardown") and report.passed:
+        findings = SCANNER.findings(extra=report.sections)
+        if findings:
+            report.outcome = "failed"
+            report.longrepr = "token material leaked:\n  " + "\n  ".join(findings)
+    return report
+
+
+# --- unit tests never leave the machine ---
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests may open sockets to 127.0.0.1 (the fake providers) and nothing else."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
+            raise OSError(f"unit tests must not reach the network (tried {host})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.support.leaks import SCANNER
 from token_refresher.adapters.secrets import (
     AWSCURRENT,
     AWSPENDING,
@@ -210,6 +211,7 @@ class RecordingNotifier:
         self.alerts: list[Alert] = []
 
     def publish(self, alert: Alert) -> None:
+        SCANNER.record("alert", {"subject": alert.subject(), "body": alert.to_dict()})
         self.alerts.append(alert)
 
     def events(self) -> list[str]:
@@ -223,6 +225,7 @@ class RecordingMetrics:
     def count(
         self, name: str, *, provider: str, outcome: str | None = None, value: float = 1
     ) -> None:
+        SCANNER.record("metric", [name, provider, outcome])
         self.points.append((name, provider, outcome, value))
 
     def gauge(self, name: str, value: float, *, provider: str, unit: str = "Count") -> None:
@@ -251,11 +254,13 @@ class FakeProvider:
         if self.refresh_with is not None:
             return self.refresh_with(doc)
         n = next(self._counter)
-        return RefreshResult(
+        result = RefreshResult(
             access_token=f"fake-access-token-{n:04d}-xyz",
             expires_at=ctx.now() + timedelta(hours=1),
             refresh_token=f"fake-refresh-token-{n:04d}-xyz" if self.rotate_refresh_token else None,
         )
+        SCANNER.add_secrets(result.access_token, result.refresh_token)
+        return result
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext

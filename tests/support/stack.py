@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from tests.support.leaks import SCANNER
 from token_refresher.providers import PROVIDER_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,7 @@ def outputs(endpoint: str, stack_name: str = STACK_NAME) -> dict[str, str]:
 
 
 def create_app_secret(sm: Any, name: str, client_id: str, client_secret: str) -> str:
+    SCANNER.add_secrets(client_secret)
     body = json.dumps({"client_id": client_id, "client_secret": client_secret})
     try:
         return str(sm.create_secret(Name=name, SecretString=body)["ARN"])
@@ -145,6 +147,7 @@ def create_token_secret(
 ) -> str:
     all_tags = [MANAGED, {"Key": "token-refresher:provider", "Value": document["provider"]}]
     all_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+    SCANNER.add_secrets(document.get("access_token"), document.get("refresh_token"))
     return str(sm.create_secret(Name=name, SecretString=json.dumps(document), Tags=all_tags)["ARN"])
 
 
@@ -177,6 +180,7 @@ def receive_alerts(sqs: Any, queue_url: str, *, wait_seconds: int = 1) -> list[d
         if not messages:
             return out
         for message in messages:
+            SCANNER.record("sqs alert", message["Body"])
             envelope = json.loads(message["Body"])
             envelope["alert"] = json.loads(envelope["Message"])
             out.append(envelope)

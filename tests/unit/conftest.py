@@ -13,6 +13,7 @@ from tests.support.fakes import (
     RecordingMetrics,
     RecordingNotifier,
 )
+from tests.support.leaks import SCANNER
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import Provider, ProviderContext
 from token_refresher.rotation import RotationEngine, RotationRequest, Step, StepResult
@@ -50,6 +51,7 @@ class Harness:
         self.store.create(
             APP_SECRET_ID, {"client_id": "fake-client-id", "client_secret": APP_CLIENT_SECRET}
         )
+        SCANNER.add_secrets(INITIAL_ACCESS, INITIAL_REFRESH, APP_CLIENT_SECRET)
         self._providers: dict[str, Provider] = {"fake": self.provider}
         self.engine = self._build()
 

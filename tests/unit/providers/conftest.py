@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.support.fake_providers import FakeProviders
+from tests.support.leaks import SCANNER, fake_provider_secrets
 
 from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials
@@ -18,11 +19,14 @@ CLIENT_SECRET = "client-secret-SHOULD-NEVER-LEAK-9f8e7d"
 @pytest.fixture(scope="session")
 def _fake_server() -> Iterator[FakeProviders]:
     with FakeProviders() as fake:
+        SCANNER.add_source(fake_provider_secrets(fake))
+        SCANNER.add_secrets(CLIENT_SECRET)
         yield fake
 
 
 @pytest.fixture
 def fake_provider(_fake_server: FakeProviders) -> Iterator[FakeProviders]:
+    SCANNER.add_secrets(*fake_provider_secrets(_fake_server)())
     _fake_server.reset()
     yield _fake_server
     _fake_server.reset()

@@ -1,0 +1,155 @@
+"""Property tests: bad secret documents and bad events never crash, never write, and always come
+back as config-class errors that name the field (1,000 generated examples each)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.unit.conftest import Harness
+from token_refresher.errors import ConfigError, ErrorClass
+from token_refresher.rotation import RotationRequest, Step
+from token_refresher.sweep import SweepEngine, SweepRequest
+
+pytestmark = pytest.mark.unit
+
+EXAMPLES = settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+timestamps = st.sampled_from(
+    ["2027-01-01T00:00:00Z", "2027-01-01T00:00:00+02:00", "2027-13-40T00:00:00Z", "soon", ""]
+)
+field_values = {
+    "schema": st.sampled_from([1, 2, 0, "1", True, None]) | json_values,
+    "provider": st.sampled_from(["fake", "nope", "", None]) | json_values,  # no real network
+    "kind": st.none() | st.text(max_size=10) | json_values,
+    "access_token": st.sampled_from(["tok-access-value-1", "", None]) | json_values,
+    "refresh_token": st.sampled_from(["tok-refresh-value-1", None]) | json_values,
+    "expires_at": timestamps | json_values,
+    "refresh_token_expires_at": timestamps | json_values,
+    "data_access_expires_at": timestamps | json_values,
+    "last_refreshed_at": timestamps | json_values,
+    "app_secret_id": st.sampled_from(["token-refresher/apps/fake-app", "missing", None])
+    | json_values,
+    "options": st.dictionaries(st.text(max_size=8), json_values, max_size=3) | json_values,
+    "notices": st.lists(st.dictionaries(st.text(max_size=5), json_scalars, max_size=2), max_size=2)
+    | json_values,
+}
+documents = st.fixed_dictionaries({}, optional={k: v for k, v in field_values.items()}).flatmap(
+    lambda known: st.dictionaries(st.text(max_size=12), json_values, max_size=3).map(
+        lambda extra: {**extra, **known}
+    )
+)
+
+
+@EXAMPLES
+@given(document=documents | json_values)
+def test_any_secret_document_either_rotates_or_fails_as_config_without_writing(document: Any):
+    # Given a managed secret holding an arbitrary document (or arbitrary JSON)
+    harness = Harness()
+    name = harness.add_secret("conn/prop", _raw=json.dumps(document))
+    harness.store.start_rotation(name, "t")
+    harness.store.calls.clear()
+    # When createSecret runs
+    try:
+        result = harness.step(Step.CREATE, name, "t")
+    except ConfigError as err:
+        # Then a rejected document is a config error naming a field, and nothing was written
+        assert err.error_class is ErrorClass.CONFIG
+        assert err.field
+        assert str(err).startswith(f"{err.field}: ")
+        assert harness.store.writes() == []
+        assert harness.provider.refresh_calls == 0
+        assert [a.event.value for a in harness.notifier.alerts] == ["token.config_invalid"]
+    else:
+        # Or it was a valid document for a known provider, and the refresh went through
+        assert result.outcome in ("done", "not_refreshed_recent")
+
+
+rotation_events = st.fixed_dictionaries(
+    {},
+    optional={
+        "Step": st.sampled_from(["createSecret", "finish_secret", "rotate", "", None])
+        | json_values,
+        "SecretId": st.sampled_from(["conn/prop", "", "arn:aws:nope"]) | json_values,
+        "ClientRequestToken": st.sampled_from(["t", ""]) | json_values,
+    },
+)
+
+
+@EXAMPLES
+@given(event=rotation_events | json_values)
+def test_any_rotation_event_is_parsed_or_refused_by_field(event: Any):
+    harness = Harness()
+    try:
+        request = RotationRequest.from_event(event)
+    except ConfigError as err:
+        assert err.field in ("event", "Step", "SecretId", "ClientRequestToken")
+        return
+    # A well-formed event for a secret that does not exist touches nothing
+    with pytest.raises(ConfigError) as info:
+        harness.engine.run(request)
+    assert info.value.field in ("SecretId",)
+    assert harness.store.writes() == []
+
+
+sweep_details = st.fixed_dictionaries(
+    {},
+    optional={
+        "secret_ids": st.lists(st.text(max_size=12), max_size=3) | json_values,
+        "provider": st.sampled_from(["meta", "google_ads", "myspace"]) | json_values,
+        "all": st.booleans() | json_values,
+        "force": st.booleans() | json_values,
+        "dry_run": st.booleans() | json_values,
+        "reason": st.text(max_size=20) | json_values,
+        "surprise": json_values,
+    },
+)
+sweep_events = sweep_details | st.fixed_dictionaries(
+    {
+        "source": st.sampled_from(["token-refresher", "aws.events", "evil"]),
+        "detail-type": st.sampled_from(["Token Rotation Requested", "Scheduled Event", "x"]),
+        "detail": sweep_details | json_values,
+    }
+)
+
+
+@EXAMPLES
+@given(event=sweep_events | json_values)
+def test_any_sweep_event_is_parsed_or_refused_by_field_and_never_rotates_unmanaged(event: Any):
+    harness = Harness()
+    harness.store.create("someone/else", "{}")  # an unmanaged secret a request might name
+    sweeper = SweepEngine(
+        harness.store, harness.notifier, rotation_lambda_arn=None, clock=harness.clock
+    )
+    try:
+        request = SweepRequest.from_event(event)
+    except ConfigError as err:
+        assert err.field is not None
+        assert err.field in ("event", "detail", "source", "detail-type") or err.field.startswith(
+            "detail."
+        )
+        assert harness.store.calls == []
+        return
+    report = sweeper.run(request)
+    # Valid requests over a store with no managed secrets start nothing and write nothing
+    assert report.started == []
+    assert harness.store.writes() == []
+    assert not any(op in ("rotate", "tag") for op, _ in harness.store.calls)

@@ -33,6 +33,20 @@ $(SAM_VENV)/.stamp: requirements-sam.txt | check-python
 	$(SAM_VENV)/bin/pip -q --disable-pip-version-check install -r requirements-sam.txt
 	@touch $@
 
+SEC_VENV := .venv-sec
+
+$(SEC_VENV)/.stamp: requirements-security.txt | check-python
+	@rm -rf $(SEC_VENV)
+	$(PYTHON313) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/pip -q --disable-pip-version-check install -r requirements-security.txt
+	@touch $@
+
+.PHONY: security
+security: $(SAM_VENV)/.stamp $(SEC_VENV)/.stamp ## cfn-lint + checkov on the template, bandit on the code
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SEC_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(SEC_VENV)/bin/bandit -q -c pyproject.toml -r layers/core/python functions cli tools
+
 .PHONY: venv
 venv: $(VENV)/.stamp $(SAM_VENV)/.stamp ## Create the dev venvs (.venv, .venv-sam) with Python 3.13
 
@@ -102,7 +116,7 @@ test-e2e: $(VENV)/.stamp build ## The template deployed to LocalStack, driven th
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: lint validate build ## Every test layer (lint, template, unit, tooling, integration, e2e)
+test: lint validate security build ## Every test layer (lint, template, security, unit, tooling, integration, e2e)
 	tools/localstack.sh install
 	$(PY) -m pytest -q
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -48,14 +49,14 @@ def control(action: str, **body: Any) -> Any:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # nosec B310 - loopback
+    with urllib.request.urlopen(request, timeout=5) as response:  # nosec B310 # http to loopback
         return json.loads(response.read())
 
 
 def fake_alive() -> bool:
     try:
         url = f"{FAKE_URL}/_control/requests"
-        with urllib.request.urlopen(url, timeout=2):  # nosec B310 - loopback
+        with urllib.request.urlopen(url, timeout=2):  # nosec B310 # http to loopback
             return True
     except OSError:
         return False
@@ -67,7 +68,7 @@ def start_fake_providers() -> None:
         return
     FAKE_PID.parent.mkdir(exist_ok=True)
     with FAKE_LOG.open("ab") as log:
-        proc = subprocess.Popen(  # nosec B603 - our own module
+        proc = subprocess.Popen(  # nosec B603 # our own module, fixed args
             [sys.executable, "-m", "tests.support.fake_providers", "--port", str(FAKE_PORT)],
             cwd=ROOT,
             stdout=log,
@@ -112,19 +113,20 @@ def seed(sm: Any) -> dict[str, dict[str, Any]]:
     """App secrets, fake-provider state and three token secrets; returns the token documents."""
     control("reset")
     now = datetime.now(UTC)
+    # Fresh fake token strings every run (never real ones; nothing here is a credential).
+    meta_token = f"EAAFakeDemo{secrets.token_hex(8)}"
+    ms_access, ms_refresh = f"EwBDemo{secrets.token_hex(6)}", f"M.C5Demo{secrets.token_hex(8)}"
     for name, client_id, secret in (META_APP, MS_APP, GOOGLE_APP):
         stack.create_app_secret(sm, name, client_id, secret)
     control("register_app", provider="meta", client_id=META_APP[1], client_secret=META_APP[2])
-    control("seed", provider="meta", access_token="EAAFakeDemoMetaToken0001", expires_in=2 * 86400)
-    control(
-        "seed", provider="microsoft", access_token="EwBDemoAccess", refresh_token="M.C5DemoRefresh1"
-    )
+    control("seed", provider="meta", access_token=meta_token, expires_in=2 * 86400)
+    control("seed", provider="microsoft", access_token=ms_access, refresh_token=ms_refresh)
     demos = {
         "token-refresher/connections/meta-demo": {
             "schema": 1,
             "provider": "meta",
             "kind": "user_long_lived",
-            "access_token": "EAAFakeDemoMetaToken0001",
+            "access_token": meta_token,
             "expires_at": iso(now + timedelta(days=2)),
             "app_secret_id": META_APP[0],
             "options": {"graph_version": "v25.0"},
@@ -133,8 +135,8 @@ def seed(sm: Any) -> dict[str, dict[str, Any]]:
         "token-refresher/connections/microsoft-demo": {
             "schema": 1,
             "provider": "microsoft_ads",
-            "access_token": "EwBDemoAccess",
-            "refresh_token": "M.C5DemoRefresh1",
+            "access_token": ms_access,
+            "refresh_token": ms_refresh,
             "expires_at": iso(now + timedelta(minutes=5)),
             "app_secret_id": MS_APP[0],
             "owner": "demo: Microsoft Advertising, access token 5 minutes from expiry",
@@ -142,8 +144,8 @@ def seed(sm: Any) -> dict[str, dict[str, Any]]:
         "token-refresher/connections/google-revoked-demo": {
             "schema": 1,
             "provider": "google_ads",
-            "access_token": "ya29.DemoOldAccess",
-            "refresh_token": "1//0gDemoRevokedRefresh",
+            "access_token": f"ya29.Demo{secrets.token_hex(6)}",
+            "refresh_token": f"1//0gDemo{secrets.token_hex(8)}",
             "expires_at": iso(now + timedelta(minutes=5)),
             "app_secret_id": GOOGLE_APP[0],
             "owner": "demo: a Google refresh token the user revoked (shows the alert path)",

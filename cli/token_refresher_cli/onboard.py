@@ -66,7 +66,7 @@ def plan_for(provider: str, options: dict[str, Any], token_type: str | None) -> 
     if provider == "meta_system_user":
         return Plan("access_token", VALIDATE_ONLY, "system_user", "system user access token")
     if provider == "tiktok":
-        if token_type == "refresh":  # noqa: S105 - a mode name, not a secret
+        if token_type == "refresh":  # noqa: S105  # nosec B105 # a mode name, not a secret
             return Plan("refresh_token", REFRESH, "refresh_token", "TikTok refresh token")
         return Plan("access_token", VALIDATE_ONLY, "advertiser", "TikTok advertiser access token")
     if provider == "oauth2" and options.get("grant_type") == "client_credentials":

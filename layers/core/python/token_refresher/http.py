@@ -107,7 +107,7 @@ class HttpClient:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
         # Full jitter: uniform in [0, base * 2^attempt]. Not security sensitive.
-        return random.uniform(0, self.backoff_base * (2**attempt))  # noqa: S311  # nosec B311
+        return random.uniform(0, self.backoff_base * (2**attempt))  # noqa: S311  # nosec B311 # jitter, not security
 
     def request(
         self,
@@ -179,7 +179,7 @@ class HttpClient:
                     return response  # the provider module classifies the final answer
             if attempt + 1 < self.max_attempts:
                 self._sleep(self._backoff(attempt, retry_after))
-        assert last_error is not None  # noqa: S101  # nosec B101 - loop always sets it or returns
+        assert last_error is not None  # noqa: S101  # nosec B101 # the loop sets it or returns
         raise last_error
 
 

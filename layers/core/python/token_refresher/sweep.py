@@ -198,7 +198,7 @@ def decide(
         if last is None or now - last >= policy.validate_every:
             return Verdict(True, "validation due (token cannot be refreshed further)")
         return Verdict(False, "validated within the last day")
-    assert expires_at is not None  # noqa: S101  # nosec B101 - narrowed above
+    assert expires_at is not None  # noqa: S101  # nosec B101 # narrowed above
     remaining = expires_at - now
     if remaining <= timedelta(0):
         return Verdict(True, f"expired at {format_iso(expires_at)}")
@@ -393,7 +393,7 @@ class SweepEngine:
     ) -> None:
         order = [c for c, _ in due]
         # Concurrent sweeps over the same list should not walk it in lockstep.
-        random.shuffle(order)  # nosec B311 - ordering only
+        random.shuffle(order)  # nosec B311 # ordering only
 
         def start(cand: _Candidate) -> tuple[_Candidate, str, str | None]:
             if self.time_left_ms is not None and self.time_left_ms() < self.reserve_ms:

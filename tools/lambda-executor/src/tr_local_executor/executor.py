@@ -21,7 +21,7 @@ from tr_local_executor.runner import FunctionSpec, LocalRuntime, resolve_python
 
 LOG = logging.getLogger(__name__)
 
-_ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
+_ANY_HOST = ("", "0.0.0.0", "::")  # noqa: S104  # nosec B104 # names to compare, not a bind
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):

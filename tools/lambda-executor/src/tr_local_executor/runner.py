@@ -236,7 +236,7 @@ class LocalRuntime:
         )
         offset = self._log_size()
         with self._log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(
+            self._process = subprocess.Popen(  # nosec B603 # the runtime interpreter, fixed args
                 [self.python, "-m", "awslambdaric", self.spec.handler],
                 cwd=self.spec.code_dir,
                 env=env,

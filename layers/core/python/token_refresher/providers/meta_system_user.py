@@ -122,7 +122,7 @@ class MetaSystemUser:
                 "business_app": app.client_id,
                 "system_user_id": system_user_id,
                 "scope": _scope(doc, current.scopes),
-                "set_token_expires_in_60_days": "true",
+                "set_token_expires_in_60_days": "true",  # nosec B105 # a flag, not a secret
                 "appsecret_proof": appsecret_proof(app.client_secret, token),
                 "access_token": token,
             },

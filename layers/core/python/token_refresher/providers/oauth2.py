@@ -95,7 +95,10 @@ class GenericOAuth2:
             url,
             provider=NAME,
             idempotent=True,
-            data={"token": doc.access_token or "", "token_type_hint": "access_token"},
+            data={
+                "token": doc.access_token or "",
+                "token_type_hint": "access_token",  # nosec B105 # RFC 7662 hint, not a secret
+            },
             auth=(app.client_id, app.client_secret),
         )
         if resp.status != 200:

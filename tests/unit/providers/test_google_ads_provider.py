@@ -117,3 +117,24 @@ def test_validate_with_tokeninfo(
     assert ok.valid is True
     assert ok.scopes == ("https://www.googleapis.com/auth/adwords",)
     assert google_ads.PROVIDER.validate(_doc(access_token="ya29.dead"), app, ctx).valid is False
+
+
+def test_testing_app_sets_a_seven_day_refresh_deadline(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection whose OAuth app is in Testing status (no known deadline yet)
+    fake_provider.seed("google_ads", refresh_token=RT)
+    # When refreshed
+    result = google_ads.PROVIDER.refresh(_doc(options={"testing_app": True}), app, ctx)
+    # Then the refresh token's end (7 days) is reported, for the 30/7/1-day warnings
+    assert result.refresh_token_expires_at is not None
+    days = (result.refresh_token_expires_at - datetime.now(UTC)).total_seconds() / 86400
+    assert days == pytest.approx(7, abs=0.01)
+
+
+def test_published_app_reports_no_refresh_deadline(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    fake_provider.seed("google_ads", refresh_token=RT)
+    result = google_ads.PROVIDER.refresh(_doc(), app, ctx)
+    assert result.refresh_token_expires_at is None

@@ -281,3 +281,15 @@ def test_validate_is_structural_and_makes_no_call(
     assert microsoft_ads.PROVIDER.validate(_doc(), app, ctx).valid is False
     # And Microsoft was never called
     assert fake_provider.requests() == []
+
+
+def test_refresh_slides_the_ninety_day_inactivity_deadline(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a valid refresh token / When refreshed
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    result = microsoft_ads.PROVIDER.refresh(_doc(), app, ctx)
+    # Then the grant's inactivity deadline is 90 days from now (a human deadline if refreshes stop)
+    assert result.refresh_token_expires_at is not None
+    left = result.refresh_token_expires_at - datetime.now(UTC)
+    assert abs(left - timedelta(days=90)) < timedelta(seconds=30)

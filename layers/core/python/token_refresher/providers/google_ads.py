@@ -5,9 +5,15 @@
 - No developer token is needed for token refresh (retired 2026-09-09; access belongs to the Cloud
   project). ``login-customer-id`` matters only to Ads API calls, not here.
 - Validation: ``GET /tokeninfo?access_token=...``.
+- ``options.testing_app: true`` marks an OAuth app still in "Testing" status, whose refresh tokens
+  die 7 days after authorization: the refresh reports that end as ``refresh_token_expires_at`` so
+  the sweep warns a human at 7 and 1 days.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
 
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
@@ -24,6 +30,7 @@ from token_refresher.providers.base import (
 
 NAME = "google_ads"
 DEFAULT_BASE_URL = "https://oauth2.googleapis.com"
+TESTING_APP_LIFETIME = timedelta(days=7)
 
 REAUTH_HINT = (
     "Google revoked the refresh token (user revoked access, 6 months unused, more than 100 live "
@@ -42,7 +49,7 @@ class GoogleAds:
     ) -> RefreshResult:
         app = require_app(app, NAME)
         try:
-            return post_refresh_grant(
+            result = post_refresh_grant(
                 ctx,
                 ctx.base_url(NAME, DEFAULT_BASE_URL) + "/token",
                 provider=NAME,
@@ -58,6 +65,13 @@ class GoogleAds:
             if err.error_class is ErrorClass.REAUTH_REQUIRED:
                 err.remediation = REAUTH_HINT
             raise
+        if doc.bool_option("testing_app"):
+            # Apps in "Testing" status: refresh tokens die 7 days after the user authorized.
+            # A new refresh token restarts the clock; without a known date, assume "now".
+            rotated = result.refresh_token != doc.refresh_token
+            if rotated or doc.refresh_token_expires_at is None:
+                return replace(result, refresh_token_expires_at=ctx.now() + TESTING_APP_LIFETIME)
+        return result
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
@@ -34,6 +35,7 @@ from token_refresher.providers.base import (
 )
 from token_refresher.timeutil import format_iso
 
+INACTIVITY_LIMIT = timedelta(days=90)
 NAME = "microsoft_ads"
 DEFAULT_BASE_URL = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "common"
@@ -148,6 +150,8 @@ class MicrosoftAds:
             access_token=result.access_token,
             expires_at=result.expires_at,
             refresh_token=result.refresh_token,
+            # 90 days of inactivity end the grant (AADSTS700082): the window slides with each use.
+            refresh_token_expires_at=ctx.now() + INACTIVITY_LIMIT,
         )
 
     def validate(

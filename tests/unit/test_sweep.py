@@ -332,3 +332,20 @@ class TestRecheckBeforeRotating:
         report = sweeper.run(SweepRequest(scheduled=True))
         assert report.skipped[0]["reason"] == "rotation already in progress"
         assert not any(op == "rotate" for op, _ in harness.store.calls)
+
+
+def test_sweep_emits_per_provider_metrics(harness, sweeper):
+    # Given one due and one healthy secret of the same provider
+    managed(harness, "conn/m-due", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+    managed(harness, "conn/m-ok", **{"expires-at": epoch(harness, timedelta(days=30))})
+    harness.store.on_rotate = None
+    # When the scheduled sweep runs
+    sweeper.run(SweepRequest(scheduled=True))
+    # Then scanned/due/started/skipped/failures and the closest expiry are reported for "fake"
+    points = {(name, provider): value for name, provider, _, value in harness.metrics.points}
+    assert points[("SecretsScanned", "fake")] == 2
+    assert points[("SecretsDue", "fake")] == 1
+    assert points[("RotationsStarted", "fake")] == 1
+    assert points[("RotationsSkipped", "fake")] == 0
+    assert points[("RotationStartFailures", "fake")] == 0
+    assert points[("MinHoursToExpiry", "fake")] == pytest.approx(5 / 60, abs=0.01)

@@ -230,6 +230,7 @@ class SweepReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     warnings_sent: int = 0
+    due_ids: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -302,6 +303,7 @@ class SweepEngine:
             if request.scheduled and not request.dry_run:
                 report.warnings_sent += self._deadline_warning(cand, now)
         report.due = len(due)
+        report.due_ids = [c.secret_id for c, _ in due]
         if request.dry_run:
             report.would_rotate = [{"secret_id": c.secret_id, "reason": r} for c, r in due]
         else:
@@ -515,12 +517,21 @@ class SweepEngine:
         for cand in candidates:
             by_provider.setdefault(cand.provider, []).append(cand)
         started = set(report.started)
+        due = set(report.due_ids)
+        skipped = {s["secret_id"] for s in report.skipped}
+        failed = {e["secret_id"] for e in report.errors}
         for provider, cands in by_provider.items():
+            ids = [c.secret_id for c in cands]
             self.metrics.count("SecretsScanned", provider=provider, value=len(cands))
+            self.metrics.count("SecretsDue", provider=provider, value=sum(i in due for i in ids))
             self.metrics.count(
-                "RotationsStarted",
-                provider=provider,
-                value=sum(1 for c in cands if c.secret_id in started),
+                "RotationsStarted", provider=provider, value=sum(i in started for i in ids)
+            )
+            self.metrics.count(
+                "RotationsSkipped", provider=provider, value=sum(i in skipped for i in ids)
+            )
+            self.metrics.count(
+                "RotationStartFailures", provider=provider, value=sum(i in failed for i in ids)
             )
             self.metrics.count(
                 "ReauthRequired",

@@ -155,3 +155,29 @@ def test_redactor_masks_plain_urlencoded_and_base64_forms():
     assert secret not in out
     assert quote(secret, safe="") not in out
     assert out.endswith("keep me")
+
+
+def test_refresh_ahead_overrides_per_provider_and_for_all():
+    # Given a default for everyone and a Meta-specific window
+    cfg = Settings.from_env({"REFRESH_AHEAD": "*.fraction=0.3; meta.long_lived_ahead_days=10"})
+    # Then Meta gets both, others get the shared change only
+    assert cfg.refresh_ahead["meta"].long_lived_ahead.days == 10
+    assert cfg.refresh_ahead["meta"].fraction == 0.3
+    assert cfg.refresh_ahead["*"].fraction == 0.3
+    assert cfg.refresh_ahead["*"].long_lived_ahead.days == 7
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "meta.fraction=2",
+        "myspace.fraction=0.2",
+        "meta.speed=3",
+        "meta.fraction=abc",
+        "fraction=0.2",
+    ],
+)
+def test_bad_refresh_ahead_is_refused(raw):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"REFRESH_AHEAD": raw})
+    assert info.value.field == "REFRESH_AHEAD"

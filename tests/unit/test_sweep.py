@@ -349,3 +349,22 @@ def test_sweep_emits_per_provider_metrics(harness, sweeper):
     assert points[("RotationsSkipped", "fake")] == 0
     assert points[("RotationStartFailures", "fake")] == 0
     assert points[("MinHoursToExpiry", "fake")] == pytest.approx(5 / 60, abs=0.01)
+
+
+def test_per_provider_refresh_ahead_policy(harness):
+    # Given a Meta-like 60-day token with 9 days left, and a policy of 10 days for "fake" only
+    managed(harness, "conn/ahead", **{"expires-at": epoch(harness, timedelta(days=9))})
+    harness.store.on_rotate = None
+    default = SweepEngine(
+        harness.store, harness.notifier, rotation_lambda_arn=None, clock=harness.clock
+    )
+    custom = SweepEngine(
+        harness.store,
+        harness.notifier,
+        rotation_lambda_arn=None,
+        clock=harness.clock,
+        provider_policies={"fake": RefreshAhead(long_lived_ahead=timedelta(days=10))},
+    )
+    # Then the default (7 days) waits, the provider's own window (10 days) rotates it
+    assert default.run(SweepRequest(scheduled=True, dry_run=True)).due == 0
+    assert custom.run(SweepRequest(scheduled=True, dry_run=True)).due == 1

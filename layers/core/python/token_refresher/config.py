@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from token_refresher.errors import ConfigError
 from token_refresher.http import check_url
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.state import AlertPolicy
+from token_refresher.sweep import RefreshAhead
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -74,6 +75,45 @@ def _endpoints(raw: str) -> dict[str, str]:
     return out
 
 
+_AHEAD_KEYS: dict[str, tuple[str, Callable[[float], object]]] = {
+    "min_remaining_minutes": ("min_remaining", lambda v: timedelta(minutes=v)),
+    "fraction": ("fraction", float),
+    "short_lived_max_hours": ("short_lived_max", lambda v: timedelta(hours=v)),
+    "long_lived_ahead_days": ("long_lived_ahead", lambda v: timedelta(days=v)),
+    "validate_every_hours": ("validate_every", lambda v: timedelta(hours=v)),
+}
+
+
+def _refresh_ahead(raw: str) -> dict[str, RefreshAhead]:
+    """REFRESH_AHEAD: ``provider.key=value;...`` (``*`` for every provider), e.g.
+    ``meta.long_lived_ahead_days=10;*.fraction=0.3``. Keys: see ``_AHEAD_KEYS``."""
+    field_name = "REFRESH_AHEAD"
+    changes: dict[str, dict[str, object]] = {}
+    for item in filter(None, (p.strip() for p in raw.split(";"))):
+        target, sep, value = item.partition("=")
+        provider, dot, key = target.strip().partition(".")
+        if not sep or not dot or key not in _AHEAD_KEYS:
+            raise ConfigError(
+                f"{item!r}: expected provider.key=value with key in {', '.join(_AHEAD_KEYS)}",
+                field=field_name,
+            )
+        if provider != "*" and provider not in PROVIDER_NAMES:
+            raise ConfigError(f"unknown provider {provider!r}", field=field_name)
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{item!r}: value must be a number", field=field_name) from None
+        if number <= 0 or (key == "fraction" and number >= 1):
+            raise ConfigError(f"{item!r}: value out of range", field=field_name)
+        attr, convert = _AHEAD_KEYS[key]
+        changes.setdefault(provider, {})[attr] = convert(number)
+    base = replace(RefreshAhead(), **changes.pop("*", {}))  # type: ignore[arg-type]
+    out = {"*": base}
+    for provider, fields in changes.items():
+        out[provider] = replace(base, **fields)  # type: ignore[arg-type]
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     alert_topic_arn: str | None = None
@@ -85,6 +125,7 @@ class Settings:
     rotation_function_arn: str | None = None
     sweep_concurrency: int = 8
     rotation_after_days: int = 7
+    refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -98,6 +139,7 @@ class Settings:
             rotation_function_arn=rotation_arn,
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
             rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
+            refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", "")),
             alert_topic_arn=topic,
             provider_endpoints=_endpoints(env.get("PROVIDER_ENDPOINTS", "")),
             http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", 3.05, 0.1, 30),

@@ -265,6 +265,7 @@ class SweepEngine:
         *,
         rotation_lambda_arn: str | None,
         policy: RefreshAhead | None = None,
+        provider_policies: Mapping[str, RefreshAhead] | None = None,
         concurrency: int = 8,
         rotation_after_days: int | None = 7,
         clock: Clock = utcnow,
@@ -280,6 +281,7 @@ class SweepEngine:
         self.notifier = notifier
         self.rotation_lambda_arn = rotation_lambda_arn
         self.policy = policy or RefreshAhead()
+        self.provider_policies = dict(provider_policies or {})
         self.concurrency = max(1, concurrency)
         self.rotation_after_days = rotation_after_days
         self.clock = clock
@@ -379,7 +381,8 @@ class SweepEngine:
         last = _epoch(cand.tags, TAG_LAST_ROTATED) or cand.last_rotated
         recent = last is not None and now - last < self.policy.min_interval
         if request.scheduled:
-            verdict = decide(cand.tags, now, self.policy, last_rotated=cand.last_rotated)
+            policy = self.provider_policies.get(cand.provider, self.policy)
+            verdict = decide(cand.tags, now, policy, last_rotated=cand.last_rotated)
             if verdict.due and recent:
                 return Verdict(False, "rotated less than 10 minutes ago")
             return verdict

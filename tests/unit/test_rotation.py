@@ -411,3 +411,37 @@ class TestMinimumInterval:
         harness.clock.advance(timedelta(minutes=10))
         harness.rotate(name, "t2")
         assert harness.provider.refresh_calls == 2
+
+
+class TestNoticeAnnouncements:
+    def _unextended(self, harness, deadline):
+        harness.provider.refresh_with = lambda doc: RefreshResult(
+            access_token="same-expiry-token-zzzz",
+            expires_at=deadline,
+            notices=(Notice(NoticeKind.NOT_EXTENDED, "not extended", deadline),),
+        )
+
+    def test_a_notice_is_announced_once_not_at_every_rotation(self, harness):
+        # Given a provider that keeps refusing to extend the same deadline
+        deadline = harness.clock.now + timedelta(days=5)
+        self._unextended(harness, deadline)
+        name = harness.add_secret(expires_at="2026-12-04T12:00:00Z")
+        # When the secret is rotated on three days
+        for n in range(3):
+            harness.rotate(name, f"t{n}")
+            harness.clock.advance(timedelta(days=1))
+        # Then token.expiring was published once (the sweep's 30/7/1 warnings do the rest)
+        assert harness.notifier.events() == ["token.expiring"]
+
+    def test_api_version_ending_is_announced(self, harness):
+        end = harness.clock.now + timedelta(days=60)
+        harness.provider.refresh_with = lambda doc: RefreshResult(
+            access_token="new-access-token-vvvv",
+            expires_at=harness.clock.now + timedelta(days=60),
+            notices=(Notice(NoticeKind.API_VERSION_ENDING, "v24.0 ends soon", end),),
+        )
+        name = harness.add_secret()
+        harness.rotate(name, "t")
+        [alert] = harness.notifier.alerts
+        assert (alert.event.value, alert.expires_at) == ("token.expiring", end)
+        assert "graph_version" in (alert.remediation or "")

@@ -367,21 +367,24 @@ class RotationEngine:
                     expires_at=pending.expires_at,
                 )
             )
+        # A notice is announced once, when it first appears; the sweep's 30/7/1-day warnings
+        # follow up on the deadline it carries.
+        known = {(n.get("kind"), n.get("deadline")) for n in doc.notices}
         for notice in pending.notices:
-            if notice.get("kind") == NoticeKind.NOT_EXTENDED.value:
-                deadline = _notice_deadline(notice)
-                self._publish(
-                    Alert(
-                        AlertEvent.EXPIRING,
-                        secret_id=request.secret_id,
-                        provider=pending.provider,
-                        message=redactor(str(notice.get("message", "expiry not extended"))),
-                        remediation="Ask the user to sign in again and store the new token before "
-                        "the deadline.",
-                        occurred_at=now,
-                        expires_at=deadline,
-                    )
+            remediation = _NOTICE_REMEDIATION.get(str(notice.get("kind")))
+            if remediation is None or (notice.get("kind"), notice.get("deadline")) in known:
+                continue
+            self._publish(
+                Alert(
+                    AlertEvent.EXPIRING,
+                    secret_id=request.secret_id,
+                    provider=pending.provider,
+                    message=redactor(str(notice.get("message", notice.get("kind")))),
+                    remediation=remediation,
+                    occurred_at=now,
+                    expires_at=_notice_deadline(notice),
                 )
+            )
         return "done"
 
     def _pending_doc(self, request: RotationRequest, redactor: Redactor) -> TokenDocument:
@@ -485,6 +488,18 @@ class RotationEngine:
                 "provider": alert.provider,
             },
         )
+
+
+_NOTICE_REMEDIATION = {
+    NoticeKind.NOT_EXTENDED.value: (
+        "The provider would not extend this token: ask the user to sign in again and store the "
+        "new token before the deadline."
+    ),
+    NoticeKind.API_VERSION_ENDING.value: (
+        "Set options.graph_version in the token secret to a supported Graph API version before "
+        "the deadline."
+    ),
+}
 
 
 def merge_refresh(doc: TokenDocument, result: RefreshResult, now: datetime) -> TokenDocument:

@@ -25,8 +25,9 @@ from token_refresher.state import (
     TAG_PROVIDER,
     TAG_STATUS,
     Status,
+    epoch_tag,
 )
-from token_refresher.timeutil import format_iso, from_epoch
+from token_refresher.timeutil import format_iso
 from token_refresher_cli.console import EXIT_ATTENTION, EXIT_OK
 from token_refresher_cli.context import Context
 from token_refresher_cli.shared import fmt_delta, fmt_until, resolve_provider
@@ -41,14 +42,6 @@ COLUMNS = (
     "LAST ROTATION",
     "LAST ERROR",
 )
-
-
-def _epoch(tags: Mapping[str, str], key: str) -> datetime | None:
-    value = tags.get(key, "")
-    try:
-        return from_epoch(int(value)) if value and value != NEVER else None
-    except (ValueError, OverflowError, OSError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -68,10 +61,12 @@ class Row:
     def from_entry(cls, entry: Mapping[str, Any], now: datetime) -> Row:
         tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
         expires_raw = tags.get(TAG_EXPIRES_AT)
-        expires_at = _epoch(tags, TAG_EXPIRES_AT)
+        expires_at = epoch_tag(tags, TAG_EXPIRES_AT)
         listed = entry.get("LastRotatedDate")
-        last = _epoch(tags, TAG_LAST_ROTATED) or (listed if isinstance(listed, datetime) else None)
-        deadline = _epoch(tags, TAG_DEADLINE)
+        last = epoch_tag(tags, TAG_LAST_ROTATED) or (
+            listed if isinstance(listed, datetime) else None
+        )
+        deadline = epoch_tag(tags, TAG_DEADLINE)
         state = tags.get(TAG_STATUS, Status.OK.value)
         error = tags.get(TAG_LAST_ERROR)
         error = None if error in (None, "", "none") else error

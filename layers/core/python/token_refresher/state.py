@@ -41,7 +41,8 @@ class Status(StrEnum):
     REAUTH_REQUIRED = "reauth-required"
 
 
-def _epoch_tag(tags: Mapping[str, str], key: str) -> datetime | None:
+def epoch_tag(tags: Mapping[str, str], key: str) -> datetime | None:
+    """An epoch-seconds tag as a datetime; None when absent, "never" or unreadable."""
     value = tags.get(key, "")
     try:
         return from_epoch(int(value)) if value and value != NEVER else None
@@ -70,7 +71,7 @@ class TokenState:
             status=status,
             consecutive_failures=failures,
             last_error_class=tags.get(TAG_LAST_ERROR) or None,
-            last_alert_at=_epoch_tag(tags, TAG_LAST_ALERT),
+            last_alert_at=epoch_tag(tags, TAG_LAST_ALERT),
         )
 
     def to_tags(self) -> dict[str, str]:

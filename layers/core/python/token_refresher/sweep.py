@@ -42,6 +42,7 @@ from token_refresher.state import (
     TAG_PROVIDER,
     TAG_STATUS,
     Status,
+    epoch_tag,
 )
 from token_refresher.timeutil import Clock, format_iso, from_epoch, utcnow
 
@@ -163,32 +164,22 @@ class Verdict:
     reason: str
 
 
-def _epoch(tags: Mapping[str, str], key: str) -> datetime | None:
-    value = tags.get(key, "")
-    if not value or value == NEVER:
-        return None
-    try:
-        return from_epoch(int(value))
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def decide(
     tags: Mapping[str, str], now: datetime, policy: RefreshAhead, *, last_rotated: datetime | None
 ) -> Verdict:
     """Is this secret due? Decided from its tags (and ListSecrets' LastRotatedDate) alone."""
-    last = _epoch(tags, TAG_LAST_ROTATED) or last_rotated
+    last = epoch_tag(tags, TAG_LAST_ROTATED) or last_rotated
     status = tags.get(TAG_STATUS, Status.OK.value)
     if status == Status.REAUTH_REQUIRED.value:
-        last_alert = _epoch(tags, TAG_LAST_ALERT)
+        last_alert = epoch_tag(tags, TAG_LAST_ALERT)
         if last_alert is not None and now - last_alert < policy.validate_every:
             return Verdict(False, "re-authorization required; re-checked daily")
         return Verdict(True, "re-authorization required: daily re-check")
     expires_raw = tags.get(TAG_EXPIRES_AT)
     if expires_raw is None:
         return Verdict(True, "never rotated by token-refresher (no expires-at tag)")
-    expires_at = _epoch(tags, TAG_EXPIRES_AT)
-    deadline = _epoch(tags, TAG_DEADLINE)
+    expires_at = epoch_tag(tags, TAG_EXPIRES_AT)
+    deadline = epoch_tag(tags, TAG_DEADLINE)
     validate_only = expires_raw == NEVER or (
         expires_at is not None and deadline is not None and deadline <= expires_at
     )
@@ -378,7 +369,7 @@ class SweepEngine:
         )
 
     def _verdict(self, cand: _Candidate, request: SweepRequest, now: datetime) -> Verdict:
-        last = _epoch(cand.tags, TAG_LAST_ROTATED) or cand.last_rotated
+        last = epoch_tag(cand.tags, TAG_LAST_ROTATED) or cand.last_rotated
         recent = last is not None and now - last < self.policy.min_interval
         if request.scheduled:
             policy = self.provider_policies.get(cand.provider, self.policy)
@@ -462,7 +453,7 @@ class SweepEngine:
             return "resumed"
         if not force:
             now = self.clock()
-            last = _epoch(fresh.tags, TAG_LAST_ROTATED)
+            last = epoch_tag(fresh.tags, TAG_LAST_ROTATED)
             if last is not None and now - last < self.policy.min_interval:
                 return "rotated moments ago by another run"
         return None
@@ -470,7 +461,7 @@ class SweepEngine:
     # --- human deadlines -----------------------------------------------------------------------
 
     def _deadline_warning(self, cand: _Candidate, now: datetime) -> int:
-        deadline = _epoch(cand.tags, TAG_DEADLINE)
+        deadline = epoch_tag(cand.tags, TAG_DEADLINE)
         if deadline is None:
             return 0
         days_left = (deadline - now).total_seconds() / 86400
@@ -541,7 +532,7 @@ class SweepEngine:
                 provider=provider,
                 value=sum(1 for c in cands if c.tags.get(TAG_STATUS) == "reauth-required"),
             )
-            expiries = [e for e in (_epoch(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
+            expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
             if expiries:
                 hours = (min(expiries) - now).total_seconds() / 3600
                 self.metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)

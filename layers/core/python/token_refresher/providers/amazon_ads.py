@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.errors import ErrorClass, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
@@ -26,7 +26,7 @@ from token_refresher.providers.base import (
     ValidationResult,
     json_object,
     oauth_error,
-    post_refresh_grant,
+    refresh_with_client_in_body,
     require_app,
 )
 from token_refresher.timeutil import from_epoch
@@ -73,25 +73,14 @@ class AmazonAds:
     ) -> RefreshResult:
         app = require_app(app, NAME)
         base = ctx.base_url(NAME, region_base_url(doc))
-        try:
-            return post_refresh_grant(
-                ctx,
-                base + GRANT_PATH,
-                provider=NAME,
-                doc=doc,
-                form={
-                    "grant_type": "refresh_token",
-                    "refresh_token": doc.refresh_token or "",
-                    "client_id": app.client_id,
-                    "client_secret": app.client_secret,
-                },
-            )
-        except ProviderError as err:
-            if err.error_class is ErrorClass.REAUTH_REQUIRED:
-                err.remediation = REAUTH_HINT
-            elif err.error_class is ErrorClass.CONFIG and err.provider_code is not None:
-                err.remediation = CONFIG_HINT
-            raise
+        return refresh_with_client_in_body(
+            ctx,
+            base + GRANT_PATH,
+            provider=NAME,
+            doc=doc,
+            app=app,
+            hints={ErrorClass.REAUTH_REQUIRED: REAUTH_HINT, ErrorClass.CONFIG: CONFIG_HINT},
+        )
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext

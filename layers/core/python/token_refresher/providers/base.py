@@ -255,3 +255,37 @@ def post_refresh_grant(
     if not 200 <= resp.status < 300:
         raise oauth_error(resp, provider, classify=classify)
     return oauth_token_response(resp, provider, ctx.now(), doc.refresh_token)
+
+
+def refresh_with_client_in_body(
+    ctx: ProviderContext,
+    url: str,
+    *,
+    provider: str,
+    doc: TokenDocument,
+    app: AppCredentials,
+    hints: Mapping[ErrorClass, str],
+) -> RefreshResult:
+    """The common refresh_token grant with client_id/client_secret in the form body.
+
+    ``hints`` replaces the generic remediation of provider-reported errors of that class with the
+    platform's own advice.
+    """
+    try:
+        return post_refresh_grant(
+            ctx,
+            url,
+            provider=provider,
+            doc=doc,
+            form={
+                "grant_type": "refresh_token",
+                "refresh_token": doc.refresh_token or "",
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+            },
+        )
+    except ProviderError as err:
+        hint = hints.get(err.error_class)
+        if hint is not None and err.provider_code is not None:
+            err.remediation = hint
+        raise

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.errors import ErrorClass
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
@@ -24,7 +24,7 @@ from token_refresher.providers.base import (
     expires_at_from,
     json_object,
     oauth_error,
-    post_refresh_grant,
+    refresh_with_client_in_body,
     require_app,
 )
 
@@ -48,23 +48,14 @@ class GoogleAds:
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
         app = require_app(app, NAME)
-        try:
-            result = post_refresh_grant(
-                ctx,
-                ctx.base_url(NAME, DEFAULT_BASE_URL) + "/token",
-                provider=NAME,
-                doc=doc,
-                form={
-                    "grant_type": "refresh_token",
-                    "refresh_token": doc.refresh_token or "",
-                    "client_id": app.client_id,
-                    "client_secret": app.client_secret,
-                },
-            )
-        except ProviderError as err:
-            if err.error_class is ErrorClass.REAUTH_REQUIRED:
-                err.remediation = REAUTH_HINT
-            raise
+        result = refresh_with_client_in_body(
+            ctx,
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + "/token",
+            provider=NAME,
+            doc=doc,
+            app=app,
+            hints={ErrorClass.REAUTH_REQUIRED: REAUTH_HINT},
+        )
         if doc.bool_option("testing_app"):
             # Apps in "Testing" status: refresh tokens die 7 days after the user authorized.
             # A new refresh token restarts the clock; without a known date, assume "now".

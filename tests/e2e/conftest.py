@@ -75,10 +75,16 @@ def alerts_queue(deployed: Deployed) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_secret(deployed: Deployed) -> Iterator[Callable[..., str]]:
+def secrets(deployed: Deployed) -> Iterator[stack.SecretFactory]:
+    factory = stack.SecretFactory(deployed.sm, "tr-e2e")
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture
+def make_secret(secrets: stack.SecretFactory) -> Callable[..., str]:
     """Managed token secrets with unique names, not due for the scheduled sweep unless asked
     (expires-at far out, rotated just now); force-deleted afterwards."""
-    created: list[str] = []
 
     def make(
         document: dict[str, Any],
@@ -93,28 +99,14 @@ def make_secret(deployed: Deployed) -> Iterator[Callable[..., str]]:
                 "token-refresher:expires-at": str(int(time.time()) + 40 * 86400),
                 "token-refresher:last-rotated-at": str(int(time.time() - rotated_ago)),
             }
-        secret_name = name or f"tr-e2e/{document['provider']}/{uuid.uuid4().hex[:10]}"
-        arn = stack.create_token_secret(deployed.sm, secret_name, document, tags=tags)
-        created.append(arn)
-        return arn
+        return secrets.token(document, name=name, tags=tags)
 
-    yield make
-    for arn in created:
-        deployed.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    return make
 
 
 @pytest.fixture
-def make_app(deployed: Deployed) -> Iterator[Callable[[str, str, str], str]]:
-    created: list[str] = []
-
-    def make(provider: str, client_id: str, client_secret: str) -> str:
-        name = f"token-refresher/apps/e2e-{provider}-{uuid.uuid4().hex[:8]}"
-        created.append(stack.create_app_secret(deployed.sm, name, client_id, client_secret))
-        return name
-
-    yield make
-    for arn in created:
-        deployed.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+def make_app(secrets: stack.SecretFactory) -> Callable[[str, str, str], str]:
+    return secrets.app
 
 
 def rotate(deployed: Deployed, secret_arn: str) -> None:

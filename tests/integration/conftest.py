@@ -130,33 +130,21 @@ def _clear_runtime_caches() -> None:
 
 
 @pytest.fixture
-def secret_factory(aws: Aws) -> Iterator[Callable[..., str]]:
-    """Creates token secrets with unique names; deletes them (no recovery window) afterwards."""
-    created: list[str] = []
-
-    def make(document: dict[str, Any], *, name: str | None = None, **tags: str) -> str:
-        secret_name = name or f"tr-int/{document['provider']}/{uuid.uuid4().hex[:10]}"
-        arn = stack.create_token_secret(aws.sm, secret_name, document, tags=tags)
-        created.append(arn)
-        return arn
-
-    yield make
-    for arn in created:
-        aws.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+def secrets(aws: Aws) -> Iterator[stack.SecretFactory]:
+    factory = stack.SecretFactory(aws.sm, "tr-int")
+    yield factory
+    factory.cleanup()
 
 
 @pytest.fixture
-def app_secret(aws: Aws) -> Iterator[Callable[[str, str, str], str]]:
-    created: list[str] = []
+def secret_factory(secrets: stack.SecretFactory) -> Callable[..., str]:
+    """Creates token secrets with unique names; deleted (no recovery window) afterwards."""
+    return lambda document, *, name=None, **tags: secrets.token(document, name=name, tags=tags)
 
-    def make(provider: str, client_id: str, client_secret: str) -> str:
-        name = f"token-refresher/apps/int-{provider}-{uuid.uuid4().hex[:8]}"
-        created.append(stack.create_app_secret(aws.sm, name, client_id, client_secret))
-        return name
 
-    yield make
-    for arn in created:
-        aws.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+@pytest.fixture
+def app_secret(secrets: stack.SecretFactory) -> Callable[[str, str, str], str]:
+    return secrets.app
 
 
 def start_rotation(aws: Aws, secret_id: str, noop_arn: str) -> str:

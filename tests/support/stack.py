@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,29 @@ def receive_alerts(sqs: Any, queue_url: str, *, wait_seconds: int = 1) -> list[d
             envelope["alert"] = json.loads(envelope["Message"])
             out.append(envelope)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class SecretFactory:
+    """Token and app-credential secrets with unique names, force-deleted by ``cleanup()``."""
+
+    def __init__(self, sm: Any, prefix: str) -> None:
+        self.sm = sm
+        self.prefix = prefix
+        self._created: list[str] = []
+
+    def token(
+        self, document: Mapping[str, Any], *, name: str | None = None, tags: Mapping[str, str] = {}
+    ) -> str:
+        secret_name = name or f"{self.prefix}/{document['provider']}/{uuid.uuid4().hex[:10]}"
+        arn = create_token_secret(self.sm, secret_name, document, tags=tags)
+        self._created.append(arn)
+        return arn
+
+    def app(self, provider: str, client_id: str, client_secret: str) -> str:
+        name = f"token-refresher/apps/{self.prefix}-{provider}-{uuid.uuid4().hex[:8]}"
+        self._created.append(create_app_secret(self.sm, name, client_id, client_secret))
+        return name
+
+    def cleanup(self) -> None:
+        for arn in self._created:
+            self.sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)

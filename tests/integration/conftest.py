@@ -127,6 +127,8 @@ def _clear_runtime_caches() -> None:
     runtime.settings.cache_clear()
     runtime.rotation_engine.cache_clear()
     runtime._store.cache_clear()
+    runtime._dispatcher.cache_clear()
+    runtime.rotation_worker.cache_clear()
 
 
 @pytest.fixture

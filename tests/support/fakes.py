@@ -280,3 +280,33 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
+class FakeSqs:
+    """The SendMessageBatch slice of an SQS client, in memory.
+
+    ``refuse[n]`` = entry Ids refused (with ``SendMessageBatch`` result entries) on the n-th call;
+    ``raise_on[n]`` = exception raised by the n-th call (0-based). ``messages`` holds the bodies
+    accepted, in order; ``calls`` the entry count of each call.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.calls: list[int] = []
+        self.refuse: dict[int, set[str]] = {}
+        self.raise_on: dict[int, Exception] = {}
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        n = len(self.calls)
+        self.calls.append(len(Entries))
+        if n in self.raise_on:
+            raise self.raise_on[n]
+        refused = self.refuse.get(n, set())
+        failed = [
+            {"Id": e["Id"], "Code": "InternalError", "SenderFault": False}
+            for e in Entries
+            if e["Id"] in refused
+        ]
+        ok = [e for e in Entries if e["Id"] not in refused]
+        self.messages += [e["MessageBody"] for e in ok]
+        return {"Successful": [{"Id": e["Id"]} for e in ok], "Failed": failed}

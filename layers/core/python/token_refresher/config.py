@@ -126,6 +126,8 @@ class Settings:
     sweep_concurrency: int = 8
     rotation_after_days: int = 7
     refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
+    rotation_queue_url: str | None = None
+    dispatch_senders: int = 8
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -135,8 +137,13 @@ class Settings:
         rotation_arn = env.get("ROTATION_FUNCTION_ARN", "").strip() or None
         if rotation_arn is not None and not rotation_arn.startswith("arn:"):
             raise ConfigError("must be a Lambda function ARN", field="ROTATION_FUNCTION_ARN")
+        queue_url = env.get("ROTATION_QUEUE_URL", "").strip() or None
+        if queue_url is not None and not queue_url.startswith(("https://", "http://")):
+            raise ConfigError("must be an SQS queue URL", field="ROTATION_QUEUE_URL")
         return cls(
             rotation_function_arn=rotation_arn,
+            rotation_queue_url=queue_url,
+            dispatch_senders=_int(env, "DISPATCH_SENDERS", 8, 1, 64),
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
             rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
             refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", "")),

@@ -14,6 +14,7 @@ from token_refresher.adapters.resume import LambdaRotationResumer
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
+from token_refresher.dispatch import QueueDispatcher, RotationWorker
 from token_refresher.http import HttpClient
 from token_refresher.observability import EmfMetrics, logger
 from token_refresher.providers.base import ProviderContext
@@ -78,7 +79,26 @@ def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
             if cfg.rotation_function_arn
             else None
         ),
+        dispatcher=_dispatcher(),
     )
+
+
+@cache
+def rotation_worker() -> RotationWorker:
+    cfg = settings()
+    return RotationWorker(
+        _store(),
+        rotation_lambda_arn=cfg.rotation_function_arn,
+        rotation_after_days=cfg.rotation_after_days,
+    )
+
+
+@cache
+def _dispatcher() -> QueueDispatcher | None:
+    cfg = settings()
+    if cfg.rotation_queue_url is None:
+        return None
+    return QueueDispatcher(client("sqs"), cfg.rotation_queue_url, senders=cfg.dispatch_senders)
 
 
 @cache

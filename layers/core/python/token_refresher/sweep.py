@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +27,7 @@ from token_refresher.adapters.secrets import (
     SecretStore,
 )
 from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.dispatch import EnqueueResult, RotationJob
 from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import PROVIDER_NAMES
@@ -220,6 +221,7 @@ class SweepReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
     warnings_sent: int = 0
     due_ids: list[str] = field(default_factory=list)
 
@@ -234,6 +236,7 @@ class SweepReport:
             "skipped": self.skipped,
             "errors": self.errors,
             "deferred": self.deferred,
+            "enqueued": self.enqueued,
             "warnings_sent": self.warnings_sent,
         }
 
@@ -248,7 +251,15 @@ class _Candidate:
     last_rotated: datetime | None
 
 
+class Dispatcher(Protocol):
+    def enqueue(self, jobs: list[RotationJob]) -> EnqueueResult: ...
+
+
 class SweepEngine:
+    """Lists and decides; starts due rotations itself (direct) or, with a ``dispatcher``, hands
+    a scheduled sweep's due secrets to the rotation queue (queue mode; manual requests stay direct
+    so that their caller sees each outcome)."""
+
     def __init__(
         self,
         store: SecretStore,
@@ -265,6 +276,7 @@ class SweepEngine:
         reserve_ms: int = 10_000,
         resumer: RotationResumer | None = None,
         stuck_after: timedelta = timedelta(minutes=15),
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.resumer = resumer
         self.stuck_after = stuck_after
@@ -279,6 +291,7 @@ class SweepEngine:
         self.metrics = metrics or NullMetrics()
         self.time_left_ms = time_left_ms
         self.reserve_ms = reserve_ms
+        self.dispatcher = dispatcher
 
     def run(self, request: SweepRequest) -> SweepReport:
         started = time.monotonic()
@@ -299,6 +312,8 @@ class SweepEngine:
         report.due_ids = [c.secret_id for c, _ in due]
         if request.dry_run:
             report.would_rotate = [{"secret_id": c.secret_id, "reason": r} for c, r in due]
+        elif self.dispatcher is not None and request.scheduled:
+            self._enqueue(self.dispatcher, due, report, now)
         else:
             self._start_rotations(due, report, force=request.force)
         self._emit_metrics(candidates, report, now)
@@ -314,6 +329,7 @@ class SweepEngine:
                 "skipped": len(report.skipped),
                 "errors": len(report.errors),
                 "deferred": len(report.deferred),
+                "enqueued": len(report.enqueued),
                 "seconds": round(time.monotonic() - started, 3),
             },
         )
@@ -458,6 +474,28 @@ class SweepEngine:
                 return "rotated moments ago by another run"
         return None
 
+    def _enqueue(
+        self,
+        dispatcher: Dispatcher,
+        due: list[tuple[_Candidate, str]],
+        report: SweepReport,
+        now: datetime,
+    ) -> None:
+        jobs = [RotationJob(c.secret_id, reason, now) for c, reason in due]
+        try:
+            result = dispatcher.enqueue(jobs)
+        except (ClientError, BotoCoreError) as exc:
+            error = _aws_error(exc)
+            report.errors += [
+                {"secret_id": j.secret_id, "error": error, "error_class": "dispatch"} for j in jobs
+            ]
+            return
+        report.enqueued = result.enqueued
+        report.errors += [
+            {"secret_id": secret_id, "error": code, "error_class": "dispatch"}
+            for secret_id, code in result.failed
+        ]
+
     # --- human deadlines -----------------------------------------------------------------------
 
     def _deadline_warning(self, cand: _Candidate, now: datetime) -> int:
@@ -510,7 +548,7 @@ class SweepEngine:
         by_provider: dict[str, list[_Candidate]] = {}
         for cand in candidates:
             by_provider.setdefault(cand.provider, []).append(cand)
-        started = set(report.started)
+        started = set(report.started) | set(report.enqueued)
         due = set(report.due_ids)
         skipped = {s["secret_id"] for s in report.skipped}
         failed = {e["secret_id"] for e in report.errors}

@@ -1,0 +1,232 @@
+"""Queue mode: the sweep enqueues due secrets, the worker starts each rotation once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import LambdaContext, load_handler
+from tests.support.fakes import FakeSqs, client_error
+from tests.unit.conftest import Harness
+from token_refresher.dispatch import (
+    QueueDispatcher,
+    RotationJob,
+    RotationWorker,
+    plan_sweep,
+    rotation_concurrency,
+)
+from token_refresher.errors import ConfigError
+from token_refresher.sweep import SweepEngine, SweepRequest
+
+pytestmark = pytest.mark.unit
+
+ROTATION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:rotation"
+QUEUE_URL = "http://127.0.0.1/000000000000/rotations"
+
+
+@pytest.fixture
+def worker_app() -> Iterator[object]:
+    """functions/worker/app.py; its Powertools Logger stops propagation of the "token-refresher"
+    logger, which the suite's leak scanner listens to at the root: restored afterwards."""
+    service = logging.getLogger("token-refresher")
+    saved = (service.propagate, list(service.handlers), service.level)
+    yield load_handler("worker")
+    service.propagate, service.handlers[:], level = saved[0], saved[1], saved[2]
+    service.setLevel(level)
+
+
+def job(harness: Harness, secret_id: str, *, ago: timedelta = timedelta(0)) -> RotationJob:
+    return RotationJob(secret_id, "expires soon", harness.clock.now - ago)
+
+
+def managed(harness: Harness, name: str, **tags: str) -> str:
+    harness.add_secret(name)
+    harness.store._secrets[name].tags.update({f"token-refresher:{k}": v for k, v in tags.items()})
+    return name
+
+
+def worker(harness: Harness) -> RotationWorker:
+    return RotationWorker(harness.store, rotation_lambda_arn=ROTATION_ARN, clock=harness.clock)
+
+
+class TestQueueDispatcher:
+    def test_due_jobs_go_out_ten_per_batch_and_round_trip(self, harness: Harness):
+        # Given 25 jobs and an empty queue
+        sqs = FakeSqs()
+        jobs = [job(harness, f"conn/{i:02d}") for i in range(25)]
+        # When they are enqueued
+        result = QueueDispatcher(sqs, QUEUE_URL, senders=2).enqueue(jobs)
+        # Then three SendMessageBatch calls carried them, and each body parses back to its job
+        assert sorted(sqs.calls) == [5, 10, 10]
+        assert sorted(result.enqueued) == [j.secret_id for j in jobs]
+        assert result.failed == []
+        parsed = [RotationJob.from_body(m) for m in sqs.messages]
+        assert sorted(parsed, key=lambda j: j.secret_id) == jobs
+
+    def test_refused_entries_are_retried_once_then_reported(self, harness: Harness):
+        # Given SQS refuses entry 3 of the first call and, on the retry, refuses it again
+        sqs = FakeSqs()
+        sqs.refuse = {0: {"3", "4"}, 1: {"0"}}
+        jobs = [job(harness, f"conn/{i}") for i in range(6)]
+        # When the six jobs are enqueued
+        result = QueueDispatcher(sqs, QUEUE_URL).enqueue(jobs)
+        # Then conn/4 made it on the retry and conn/3 is reported failed, with SQS's code
+        assert sqs.calls == [6, 2]
+        assert result.failed == [("conn/3", "InternalError")]
+        assert sorted(result.enqueued) == ["conn/0", "conn/1", "conn/2", "conn/4", "conn/5"]
+
+    def test_a_failing_batch_does_not_stop_the_others(self, harness: Harness):
+        # Given the first call raises a throttling error (and its retry too)
+        sqs = FakeSqs()
+        sqs.raise_on = {0: client_error("ThrottlingException", "SendMessageBatch")}
+        sqs.raise_on[1] = sqs.raise_on[0]
+        jobs = [job(harness, f"conn/{i:02d}") for i in range(12)]
+        # When enqueued one sender at a time
+        result = QueueDispatcher(sqs, QUEUE_URL, senders=1).enqueue(jobs)
+        # Then the first ten are reported failed with the error code, the last two went out
+        assert [code for _, code in result.failed] == ["ThrottlingException"] * 10
+        assert result.enqueued == ["conn/10", "conn/11"]
+
+    @pytest.mark.parametrize(
+        "body",
+        ["not json", "[]", json.dumps({"reason": "x"}), json.dumps({"secret_id": "a"})],
+    )
+    def test_malformed_messages_are_config_errors(self, body: str):
+        with pytest.raises(ConfigError):
+            RotationJob.from_body(body)
+
+
+class TestSweepInQueueMode:
+    def test_scheduled_sweep_enqueues_due_secrets_and_rotates_nothing(self, harness: Harness):
+        # Given one due and one fresh secret, and a sweep with a queue dispatcher
+        now = harness.clock.now
+        due = managed(harness, "conn/due", **{"expires-at": str(int(now.timestamp()) + 60)})
+        managed(
+            harness,
+            "conn/fine",
+            **{
+                "expires-at": str(int((now + timedelta(days=40)).timestamp())),
+                "last-rotated-at": str(int((now - timedelta(days=5)).timestamp())),
+            },
+        )
+        sqs = FakeSqs()
+        sweeper = SweepEngine(
+            harness.store,
+            harness.notifier,
+            rotation_lambda_arn=ROTATION_ARN,
+            clock=harness.clock,
+            dispatcher=QueueDispatcher(sqs, QUEUE_URL),
+        )
+        # When the scheduled sweep runs
+        report = sweeper.run(SweepRequest(scheduled=True))
+        # Then only the due secret was enqueued, and no RotateSecret was called
+        arn = harness.store._secrets[due].arn
+        assert report.enqueued == [arn]
+        assert report.started == []
+        assert [RotationJob.from_body(m).secret_id for m in sqs.messages] == [arn]
+        assert not any(op == "rotate" for op, _ in harness.store.calls)
+
+    def test_manual_requests_stay_direct(self, harness: Harness):
+        # Given a queue-mode sweep and a managed secret
+        name = managed(harness, "conn/manual")
+        sqs = FakeSqs()
+        sweeper = SweepEngine(
+            harness.store,
+            harness.notifier,
+            rotation_lambda_arn=ROTATION_ARN,
+            clock=harness.clock,
+            dispatcher=QueueDispatcher(sqs, QUEUE_URL),
+        )
+        # When a manual rotation of that secret is requested
+        report = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        # Then it is started at once, nothing queued
+        assert report.started == [harness.store._secrets[name].arn]
+        assert sqs.calls == []
+
+
+class TestRotationWorker:
+    def test_starts_the_rotation_and_attaches_the_function_when_missing(self, harness: Harness):
+        # Given a managed secret without rotation configured
+        name = managed(harness, "conn/w1")
+        harness.store._secrets[name].rotation_enabled = False
+        # When its job is handled
+        outcome = worker(harness).handle(job(harness, name))
+        # Then RotateSecret ran and rotation is now configured
+        assert outcome == "started"
+        assert harness.store._secrets[name].rotation_enabled
+        assert any(op == "rotate" for op, _ in harness.store.calls)
+
+    def test_a_redelivered_message_does_not_rotate_twice(self, harness: Harness):
+        # Given a job decided 2 minutes ago whose secret was rotated since
+        name = managed(harness, "conn/w2")
+        rotated = harness.clock.now - timedelta(minutes=1)
+        harness.store._secrets[name].tags["token-refresher:last-rotated-at"] = str(
+            int(rotated.timestamp())
+        )
+        # When the (redelivered) job is handled
+        outcome = worker(harness).handle(job(harness, name, ago=timedelta(minutes=2)))
+        # Then it is skipped without calling RotateSecret
+        assert outcome == "recent"
+        assert not any(op == "rotate" for op, _ in harness.store.calls)
+
+    def test_rotation_in_progress_and_unknown_or_unmanaged_ids_are_not_retried(
+        self, harness: Harness
+    ):
+        # Given a secret mid-rotation and one that lost its managed tag
+        busy = managed(harness, "conn/busy")
+        harness.store.start_rotation(busy, "other-token")
+        harness.store.create("conn/unmanaged", "{}")
+        w = worker(harness)
+        # When their jobs (and one for a deleted secret) are handled
+        outcomes = [w.handle(job(harness, n)) for n in (busy, "conn/unmanaged", "conn/gone")]
+        # Then each is a final outcome, not an exception (SQS must not retry them)
+        assert outcomes == ["in_progress", "not_managed", "not_found"]
+
+    def test_handler_reports_only_the_failed_records(
+        self, harness: Harness, monkeypatch: pytest.MonkeyPatch, worker_app: Any
+    ):
+        # Given the worker handler over the in-memory store, and RotateSecret throttled once
+        app = worker_app
+        monkeypatch.setattr(app, "rotation_worker", lambda: worker(harness))
+        names = [managed(harness, f"conn/h{i}") for i in range(3)]
+        harness.store.fail_on["rotate"] = [client_error("ThrottlingException", "RotateSecret")]
+        event: dict[str, Any] = {
+            "Records": [
+                {
+                    "messageId": f"m{i}",
+                    "body": job(harness, n).to_body(),
+                    "eventSource": "aws:sqs",
+                    "attributes": {},
+                    "messageAttributes": {},
+                }
+                for i, n in enumerate(names)
+            ]
+        }
+        # When the batch is handled
+        response = app.lambda_handler(event, LambdaContext())
+        # Then only the throttled record comes back for a retry
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
+
+class TestCapacity:
+    def test_rotation_concurrency_from_the_write_quota(self):
+        # 50 writes/s, 2 writes per rotation: 25 rotations/s; 0.6 s each -> 15 in flight
+        assert rotation_concurrency(0.6) == 15
+        assert rotation_concurrency(0.6, headroom=0.8) == 12
+
+    def test_100k_secrets_all_due_do_not_fit_one_direct_sweep_but_do_queued(self):
+        # Given 100,000 secrets, every one due (e.g. the first sweep after onboarding)
+        direct = plan_sweep(100_000, 100_000, page_seconds=0.2)
+        queued = plan_sweep(100_000, 100_000, page_seconds=0.2, mode="queue")
+        # Then 1,000 pages; starting 100,000 RotateSecret at 50/s takes 2,000 s > 900 s
+        assert direct.list_pages == 1000
+        assert not direct.fits
+        assert direct.start_seconds == 2000
+        # While enqueuing them is 10,000 batches and fits; the rotations drain at 25/s
+        assert queued.fits
+        assert queued.drain_seconds == 4000

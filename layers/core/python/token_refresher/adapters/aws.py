@@ -11,6 +11,7 @@ CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=3,
     read_timeout=10,
+    max_pool_connections=64,  # SweepConcurrency goes up to 64 threads sharing one client
     user_agent_extra="token-refresher",
 )
 

@@ -120,6 +120,11 @@ test: lint validate security build ## Every test layer (lint, template, security
 	tools/localstack.sh install
 	$(PY) -m pytest -q
 
+.PHONY: bench
+bench: $(VENV)/.stamp build ## Benchmarks on LocalStack (minutes; BENCH_N=1000 for a quick run, BENCH_DOC=1 records docs/benchmarks.md)
+	tools/localstack.sh start
+	PYTHONPATH=layers/core/python:. $(PY) -m bench.run
+
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of token-refresher against LocalStack (`make bench`); see bench/README.md."""

@@ -1,0 +1,197 @@
+"""`make bench`: every benchmark, one table, the goals checked; optionally recorded in the docs.
+
+Knobs (environment): ``BENCH_N`` sweep sizes (default ``1000,10000``), ``BENCH_ROTATIONS``
+(default 200), ``BENCH_FANOUT`` due secrets for the queue mode (default 1000), ``BENCH_ONLY``
+(comma list of sweep,rotation,coldstart,fanout), ``BENCH_DOC=1`` to rewrite the generated part
+of docs/benchmarks.md. Results are also kept as JSON in ``.bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench import cold_start, common, fan_out, rotation_throughput, sweep_cost
+from token_refresher.dispatch import plan_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+MB = 1024 * 1024
+
+
+def _ok(flag: bool) -> str:
+    return "yes" if flag else "**NO**"
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out = [
+        f"Measured {m['date']} on {m['nproc']} CPUs, {m['memory']} RAM, Python {m['python']} "
+        f"({m['platform']}), LocalStack 2026.3.0 in host mode on the same machine.",
+        "",
+    ]
+    for s in results.get("sweep", []):
+        n, p, v = s["n"], s["product"], s["naive"]
+        pages_max = math.ceil(n / 100)
+        out += [
+            f"### Sweep, N = {n:,} ({p['due']} due)",
+            "",
+            "| | product (tags only) | naive (read every value) | ratio |",
+            "|---|---:|---:|---:|",
+            f"| ListSecrets | {p['calls'].get('ListSecrets', 0)} | "
+            f"{v['calls'].get('ListSecrets', 0)} | |",
+            f"| GetSecretValue | {p['calls'].get('GetSecretValue', 0)} | "
+            f"{v['calls'].get('GetSecretValue', 0)} | |",
+            f"| RotateSecret (counted, not sent) | {p['calls'].get('RotateSecret', 0)} | "
+            f"{v['calls'].get('RotateSecret', 0)} | |",
+            f"| Secrets Manager calls | {p['total_calls']:,} | {v['total_calls']:,} | "
+            f"{s['call_ratio']:.1f}x |",
+            f"| wall time | {p['seconds']:.2f} s | {v['seconds']:.2f} s | {s['time_ratio']:.1f}x |",
+            "",
+            f"Goals: list pages <= ceil(N/100) = {pages_max}: "
+            f"{_ok(p['calls'].get('ListSecrets', 0) <= pages_max)}; per due secret "
+            f"{(p['total_calls'] - p['calls'].get('ListSecrets', 0)) / max(1, p['due']):.0f} call"
+            + (
+                f"; >= 20x fewer calls: {_ok(s['call_ratio'] >= 20)}; "
+                f">= 5x less wall time: {_ok(s['time_ratio'] >= 5)}"
+                if n >= 10000
+                else ""
+            )
+            + f". Seeding: {s['seeding']['created']:,} created in {s['seeding']['seconds']} s.",
+            "",
+        ]
+    r = results.get("rotation")
+    if r:
+        seq, par = r["sequential"], r["parallel"]
+        out += [
+            f"### Rotation throughput ({r['rotations']} rotations, provider latency "
+            f"{r['latency_s'] * 1000:.0f} ms per call, write budget {r['budget']:.0f}/s)",
+            "",
+            "| | sequential | parallel |",
+            "|---|---:|---:|",
+            f"| rotations | {seq['rotations']} | {par['rotations']} |",
+            f"| workers | 1 | {par['workers']} |",
+            f"| mean rotation (4 steps) | {seq['mean_rotation_s']:.2f} s | "
+            f"{par['mean_rotation_s']:.2f} s |",
+            f"| rotations/s | {seq['rotations_per_s']:.2f} | {par['rotations_per_s']:.1f} |",
+            f"| writes/s (Put + UpdateSecretVersionStage) | | {par['writes_per_s']:.1f} |",
+            f"| Secrets Manager calls per rotation | {seq['calls_per_rotation']:.0f} | |",
+            "",
+            f"Throttled attempts (retried): writes {r['throttled_attempts']['writes']}, "
+            f"TagResource {r['throttled_attempts']['TagResource']}; failed rotations: "
+            f"{r['failures']} {r['failure_types'] or ''}.",
+            f"Goals: >= 80% of the write budget: {_ok(r['budget_share'] >= 0.8)} "
+            f"({r['budget_share']:.0%}); 0 throttling failures: {_ok(r['failures'] == 0)}; "
+            f">= 10x sequential: {_ok(r['speedup'] >= 10)} ({r['speedup']:.1f}x).",
+            "",
+        ]
+    c = results.get("coldstart")
+    if c:
+        out += [
+            "### Cold start (import of each handler, best of 5)",
+            "",
+            "| handler | tracing on | tracing off | heaviest imports (tracing on) |",
+            "|---|---:|---:|---|",
+        ]
+        for name, t in c["imports"].items():
+            top = ", ".join(f"{mod} {ms:.0f} ms" for mod, ms in t["tracing"]["top"][:3])
+            out.append(
+                f"| {name} | {t['tracing']['best_ms']:.0f} ms | {t['no_tracing']['best_ms']:.0f} ms"
+                f" | {top} |"
+            )
+        sizes = ", ".join(f"{k} {v / MB:.2f} MB" for k, v in c["sizes"].items())
+        worst = max(t["tracing"]["best_ms"] for t in c["imports"].values())
+        out += [
+            "",
+            f"Built artifacts, unzipped: {c['total_bytes'] / MB:.2f} MB ({sizes}); boto3 in the "
+            f"layer: {c['boto_in_layer'] or 'no'}.",
+            f"Goals: each handler <= 250 ms: {_ok(worst <= 250)} (worst {worst:.0f} ms); "
+            f"<= 10 MB: {_ok(c['total_bytes'] <= 10 * MB)}.",
+            "",
+        ]
+    f = results.get("fanout")
+    if f:
+        out += [
+            f"### Queue mode, in-process ({f['due']:,} due secrets)",
+            "",
+            "| phase | calls | time | rate |",
+            "|---|---|---:|---:|",
+            f"| sweep: list + enqueue | {f['enqueue_calls']} | {f['enqueue_seconds']:.2f} s | "
+            f"{f['enqueued'] / f['enqueue_seconds']:.0f} msgs/s |",
+            f"| {f['workers']} workers: receive, handler, delete | "
+            f"{f['worker_sm_calls'] | {'RotateSecret (counted)': f['rotate_calls']}} | "
+            f"{f['drain_seconds']:.2f} s | {f['records_per_s']:.0f} records/s |",
+            "",
+            f"Enqueued {f['enqueued']:,}, enqueue errors {f['enqueue_errors']}, records handled "
+            f"{f['handled']:,}, failed records {f['failed_records']}.",
+            "",
+        ]
+    plan = results.get("plan")
+    if plan:
+        out += [
+            f"### 100,000 secrets: one sweep invocation? (page time {plan['page_seconds']:.3f} s "
+            "as measured above; 15-minute limit, 10 s reserve)",
+            "",
+            "| due | mode | pages | listing | starting | fits | rotations drain (write quota) |",
+            "|---:|---|---:|---:|---:|---|---:|",
+        ]
+        for row in plan["rows"]:
+            out.append(
+                f"| {row['due']:,} | {row['mode']} | {row['list_pages']} | {row['list_seconds']} s"
+                f" | {row['start_seconds']} s | {_ok(row['fits'])} | {row['drain_seconds']} s |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+    want = lambda name: not only or name in only  # noqa: E731
+    results: dict[str, Any] = {"machine": common.machine()}
+    endpoint = None
+    if want("sweep") or want("rotation") or want("fanout"):
+        endpoint = common.localstack()
+    if want("sweep"):
+        sizes = [int(x) for x in os.environ.get("BENCH_N", "1000,10000").split(",") if x]
+        results["sweep"] = []
+        for n in sizes:
+            print(f"bench: sweep N={n}", file=sys.stderr, flush=True)
+            results["sweep"].append(sweep_cost.run(endpoint, n))
+        page = max(results["sweep"], key=lambda s: s["n"])["page_seconds"]
+        rows = [
+            plan_sweep(100_000, due, page_seconds=page, mode=mode).to_dict() | {"mode": mode}
+            for due in (1_000, 17_000, 100_000)
+            for mode in ("direct", "queue")
+        ]
+        results["plan"] = {"page_seconds": page, "rows": rows}
+    if want("rotation"):
+        print("bench: rotation throughput", file=sys.stderr, flush=True)
+        results["rotation"] = rotation_throughput.run(
+            endpoint, int(os.environ.get("BENCH_ROTATIONS", "200"))
+        )
+    if want("fanout"):
+        print("bench: queue mode", file=sys.stderr, flush=True)
+        results["fanout"] = fan_out.run(endpoint, int(os.environ.get("BENCH_FANOUT", "1000")))
+    if want("coldstart"):
+        print("bench: cold start", file=sys.stderr, flush=True)
+        results["coldstart"] = cold_start.run()
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    (ROOT / ".bench" / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    table = render(results)
+    print(table)
+    if os.environ.get("BENCH_DOC") == "1":
+        text = DOC.read_text()
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        DOC.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+        print(f"bench: {DOC.relative_to(ROOT)} updated", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,9 @@ from botocore.config import Config
 from tests.support.localstack import ensure_localstack
 
 from token_refresher.adapters.aws import CLIENT_CONFIG
+
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
+logging.getLogger("token-refresher").setLevel(logging.ERROR)  # one warning per LocalStack rotation
 
 WRITE_OPERATIONS = ("PutSecretValue", "UpdateSecret", "UpdateSecretVersionStage")
 
@@ -44,7 +48,7 @@ def use_region(endpoint: str, region: str) -> None:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )

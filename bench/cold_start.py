@@ -7,8 +7,9 @@ the ``app`` module's cumulative time is kept, best of ``REPEAT``. The environmen
 with tracing on (``Tracing: Active`` in the template), and measured again with
 ``POWERTOOLS_TRACE_DISABLED=true`` to show what the X-Ray SDK costs.
 
-Sizes: every file under ``.aws-sam/build/<Function or Layer>``, unzipped (boto3 is not in the
-deps layer: the runtime provides it).
+Sizes: every file under ``.aws-sam/build/<Function or Layer>`` (the core layer has no build
+method: its source folder, without ``__pycache__``), unzipped; boto3 is not in the deps layer (the
+runtime provides it).
 """
 
 from __future__ import annotations
@@ -27,8 +28,14 @@ LAYERS = ("CoreLayer", "DependenciesLayer")  # later layers first, as Lambda ext
 _LINE = re.compile(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 
 
+def _layer_dir(layer: str) -> Path:
+    """Built layers are under .aws-sam/build; a layer without a build method ships its source."""
+    built = BUILD / layer
+    return built if built.exists() else ROOT / "layers" / layer.removesuffix("Layer").lower()
+
+
 def _import_us(function_dir: Path, extra_env: dict[str, str]) -> tuple[int, list[tuple[int, str]]]:
-    paths = [str(function_dir)] + [str(BUILD / layer / "python") for layer in LAYERS]
+    paths = [str(function_dir)] + [str(_layer_dir(layer) / "python") for layer in LAYERS]
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join(paths),
@@ -69,7 +76,9 @@ def import_times(function_dir: Path, extra_env: dict[str, str]) -> dict[str, Any
 
 
 def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return sum(
+        p.stat().st_size for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
 
 
 def run() -> dict[str, Any]:
@@ -81,8 +90,8 @@ def run() -> dict[str, Any]:
             "no_tracing": import_times(fn, {"POWERTOOLS_TRACE_DISABLED": "true"}),
         }
     for part in [*(p.name for p in functions), *LAYERS]:
-        out["sizes"][part] = _size(BUILD / part)
+        out["sizes"][part] = _size(_layer_dir(part) if part in LAYERS else BUILD / part)
     out["total_bytes"] = sum(out["sizes"].values())
-    boto = [d.name for d in (BUILD / "DependenciesLayer" / "python").glob("boto*")]
+    boto = [d.name for d in (_layer_dir("DependenciesLayer") / "python").glob("boto*")]
     out["boto_in_layer"] = boto
     return out

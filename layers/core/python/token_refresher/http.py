@@ -17,12 +17,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
+
+if TYPE_CHECKING:
+    import requests
+
+# requests (about 70 ms of imports) is loaded on first use: the sweep and the worker only need
+# check_url from here, and their cold start should not pay for it.
 
 USER_AGENT = "token-refresher/0.1 (+https://github.com/token-refresher)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -95,6 +99,8 @@ class HttpClient:
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
+        import requests  # noqa: PLC0415 - lazy, see above
+
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.timeout = (connect_timeout, read_timeout)
@@ -127,6 +133,8 @@ class HttpClient:
         Raises ProviderError(transient) when the provider stays unreachable or keeps answering
         5xx/429. The message names the host and the failure kind, never the query or body.
         """
+        import requests  # noqa: PLC0415 - lazy, see above
+
         check_url(url)
         if idempotent is None:
             idempotent = method.upper() == "GET"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import cache
-
-import requests
+from typing import TYPE_CHECKING
 
 from token_refresher.adapters.aws import client
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
@@ -15,11 +14,12 @@ from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
 from token_refresher.dispatch import QueueDispatcher, RotationWorker
-from token_refresher.http import HttpClient
 from token_refresher.observability import EmfMetrics, logger
-from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine
 from token_refresher.sweep import SweepEngine
+
+if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
+    from token_refresher.providers.base import ProviderContext
+    from token_refresher.rotation import RotationEngine
 
 
 class LogOnlyNotifier:
@@ -35,6 +35,11 @@ def settings() -> Settings:
 
 
 def provider_context(cfg: Settings) -> ProviderContext:
+    import requests  # noqa: PLC0415 - lazy, see the imports
+
+    from token_refresher.http import HttpClient  # noqa: PLC0415
+    from token_refresher.providers.base import ProviderContext  # noqa: PLC0415
+
     http = HttpClient(
         requests.Session(),
         connect_timeout=cfg.http_connect_timeout,
@@ -52,6 +57,8 @@ def notifier(cfg: Settings) -> Notifier:
 
 @cache
 def rotation_engine() -> RotationEngine:
+    from token_refresher.rotation import RotationEngine  # noqa: PLC0415
+
     cfg = settings()
     return RotationEngine(
         _store(),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 from token_refresher.errors import ConfigError
-from token_refresher.providers.base import Provider
+
+if TYPE_CHECKING:  # the modules load on first use: the sweep needs the names only
+    from token_refresher.providers.base import Provider
 
 # provider name -> module; each module exposes PROVIDER, an object implementing base.Provider.
 _MODULES = {

@@ -1,7 +1,8 @@
 """DispatchMode=queue deployed: the sweep enqueues due secrets, the Worker starts their rotation.
 
-Its own stack, deployed for this module only. The file sorts before the other e2e files, so it
-runs before the shared one-minute-schedule stack exists and no other sweep races this one.
+Its own stack (schedule effectively off), deployed for this module only. The file name sorts first
+among the e2e files, so it runs before the shared stack with its one-minute schedule exists: no
+other sweep can rotate these secrets between their creation and this sweep.
 """
 
 from __future__ import annotations

@@ -187,6 +187,27 @@ class TestRotationWorker:
         # Then each is a final outcome, not an exception (SQS must not retry them)
         assert outcomes == ["in_progress", "not_managed", "not_found"]
 
+    def test_a_stuck_rotation_is_finished_like_the_sweep_does(self, harness: Harness):
+        # Given a rotation left at AWSPENDING 20 minutes ago, and a resumer
+        name = managed(harness, "conn/stuck")
+        harness.store.start_rotation(name, "stuck-token")
+        harness.store.created_at["stuck-token"] = harness.clock.now.timestamp() - 1200
+        resumed: list[tuple[str, str]] = []
+
+        class Resumer:
+            def resume(self, secret_id: str, version_id: str) -> None:
+                resumed.append((secret_id, version_id))
+
+        w = RotationWorker(
+            harness.store, rotation_lambda_arn=ROTATION_ARN, clock=harness.clock, resumer=Resumer()
+        )
+        # When its job is handled
+        outcome = w.handle(job(harness, name))
+        # Then the stuck version is finished instead of a new rotation being started
+        assert outcome == "resumed"
+        assert resumed == [(harness.store._secrets[name].arn, "stuck-token")]
+        assert not any(op == "rotate" for op, _ in harness.store.calls)
+
     def test_handler_reports_only_the_failed_records(
         self, harness: Harness, monkeypatch: pytest.MonkeyPatch, worker_app: Any
     ):

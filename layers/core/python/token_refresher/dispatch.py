@@ -21,6 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from token_refresher.adapters.resume import RotationResumer, pending_outcome
 from token_refresher.adapters.secrets import RotationInProgress, SecretNotFound, SecretStore
 from token_refresher.errors import ConfigError
 from token_refresher.state import TAG_LAST_ROTATED, TAG_MANAGED
@@ -144,21 +145,31 @@ class RotationWorker:
         rotation_after_days: int | None = 7,
         min_interval: timedelta = timedelta(minutes=10),
         clock: Clock = utcnow,
+        resumer: RotationResumer | None = None,
+        stuck_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self.store = store
         self.rotation_lambda_arn = rotation_lambda_arn
         self.rotation_after_days = rotation_after_days
         self.min_interval = min_interval
         self.clock = clock
+        self.resumer = resumer
+        self.stuck_after = stuck_after
 
     def handle(self, job: RotationJob) -> str:
-        """``started``, or why not: ``not_found``, ``not_managed``, ``recent``, ``in_progress``."""
+        """``started`` or ``resumed`` (a stuck rotation finished, as the sweep does), or why not:
+        ``not_found``, ``not_managed``, ``in_progress``, ``recent``."""
         try:
             desc = self.store.describe(job.secret_id)
         except SecretNotFound:
             return "not_found"  # deleted since the sweep: nothing to retry
         if desc.tags.get(TAG_MANAGED) != "true":
             return "not_managed"
+        pending = pending_outcome(
+            self.store, self.resumer, desc, now=self.clock(), stuck_after=self.stuck_after
+        )
+        if pending is not None:
+            return "resumed" if pending == "resumed" else "in_progress"
         last = _epoch(desc.tags.get(TAG_LAST_ROTATED))
         if last is None and desc.last_rotated_at is not None:
             last = from_epoch(int(desc.last_rotated_at))

@@ -81,11 +81,7 @@ def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
         provider_policies=cfg.refresh_ahead,
         metrics=EmfMetrics(),
         time_left_ms=time_left_ms,
-        resumer=(
-            LambdaRotationResumer(client("lambda"), cfg.rotation_function_arn)
-            if cfg.rotation_function_arn
-            else None
-        ),
+        resumer=_resumer(cfg),
         dispatcher=_dispatcher(),
     )
 
@@ -97,7 +93,14 @@ def rotation_worker() -> RotationWorker:
         _store(),
         rotation_lambda_arn=cfg.rotation_function_arn,
         rotation_after_days=cfg.rotation_after_days,
+        resumer=_resumer(cfg),
     )
+
+
+def _resumer(cfg: Settings) -> LambdaRotationResumer | None:
+    if not cfg.rotation_function_arn:
+        return None
+    return LambdaRotationResumer(client("lambda"), cfg.rotation_function_arn)
 
 
 @cache

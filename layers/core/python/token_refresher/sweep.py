@@ -18,10 +18,8 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from token_refresher.adapters.notifier import Notifier
-from token_refresher.adapters.resume import RotationResumer
+from token_refresher.adapters.resume import RotationResumer, pending_outcome
 from token_refresher.adapters.secrets import (
-    AWSCURRENT,
-    AWSPENDING,
     RotationInProgress,
     SecretNotFound,
     SecretStore,
@@ -455,18 +453,11 @@ class SweepEngine:
         than ``stuck_after`` is finished here (its pending value is reused, never dropped).
         """
         fresh = self.store.describe(cand.secret_id)
-        pending = fresh.version_with(AWSPENDING)
-        if pending is not None and pending != fresh.version_with(AWSCURRENT):
-            created = self.store.version_created_at(cand.secret_id, pending)
-            age = self.clock().timestamp() - created if created is not None else None
-            if self.resumer is None or age is None or age < self.stuck_after.total_seconds():
-                return "rotation already in progress"
-            logger.warning(
-                "finishing a rotation stuck at AWSPENDING",
-                extra={"secret_id": cand.secret_id, "version_id": pending, "age_s": int(age)},
-            )
-            self.resumer.resume(cand.secret_id, pending)
-            return "resumed"
+        pending = pending_outcome(
+            self.store, self.resumer, fresh, now=self.clock(), stuck_after=self.stuck_after
+        )
+        if pending is not None:
+            return pending
         if not force:
             now = self.clock()
             last = epoch_tag(fresh.tags, TAG_LAST_ROTATED)

@@ -9,9 +9,17 @@ value (a refreshed token is never dropped) or refreshes when the version is empt
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from token_refresher.adapters.secrets import (
+    AWSCURRENT,
+    AWSPENDING,
+    SecretDescription,
+    SecretStore,
+)
 from token_refresher.errors import ErrorClass, TokenRefresherError
+from token_refresher.observability import logger
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
@@ -41,3 +49,29 @@ class LambdaRotationResumer:
                     f"{step} failed while finishing a stuck rotation "
                     f"({body.get('errorType', 'error')})",
                 )
+
+
+def pending_outcome(
+    store: SecretStore,
+    resumer: RotationResumer | None,
+    desc: SecretDescription,
+    *,
+    now: datetime,
+    stuck_after: timedelta,
+) -> str | None:
+    """A rotation pending on ``desc``: None when there is none (go ahead and rotate), else
+    "rotation already in progress", or "resumed" after finishing one stuck for ``stuck_after``
+    (its pending value is reused, never dropped). Shared by the sweep and the queue worker."""
+    pending = desc.version_with(AWSPENDING)
+    if pending is None or pending == desc.version_with(AWSCURRENT):
+        return None
+    created = store.version_created_at(desc.arn, pending)
+    age = now.timestamp() - created if created is not None else None
+    if resumer is None or age is None or age < stuck_after.total_seconds():
+        return "rotation already in progress"
+    logger.warning(
+        "finishing a rotation stuck at AWSPENDING",
+        extra={"secret_id": desc.arn, "version_id": pending, "age_s": int(age)},
+    )
+    resumer.resume(desc.arn, pending)
+    return "resumed"

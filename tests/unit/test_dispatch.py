@@ -31,13 +31,16 @@ QUEUE_URL = "http://127.0.0.1/000000000000/rotations"
 
 @pytest.fixture
 def worker_app() -> Iterator[object]:
-    """functions/worker/app.py; its Powertools Logger stops propagation of the "token-refresher"
-    logger, which the suite's leak scanner listens to at the root: restored afterwards."""
+    """functions/worker/app.py. Its Powertools Logger configures the "token-refresher" logger
+    (own stdout handler, no propagation to the root, where the suite's leak scanner listens):
+    the logger is put back as it was afterwards, Powertools' markers included."""
     service = logging.getLogger("token-refresher")
-    saved = (service.propagate, list(service.handlers), service.level)
+    saved = (service.propagate, list(service.handlers), service.level, dict(vars(service)))
     yield load_handler("worker")
-    service.propagate, service.handlers[:], level = saved[0], saved[1], saved[2]
-    service.setLevel(level)
+    service.propagate, service.handlers[:] = saved[0], saved[1]
+    service.setLevel(saved[2])
+    for attr in set(vars(service)) - set(saved[3]):  # powertools_handler, init markers
+        delattr(service, attr)
 
 
 def job(harness: Harness, secret_id: str, *, ago: timedelta = timedelta(0)) -> RotationJob:

@@ -51,7 +51,7 @@ def deployed(localstack_endpoint: str, fake_providers_server: FakeProviders) -> 
         sweep_rate_minutes=SWEEP_RATE_MINUTES,
         stack_name=E2E_STACK,
     )
-    return Deployed(
+    yield Deployed(
         localstack_endpoint,
         outputs,
         *(
@@ -59,6 +59,9 @@ def deployed(localstack_endpoint: str, fake_providers_server: FakeProviders) -> 
             for s in ("secretsmanager", "sns", "sqs", "events", "lambda")
         ),
     )
+    # A LocalStack that was already running outlives the session: without this, the next
+    # session's integration tests would meet this stack's one-minute sweep.
+    stack.delete(localstack_endpoint, E2E_STACK)
 
 
 @pytest.fixture

@@ -47,19 +47,18 @@ def render(results: dict[str, Any]) -> str:
             "",
             "| | product (tags only) | naive (read every value) | ratio |",
             "|---|---:|---:|---:|",
-            f"| ListSecrets | {p['calls'].get('ListSecrets', 0)} | "
-            f"{v['calls'].get('ListSecrets', 0)} | |",
-            f"| GetSecretValue | {p['calls'].get('GetSecretValue', 0)} | "
-            f"{v['calls'].get('GetSecretValue', 0)} | |",
-            f"| RotateSecret (counted, not sent) | {p['calls'].get('RotateSecret', 0)} | "
-            f"{v['calls'].get('RotateSecret', 0)} | |",
+        ]
+        for op in dict.fromkeys([*v["calls"], *p["calls"]]):
+            label = f"{op} (counted, not sent)" if op == "RotateSecret" else op
+            out.append(f"| {label} | {p['calls'].get(op, 0):,} | {v['calls'].get(op, 0):,} | |")
+        out += [
             f"| Secrets Manager calls | {p['total_calls']:,} | {v['total_calls']:,} | "
             f"{s['call_ratio']:.1f}x |",
             f"| wall time | {p['seconds']:.2f} s | {v['seconds']:.2f} s | {s['time_ratio']:.1f}x |",
             "",
             f"Goals: list pages <= ceil(N/100) = {pages_max}: "
             f"{_ok(p['calls'].get('ListSecrets', 0) <= pages_max)}; per due secret "
-            f"{(p['total_calls'] - p['calls'].get('ListSecrets', 0)) / max(1, p['due']):.0f} call"
+            f"{(p['total_calls'] - p['calls'].get('ListSecrets', 0)) / max(1, p['due']):.0f} calls"
             + (
                 f"; >= 20x fewer calls: {_ok(s['call_ratio'] >= 20)}; "
                 f">= 5x less wall time: {_ok(s['time_ratio'] >= 5)}"
@@ -170,9 +169,14 @@ def render(results: dict[str, Any]) -> str:
 def main() -> int:
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     want = lambda name: not only or name in only  # noqa: E731
-    results: dict[str, Any] = {"machine": common.machine()}
+    saved = ROOT / ".bench" / "results.json"
+    results: dict[str, Any] = {}
+    if only and saved.exists():  # a partial run updates the last full one
+        results = json.loads(saved.read_text())
+    if only != {"render"}:
+        results["machine"] = common.machine()
     endpoint = None
-    if only != {"coldstart"}:
+    if only - {"coldstart", "render"} or not only:
         endpoint = common.localstack()
     if want("sweep"):
         sizes = [int(x) for x in os.environ.get("BENCH_N", "1000,10000").split(",") if x]

@@ -3,6 +3,7 @@ honoured by boto3 itself), client creation, stack outputs, and readable AWS fail
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -37,7 +38,8 @@ class Aws:
 
     def __init__(self, profile: str | None = None, region: str | None = None) -> None:
         self._profile = profile
-        self._region = region
+        # botocore reads AWS_DEFAULT_REGION; AWS_REGION (what Lambda and most tools set) too.
+        self._region = region or os.environ.get("AWS_REGION") or None
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, Any] = {}
         self._outputs: dict[str, dict[str, str]] = {}

@@ -372,3 +372,15 @@ def test_check_reports_a_revoked_token_as_invalid(store, clock, fake) -> None:
     assert code == 1
     assert "google_ads reports the token invalid (tokeninfo rejected the access token)" in out(ctx)
     assert "re-authorize" in out(ctx)
+
+
+def test_aws_region_is_taken_from_aws_region_too(monkeypatch):
+    # Given only AWS_REGION set (what Lambda and many tools set; botocore reads the other one)
+    from token_refresher_cli.aws import Aws
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    # When a client is made, then it uses that region
+    assert Aws().client("secretsmanager").meta.region_name == "eu-west-3"

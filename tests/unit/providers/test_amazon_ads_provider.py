@@ -179,30 +179,6 @@ def test_429_is_transient_with_retry_after(
     assert len(fake_provider.requests("amazon")) == 3
 
 
-@pytest.mark.parametrize(
-    ("response", "expected"),
-    [
-        (Response(200, text="<html>Amazon</html>"), "HTML page"),
-        (Response(200, {"refresh_token": RT, "expires_in": 3600}), "no access_token"),
-        (Response(200, {"access_token": "Atza|x", "expires_in": -5}), "plausible range"),
-    ],
-)
-def test_malformed_answers_are_transient(
-    fake_provider: FakeProviders,
-    ctx: ProviderContext,
-    app: AppCredentials,
-    response: Response,
-    expected: str,
-) -> None:
-    # Given an unusable 200 answer
-    fake_provider.script("amazon", "token", [response])
-    # When refreshed / Then transient malformed
-    with pytest.raises(ProviderError) as info:
-        amazon_ads.PROVIDER.refresh(_doc(), app, ctx)
-    assert info.value.error_class is ErrorClass.TRANSIENT
-    assert expected in str(info.value)
-
-
 def test_validate_with_tokeninfo(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:

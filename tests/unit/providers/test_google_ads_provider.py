@@ -84,29 +84,6 @@ def test_429_is_transient(
     assert sleeps == [1.0, 1.0]
 
 
-@pytest.mark.parametrize(
-    ("response", "expected"),
-    [
-        (Response(200, text="<html>Error 502</html>"), "HTML page"),
-        (Response(200, {"expires_in": 3599}), "no access_token"),
-        (Response(200, {"access_token": "ya29.x", "expires_in": 5}), "plausible range"),
-    ],
-)
-def test_malformed_answers_are_transient(
-    fake_provider: FakeProviders,
-    ctx: ProviderContext,
-    app: AppCredentials,
-    response: Response,
-    expected: str,
-) -> None:
-    # Given an unusable answer / When refreshed / Then transient malformed
-    fake_provider.script("google", "token", [response])
-    with pytest.raises(ProviderError) as info:
-        google_ads.PROVIDER.refresh(_doc(), app, ctx)
-    assert info.value.error_class is ErrorClass.TRANSIENT
-    assert expected in str(info.value)
-
-
 def test_validate_with_tokeninfo(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:

@@ -170,37 +170,6 @@ def test_429_honours_retry_after(
     assert len(fake_provider.requests("linkedin")) == 3
 
 
-@pytest.mark.parametrize(
-    ("response", "expected"),
-    [
-        (Response(200, text="<html><body>Maintenance</body></html>"), "HTML page"),
-        (Response(200, {"expires_in": 5184000}), "no access_token"),
-        (Response(200, {"access_token": "AQV-x", "expires_in": 10**9}), "plausible range"),
-        (
-            Response(
-                200,
-                {"access_token": "AQV-x", "expires_in": 100, "refresh_token_expires_in": "soon"},
-            ),
-            "refresh_token_expires_in",
-        ),
-    ],
-)
-def test_malformed_answers_are_transient(
-    fake_provider: FakeProviders,
-    ctx: ProviderContext,
-    app: AppCredentials,
-    response: Response,
-    expected: str,
-) -> None:
-    # Given a 200 answer we cannot use
-    fake_provider.script("linkedin", "token", [response])
-    # When refreshed / Then a transient "malformed" error naming the problem
-    with pytest.raises(ProviderError) as info:
-        linkedin.PROVIDER.refresh(_doc(), app, ctx)
-    assert info.value.error_class is ErrorClass.TRANSIENT
-    assert expected in str(info.value)
-
-
 def test_validate_reads_introspection(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:

@@ -236,32 +236,6 @@ def test_connection_reset_after_sending_is_not_retried(
     assert len(fake_provider.requests("microsoft")) == 1
 
 
-@pytest.mark.parametrize(
-    ("response", "expected"),
-    [
-        (Response(200, text="<html>Sign in</html>"), "HTML page"),
-        (Response(200, {"refresh_token": "M.C5-x", "expires_in": 3599}), "no access_token"),
-        (
-            Response(200, {"access_token": "EwB", "refresh_token": "M.C5", "expires_in": "never"}),
-            "expires_in",
-        ),
-    ],
-)
-def test_malformed_answers_are_transient(
-    fake_provider: FakeProviders,
-    ctx: ProviderContext,
-    app: AppCredentials,
-    response: Response,
-    expected: str,
-) -> None:
-    # Given an unusable answer / When refreshed / Then transient malformed
-    fake_provider.script("microsoft", "token", [response])
-    with pytest.raises(ProviderError) as info:
-        microsoft_ads.PROVIDER.refresh(_doc(), app, ctx)
-    assert info.value.error_class is ErrorClass.TRANSIENT
-    assert expected in str(info.value)
-
-
 def test_validate_is_structural_and_makes_no_call(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:

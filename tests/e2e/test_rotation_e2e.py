@@ -13,10 +13,6 @@ from tests.support import stack
 pytestmark = pytest.mark.e2e
 
 
-def iso(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def test_meta_rotate_secret_exchanges_once_and_updates_tags(
     deployed, fake_providers, make_secret, make_app
 ):
@@ -29,7 +25,7 @@ def test_meta_rotate_secret_exchanges_once_and_updates_tags(
             "provider": "meta",
             "kind": "user_long_lived",
             "access_token": "EAAFake-e2e-initial-0001",
-            "expires_at": iso(timedelta(days=5)),
+            "expires_at": stack.iso_in(timedelta(days=5)),
             "app_secret_id": make_app("meta", "555000111", "meta-app-secret-e2e-0001"),
             "options": {"graph_version": "v25.0"},
         }
@@ -60,7 +56,7 @@ def test_microsoft_rotate_secret_stores_the_new_refresh_token(
             "provider": "microsoft_ads",
             "access_token": "EwB-e2e-a",
             "refresh_token": "M.C5-e2e-refresh-1",
-            "expires_at": iso(timedelta(minutes=20)),
+            "expires_at": stack.iso_in(timedelta(minutes=20)),
             "app_secret_id": make_app("microsoft", "ms-e2e-client", "ms-e2e-client-secret"),
         }
     )
@@ -80,7 +76,7 @@ def test_invalid_grant_fails_rotation_and_alerts_sqs_without_token_material(
         "provider": "google_ads",
         "access_token": "ya29.e2e-old-access-0001",
         "refresh_token": "1//0g-e2e-revoked-0001",
-        "expires_at": iso(timedelta(minutes=20)),
+        "expires_at": stack.iso_in(timedelta(minutes=20)),
         "app_secret_id": make_app("google", "g-e2e-client", "g-e2e-client-secret-0001"),
     }
     arn = make_secret(document)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,17 +15,13 @@ pytestmark = pytest.mark.e2e
 EVENTS = stack.REPO_ROOT / "events"
 
 
-def iso(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def google_doc(make_app, refresh: str, *, minutes: int = 30) -> dict[str, object]:
     return {
         "schema": 1,
         "provider": "google_ads",
         "access_token": f"ya29.{refresh}-access",
         "refresh_token": refresh,
-        "expires_at": iso(timedelta(minutes=minutes)),
+        "expires_at": stack.iso_in(timedelta(minutes=minutes)),
         "app_secret_id": make_app("google", "g-sweep-client", "g-sweep-client-secret"),
     }
 

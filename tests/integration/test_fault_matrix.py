@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -40,10 +40,6 @@ MATRIX = "Provider faults (Google Ads refresh, token 20 minutes from expiry)"
 CRASH = "Crash points (Microsoft Advertising, refresh token rotated on every refresh)"
 THROTTLE = "Secrets Manager and SNS throttling"
 RACE = "Concurrency"
-
-
-def iso(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ProcessKilled(BaseException):
@@ -84,7 +80,7 @@ def google_secret(
             "provider": "google_ads",
             "access_token": "ya29.fault-old-access",
             "refresh_token": refresh,
-            "expires_at": iso(timedelta(minutes=20)),
+            "expires_at": stack.iso_in(timedelta(minutes=20)),
             "app_secret_id": app_secret("google", "g-fault-client", "g-fault-secret-0001"),
         }
         return secret_factory(document), document
@@ -191,7 +187,7 @@ def microsoft_secret(
                 "provider": "microsoft_ads",
                 "access_token": f"EwB-{refresh}",
                 "refresh_token": refresh,
-                "expires_at": iso(timedelta(minutes=20)),
+                "expires_at": stack.iso_in(timedelta(minutes=20)),
                 "app_secret_id": app_secret("microsoft", "ms-crash", "ms-crash-secret-0001"),
             }
         )

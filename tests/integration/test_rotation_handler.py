@@ -22,10 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]
 META_APP_SECRET = "meta-app-secret-integration-0001"
 
 
-def iso(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def run_steps(aws: Aws, secret_arn: str, noop: str) -> str:
     handler = load_handler("rotation").lambda_handler
     token = start_rotation(aws, secret_arn, noop)
@@ -47,7 +43,7 @@ def test_meta_rotation_promotes_new_token_and_updates_tags(
             "provider": "meta",
             "kind": "user_long_lived",
             "access_token": "EAAFake-initial-int-0001",
-            "expires_at": iso(timedelta(days=3)),
+            "expires_at": stack.iso_in(timedelta(days=3)),
             "app_secret_id": app_id,
             "options": {"graph_version": "v25.0"},
             "team": "growth",
@@ -84,7 +80,7 @@ def test_microsoft_rotation_stores_the_new_refresh_token(
             "provider": "microsoft_ads",
             "access_token": "EwB-int-a",
             "refresh_token": "M.C5-int-refresh-1",
-            "expires_at": iso(timedelta(minutes=5)),
+            "expires_at": stack.iso_in(timedelta(minutes=5)),
             "app_secret_id": app_id,
         }
     )
@@ -108,7 +104,7 @@ def test_invalid_grant_fails_keeps_current_and_alerts_without_token_material(
         "provider": "google_ads",
         "access_token": "ya29.int-old-access",
         "refresh_token": "1//0g-int-revoked-refresh",
-        "expires_at": iso(timedelta(minutes=5)),
+        "expires_at": stack.iso_in(timedelta(minutes=5)),
         "app_secret_id": app_id,
     }
     arn = secret_factory(document)

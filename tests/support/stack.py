@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from botocore.config import Config
 
 from tests.support.leaks import SCANNER
 from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.timeutil import format_iso
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -26,6 +28,11 @@ STACK_NAME = os.environ.get("TR_STACK_NAME", "token-refresher")
 SAMLOCAL = REPO_ROOT / ".venv-sam" / "bin" / "samlocal"
 BUILT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 MANAGED = {"Key": "token-refresher:managed", "Value": "true"}
+
+
+def iso_in(delta: timedelta) -> str:
+    """An ISO-8601 UTC timestamp ``delta`` from now, as token documents store it."""
+    return format_iso(datetime.now(UTC) + delta)
 
 
 def aws_environment(endpoint: str) -> dict[str, str]:

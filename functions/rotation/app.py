@@ -16,4 +16,5 @@ tracer = Tracer(service="token-refresher")
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     result = rotation_engine().run(RotationRequest.from_event(event))
-    return {"step": result.step.value, "secret_id": result.secret_id, "outcome": result.outcome}
+    body = {"step": result.step.value, "secret_id": result.secret_id, "outcome": result.outcome}
+    return body | ({"reason": result.reason} if result.reason else {})

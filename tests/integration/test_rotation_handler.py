@@ -129,3 +129,88 @@ def test_invalid_grant_fails_keeps_current_and_alerts_without_token_material(
     for secret in (document["refresh_token"], document["access_token"], "g-client-secret-int-0001"):
         assert secret not in raw
     assert stack.tags_of(aws.sm, arn)["token-refresher:status"] == "reauth-required"
+
+
+@pytest.mark.parametrize(
+    "events_file",
+    [
+        "rotation-create-secret.json",
+        "rotation-set-secret.json",
+        "rotation-test-secret.json",
+        "rotation-finish-secret.json",
+    ],
+)
+def test_shipped_step_events_are_refused_without_state_change_or_alert(
+    aws,
+    fake_providers,
+    secret_factory,
+    app_secret,
+    alert_queue,
+    noop_rotation_function,
+    events_file,
+):
+    # Given a healthy Google Ads connection with a rotation pending, and its tags
+    fake_providers.seed("google", access_token="ya29.int-step-a", refresh_token="1//0g-int-step-r")
+    app_id = app_secret("google", "g-client-id", "g-client-secret-int-step")
+    arn = secret_factory(
+        {
+            "schema": 1,
+            "provider": "google_ads",
+            "access_token": "ya29.int-step-a",
+            "refresh_token": "1//0g-int-step-r",
+            "expires_at": stack.iso_in(timedelta(minutes=30)),
+            "app_secret_id": app_id,
+        }
+    )
+    pending = start_rotation(aws, arn, noop_rotation_function)
+    tags_before = stack.tags_of(aws.sm, arn)
+    # When the shipped events file is invoked as it is (its placeholder version id), aimed at
+    # this secret
+    event = json.loads((stack.REPO_ROOT / "events" / events_file).read_text())
+    event["SecretId"] = arn
+    assert event["ClientRequestToken"] != pending
+    result = load_handler("rotation").lambda_handler(event, LambdaContext())
+    # Then the step is refused, saying how to find the pending version id
+    assert result["outcome"] == "refused"
+    assert f"has no version {event['ClientRequestToken']} to rotate" in result["reason"]
+    assert "--query VersionIdsToStages" in result["reason"]
+    # And the state tags, the versions and the provider are untouched, and nobody is alerted
+    assert stack.tags_of(aws.sm, arn) == tags_before
+    assert aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"][pending] == ["AWSPENDING"]
+    assert fake_providers.requests("google") == []
+    assert stack.receive_alerts(aws.sqs, alert_queue, wait_seconds=2) == []
+
+
+def test_step_by_hand_with_the_pending_version_id_from_describe_secret(
+    aws, fake_providers, secret_factory, app_secret, noop_rotation_function
+):
+    # Given a rotation left pending (what the README's recipe debugs)
+    fake_providers.seed("google", access_token="ya29.int-hand-a", refresh_token="1//0g-int-hand-r")
+    app_id = app_secret("google", "g-client-id", "g-client-secret-int-hand")
+    arn = secret_factory(
+        {
+            "schema": 1,
+            "provider": "google_ads",
+            "access_token": "ya29.int-hand-a",
+            "refresh_token": "1//0g-int-hand-r",
+            "expires_at": stack.iso_in(timedelta(minutes=30)),
+            "app_secret_id": app_id,
+        }
+    )
+    start_rotation(aws, arn, noop_rotation_function)
+    # When the pending id is read as the README says (describe-secret's VersionIdsToStages)
+    stages = aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    [pending] = [version for version, labels in stages.items() if labels == ["AWSPENDING"]]
+    # And put into the events file's ClientRequestToken, step by step
+    handler = load_handler("rotation").lambda_handler
+    outcomes = []
+    for name in ("create", "set", "test", "finish"):
+        event = json.loads(
+            (stack.REPO_ROOT / "events" / f"rotation-{name}-secret.json").read_text()
+        )
+        event.update(SecretId=arn, ClientRequestToken=pending)
+        outcomes.append(handler(event, LambdaContext())["outcome"])
+    # Then the rotation completes through the four steps
+    assert outcomes == ["done", "done", "done", "done"]
+    assert "AWSCURRENT" in aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"][pending]
+    assert stack.current_document(aws.sm, arn)["access_token"] != "ya29.int-hand-a"

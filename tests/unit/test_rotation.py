@@ -13,7 +13,6 @@ from token_refresher.errors import (
     ConfigError,
     ErrorClass,
     ProviderError,
-    RotationStateError,
     SecretFormatError,
 )
 from token_refresher.providers.base import Notice, NoticeKind, RefreshResult, ValidationResult
@@ -150,20 +149,55 @@ class TestPreconditions:
         # Then the rotation completes
         assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
 
-    def test_unknown_version_is_refused(self, harness: Harness):
+    @pytest.mark.parametrize("step", list(Step))
+    def test_unknown_version_is_refused_quietly(self, harness: Harness, step: Step):
+        # Given a managed secret, and its tags before anything runs
         name = harness.add_secret()
-        with pytest.raises(RotationStateError, match="no version"):
-            harness.step(Step.CREATE, name, "never-staged")
+        tags_before = dict(harness.store.tags_of(name))
+        # When a step is run by hand with a version id the secret does not have
+        # (the placeholder of the shipped events/rotation-*.json files)
+        result = harness.step(step, name, "00000000-0000-4000-8000-000000000001")
+        # Then it is refused with the way to find the pending version id
+        assert result.outcome == "refused"
+        assert result.reason is not None
+        assert "has no version 00000000-0000-4000-8000-000000000001 to rotate" in result.reason
+        assert f"describe-secret --secret-id {name} --query VersionIdsToStages" in result.reason
+        # And nothing was touched: no provider call, no write, no state tag, no alert
+        assert (harness.provider.refresh_calls, harness.provider.validate_calls) == (0, 0)
+        assert [
+            c for c in harness.store.calls if c[0] in ("put_pending", "tag", "move_stage")
+        ] == []
+        assert harness.store.tags_of(name) == tags_before
+        assert harness.notifier.alerts == []
 
-    def test_version_not_pending_is_refused(self, harness: Harness):
+    def test_version_not_pending_is_refused_quietly(self, harness: Harness):
         # Given a version that exists but is not AWSPENDING (e.g. AWSPREVIOUS)
         name = harness.add_secret()
         harness.rotate(name, "token-1")
         previous = next(
             v for v, s in harness.store.version_stages(name).items() if "AWSPREVIOUS" in s
         )
-        with pytest.raises(RotationStateError, match="not staged AWSPENDING"):
-            harness.step(Step.CREATE, name, previous)
+        tags_before = dict(harness.store.tags_of(name))
+        # When createSecret is run by hand for it
+        result = harness.step(Step.CREATE, name, previous)
+        # Then it is refused, and the state and the alerts are untouched
+        assert result.outcome == "refused"
+        assert "not staged AWSPENDING" in (result.reason or "")
+        assert harness.store.tags_of(name) == tags_before
+        assert harness.notifier.alerts == []
+        assert harness.provider.refresh_calls == 1  # the earlier rotation only
+
+    def test_failing_connection_stays_failing_after_a_refused_step(self, harness: Harness):
+        # Given a connection already marked failing
+        name = harness.add_secret()
+        harness.store.tag(name, {"token-refresher:status": "failing"})
+        # When a step with a wrong id is run by hand
+        harness.step(Step.TEST, name, "wrong-id")
+        # Then its status and failure count are unchanged and nobody is reminded
+        tags = harness.store.tags_of(name)
+        assert tags["token-refresher:status"] == "failing"
+        assert "token-refresher:consecutive-failures" not in tags
+        assert harness.notifier.alerts == []
 
     def test_missing_secret_is_a_config_error(self, harness: Harness):
         with pytest.raises(ConfigError, match="SecretId: secret not found"):

@@ -71,3 +71,9 @@ class RotationStateError(TokenRefresherError):
 
     def __init__(self, message: str) -> None:
         super().__init__(ErrorClass.CONFIG, message)
+
+
+class VersionNotPending(RotationStateError):
+    """The step names a version that is not this secret's pending one (a hand-run step with the
+    wrong ClientRequestToken, or a retry after the rotation was cancelled). Refused quietly: it
+    says nothing about the connection's health, so no state tag changes and nobody is alerted."""

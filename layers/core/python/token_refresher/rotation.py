@@ -39,6 +39,7 @@ from token_refresher.errors import (
     ProviderError,
     RotationStateError,
     TokenRefresherError,
+    VersionNotPending,
 )
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import MetricSink, NullMetrics, logger
@@ -108,7 +109,8 @@ class RotationRequest:
 class StepResult:
     step: Step
     secret_id: str
-    outcome: str  # "done" | "skipped" | "reused"
+    outcome: str  # "done" | "skipped" | "reused" | "not_refreshed_recent" | "refused"
+    reason: str | None = None  # why a step was refused
 
 
 class RotationEngine:
@@ -154,6 +156,9 @@ class RotationEngine:
                 outcome = self.test_secret(desc, doc, request, redactor)
             else:
                 outcome = self.finish_secret(desc, doc, request, redactor)
+        except VersionNotPending as refused:
+            provider = desc.tags.get(TAG_PROVIDER, "unknown") if desc else "unknown"
+            return self._refuse(request, refused, provider)
         except TokenRefresherError as err:
             self._fail(request, desc, doc, err, redactor)
             raise
@@ -177,6 +182,34 @@ class RotationEngine:
         )
         return StepResult(request.step, request.secret_id, outcome)
 
+    def _refuse(
+        self, request: RotationRequest, refused: VersionNotPending, provider: str
+    ) -> StepResult:
+        """A step for a version that is not pending: nothing runs, no tag, no alert, no error.
+
+        Secrets Manager only calls a step for the version RotateSecret staged AWSPENDING, so this
+        is a hand-run step with a wrong id (or a retry after a cancelled rotation). Raising would
+        count as a function error (the rotation-errors alarm); marking the connection failing
+        would page someone for a typo.
+        """
+        reason = (
+            f"{refused.message}; the pending version id is the one staged AWSPENDING in: "
+            f"aws secretsmanager describe-secret --secret-id {request.secret_id} "
+            "--query VersionIdsToStages"
+        )
+        logger.warning(
+            "rotation step refused: not the pending version",
+            extra={
+                "secret_id": request.secret_id,
+                "step": request.step.value,
+                "provider": provider,
+                "version_id": request.token,
+                "reason": refused.message,
+            },
+        )
+        self._metrics.count("Rotations", provider=provider, outcome="refused")
+        return StepResult(request.step, request.secret_id, "refused", reason)
+
     # --- preconditions -------------------------------------------------------------------------
 
     def _describe(self, secret_id: str) -> SecretDescription:
@@ -195,7 +228,7 @@ class RotationEngine:
             )
         stages = desc.versions.get(request.token)
         if stages is None:
-            raise RotationStateError(f"secret {desc.name} has no version {request.token} to rotate")
+            raise VersionNotPending(f"secret {desc.name} has no version {request.token} to rotate")
         if AWSCURRENT in stages:
             logger.info(
                 "version already AWSCURRENT: nothing to do",
@@ -203,7 +236,7 @@ class RotationEngine:
             )
             return True
         if AWSPENDING not in stages:
-            raise RotationStateError(
+            raise VersionNotPending(
                 f"version {request.token} of {desc.name} is not staged AWSPENDING"
             )
         return False

@@ -12,7 +12,12 @@ import pytest
 
 from tests.support import reliability
 from tests.support.fake_providers import FakeProviders
-from tests.support.leaks import SCANNER, RecordingHandler, fake_provider_secrets
+from tests.support.leaks import (
+    SCANNER,
+    RecordingHandler,
+    fake_provider_secrets,
+    watch_fake_server,
+)
 from tests.support.localstack import ensure_localstack, stop_localstack
 from token_refresher.adapters.notifier import SnsNotifier
 from token_refresher.rotation import RotationEngine
@@ -33,7 +38,18 @@ def fake_providers_server() -> Iterator[FakeProviders]:
     """One fake provider server on 127.0.0.1 for the whole session (real sockets)."""
     with FakeProviders() as server:
         SCANNER.add_source(fake_provider_secrets(server))
+        watch_fake_server(server)  # its app secrets may go to its own provider paths only
         yield server
+
+
+@pytest.fixture
+def foreign_server() -> Iterator[FakeProviders]:
+    """A second fake server on another 127.0.0.1 port: a host no app secret belongs to."""
+    with FakeProviders() as server:
+        SCANNER.add_source(fake_provider_secrets(server))
+        unwatch = watch_fake_server(server)
+        yield server
+        unwatch()
 
 
 @pytest.fixture

@@ -263,6 +263,11 @@ class FakeProviders:
         with self._lock:
             self._apps[_canon(provider)][client_id] = client_secret
 
+    def registered_apps(self) -> dict[str, dict[str, str]]:
+        """provider prefix -> {client id: client secret} given to ``register_app``."""
+        with self._lock:
+            return {provider: dict(apps) for provider, apps in self._apps.items()}
+
     def revoke(self, token: str, **info: Any) -> None:
         """Mark a token revoked (meta: pass ``subcode=460`` etc. for the debug_token answer)."""
         with self._lock:

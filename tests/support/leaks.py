@@ -5,6 +5,10 @@ Secrets come from the fixtures (registered with ``add_secrets``) and from everyt
 provider server saw or issued. Texts come from a logging handler, the notifiers, the engines'
 escaping exceptions, and each test's captured stdout/stderr (EMF metric lines included). The scan
 looks for each secret as is, URL-encoded, and base64-encoded.
+
+It also watches where app credentials go (issue 14): every client secret a fake server registered
+has a home (that server's URL for its provider), and any request, to any watched fake server,
+that carries it somewhere else is a finding: an app secret sent to an unexpected host or path.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 MIN_SECRET_LENGTH = 8
@@ -50,6 +55,9 @@ class LeakScanner:
         self._secrets: set[str] = set()
         self._sources: list[Callable[[], Iterable[str]]] = []
         self._texts: list[tuple[str, str]] = []
+        # credential -> URL prefixes it may be sent to; and where requests were actually sent
+        self._homes: list[Callable[[], Iterable[tuple[str, str]]]] = []
+        self._deliveries: list[Callable[[], Iterable[tuple[str, str]]]] = []
 
     def add_secrets(self, *values: object) -> None:
         with self._lock:
@@ -59,6 +67,48 @@ class LeakScanner:
 
     def add_source(self, source: Callable[[], Iterable[str]]) -> None:
         self._sources.append(source)
+
+    def watch(
+        self,
+        homes: Callable[[], Iterable[tuple[str, str]]],
+        deliveries: Callable[[], Iterable[tuple[str, str]]],
+    ) -> Callable[[], None]:
+        """Check that credentials (``homes``: (secret, home URL) pairs) only go home.
+
+        ``deliveries``: (URL a request went to, everything it carried as text). Returns a function
+        that stops watching (a per-test server must not be checked after its test).
+        """
+        with self._lock:
+            self._homes.append(homes)
+            self._deliveries.append(deliveries)
+
+        def unwatch() -> None:
+            with self._lock:
+                self._homes.remove(homes)
+                self._deliveries.remove(deliveries)
+
+        return unwatch
+
+    def misdirected(self) -> list[str]:
+        """Requests that carried a known credential to a URL outside that credential's homes."""
+        with self._lock:
+            home_sources, delivery_sources = list(self._homes), list(self._deliveries)
+        homes: dict[str, set[str]] = {}
+        for source in home_sources:
+            for secret, home in source():
+                if len(secret) >= MIN_SECRET_LENGTH:
+                    homes.setdefault(secret, set()).add(home.rstrip("/"))
+        out = []
+        for source in delivery_sources:
+            for url, carried in source():
+                for secret, allowed in homes.items():
+                    at_home = any(url == h or url.startswith(h + "/") for h in allowed)
+                    if not at_home and any(form in carried for form in variants(secret)):
+                        out.append(
+                            f"request to {url}: carries the app secret {secret[:4]}... "
+                            f"that belongs to {', '.join(sorted(allowed))}"
+                        )
+        return out
 
     def record(self, where: str, text: object) -> None:
         with self._lock:
@@ -85,7 +135,7 @@ class LeakScanner:
             for secret in secrets:
                 if any(form in text for form in variants(secret)):
                     out.append(f"{where}: contains secret {secret[:4]}... ({len(secret)} chars)")
-        return sorted(set(out))
+        return sorted(set(out + self.misdirected()))
 
 
 SCANNER = LeakScanner()
@@ -106,7 +156,7 @@ def fake_provider_secrets(fake: object) -> Callable[[], Iterable[str]]:
 
     def collect() -> Iterable[str]:
         tokens = list(getattr(fake, "_tokens", {}))
-        for apps in getattr(fake, "_apps", {}).values():
+        for apps in fake.registered_apps().values():  # type: ignore[attr-defined]
             tokens.extend(apps.values())
         for request in fake.requests():  # type: ignore[attr-defined]
             params = request.params
@@ -117,3 +167,20 @@ def fake_provider_secrets(fake: object) -> Callable[[], Iterable[str]]:
         return tokens
 
     return collect
+
+
+def watch_fake_server(fake: Any, scanner: LeakScanner = SCANNER) -> Callable[[], None]:
+    """Watch a FakeProviders server: its registered apps' secrets belong to its provider paths."""
+
+    def homes() -> Iterable[tuple[str, str]]:
+        for provider, apps in fake.registered_apps().items():
+            for secret in apps.values():
+                yield secret, fake.url(provider)
+
+    def deliveries() -> Iterable[tuple[str, str]]:
+        for request in fake.requests():
+            auth = request.basic_auth()
+            carried = json.dumps([request.params, request.headers, auth], default=str)
+            yield f"{fake.base_url}{request.path}", f"{request.path} {carried}"
+
+    return scanner.watch(homes, deliveries)

@@ -7,8 +7,10 @@ import logging
 from urllib.parse import quote
 
 import pytest
+import requests
 
-from tests.support.leaks import SCANNER, LeakScanner
+from tests.support.fake_providers import FakeProviders
+from tests.support.leaks import SCANNER, LeakScanner, watch_fake_server
 
 pytestmark = pytest.mark.unit
 
@@ -45,3 +47,27 @@ def test_the_suite_fixture_captures_log_records():
     # Then the suite-wide scanner sees it (and would fail this test; reset to keep it green)
     assert any("log token-refresher.probe" in f for f in SCANNER.findings())
     SCANNER.reset()
+
+
+def test_an_app_secret_sent_to_an_unexpected_host_or_path_is_flagged():
+    # Given two watched fake servers, the first holding a registered Meta app
+    scanner = LeakScanner()
+    with FakeProviders() as home, FakeProviders() as foreign:
+        home.register_app("meta", "555000111", SECRET)
+        watch_fake_server(home, scanner)
+        unwatch_foreign = watch_fake_server(foreign, scanner)
+        # When the secret goes to its home, to another provider path, and to another host
+        meta_path = "/v25.0/oauth/access_token"
+        requests.post(home.url("meta") + meta_path, data={"client_secret": SECRET}, timeout=5)
+        requests.post(f"{home.url('oauth2')}/token", auth=("555000111", SECRET), timeout=5)
+        requests.post(foreign.url("meta") + meta_path, data={"x": SECRET}, timeout=5)
+        # Then only the two misdirected requests are findings
+        findings = scanner.findings()
+        unwatch_foreign()
+        after_unwatch = scanner.findings()
+    belongs = f"carries the app secret {SECRET[:4]}... that belongs to {home.url('meta')}"
+    to_other_path = f"request to {home.url('oauth2')}/token: {belongs}"
+    to_other_host = f"request to {foreign.url('meta')}{meta_path}: {belongs}"
+    assert findings == sorted([to_other_path, to_other_host])
+    # And a server no longer watched is no longer checked
+    assert after_unwatch == [to_other_path]

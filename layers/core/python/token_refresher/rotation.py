@@ -33,6 +33,7 @@ from token_refresher.adapters.secrets import (
     SecretStore,
 )
 from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.binding import BindingCheck, verify_app_binding
 from token_refresher.errors import (
     ConfigError,
     ErrorClass,
@@ -47,7 +48,10 @@ from token_refresher.providers import get_provider
 from token_refresher.providers.base import NoticeKind, Provider, ProviderContext, RefreshResult
 from token_refresher.redact import Redactor
 from token_refresher.state import (
+    BINDING_DECLARED,
+    BINDING_UNDECLARED,
     NEVER,
+    TAG_APP_BINDING,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
     TAG_FORCE_AFTER,
@@ -248,7 +252,10 @@ class RotationEngine:
         redactor.add(*doc.secret_values())
         return doc
 
-    def app_credentials(self, doc: TokenDocument, redactor: Redactor) -> AppCredentials | None:
+    def app_credentials(
+        self, desc: SecretDescription, doc: TokenDocument, redactor: Redactor
+    ) -> AppCredentials | None:
+        """The connection's app credentials, checked against their declared use (binding.py)."""
         provider = self._providers(doc.provider)
         if not doc.app_secret_id:
             if provider.requires_app_credentials:
@@ -275,7 +282,29 @@ class RotationEngine:
             app = AppCredentials.from_json(text, "app_secret_id")
             self._app_cache[doc.app_secret_id] = (now, app)
         redactor.add(*app.secret_values(), f"{app.client_id}|{app.client_secret}")
+        # Before any network call: a connection may not use another provider's app credentials
+        # nor send them to a URL their owner did not allow (the confused-deputy path).
+        check = verify_app_binding(desc.name, doc, doc.app_secret_id, app)
+        self._note_binding(desc, doc, check)
         return app
+
+    def _note_binding(
+        self, desc: SecretDescription, doc: TokenDocument, check: BindingCheck
+    ) -> None:
+        """Undeclared app credentials: a warning in the log, and a tag `status` shows."""
+        value = BINDING_DECLARED if check.declared else BINDING_UNDECLARED
+        if check.warning:
+            logger.warning(
+                "app credentials declare no provider",
+                extra={
+                    "secret_id": desc.name,
+                    "provider": doc.provider,
+                    "app_secret_id": doc.app_secret_id,
+                    "warning": check.warning,
+                },
+            )
+        if desc.tags.get(TAG_APP_BINDING) != value:
+            self._safe_tag(desc.arn, {TAG_APP_BINDING: value})
 
     # --- the four steps ------------------------------------------------------------------------
 
@@ -309,7 +338,7 @@ class RotationEngine:
             self.store.put_pending(request.secret_id, request.token, doc.to_json())
             return "not_refreshed_recent"
         provider = self._providers(doc.provider)
-        app = self.app_credentials(doc, redactor)
+        app = self.app_credentials(desc, doc, redactor)
         result = provider.refresh(doc, app, self.ctx)
         redactor.add(result.access_token, result.refresh_token)
         new_doc = merge_refresh(doc, result, self.ctx.now())
@@ -360,7 +389,7 @@ class RotationEngine:
     ) -> str:
         pending = self._pending_doc(request, redactor)
         provider = self._providers(pending.provider)
-        app = self.app_credentials(pending, redactor)
+        app = self.app_credentials(desc, pending, redactor)
         check = provider.validate(pending, app, self.ctx)
         if not check.valid:
             raise ProviderError(

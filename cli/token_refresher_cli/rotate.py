@@ -6,8 +6,8 @@
   Up to 500 ids per event, 10 events per PutEvents call.
 - ``--dry-run``: the sweep function is invoked synchronously with the same detail instead (its
   name from the stack output SweepFunctionName or ``--sweep-function``), and its report is printed:
-  what would rotate and why, what would be skipped. An event would only leave that report in the
-  function's logs.
+  what would rotate and why, what would be skipped. Sent as an event instead, the same verdicts
+  go only to the function's log (one "dry run verdict" line per secret).
 - Named secrets are checked first (DescribeSecret: exists, tagged managed), so a typo is reported
   here rather than as a ``token.config_invalid`` alert; ``--no-verify`` skips that.
 """

@@ -217,6 +217,47 @@ class TestManualRequests:
         assert {op for op, _ in harness.store.calls} <= {"list", "describe"}
         assert harness.notifier.alerts == []
 
+    def test_dry_run_logs_one_verdict_line_per_secret(self, harness, sweeper, caplog):
+        # Given a due secret, one rotated moments ago, and an id that is not managed
+        due = managed(harness, "conn/a", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+        recent = managed(
+            harness, "conn/b", **{"last-rotated-at": epoch(harness, timedelta(minutes=-2))}
+        )
+        harness.store.create("someone/else", "{}")
+        # When the dry run arrives as the EventBridge event (no caller sees the returned report)
+        [entry] = json.loads((EVENTS / "put-events-dry-run.json").read_text())
+        detail = json.loads(entry["Detail"])
+        detail.pop("provider")
+        detail["secret_ids"] = [due, recent, "someone/else"]
+        sweeper.run(
+            SweepRequest.from_event(
+                {"source": entry["Source"], "detail-type": entry["DetailType"], "detail": detail}
+            )
+        )
+        # Then the log has one verdict line per secret, with its reason
+        verdicts = {
+            r.secret_id.rsplit(":", 1)[-1]: (r.verdict, r.reason)
+            for r in caplog.records
+            if r.getMessage() == "dry run verdict"
+        }
+        assert verdicts == {
+            "conn/a-AbCdEf": ("would_rotate", "manual rotation: preview"),
+            "conn/b-AbCdEf": (
+                "would_skip",
+                "rotated less than 10 minutes ago (use force to override)",
+            ),
+            "someone/else": (
+                "refused",
+                "not managed by token-refresher (tag token-refresher:managed=true missing)",
+            ),
+        }
+
+    def test_a_real_run_logs_no_dry_run_verdicts(self, harness, sweeper, caplog):
+        managed(harness, "conn/a", **{"expires-at": epoch(harness, timedelta(minutes=5))})
+        report = sweeper.run(SweepRequest.from_event({"all": True}))
+        assert len(report.started) == 1
+        assert [r for r in caplog.records if r.getMessage() == "dry run verdict"] == []
+
     def test_provider_selection(self, harness, sweeper):
         managed(harness, "conn/a")
         other = managed(harness, "conn/b")

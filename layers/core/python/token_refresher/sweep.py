@@ -315,6 +315,8 @@ class SweepEngine:
         else:
             self._start_rotations(due, report, force=request.force)
         self._emit_metrics(candidates, report, now)
+        if request.dry_run:
+            _log_dry_run(report)
         logger.info(
             "sweep finished",
             extra={
@@ -578,6 +580,18 @@ _DEADLINE_REMEDIATION = {
     "to Production, or have the user authorize again.",
     "*": "Have the account owner authorize the app again and store the new token.",
 }
+
+
+def _log_dry_run(report: SweepReport) -> None:
+    """One line per secret: a dry run sent through EventBridge has no caller to return to."""
+    lines = [("would_rotate", w["secret_id"], w["reason"]) for w in report.would_rotate]
+    lines += [("would_skip", s["secret_id"], s["reason"]) for s in report.skipped]
+    lines += [("refused", e["secret_id"], e["error"]) for e in report.errors]
+    for verdict, secret_id, reason in lines:
+        logger.info(
+            "dry run verdict",
+            extra={"secret_id": secret_id, "verdict": verdict, "reason": reason, "dry_run": True},
+        )
 
 
 def _candidate(entry: Mapping[str, Any]) -> _Candidate:

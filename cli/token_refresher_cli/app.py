@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -12,9 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from token_refresher.errors import TokenRefresherError
 from token_refresher.providers import PROVIDER_NAMES
-from token_refresher_cli import check, onboard, rotate, status
+from token_refresher_cli import __version__, check, onboard, rotate, status
 from token_refresher_cli.aws import Aws, explain_aws_failure
-from token_refresher_cli.console import EXIT_USAGE, CliError, Console
+from token_refresher_cli.console import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    Console,
+)
 from token_refresher_cli.context import Context
 
 Command = Callable[[argparse.Namespace, Context], int]
@@ -22,8 +30,30 @@ Command = Callable[[argparse.Namespace, Context], int]
 DESCRIPTION = """\
 Operate token-refresher: onboard ad-platform connections, see their state, request rotations.
 AWS access uses the usual AWS configuration (profiles, AWS_REGION, AWS_ENDPOINT_URL...).
-Tokens are read from stdin only, never from arguments, and never printed.
-exit codes: 0 ok, 1 error, 2 a connection needs a human (status), 64 bad usage."""
+Tokens are read from stdin only, never from arguments, and never printed."""
+
+# One example per command, shown by `token-refresher --help` and by `token-refresher COMMAND --help`
+# (a unit test parses each one and fails when a command has none): command line, what it does.
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "onboard": (
+        "token-refresher onboard meta --name token-refresher/connections/acme-meta "
+        "--app-secret-id token-refresher/apps/meta-main",
+        "store a Meta connection; paste the short-lived token at the hidden prompt",
+    ),
+    "status": (
+        "token-refresher status --provider meta --json",
+        "every Meta connection as JSON rows; exit 2 if one needs a human",
+    ),
+    "rotate": (
+        "token-refresher rotate token-refresher/connections/acme-meta "
+        '--force --reason "new scopes"',
+        "rotate one connection now, even if it was rotated minutes ago",
+    ),
+    "check": (
+        "token-refresher check token-refresher/connections/acme-meta",
+        "validate the document, the app credentials and the token; rotate nothing",
+    ),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,11 +71,33 @@ def _stack_option(parser: Any) -> None:  # a parser or a mutually exclusive grou
     )
 
 
+def _exit_codes_text() -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
+
+
+def _example_text(name: str) -> str:
+    line, what = EXAMPLES.get(name, ("", ""))
+    return f"  {line}\n      {what}" if line else ""
+
+
+def _add_examples(parser: argparse.ArgumentParser, commands: Any) -> None:
+    """Epilogs: every command's example and the exit codes, on the main and each command's help."""
+    examples = "\n".join(filter(None, (_example_text(name) for name in commands.choices)))
+    parser.epilog = f"examples:\n{examples}\n\n{_exit_codes_text()}"
+    for name, sub in commands.choices.items():
+        sub.epilog = f"example:\n{_example_text(name)}\n\n{_exit_codes_text()}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="token-refresher",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"token-refresher {__version__} (Python {platform.python_version()})",
     )
     parser.add_argument("--profile", help="AWS profile (default: the usual AWS configuration)")
     parser.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
@@ -128,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
     p.add_argument("--all", action="store_true", help="every managed secret")
     p.set_defaults(run=check.run)
+    _add_examples(parser, commands)
     return parser
 
 
@@ -147,7 +200,7 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
         return err.exit_code
     except TokenRefresherError as err:  # a library ConfigError (malformed secret, endpoints...)
         ctx.console.error(err.message, err.remediation)
-        return 1
+        return EXIT_ERROR
     except (ClientError, BotoCoreError) as exc:
         endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
         failure = explain_aws_failure(exc, str(endpoint))
@@ -155,4 +208,4 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
         return failure.exit_code
     except KeyboardInterrupt:
         ctx.console.note("interrupted")
-        return 130
+        return EXIT_INTERRUPTED

@@ -17,6 +17,16 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ATTENTION = 2  # `status`: something needs a human
 EXIT_USAGE = 64  # bad command line (sysexits EX_USAGE), distinct from EXIT_ATTENTION
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+# What each exit code means, in the order `--help` and the README list them.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "ok"),
+    (EXIT_ERROR, "error"),
+    (EXIT_ATTENTION, "a connection needs a human (status)"),
+    (EXIT_USAGE, "bad usage"),
+    (EXIT_INTERRUPTED, "interrupted"),
+)
 
 
 class CliError(Exception):

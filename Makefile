@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null || echo $$HOME/.pyenv)
-PYTHON313 ?= $(shell ls -d $(PYENV_ROOT)/versions/3.13*/bin/python 2>/dev/null | sort -V | tail -n1 || command -v python3.13)
+# The newest pyenv 3.13 (Lambda runtime, dev venvs) and 3.11 (the operator CLI's oldest Python),
+# else python3.13 / python3.11 on PATH.
+PYTHON313 ?= $(or $(shell ls -d $(PYENV_ROOT)/versions/3.13*/bin/python 2>/dev/null | sort -V | tail -n1),$(shell command -v python3.13))
+PYTHON311 ?= $(or $(shell ls -d $(PYENV_ROOT)/versions/3.11*/bin/python 2>/dev/null | sort -V | tail -n1),$(shell command -v python3.11))
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
@@ -15,11 +18,15 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: check-python
 check-python:
 	@test -x "$(PYTHON313)" || { echo "error: Python 3.13 not found: install it (pyenv install 3.13) or run make PYTHON313=/path/to/python3.13" >&2; exit 2; }
+
+.PHONY: check-python311
+check-python311:
+	@test -x "$(PYTHON311)" || { echo "error: Python 3.11 not found (the operator CLI is tested on it): install it (pyenv install 3.11) or run make PYTHON311=/path/to/python3.11" >&2; exit 2; }
 
 $(VENV)/.stamp: requirements-dev.txt layers/deps/requirements.txt | check-python
 	@rm -rf $(VENV)
@@ -60,11 +67,53 @@ $(CLI): pyproject.toml | $(VENV)/.stamp
 # Every target that runs something from .venv also needs the CLI installed there.
 venv lint demo test test-unit test-tooling test-integration test-e2e: $(CLI)
 
+# The wheel operators install (`pipx install dist/...whl`, or a team's own package index): the
+# command and the library it imports. Rebuilt when a source changes; build/ is cleared first so that
+# a deleted module cannot linger in the wheel.
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)".*/\1/p' cli/token_refresher_cli/__init__.py)
+WHEEL := dist/token_refresher-$(VERSION)-py3-none-any.whl
+DIST_SOURCES := pyproject.toml README.md $(shell find layers/core/python/token_refresher cli/token_refresher_cli -name '*.py' 2>/dev/null)
+
+$(WHEEL): $(DIST_SOURCES) | $(VENV)/.stamp
+	@rm -rf build dist
+	$(PY) -m pip -q --disable-pip-version-check wheel --no-deps --wheel-dir dist .
+	@rm -rf build
+
+.PHONY: dist
+dist: $(WHEEL) ## Build the wheel in dist/: the token-refresher command and the library it imports
+
+# .venv-py311: Python 3.11 with the wheel installed as an operator would (its dependencies at the
+# project's pins, plus pytest), for the CLI's tests on the oldest Python it supports.
+PY311_VENV := .venv-py311
+CLI311 := $(PY311_VENV)/bin/token-refresher
+
+$(PY311_VENV)/.stamp: requirements-dev.txt layers/deps/requirements.txt | check-python311 $(WHEEL)
+	@rm -rf $(PY311_VENV)
+	$(PYTHON311) -m venv $(PY311_VENV)
+	@# pip refuses extras in a constraints file: the pins without them
+	@sed -n 's/\[[^]]*\]//; /^[A-Za-z0-9_.-]*==/p' $(filter %.txt,$^) > $(PY311_VENV)/constraints.txt
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install -c $(PY311_VENV)/constraints.txt $(WHEEL) pytest
+	@touch $@
+
+$(CLI311): $(WHEEL) | $(PY311_VENV)/.stamp
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install --no-deps --force-reinstall $(WHEEL)
+	@touch $@
+
+.PHONY: cli-py311
+cli-py311: $(CLI311) ## Install the wheel (make dist) into .venv-py311, a Python 3.11 venv
+
+# The CLI's unit tests (tests/unit/test_cli*.py) on Python 3.11, importing the CLI and the library
+# from the installed wheel (pythonpath limited to the repo root, for the tests package).
+.PHONY: test-cli-py311
+test-cli-py311: $(CLI311) ## The CLI's unit tests on Python 3.11, against the installed wheel
+	$(PY311_VENV)/bin/python -m pytest -q -p no:cacheprovider -o pythonpath=. $(wildcard tests/unit/test_cli*.py)
+
 .PHONY: lint
 lint: $(VENV)/.stamp ## ruff (lint + format check) and mypy on the library
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --python-version 3.11
 
 .PHONY: format
 format: $(VENV)/.stamp ## Apply ruff's formatting and safe fixes
@@ -111,12 +160,12 @@ test-integration: $(VENV)/.stamp ## Handlers in-process against LocalStack + fak
 	$(PY) -m pytest -m integration -q
 
 .PHONY: test-e2e
-test-e2e: $(VENV)/.stamp build ## The template deployed to LocalStack, driven through AWS APIs
+test-e2e: $(VENV)/.stamp build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
 	tools/localstack.sh install
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: lint validate security build ## Every test layer (lint, template, security, unit, tooling, integration, e2e)
+test: lint validate security build test-cli-py311 ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
 	tools/localstack.sh install
 	$(PY) -m pytest -q
 
@@ -127,7 +176,7 @@ bench: $(VENV)/.stamp build ## Benchmarks on LocalStack (minutes; BENCH_N=1000 f
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps the venvs)
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist
 
 .PHONY: reliability
 reliability: $(VENV)/.stamp ## Run the fault-injection matrix and regenerate docs/reliability.md

@@ -4,3 +4,5 @@ It runs on an operator's machine (never in Lambda) and reuses the ``token_refres
 the token document, the provider calls and the tag names, so that what it writes is exactly what the
 rotation function reads.
 """
+
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here)

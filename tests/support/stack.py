@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -27,6 +27,7 @@ REGION = "us-east-1"
 STACK_NAME = os.environ.get("TR_STACK_NAME", "token-refresher")
 SAMLOCAL = REPO_ROOT / ".venv-sam" / "bin" / "samlocal"
 BUILT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
+T = TypeVar("T")  # a PEP 695 parameter would not parse on Python 3.11 (the CLI tests run there)
 MANAGED = {"Key": "token-refresher:managed", "Value": "true"}
 
 
@@ -57,7 +58,7 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def wait_for[T](
+def wait_for(
     probe: Callable[[], T | None], *, timeout: float, interval: float = 0.5, what: str = "condition"
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""

@@ -1,8 +1,10 @@
 """`token-refresher check SECRET...`: is this connection healthy? Nothing is rotated or written.
 
 For each secret: it exists, the document parses (errors name the field), the provider is known,
-the app credentials secret is readable and well formed, and the provider's own validation (what
-testSecret runs: Meta debug_token, Google tokeninfo, LinkedIn introspection...) accepts the token.
+the app credentials secret is readable, well formed and may serve this connection (binding.py: the
+same check the rotation function makes, before any provider call), and the provider's own
+validation (what testSecret runs: Meta debug_token, Google tokeninfo, LinkedIn introspection...)
+accepts the token.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from token_refresher_cli.shared import (
     fmt_until,
     load_app_credentials,
     resolve_provider,
+    verify_binding,
 )
 
 
@@ -78,6 +81,8 @@ def check_one(ctx: Context, secret_id: str) -> Checked:
     app: AppCredentials | None = None
     if doc.app_secret_id:
         app = load_app_credentials(ctx, doc.app_secret_id)
+        warning = verify_binding(desc.name, doc, doc.app_secret_id, app)
+        warnings.extend([warning] if warning else [])
     elif provider.requires_app_credentials:
         raise CliError(
             f"{desc.name}: app_secret_id: is required for provider {doc.provider}",

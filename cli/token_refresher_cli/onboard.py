@@ -5,7 +5,9 @@ made when the result could not be stored:
 
 1. provider known, options well formed, the connection name free, the rotation function found
    (``--rotation-lambda-arn`` or the stack's RotationFunctionArn output);
-2. the app-credentials secret readable (and under the stack's AppSecretPrefix);
+2. the app-credentials secret readable (and under the stack's AppSecretPrefix), and allowed to
+   serve this connection (binding.py: declared for this provider; for oauth2, every URL option
+   under its allowed_url_prefixes);
 3. the token read from stdin (hidden prompt on a terminal);
 4. one provider call proving it works, with the library's own provider code: Meta exchanges the
    short-lived token for a long-lived one (``fb_exchange_token``), refresh-token providers refresh
@@ -41,6 +43,7 @@ from token_refresher_cli.shared import (
     parse_options,
     read_secret_input,
     resolve_provider,
+    verify_binding,
 )
 
 ROTATION_FALLBACK_DAYS = 7
@@ -146,15 +149,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     _name_is_free(ctx, args.name)
     rotation_arn, prefix = _rotation_target(ctx, args)
     app = load_app_credentials(ctx, args.app_secret_id, prefix=prefix)
-
-    token = read_secret_input(ctx, plan.what) if plan.reads else None
-    doc = TokenDocument(
+    draft = TokenDocument(
         provider=args.provider,
         kind=plan.kind,
-        access_token=token if plan.reads == "access_token" else None,
-        refresh_token=token if plan.reads == "refresh_token" else None,
+        access_token=None,
         app_secret_id=args.app_secret_id,
         options=options,
+    )
+    warning = verify_binding(args.name, draft, args.app_secret_id, app)
+    if warning:
+        ctx.console.warn(warning)
+
+    token = read_secret_input(ctx, plan.what) if plan.reads else None
+    doc = draft.evolve(
+        access_token=token if plan.reads == "access_token" else None,
+        refresh_token=token if plan.reads == "refresh_token" else None,
     )
     doc = _prove(provider, plan, doc, ctx, app)
     doc = TokenDocument.from_json(doc.to_json())  # exactly what the rotation function will parse

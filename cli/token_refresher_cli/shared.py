@@ -9,8 +9,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
+from token_refresher.binding import BindingError, verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
-from token_refresher.model import AppCredentials
+from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import PROVIDER_NAMES, get_provider
 from token_refresher.providers.base import Provider
 from token_refresher.timeutil import format_iso
@@ -104,6 +105,20 @@ def load_app_credentials(
     app = AppCredentials.from_json(text, "app_secret_id")
     ctx.console.redactor.add(*app.secret_values(), f"{app.client_id}|{app.client_secret}")
     return app
+
+
+def verify_binding(
+    connection_id: str, doc: TokenDocument, app_secret_id: str, app: AppCredentials
+) -> str | None:
+    """The rotation function's own credential-binding check, before any provider call.
+
+    Returns the warning for app credentials that declare no provider (allowed for the platform
+    providers); a refused binding becomes a CliError naming both secrets and the fix.
+    """
+    try:
+        return verify_app_binding(connection_id, doc, app_secret_id, app).warning
+    except BindingError as err:
+        raise CliError(f"refused: {err.message}", hint=err.remediation) from None
 
 
 def explain_provider_error(err: TokenRefresherError, provider: str, what: str) -> CliError:

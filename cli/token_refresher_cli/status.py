@@ -3,6 +3,9 @@
 A connection needs a human when its status is ``reauth-required`` or ``failing``, when its token
 has expired, or when a deadline only a human can move (Meta data access, LinkedIn refresh token
 end...) is within 7 days. Then the command exits with EXIT_ATTENTION (2).
+
+Warnings do not change the exit code: a connection whose app credentials declare no provider
+(tagged by the rotation function, see binding.py) is listed with how to declare it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from token_refresher.state import (
+    BINDING_UNDECLARED,
     NEVER,
+    TAG_APP_BINDING,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
     TAG_LAST_ERROR,
@@ -56,6 +61,7 @@ class Row:
     last_rotated: datetime | None
     last_error_class: str | None
     attention: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any], now: datetime) -> Row:
@@ -79,10 +85,17 @@ class Row:
             reasons.append("token expired")
         if deadline is not None and deadline - now <= DEADLINE_ATTENTION:
             reasons.append(f"human deadline {format_iso(deadline)}")
+        provider = tags.get(TAG_PROVIDER, "unknown")
+        warnings = []
+        if tags.get(TAG_APP_BINDING) == BINDING_UNDECLARED:
+            warnings.append(
+                "its app credentials declare no provider: add "
+                f'"provider": "{provider}" to the app-credentials secret (docs/security.md)'
+            )
         return cls(
             connection=str(entry.get("Name") or entry["ARN"]),
             arn=str(entry["ARN"]),
-            provider=tags.get(TAG_PROVIDER, "unknown"),
+            provider=provider,
             state=state,
             expires_at=expires_at,
             expiry_known=expires_at is not None or expires_raw == NEVER,
@@ -90,6 +103,7 @@ class Row:
             last_rotated=last,
             last_error_class=error,
             attention=tuple(reasons),
+            warnings=tuple(warnings),
         )
 
     def cells(self, now: datetime) -> tuple[str, ...]:
@@ -125,6 +139,7 @@ class Row:
             "last_error_class": self.last_error_class,
             "needs_attention": bool(self.attention),
             "attention": list(self.attention),
+            "warnings": list(self.warnings),
         }
 
 
@@ -177,4 +192,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         for row in rows:
             if row.attention:
                 ctx.console.print(f"  ! {row.connection}: {'; '.join(row.attention)}")
+            for warning in row.warnings:
+                ctx.console.print(f"  warning: {row.connection}: {warning}")
     return EXIT_ATTENTION if any(r.attention for r in rows) else EXIT_OK

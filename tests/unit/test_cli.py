@@ -384,3 +384,66 @@ def test_aws_region_is_taken_from_aws_region_too(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     # When a client is made, then it uses that region
     assert Aws().client("secretsmanager").meta.region_name == "eu-west-3"
+
+
+# --- credential binding (issue 14) --------------------------------------------------------------
+
+
+def test_check_refuses_another_providers_app_credentials_before_calling_anyone(
+    store, clock, fake
+) -> None:
+    # Given a Google connection naming app credentials declared for Meta
+    store.create(APP_ID, {"client_id": "m-client", "client_secret": APP_SECRET, "provider": "meta"})
+    store.create("c/misbound", google_doc(), tags=managed(clock))
+    ctx = make_ctx(store, clock, fake)
+    # When it is checked
+    code = main(["check", "c/misbound"], ctx)
+    # Then it fails naming both secrets and the fix, and the provider saw no request
+    assert code == 1
+    text = out(ctx)
+    assert (
+        "FAIL  c/misbound: refused: connection 'c/misbound' (google_ads) and app credentials "
+        in text
+    )
+    assert f"'{APP_ID}': the app credentials belong to meta, not google_ads" in text
+    assert "-> point app_secret_id of 'c/misbound' at the google_ads app credentials" in text
+    assert fake.requests() == []
+
+
+def test_check_warns_about_undeclared_app_credentials_and_still_validates(
+    store, clock, fake
+) -> None:
+    # Given a Google connection whose app secret predates the provider declaration
+    fake.seed("google", access_token="ya29.cli-unit-access-0001", expires_in=3600)
+    store.create(APP_ID, {"client_id": "g-client", "client_secret": APP_SECRET})
+    store.create("c/legacy", google_doc(), tags=managed(clock))
+    ctx = make_ctx(store, clock, fake)
+    # When it is checked, then it passes with a warning saying how to declare the provider
+    assert main(["check", "c/legacy"], ctx) == 0
+    assert "ok    c/legacy (google_ads): valid" in out(ctx)
+    assert f"warning: app credentials '{APP_ID}' declare no provider" in out(ctx)
+    assert '"provider": "google_ads"' in out(ctx)
+
+
+def test_status_shows_connections_whose_app_credentials_declare_no_provider(store, clock) -> None:
+    # Given one connection tagged by the rotation function as using undeclared app credentials
+    store.create("c/legacy", "{}", tags=managed(clock, app_binding="undeclared"))
+    store.create("c/bound", "{}", tags=managed(clock, app_binding="declared"))
+    ctx = make_ctx(store, clock)
+    # When status runs (table and JSON)
+    code = main(["status"], ctx)
+    as_json = make_ctx(store, clock)
+    main(["status", "--json"], as_json)
+    # Then the warning names the connection and the fix, without asking for a human (exit 0)
+    assert code == 0
+    assert (
+        '  warning: c/legacy: its app credentials declare no provider: add "provider": '
+        '"google_ads" to the app-credentials secret (docs/security.md)'
+    ) in out(ctx)
+    assert "c/bound:" not in out(ctx)
+    rows = {r["connection"]: r for r in json.loads(out(as_json))}
+    assert rows["c/legacy"]["warnings"] == [
+        'its app credentials declare no provider: add "provider": "google_ads" to the '
+        "app-credentials secret (docs/security.md)"
+    ]
+    assert rows["c/bound"]["warnings"] == []

@@ -53,7 +53,21 @@ _ENCODED_TRICKS = ("%2e", "%2f", "%5c")
 
 
 class BindingError(ConfigError):
-    """The connection may not use these app credentials (or may not send them there)."""
+    """The connection may not use these app credentials (or may not send them there).
+
+    The message names both secrets itself, so ``field`` is kept but not prefixed to it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        provider: str | None = None,
+        remediation: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, remediation=remediation)
+        self.field = field
 
 
 @dataclass(frozen=True)

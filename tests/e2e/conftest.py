@@ -108,7 +108,7 @@ def make_secret(secrets: stack.SecretFactory) -> Callable[..., str]:
 
 
 @pytest.fixture
-def make_app(secrets: stack.SecretFactory) -> Callable[[str, str, str], str]:
+def make_app(secrets: stack.SecretFactory) -> Callable[..., str]:
     return secrets.app
 
 

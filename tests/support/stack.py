@@ -142,9 +142,12 @@ def outputs(endpoint: str, stack_name: str = STACK_NAME) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def create_app_secret(sm: Any, name: str, client_id: str, client_secret: str) -> str:
+def create_app_secret(
+    sm: Any, name: str, client_id: str, client_secret: str, **declared: Any
+) -> str:
+    """``declared``: the binding fields (``provider``, ``allowed_url_prefixes``), see binding.py."""
     SCANNER.add_secrets(client_secret)
-    body = json.dumps({"client_id": client_id, "client_secret": client_secret})
+    body = json.dumps({"client_id": client_id, "client_secret": client_secret, **declared})
     try:
         return str(sm.create_secret(Name=name, SecretString=body)["ARN"])
     except sm.exceptions.ResourceExistsException:
@@ -212,9 +215,10 @@ class SecretFactory:
         self._created.append(arn)
         return arn
 
-    def app(self, provider: str, client_id: str, client_secret: str) -> str:
-        name = f"token-refresher/apps/{self.prefix}-{provider}-{uuid.uuid4().hex[:8]}"
-        self._created.append(create_app_secret(self.sm, name, client_id, client_secret))
+    def app(self, label: str, client_id: str, client_secret: str, **declared: Any) -> str:
+        """``label`` goes into the name; ``declared``: provider, allowed_url_prefixes."""
+        name = f"token-refresher/apps/{self.prefix}-{label}-{uuid.uuid4().hex[:8]}"
+        self._created.append(create_app_secret(self.sm, name, client_id, client_secret, **declared))
         return name
 
     def cleanup(self) -> None:

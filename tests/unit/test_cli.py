@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.support.fakes import FixedClock, InMemorySecretStore
+from tests.support.fakes import FixedClock, InMemorySecretStore, client_error
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
 from token_refresher.timeutil import to_epoch
@@ -447,3 +447,61 @@ def test_status_shows_connections_whose_app_credentials_declare_no_provider(stor
         "app-credentials secret (docs/security.md)"
     ]
     assert rows["c/bound"]["warnings"] == []
+
+
+class _NoSuchSecret:
+    """Secrets Manager as `onboard` sees it for a free connection name."""
+
+    def describe_secret(self, SecretId: str) -> None:  # boto3's argument name
+        raise client_error("ResourceNotFoundException", "DescribeSecret")
+
+
+class _NoStackAws:
+    def client(self, service: str) -> _NoSuchSecret:
+        assert service == "secretsmanager"
+        return _NoSuchSecret()
+
+
+class _UnreadStdin(io.StringIO):
+    def read(self, *args: Any) -> str:
+        raise AssertionError("the token was read although the connection was refused")
+
+
+def test_onboard_refuses_a_foreign_token_url_before_reading_the_token(store, clock, fake) -> None:
+    # Given oauth2 app credentials allowed only on the fake server's /oauth2/ path
+    fake.register_app("oauth2", "o-client", APP_SECRET)
+    store.create(
+        APP_ID,
+        {
+            "client_id": "o-client",
+            "client_secret": APP_SECRET,
+            "provider": "oauth2",
+            "allowed_url_prefixes": [fake.url("oauth2") + "/"],
+        },
+    )
+    ctx = make_ctx(store, clock, fake)
+    ctx.aws = _NoStackAws()  # type: ignore[assignment]
+    ctx.stdin = _UnreadStdin()
+    # When a connection whose token URL is on another port is onboarded
+    code = main(
+        [
+            "onboard",
+            "oauth2",
+            "--name",
+            "c/new",
+            "--app-secret-id",
+            APP_ID,
+            "--rotation-lambda-arn",
+            "arn:aws:lambda:us-east-1:1:function:f",
+            "--option",
+            f"token_url=http://127.0.0.1:{fake.port + 1}/oauth2/token",
+        ],
+        ctx,
+    )
+    # Then it is refused naming the URL and the allowed prefix, before stdin and any request
+    assert code == 1
+    assert "refused: connection 'c/new' (oauth2) and app credentials" in err(ctx)
+    assert f"options.token_url http://127.0.0.1:{fake.port + 1}/oauth2/token is not under" in err(
+        ctx
+    )
+    assert fake.requests() == []

@@ -100,12 +100,12 @@ $(CLI311): $(WHEEL) | $(PY311_VENV)/.stamp
 	@touch $@
 
 .PHONY: cli-py311
-cli-py311: $(CLI311) ## Install the wheel (make dist) into .venv-py311, a Python 3.11 venv
+cli-py311: check-python311 $(CLI311) ## Install the wheel (make dist) into .venv-py311, a Python 3.11 venv
 
 # The CLI's unit tests (tests/unit/test_cli*.py) on Python 3.11, importing the CLI and the library
 # from the installed wheel (pythonpath limited to the repo root, for the tests package).
 .PHONY: test-cli-py311
-test-cli-py311: $(CLI311) ## The CLI's unit tests on Python 3.11, against the installed wheel
+test-cli-py311: check-python311 $(CLI311) ## The CLI's unit tests on Python 3.11, against the installed wheel
 	$(PY311_VENV)/bin/python -m pytest -q -p no:cacheprovider -o pythonpath=. $(wildcard tests/unit/test_cli*.py)
 
 .PHONY: lint
@@ -160,12 +160,12 @@ test-integration: $(VENV)/.stamp ## Handlers in-process against LocalStack + fak
 	$(PY) -m pytest -m integration -q
 
 .PHONY: test-e2e
-test-e2e: $(VENV)/.stamp build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
+test-e2e: check-python311 $(VENV)/.stamp build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
 	tools/localstack.sh install
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: lint validate security build test-cli-py311 ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
+test: check-python311 lint validate security build test-cli-py311 ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
 	tools/localstack.sh install
 	$(PY) -m pytest -q
 

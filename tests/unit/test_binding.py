@@ -18,6 +18,7 @@ from token_refresher.errors import ConfigError, ErrorClass
 from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext
+from token_refresher.redact import Redactor
 from token_refresher.rotation import RotationEngine, RotationRequest, Step
 
 pytestmark = pytest.mark.unit
@@ -378,3 +379,23 @@ def test_undeclared_platform_credentials_rotate_with_a_warning_and_a_tag(deputy,
     ]
     assert warnings
     assert '"provider": "google_ads"' in warnings[0].__dict__["warning"]
+
+
+def test_the_read_only_lookup_checks_the_binding_but_writes_nothing(deputy):
+    # Given a Meta app named by a Google Ads connection, and a legacy app for another one
+    meta = deputy.app_secret(APP, "555000111", META_SECRET, provider="meta")
+    legacy = deputy.app_secret("token-refresher/apps/legacy", "g-client", GOOGLE_SECRET)
+    doc = TokenDocument(provider="google_ads", access_token="ya29.ro-1", app_secret_id=meta)
+    deputy.connection(
+        {"provider": "google_ads", "access_token": "ya29.ro-1", "app_secret_id": meta}
+    )
+    desc = deputy.store.describe(CONN)
+    # When a check-style caller resolves the app credentials
+    with pytest.raises(BindingError):
+        deputy.engine.app_credentials(desc, doc, Redactor())
+    app_ok = deputy.engine.app_credentials(desc, doc.evolve(app_secret_id=legacy), Redactor())
+    # Then the mismatch is refused, the legacy app is returned, and no tag was written
+    assert app_ok is not None
+    assert app_ok.client_id == "g-client"
+    assert [c for c in deputy.store.calls if c[0] == "tag"] == []
+    assert deputy.fake.requests() == []

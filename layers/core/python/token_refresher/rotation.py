@@ -255,12 +255,20 @@ class RotationEngine:
     def app_credentials(
         self, desc: SecretDescription, doc: TokenDocument, redactor: Redactor
     ) -> AppCredentials | None:
-        """The connection's app credentials, checked against their declared use (binding.py)."""
+        """The connection's app credentials, checked against their declared use (binding.py).
+
+        Read-only (a check may call it); the rotation steps use :meth:`_step_app`.
+        """
+        return self._bound_app(desc, doc, redactor)[0]
+
+    def _bound_app(
+        self, desc: SecretDescription, doc: TokenDocument, redactor: Redactor
+    ) -> tuple[AppCredentials | None, BindingCheck | None]:
         provider = self._providers(doc.provider)
         if not doc.app_secret_id:
             if provider.requires_app_credentials:
                 raise ConfigError("is required for this provider", field="app_secret_id")
-            return None
+            return None, None
         cached = self._app_cache.get(doc.app_secret_id)
         now = self._monotonic()
         if cached and now - cached[0] < APP_CREDENTIALS_TTL_SECONDS:
@@ -285,14 +293,6 @@ class RotationEngine:
         # Before any network call: a connection may not use another provider's app credentials
         # nor send them to a URL their owner did not allow (the confused-deputy path).
         check = verify_app_binding(desc.name, doc, doc.app_secret_id, app)
-        self._note_binding(desc, doc, check)
-        return app
-
-    def _note_binding(
-        self, desc: SecretDescription, doc: TokenDocument, check: BindingCheck
-    ) -> None:
-        """Undeclared app credentials: a warning in the log, and a tag `status` shows."""
-        value = BINDING_DECLARED if check.declared else BINDING_UNDECLARED
         if check.warning:
             logger.warning(
                 "app credentials declare no provider",
@@ -303,8 +303,18 @@ class RotationEngine:
                     "warning": check.warning,
                 },
             )
-        if desc.tags.get(TAG_APP_BINDING) != value:
-            self._safe_tag(desc.arn, {TAG_APP_BINDING: value})
+        return app, check
+
+    def _step_app(
+        self, desc: SecretDescription, doc: TokenDocument, redactor: Redactor
+    ) -> AppCredentials | None:
+        """:meth:`app_credentials`, and the connection's app-binding tag kept current (status)."""
+        app, check = self._bound_app(desc, doc, redactor)
+        if check is not None:
+            value = BINDING_DECLARED if check.declared else BINDING_UNDECLARED
+            if desc.tags.get(TAG_APP_BINDING) != value:
+                self._safe_tag(desc.arn, {TAG_APP_BINDING: value})
+        return app
 
     # --- the four steps ------------------------------------------------------------------------
 
@@ -338,7 +348,7 @@ class RotationEngine:
             self.store.put_pending(request.secret_id, request.token, doc.to_json())
             return "not_refreshed_recent"
         provider = self._providers(doc.provider)
-        app = self.app_credentials(desc, doc, redactor)
+        app = self._step_app(desc, doc, redactor)
         result = provider.refresh(doc, app, self.ctx)
         redactor.add(result.access_token, result.refresh_token)
         new_doc = merge_refresh(doc, result, self.ctx.now())
@@ -389,7 +399,7 @@ class RotationEngine:
     ) -> str:
         pending = self._pending_doc(request, redactor)
         provider = self._providers(pending.provider)
-        app = self.app_credentials(desc, pending, redactor)
+        app = self._step_app(desc, pending, redactor)
         check = provider.validate(pending, app, self.ctx)
         if not check.valid:
             raise ProviderError(

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--token-type",
         choices=("access", "refresh"),
-        help="tiktok only: an advertiser access token (default, validate-only) or a refresh token",
+        help="tiktok only: an advertiser access token (default, kind advertiser, validate-only) or "
+        "a TikTok account refresh token (kind tiktok_account)",
     )
     p.add_argument("--description", help="secret description")
     p.add_argument("--kms-key-id", help="KMS key for the secret (default: aws/secretsmanager)")

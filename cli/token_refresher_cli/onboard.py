@@ -70,7 +70,7 @@ def plan_for(provider: str, options: dict[str, Any], token_type: str | None) -> 
         return Plan("access_token", VALIDATE_ONLY, "system_user", "system user access token")
     if provider == "tiktok":
         if token_type == "refresh":  # noqa: S105  # nosec B105 # a mode name, not a secret
-            return Plan("refresh_token", REFRESH, "refresh_token", "TikTok refresh token")
+            return Plan("refresh_token", REFRESH, "tiktok_account", "TikTok account refresh token")
         return Plan("access_token", VALIDATE_ONLY, "advertiser", "TikTok advertiser access token")
     if provider == "oauth2" and options.get("grant_type") == "client_credentials":
         return Plan(None, REFRESH, "client_credentials", "client credentials")
@@ -130,15 +130,9 @@ def _prove(
             data_access_expires_at=check.data_access_expires_at or doc.data_access_expires_at,
         )
     if doc.provider == "meta_system_user" and check.expires_at is not None:
+        # 60-day token: refreshed by fb_exchange_token; business_id/system_user_id, when given,
+        # allow the fallback through /{business_id}/system_user_access_tokens.
         doc = doc.evolve(kind="system_user_expiring")
-        missing = [k for k in ("business_id", "system_user_id") if not doc.option(k)]
-        if missing:
-            raise CliError(
-                "this system user token expires (60-day token): regenerating it needs "
-                + ", ".join(f"options.{k}" for k in missing),
-                hint="pass --option business_id=<id> --option system_user_id=<id> "
-                "(Business Settings > Users > System users)",
-            )
     return doc
 
 

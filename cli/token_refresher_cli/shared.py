@@ -103,7 +103,8 @@ def load_app_credentials(
             "AppSecretPrefix)",
         )
     app = AppCredentials.from_json(text, "app_secret_id")
-    ctx.console.redactor.add(*app.secret_values(), f"{app.client_id}|{app.client_secret}")
+    ctx.console.redactor.add_signing_key(app.client_secret)  # appsecret_proof of each token
+    ctx.console.redactor.add(*app.secret_values())
     return app
 
 

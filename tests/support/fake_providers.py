@@ -7,14 +7,14 @@ Each provider lives under its own path prefix; point a provider module at it wit
                 /{version}/{business_id}/system_user_access_tokens
     /google     /token  /tokeninfo
     /linkedin   /oauth/v2/accessToken  /oauth/v2/introspectToken
-    /tiktok     /open_api/v1.3/oauth2/refresh_token/  /open_api/v1.3/oauth2/advertiser/get/
+    /tiktok     /open_api/v1.3/tt_user/oauth2/refresh_token/  /open_api/v1.3/oauth2/advertiser/get/
     /amazon     /auth/o2/token  /auth/o2/tokeninfo
     /microsoft  /{tenant}/oauth2/v2.0/token
     /oauth2     /token  /introspect
 
 Route names (for ``script``): meta ``exchange``, ``debug_token``, ``system_user_tokens``; tiktok
-``refresh``, ``advertiser_get``; microsoft ``token``; the others ``token`` and ``tokeninfo`` /
-``introspect``. ``"*"`` matches every route of a provider.
+``refresh`` (TikTok account tokens), ``advertiser_get``; microsoft ``token``; the others ``token``
+and ``tokeninfo`` / ``introspect``. ``"*"`` matches every route of a provider.
 
 Default behaviour is stateful: seeded or issued tokens live in a registry; refreshes issue fresh
 random tokens with each platform's look (``EAA...``, ``ya29.``, ``Atza|``/``Atzr|``...), unknown,
@@ -48,7 +48,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 PREFIXES = ("meta", "google", "linkedin", "tiktok", "amazon", "microsoft", "oauth2")
 # provider module name -> fake prefix
@@ -119,11 +119,13 @@ class RecordedRequest:
         return merged
 
     def basic_auth(self) -> tuple[str, str] | None:
+        """HTTP Basic client credentials decoded as RFC 6749 §2.3.1 says: base64, split at the
+        first ``:``, then form-urldecode each part (``+`` is a space, ``%XX`` UTF-8 bytes)."""
         value = self.headers.get("Authorization", "")
         if not value.startswith("Basic "):
             return None
-        user, _, password = base64.b64decode(value[6:]).decode().partition(":")
-        return user, password
+        user, _, password = base64.b64decode(value[6:]).decode("utf-8").partition(":")
+        return unquote_plus(user), unquote_plus(password)
 
 
 @dataclass
@@ -382,10 +384,11 @@ class FakeProviders:
         )
         if isinstance(got, Response):
             return got
-        return Response(
-            200,
-            self._token_answer("google", got[0], scope="https://www.googleapis.com/auth/adwords"),
-        )
+        body = self._token_answer("google", got[0], scope="https://www.googleapis.com/auth/adwords")
+        # Time-based access (configure(..., refresh_token_expires_in=N)): the grant's end.
+        if self._settings["google"].get("refresh_token_expires_in"):
+            body["refresh_token_expires_in"] = self._settings["google"]["refresh_token_expires_in"]
+        return Response(200, body)
 
     def _google_tokeninfo(self, req: RecordedRequest) -> Response:
         token = str(req.params.get("access_token") or "")
@@ -451,9 +454,13 @@ class FakeProviders:
 
     # tiktok ---------------------------------------------------------------------------------
     def _tiktok_refresh(self, req: RecordedRequest) -> Response:
+        """TikTok account (creator) tokens: JSON client_id, client_secret, grant_type and
+        refresh_token."""
         p = req.params
-        if not self._client_ok("tiktok", p.get("app_id"), p.get("secret")):
-            return _tiktok(40001, "app_id or secret is invalid")
+        if not self._client_ok("tiktok", p.get("client_id"), p.get("client_secret")):
+            return _tiktok(40001, "client_id or client_secret is invalid")
+        if p.get("grant_type") != "refresh_token":
+            return _tiktok(40108, "grant_type must be refresh_token")
         token = str(p.get("refresh_token") or "")
         state = self._check(token, "refresh", "tiktok")
         if state == "empty":
@@ -471,6 +478,8 @@ class FakeProviders:
             "refresh_token_expires_in": int((record.expires_at or time.time()) - time.time())
             if record.expires_at
             else settings["refresh_expires_in"],
+            "open_id": record.info.get("open_id", "fake-open-id-0001"),
+            "scope": ",".join(record.scopes or ["user.info.basic", "video.list"]),
             "token_type": "Bearer",
         }
         if settings.get("rotate"):
@@ -482,7 +491,8 @@ class FakeProviders:
         p = req.params
         if not self._client_ok("tiktok", p.get("app_id"), p.get("secret")):
             return _tiktok(40001, "app_id or secret is invalid")
-        state = self._check(p.get("access_token"), "access", "tiktok")
+        # The official SDK sends the token in the Access-Token header, never in the query.
+        state = self._check(req.headers.get("Access-Token"), "access", "tiktok")
         codes = {
             "empty": (40104, "access_token is empty"),
             "expired": (40102, "access_token has expired"),
@@ -595,6 +605,10 @@ class FakeProviders:
         return Response(200, self._token_answer("oauth2", got[0]))
 
     def _oauth2_introspect(self, req: RecordedRequest) -> Response:
+        basic = req.basic_auth()
+        client_id, secret = basic or (req.params.get("client_id"), req.params.get("client_secret"))
+        if not self._client_ok("oauth2", client_id, secret):  # RFC 7662 §2.1: caller authenticates
+            return _oauth(401, "invalid_client", "Client authentication failed")
         token = str(req.params.get("token") or "")
         if self._check(token, "access", "oauth2") != "ok":
             return Response(200, {"active": False})
@@ -631,8 +645,11 @@ class FakeProviders:
         p = req.params
         if p.get("grant_type") != "fb_exchange_token":
             return _graph_error(100, "Unsupported grant_type")
+        apps = self._apps.get("meta") or {}
+        if apps and p.get("client_id") not in apps:
+            return _graph_error(101, "Error validating application. Invalid application ID.")
         if not self._client_ok("meta", p.get("client_id"), p.get("client_secret")):
-            return _graph_error(101, "Error validating client secret.")
+            return _graph_error(1, "Error validating client secret.")
         old = str(p.get("fb_exchange_token") or "")
         state = self._check(old, "access", "meta")
         if state != "ok":
@@ -660,7 +677,8 @@ class FakeProviders:
         app_token = str(p.get("access_token", ""))
         app_id, _, secret = app_token.partition("|")
         if not self._client_ok("meta", app_id, secret):
-            return _graph_error(190, "Invalid OAuth access token - Cannot parse access token")
+            # The APP token is bad: a top-level 190, unlike a bad input token (inside data).
+            return _graph_error(190, "Invalid OAuth access token signature.")
         if (err := self._meta_proof_error(p, app_token, app_id)) is not None:
             return err
         token = str(p.get("input_token") or "")
@@ -703,9 +721,9 @@ class FakeProviders:
         token = str(p.get("access_token", ""))
         if self._check(token, "access", "meta") != "ok":
             return _graph_error(190, "Error validating access token", 467)
-        app_id = p.get("business_app")
-        if self._apps.get("meta") and app_id not in self._apps["meta"]:
-            return _graph_error(100, "Invalid business_app")
+        if "business_app" in p:  # belongs to /{system_user_id}/access_tokens, not this edge
+            return _graph_error(100, "(#100) Param business_app is not valid for this edge")
+        app_id = self._tokens[token].info.get("app_id") or next(iter(self._apps["meta"]), None)
         if (err := self._meta_proof_error(p, token, app_id)) is not None:
             return err
         if not p.get("system_user_id") or not p.get("scope"):
@@ -745,7 +763,7 @@ ROUTES = (
     ("meta", "/oauth/access_token", "exchange"),
     ("meta", "/debug_token", "debug_token"),
     ("meta", "/system_user_access_tokens", "system_user_tokens"),
-    ("tiktok", "oauth2/refresh_token", "refresh"),
+    ("tiktok", "tt_user/oauth2/refresh_token", "refresh"),
     ("tiktok", "oauth2/advertiser/get", "advertiser_get"),
     ("microsoft", "oauth2/v2.0/token", "token"),
     ("*", "oauth/v2/accessToken", "token"),

@@ -115,3 +115,40 @@ def test_published_app_reports_no_refresh_deadline(
     fake_provider.seed("google_ads", refresh_token=RT)
     result = google_ads.PROVIDER.refresh(_doc(), app, ctx)
     assert result.refresh_token_expires_at is None
+
+
+@pytest.mark.parametrize("seconds_left", ["0", "17", "59"])
+def test_tokeninfo_under_a_minute_is_a_valid_token_about_to_expire(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, seconds_left: str
+) -> None:
+    # Given tokeninfo reports a token with less than a minute left (expires_in is a string)
+    body = {"aud": "c", "scope": "https://www.googleapis.com/auth/adwords"}
+    fake_provider.script(
+        "google", "tokeninfo", [Response(200, {**body, "expires_in": seconds_left})]
+    )
+    # When validated
+    result = google_ads.PROVIDER.validate(_doc(access_token="ya29.x"), app, ctx)
+    # Then it is valid, with an expiry that close
+    assert result.valid is True
+    assert result.expires_at is not None
+    left = (result.expires_at - datetime.now(UTC)).total_seconds()
+    assert left == pytest.approx(int(seconds_left), abs=5)
+
+
+def test_time_based_access_stores_the_refresh_token_deadline(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given the user granted time-based access: the token answer has refresh_token_expires_in
+    fake_provider.seed("google", refresh_token=RT)
+    fake_provider.configure("google", refresh_token_expires_in=3 * 86_400)
+    # When refreshed
+    result = google_ads.PROVIDER.refresh(_doc(), app, ctx)
+    # Then its end is the refresh token's deadline (a human deadline: 30/7/1-day warnings)
+    assert result.refresh_token_expires_at is not None
+    left = (result.refresh_token_expires_at - datetime.now(UTC)).total_seconds()
+    assert left == pytest.approx(3 * 86_400, abs=30)
+    # and Google's figure wins over the 7-day Testing assumption
+    testing = google_ads.PROVIDER.refresh(_doc(options={"testing_app": True}), app, ctx)
+    assert testing.refresh_token_expires_at is not None
+    left = (testing.refresh_token_expires_at - datetime.now(UTC)).total_seconds()
+    assert left == pytest.approx(3 * 86_400, abs=30)

@@ -232,3 +232,82 @@ def test_validate_uses_debug_token(
     assert result.valid is True
     assert result.scopes == ("ads_read",)
     assert result.expires_at is not None
+
+
+def test_wrong_app_secret_on_the_exchange_is_config_naming_the_app_secret(
+    graph: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given app credentials whose secret Meta rejects: the exchange answers code 1
+    # "Error validating client secret." (a code Meta otherwise uses for transient trouble)
+    wrong = AppCredentials(client_id="client-id-1234", client_secret="an-old-app-secret-0002")
+    doc = _doc(app_secret_id="token-refresher/apps/meta-main")
+    # When re-exchanged
+    with pytest.raises(ProviderError) as info:
+        meta.PROVIDER.refresh(doc, wrong, ctx)
+    # Then a config error (not transient, not re-auth) names the app credentials secret
+    assert info.value.error_class is ErrorClass.CONFIG
+    assert info.value.provider_code == "1"
+    assert "token-refresher/apps/meta-main" in info.value.message
+    assert "App Secret" in (info.value.remediation or "")
+    assert [r.route for r in graph.requests("meta")] == ["exchange"]
+
+
+def test_bad_app_token_on_debug_token_is_config_not_reauth(
+    graph: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given debug_token refuses the APP token with a top-level 190 ("Invalid OAuth access token
+    # signature."), while the user's token itself is fine
+    wrong = AppCredentials(client_id="client-id-1234", client_secret="an-old-app-secret-0002")
+    doc = _doc(app_secret_id="token-refresher/apps/meta-main")
+    # When the token is validated (testSecret)
+    with pytest.raises(ProviderError) as info:
+        meta.PROVIDER.validate(doc, wrong, ctx)
+    # Then it is the app credentials' fault: config, naming the secret
+    assert info.value.error_class is ErrorClass.CONFIG
+    assert info.value.provider_code == "190"
+    assert "token-refresher/apps/meta-main" in info.value.message
+
+
+def test_invalid_user_token_in_debug_token_data_stays_reauth(
+    graph: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given the user's token was revoked: debug_token answers 200 with the error inside data
+    graph.revoke(UT, subcode=460)
+    # When validated / Then a human must act (re-authorize), it is not a config error
+    with pytest.raises(ProviderError) as info:
+        meta.PROVIDER.validate(_doc(), app, ctx)
+    assert info.value.error_class is ErrorClass.REAUTH_REQUIRED
+    assert info.value.provider_subcode == "460"
+
+
+def test_exchange_sends_no_appsecret_proof_and_debug_token_does(
+    graph: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a live token / When re-exchanged
+    meta.PROVIDER.refresh(_doc(), app, ctx)
+    exchange, debug = graph.requests("meta")
+    # Then the exchange authenticates with client_secret (it has no access token to prove) and
+    # debug_token carries the proof of the app token it uses
+    assert "appsecret_proof" not in exchange.query
+    app_token = f"{app.client_id}|{app.client_secret}"
+    expected = hmac.new(app.client_secret.encode(), app_token.encode(), hashlib.sha256)
+    assert debug.query["appsecret_proof"] == expected.hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("version", "now", "warned"),
+    [
+        ("v25.0", datetime(2028, 6, 1, tzinfo=UTC), True),  # published end 2028-07-29
+        ("v25.0", datetime(2028, 1, 1, tzinfo=UTC), False),
+        ("v26.0", datetime(2028, 6, 1, tzinfo=UTC), False),  # end not announced: unknown
+        ("v27.0", datetime(2030, 1, 1, tzinfo=UTC), False),  # not in the table: unknown
+    ],
+)
+def test_version_warning_only_for_published_end_dates(
+    version: str, now: datetime, warned: bool
+) -> None:
+    # Given a pinned Graph version / When the notice is computed at `now`
+    notice = meta.version_notice(_doc(options={"graph_version": version}), now)
+    # Then only a date Meta published can trigger the 90-day warning; no date is invented
+    assert (notice is not None) is warned
+    assert meta.GRAPH_VERSION_END["v26.0"] is None

@@ -32,6 +32,11 @@ def _doc(**fields: object) -> TokenDocument:
     return TokenDocument.from_dict(data)
 
 
+def _graph(code: int, message: str) -> Response:
+    err = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Ax1"}
+    return Response(400, {"error": err})
+
+
 def _proof(secret: str, token: str) -> str:
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
@@ -58,7 +63,7 @@ def test_never_expiring_token_is_validated_only(
     assert meta.requests("meta")[0].query["input_token"] == SU
 
 
-def test_expiring_token_is_regenerated_through_the_business_edge(
+def test_expiring_token_is_refreshed_by_the_documented_exchange(
     meta: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
     # Given a 60-day system user token with 10 days left
@@ -72,32 +77,54 @@ def test_expiring_token_is_regenerated_through_the_business_edge(
     assert (result.expires_at - datetime.now(UTC)).total_seconds() == pytest.approx(
         60 * DAY, abs=60
     )
-    # And the documented edge got the documented fields, then debug_token checked the new token
-    debug, generate, check = meta.requests("meta")
-    assert (debug.route, generate.route, check.route) == (
-        "debug_token",
-        "system_user_tokens",
-        "debug_token",
-    )
+    assert result.notices == ()
+    # And the refresh is the guide's fb_exchange_token with set_token_expires_in_60_days, checked
+    # with debug_token; the business edge was not needed
+    debug, refresh, check = meta.requests("meta")
+    assert (debug.route, refresh.route, check.route) == ("debug_token", "exchange", "debug_token")
+    assert refresh.method == "GET"
+    assert refresh.query == {
+        "grant_type": "fb_exchange_token",
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "fb_exchange_token": SU,
+        "set_token_expires_in_60_days": "true",
+    }
+    assert check.query["input_token"] == result.access_token
+
+
+def test_refused_exchange_falls_back_to_the_business_edge_with_its_documented_fields(
+    meta: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given the exchange is refused for this token (a Graph parameter error)
+    meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES, type="SYSTEM_USER")
+    meta.script("meta", "exchange", [_graph(100, "Unsupported grant for this token")])
+    # When refreshed
+    result = meta_system_user.PROVIDER.refresh(_doc(options=OPTIONS), app, ctx)
+    # Then /{business_id}/system_user_access_tokens generated the token, with exactly the fields
+    # the Business SDK documents for that edge (no business_app) plus the proof and the token
+    assert meta.is_valid(result.access_token)
+    routes = [r.route for r in meta.requests("meta")]
+    assert routes == ["debug_token", "exchange", "system_user_tokens", "debug_token"]
+    generate = meta.requests("meta")[2]
     assert generate.method == "POST"
     assert generate.path == "/meta/v25.0/1234567890/system_user_access_tokens"
     assert generate.form == {
-        "business_app": app.client_id,
         "system_user_id": "6100000000001",
         "scope": "ads_management,business_management",
         "set_token_expires_in_60_days": "true",
         "appsecret_proof": _proof(app.client_secret, SU),
         "access_token": SU,
     }
-    assert check.query["input_token"] == result.access_token
 
 
-def test_kind_forces_regeneration_and_scope_falls_back_to_current_scopes(
+def test_kind_forces_refresh_and_fallback_scope_is_the_current_scopes(
     meta: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
     # Given a token debug_token calls never-expiring, but the secret says it is the 60-day kind,
-    # and no scope option
+    # no scope option, and an exchange that is refused
     meta.seed("meta", access_token=SU, expires_in=None, scopes=SCOPES, type="SYSTEM_USER")
+    meta.script("meta", "exchange", [_graph(100, "Unsupported")])
     options = {k: v for k, v in OPTIONS.items() if k != "scope"}
     # When refreshed
     result = meta_system_user.PROVIDER.refresh(
@@ -105,32 +132,72 @@ def test_kind_forces_regeneration_and_scope_falls_back_to_current_scopes(
     )
     # Then it is regenerated with the current token's scopes
     assert result.access_token != SU
-    generate = meta.requests("meta")[1]
+    generate = meta.requests("meta")[2]
     assert (generate.form or {})["scope"] == "ads_management,business_management"
 
 
 @pytest.mark.parametrize(
-    ("options", "field"),
+    ("options", "error"),
     [
-        ({"system_user_id": "61", "scope": "ads_management"}, "options.business_id"),
-        ({"business_id": "12", "scope": "ads_management"}, "options.system_user_id"),
-        ({"business_id": "12/../x", "system_user_id": "61"}, "options.business_id"),
+        ({}, ErrorClass.CONFIG),  # no ids: no fallback, Meta's refusal is raised
+        ({"system_user_id": "61", "scope": "ads_management"}, ErrorClass.CONFIG),
     ],
 )
-def test_expiring_token_needs_numeric_business_and_system_user_ids(
+def test_without_both_ids_a_refused_exchange_is_raised(
     meta: FakeProviders,
     ctx: ProviderContext,
     app: AppCredentials,
     options: dict[str, str],
-    field: str,
+    error: ErrorClass,
 ) -> None:
-    # Given an expiring token without a usable id
+    # Given an expiring token, a refused exchange and no usable business edge
     meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES)
+    meta.script("meta", "exchange", [_graph(100, "Unsupported")])
+    # When refreshed / Then Meta's refusal is raised and nothing else was called
+    with pytest.raises(ProviderError) as info:
+        meta_system_user.PROVIDER.refresh(_doc(options=options), app, ctx)
+    assert info.value.error_class is error
+    assert [r.route for r in meta.requests("meta")] == ["debug_token", "exchange"]
+
+
+def test_fallback_needs_numeric_ids(
+    meta: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a business id that is not a number and a refused exchange
+    meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES)
+    meta.script("meta", "exchange", [_graph(100, "Unsupported")])
+    options = {"business_id": "12/../x", "system_user_id": "61"}
     # When refreshed / Then the option is named and nothing was generated
     with pytest.raises(SecretFormatError) as info:
         meta_system_user.PROVIDER.refresh(_doc(options=options), app, ctx)
-    assert info.value.field == field
-    assert [r.route for r in meta.requests("meta")] == ["debug_token"]
+    assert info.value.field == "options.business_id"
+    assert [r.route for r in meta.requests("meta")] == ["debug_token", "exchange"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (613, "Calls to this api have exceeded the rate limit.", ErrorClass.TRANSIENT),
+        (1, "Error validating client secret.", ErrorClass.CONFIG),
+    ],
+)
+def test_throttling_or_wrong_app_secret_on_the_exchange_does_not_fall_back(
+    meta: FakeProviders,
+    *,
+    ctx: ProviderContext,
+    app: AppCredentials,
+    code: int,
+    message: str,
+    expected: ErrorClass,
+) -> None:
+    # Given the exchange is throttled, or rejects the app secret
+    meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES)
+    meta.script("meta", "exchange", [_graph(code, message)])
+    # When refreshed / Then that error is raised as is: the business edge would not help
+    with pytest.raises(ProviderError) as info:
+        meta_system_user.PROVIDER.refresh(_doc(options=OPTIONS), app, ctx)
+    assert info.value.error_class is expected
+    assert "system_user_tokens" not in [r.route for r in meta.requests("meta")]
 
 
 def test_revoked_token_requires_reauth_with_subcode(
@@ -166,8 +233,9 @@ def test_generation_errors_use_meta_mapping(
     subcode: int | None,
     expected: ErrorClass,
 ) -> None:
-    # Given the generation edge answers a Graph error
+    # Given the exchange is refused and the generation edge answers a Graph error
     meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES)
+    meta.script("meta", "exchange", [_graph(100, "Unsupported")])
     err: dict[str, object] = {"message": "nope", "type": "OAuthException", "code": code}
     if subcode:
         err["error_subcode"] = subcode
@@ -217,9 +285,9 @@ def test_malformed_generation_answer_is_transient(
     response: Response,
     expected: str,
 ) -> None:
-    # Given the generation edge returns something unusable
+    # Given the refresh returns something unusable
     meta.seed("meta", access_token=SU, expires_in=10 * DAY, scopes=SCOPES)
-    meta.script("meta", "system_user_tokens", [response])
+    meta.script("meta", "exchange", [response])
     # When refreshed / Then transient malformed
     with pytest.raises(ProviderError) as info:
         meta_system_user.PROVIDER.refresh(_doc(options=OPTIONS), app, ctx)
@@ -237,3 +305,24 @@ def test_validate_valid_and_revoked(
     # Given it is revoked / When validated / Then not valid
     meta.revoke(SU)
     assert meta_system_user.PROVIDER.validate(_doc(), app, ctx).valid is False
+
+
+def test_wrong_app_secret_is_a_config_error_naming_the_app_secret_not_an_invalid_token(
+    fake_provider: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given a valid token, but app credentials whose secret Meta rejects: debug_token answers a
+    # top-level 190 ("Invalid OAuth access token signature") about the APP token
+    fake_provider.register_app("meta", "1111", "the-real-app-secret-0001")
+    fake_provider.seed("meta", access_token=SU, expires_in=None, scopes=SCOPES)
+    wrong = AppCredentials(client_id="1111", client_secret="an-old-app-secret-0002")
+    doc = _doc(app_secret_id="token-refresher/apps/meta-main")
+    # When validated (testSecret) or refreshed
+    for call in (meta_system_user.PROVIDER.validate, meta_system_user.PROVIDER.refresh):
+        with pytest.raises(ProviderError) as info:
+            call(doc, wrong, ctx)
+        # Then it is a config error naming the app credentials secret: the token is not declared
+        # invalid, so no false re-authorization alert follows
+        assert info.value.error_class is ErrorClass.CONFIG
+        assert "token-refresher/apps/meta-main" in info.value.message
+        assert "token-refresher/apps/meta-main" in (info.value.remediation or "")
+        assert info.value.provider_code == "190"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.support.fake_providers import FakeProviders, Response
 
-from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.errors import ConfigError, ErrorClass, ProviderError, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import microsoft_ads
 from token_refresher.providers.base import ProviderContext
@@ -154,7 +154,7 @@ def test_answer_without_refresh_token_is_malformed(
         ("invalid_request", 90090, ErrorClass.TRANSIENT, "temporarily"),
         ("invalid_client", 7000222, ErrorClass.CONFIG, "expired"),
         ("invalid_request", 90014, ErrorClass.CONFIG, "app registration"),
-        ("invalid_scope", 70011, ErrorClass.PERMISSION, "options.scope"),
+        ("invalid_scope", 70011, ErrorClass.CONFIG, "options.scope"),
     ],
 )
 def test_aadsts_codes_are_mapped(
@@ -267,3 +267,19 @@ def test_refresh_slides_the_ninety_day_inactivity_deadline(
     assert result.refresh_token_expires_at is not None
     left = result.refresh_token_expires_at - datetime.now(UTC)
     assert abs(left - timedelta(days=90)) < timedelta(seconds=30)
+
+
+def test_public_client_needs_no_client_secret_field(
+    fake_provider: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given an app credentials secret for a public client, with no client_secret at all
+    app = AppCredentials.from_json('{"client_id": "public-app", "public_client": true}')
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    # When refreshed / Then it works and no client_secret is sent
+    result = microsoft_ads.PROVIDER.refresh(_doc(), app, ctx)
+    assert fake_provider.is_valid(result.access_token)
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert "client_secret" not in (req.form or {})
+    # And a confidential client still has to name its secret
+    with pytest.raises(ConfigError):
+        AppCredentials.from_json('{"client_id": "web-app"}')

@@ -33,7 +33,10 @@ def _script(provider: str, route: str, response: Response) -> Setup:
 
 
 def _meta_seed_expiring(fake: FakeProviders) -> None:
+    """An expiring system user token whose exchange Meta refuses (the fallback needs ids)."""
     fake.seed("meta", access_token=ACCESS, expires_in=86_400)
+    error = {"message": "Unsupported", "type": "OAuthException", "code": 100}
+    fake.script("meta", "exchange", [Response(400, {"error": error})])
 
 
 # (provider, document extras, fake setup) — every case must raise

@@ -155,3 +155,53 @@ def test_introspection(
     assert ok.expires_at is not None
     fake_provider.revoke("at-old")
     assert oauth2.PROVIDER.validate(doc, app, ctx).valid is False
+
+
+# A secret as base64-minded generators make them, plus the characters RFC 6749 §2.3.1 cares about.
+AWKWARD_SECRETS = [
+    "aB3+x/Yz9=",
+    "p%41ss:w&rd=+/",
+    "with spaces  and\ttab",
+    "ünïcødé-秘密-🔑",
+]
+
+
+@pytest.mark.parametrize("secret", AWKWARD_SECRETS)
+def test_basic_auth_form_encodes_id_and_secret_before_base64(
+    fake_provider: FakeProviders, ctx: ProviderContext, secret: str
+) -> None:
+    # Given a server that decodes Basic credentials as RFC 6749 §2.3.1 says (form-urldecode after
+    # base64), and a client whose id and secret need encoding
+    client = AppCredentials(client_id="client:id +1", client_secret=secret)
+    fake_provider.register_app("oauth2", client.client_id, client.client_secret)
+    fake_provider.seed("oauth2", refresh_token=RT)
+    # When refreshed with the default Basic client authentication
+    result = oauth2.PROVIDER.refresh(_doc(fake_provider), client, ctx)
+    # Then the server recognised the client, and the header is base64(urlenc(id):urlenc(secret))
+    assert fake_provider.is_valid(result.access_token)
+    (req,) = fake_provider.requests("oauth2")
+    assert req.basic_auth() == (client.client_id, secret)
+    raw = base64.b64decode(req.headers["Authorization"].removeprefix("Basic ")).decode("ascii")
+    assert raw.count(":") == 1  # the id's own ':' travels as %3A
+
+
+@pytest.mark.parametrize("secret", AWKWARD_SECRETS)
+def test_introspection_authenticates_the_same_way(
+    fake_provider: FakeProviders, ctx: ProviderContext, secret: str
+) -> None:
+    # Given the same strict server, a live token and an introspection URL
+    client = AppCredentials(client_id="client-id-5", client_secret=secret)
+    fake_provider.register_app("oauth2", client.client_id, client.client_secret)
+    fake_provider.seed("oauth2", access_token="at-old", expires_in=600)
+    doc = _doc(fake_provider, introspection_url=fake_provider.url("oauth2") + "/introspect")
+    # When validated / Then the server accepted the client and reported the token active
+    assert oauth2.PROVIDER.validate(doc, client, ctx).valid is True
+    (req,) = fake_provider.requests("oauth2")
+    assert req.basic_auth() == (client.client_id, secret)
+
+
+def test_basic_authorization_matches_the_rfc_example_encoding() -> None:
+    # Given RFC 6749 Appendix B encoding (space as '+', reserved characters as %XX, UTF-8)
+    # When the header is built / Then it is exactly base64("a%2Bb+c:%C3%BC%25%3A%26")
+    header = oauth2.basic_authorization("a+b c", "ü%:&")
+    assert header == "Basic " + base64.b64encode(b"a%2Bb+c:%C3%BC%25%3A%26").decode()

@@ -1,4 +1,5 @@
-"""TikTok: envelope errors in HTTP 200, validate-only and refresh modes."""
+"""TikTok: envelope errors in HTTP 200, two token kinds (advertiser: validate-only; tiktok_account:
+refreshed at tt_user/oauth2/refresh_token/)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from tests.support.fake_providers import FakeProviders, Response
 
-from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import tiktok
 from token_refresher.providers.base import NoticeKind, ProviderContext
@@ -50,7 +51,9 @@ def test_validate_only_mode_returns_same_token_with_notice(
     (req,) = fake_provider.requests("tiktok")
     assert req.method == "GET"
     assert req.path == "/tiktok/open_api/v1.3/oauth2/advertiser/get/"
-    assert req.query == {"app_id": app.client_id, "secret": app.client_secret, "access_token": AT}
+    # And, as the official SDK does, the token travels in the Access-Token header, not the URL
+    assert req.query == {"app_id": app.client_id, "secret": app.client_secret}
+    assert req.headers["Access-Token"] == AT
 
 
 def test_validate_only_revoked_token_is_http_200_error_requiring_reauth(
@@ -82,24 +85,29 @@ def test_refresh_mode_issues_new_access_token(
     assert _from_now(result.refresh_token_expires_at) == pytest.approx(300 * DAY, abs=30)
     assert result.notices == ()
     (req,) = fake_provider.requests("tiktok")
-    assert (req.method, req.path) == ("POST", "/tiktok/open_api/v1.3/oauth2/refresh_token/")
+    assert (req.method, req.path) == (
+        "POST",
+        "/tiktok/open_api/v1.3/tt_user/oauth2/refresh_token/",
+    )
     assert req.json == {
-        "app_id": app.client_id,
-        "secret": app.client_secret,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
         "grant_type": "refresh_token",
         "refresh_token": RT,
     }
 
 
-def test_refresh_mode_accepts_alternative_expiry_keys_and_new_refresh_token(
+def test_refresh_mode_stores_a_new_refresh_token_and_its_countdown(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
-    # Given an answer using *_expire_in keys and a rotated refresh token
+    # Given an answer with the documented fields and a rotated refresh token
     data = {
         "access_token": "act.new",
-        "access_token_expire_in": 7200,
+        "expires_in": 7200,
         "refresh_token": "rft.new",
-        "refresh_token_expire_in": 10 * DAY,
+        "refresh_token_expires_in": 10 * DAY,
+        "open_id": "open-id-1",
+        "scope": "user.info.basic",
     }
     fake_provider.script("tiktok", "refresh", [_envelope(0, data)])
     # When refreshed
@@ -155,6 +163,12 @@ def test_refresh_mode_rotation_in_fake_kills_old_refresh_token(
         (50000, ErrorClass.TRANSIENT),
         (50002, ErrorClass.TRANSIENT),
         (51005, ErrorClass.TRANSIENT),
+        (52000, ErrorClass.TRANSIENT),
+        (52103, ErrorClass.TRANSIENT),
+        (52204, ErrorClass.TRANSIENT),
+        (53102, ErrorClass.TRANSIENT),
+        (53103, ErrorClass.TRANSIENT),
+        (52205, ErrorClass.CONFIG),
         (60001, ErrorClass.TRANSIENT),
         (40002, ErrorClass.CONFIG),
     ],
@@ -265,3 +279,51 @@ def test_validate_permission_error_is_raised(
     with pytest.raises(ProviderError) as info:
         tiktok.PROVIDER.validate(_doc(), app, ctx)
     assert info.value.error_class is ErrorClass.PERMISSION
+
+
+@pytest.mark.parametrize(
+    ("fields", "route"),
+    [
+        ({"kind": "advertiser", "refresh_token": RT}, "advertiser_get"),
+        ({"kind": "tiktok_account", "refresh_token": RT}, "refresh"),
+        ({"kind": "refresh_token", "refresh_token": RT}, "refresh"),  # legacy onboarding kind
+        ({"refresh_token": RT}, "refresh"),  # no kind: read by the refresh token
+        ({}, "advertiser_get"),
+    ],
+)
+def test_kind_picks_the_documented_edge(
+    fake_provider: FakeProviders,
+    ctx: ProviderContext,
+    app: AppCredentials,
+    fields: dict[str, object],
+    route: str,
+) -> None:
+    # Given a document of one kind
+    fake_provider.seed("tiktok", access_token=AT, refresh_token=RT, expires_in=None)
+    # When refreshed
+    tiktok.PROVIDER.refresh(_doc(**fields), app, ctx)
+    # Then only that kind's edge was called
+    assert [r.route for r in fake_provider.requests("tiktok")] == [route]
+
+
+def test_unknown_kind_is_a_format_error_and_calls_nothing(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a kind TikTok does not have / When refreshed / Then the field is named, no request
+    with pytest.raises(SecretFormatError) as info:
+        tiktok.PROVIDER.refresh(_doc(kind="creator"), app, ctx)
+    assert info.value.field == "kind"
+    assert fake_provider.requests("tiktok") == []
+
+
+def test_account_token_validation_is_structural(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a TikTok account token just issued, and one past its expiry
+    fresh = _doc(kind="tiktok_account", refresh_token=RT, expires_at="2999-01-01T00:00:00Z")
+    stale = _doc(kind="tiktok_account", refresh_token=RT, expires_at="2001-01-01T00:00:00Z")
+    # When validated / Then no advertiser/get call (it is for advertiser tokens) and the expiry
+    # decides
+    assert tiktok.PROVIDER.validate(fresh, app, ctx).valid is True
+    assert tiktok.PROVIDER.validate(stale, app, ctx).valid is False
+    assert fake_provider.requests("tiktok") == []

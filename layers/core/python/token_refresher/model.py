@@ -216,7 +216,9 @@ class AppCredentials:
     """A provider app's credentials, stored in their own secret and shared by many connections.
 
     ``{"client_id": "...", "client_secret": "..."}``; Meta's ``app_id``/``app_secret`` and TikTok's
-    ``app_id``/``secret`` spellings are accepted too. Other fields stay in ``extra``.
+    ``app_id``/``secret`` spellings are accepted too. Other fields stay in ``extra``. A public
+    client (``"public_client": true``, Microsoft) has no secret: ``client_secret`` is then optional
+    and empty when absent.
     """
 
     client_id: str
@@ -240,7 +242,11 @@ class AppCredentials:
             raise AppCredentialsError("is required", field=f"{label}.{keys[0]}")
 
         client_id = pick(cls._ID_KEYS)
-        client_secret = pick(cls._SECRET_KEYS)
+        public = data.get("public_client") is True
+        if public and all(data.get(key) is None for key in cls._SECRET_KEYS):
+            client_secret = ""  # nothing to send, nothing to mask
+        else:
+            client_secret = pick(cls._SECRET_KEYS)
         extra = {k: v for k, v in data.items() if k not in cls._ID_KEYS + cls._SECRET_KEYS}
         return cls(client_id=client_id, client_secret=client_secret, extra=extra)
 
@@ -248,4 +254,7 @@ class AppCredentials:
         return f"AppCredentials(client_id={self.client_id!r}, client_secret=<redacted>)"
 
     def secret_values(self) -> list[str]:
-        return [self.client_secret]
+        """The secret and Meta's app token (``client_id|client_secret``), for redaction."""
+        if not self.client_secret:
+            return []
+        return [self.client_secret, f"{self.client_id}|{self.client_secret}"]

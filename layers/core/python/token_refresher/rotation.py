@@ -289,7 +289,8 @@ class RotationEngine:
                 )
             app = AppCredentials.from_json(text, "app_secret_id")
             self._app_cache[doc.app_secret_id] = (now, app)
-        redactor.add(*app.secret_values(), f"{app.client_id}|{app.client_secret}")
+        redactor.add_signing_key(app.client_secret)  # masks each token's appsecret_proof too
+        redactor.add(*app.secret_values())
         # Before any network call: a connection may not use another provider's app credentials
         # nor send them to a URL their owner did not allow (the confused-deputy path).
         check = verify_app_binding(desc.name, doc, doc.app_secret_id, app)

@@ -114,6 +114,22 @@ def expires_at_from(
     return now + timedelta(seconds=float(expires_in))
 
 
+def countdown_at(value: Any, now: datetime, *, provider: str, field_name: str) -> datetime:
+    """A "seconds left" figure that may legitimately be small (a token close to its end).
+
+    Unlike :func:`expires_at_from` there is no lower bound but 0: ``refresh_token_expires_in``
+    counts down to the end of a grant, and Google's ``tokeninfo`` ``expires_in`` drops below a
+    minute for a token about to lapse.
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise malformed(provider, f"{field_name} is not a number")
+    if not 0 <= value <= MAX_EXPIRES_IN:
+        raise malformed(provider, f"{field_name}={int(value)} is outside the plausible range")
+    return now + timedelta(seconds=float(value))
+
+
 def malformed(provider: str, what: str) -> ProviderError:
     """A 2xx answer we cannot use. Transient: providers do send truncated or odd bodies."""
     return ProviderError(
@@ -227,10 +243,15 @@ def oauth_token_response(
     new_refresh = body.get("refresh_token")
     if new_refresh is not None and (not isinstance(new_refresh, str) or not new_refresh.strip()):
         raise malformed(provider, "refresh_token is not a string")
+    # Google (time-based access), LinkedIn and TikTok send the refresh token's remaining life.
+    remaining = body.get("refresh_token_expires_in")
     return RefreshResult(
         access_token=access_token,
         expires_at=expires_at,
         refresh_token=new_refresh or previous_refresh_token,
+        refresh_token_expires_at=None
+        if remaining is None
+        else countdown_at(remaining, now, provider=provider, field_name="refresh_token_expires_in"),
     )
 
 

@@ -4,10 +4,14 @@
   back, it is stored).
 - No developer token is needed for token refresh (retired 2026-09-09; access belongs to the Cloud
   project). ``login-customer-id`` matters only to Ads API calls, not here.
-- Validation: ``GET /tokeninfo?access_token=...``.
+- Validation: ``GET /tokeninfo?access_token=...``. ``expires_in`` is a string of seconds left and
+  drops below a minute for a token about to lapse: that is still a valid token.
+- Time-based access: when the user granted access for a limited time, the token answer carries
+  ``refresh_token_expires_in``; its end is stored as ``refresh_token_expires_at``, a human
+  deadline (30/7/1-day warnings, as for LinkedIn).
 - ``options.testing_app: true`` marks an OAuth app still in "Testing" status, whose refresh tokens
-  die 7 days after authorization: the refresh reports that end as ``refresh_token_expires_at`` so
-  the sweep warns a human at 7 and 1 days.
+  die 7 days after authorization: without a figure from Google, the refresh reports that end as
+  ``refresh_token_expires_at`` so the sweep warns a human at 7 and 1 days.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from token_refresher.providers.base import (
     ProviderContext,
     RefreshResult,
     ValidationResult,
-    expires_at_from,
+    countdown_at,
     json_object,
     oauth_error,
     refresh_with_client_in_body,
@@ -56,6 +60,8 @@ class GoogleAds:
             app=app,
             hints={ErrorClass.REAUTH_REQUIRED: REAUTH_HINT},
         )
+        if result.refresh_token_expires_at is not None:
+            return result  # Google's own figure (time-based access) beats any assumption
         if doc.bool_option("testing_app"):
             # Apps in "Testing" status: refresh tokens die 7 days after the user authorized.
             # A new refresh token restarts the clock; without a known date, assume "now".
@@ -81,7 +87,7 @@ class GoogleAds:
         scopes = tuple(str(body.get("scope", "")).split())
         expires_in = body.get("expires_in")
         expires_at = (
-            expires_at_from(expires_in, ctx.now(), provider=NAME)
+            countdown_at(expires_in, ctx.now(), provider=NAME, field_name="tokeninfo expires_in")
             if expires_in is not None
             else None
         )

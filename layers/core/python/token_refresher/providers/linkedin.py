@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
-    MAX_EXPIRES_IN,
     ProviderContext,
     RefreshResult,
     ValidationResult,
@@ -64,19 +62,6 @@ def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
     return None
 
 
-def _countdown(value: Any, now: datetime) -> datetime:
-    """``refresh_token_expires_in``: seconds left, which may legitimately be small near the end."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise malformed(NAME, "refresh_token_expires_in is not a number")
-    if not 0 <= value <= MAX_EXPIRES_IN:
-        raise malformed(
-            NAME, f"refresh_token_expires_in={int(value)} is outside the plausible range"
-        )
-    return now + timedelta(seconds=float(value))
-
-
 class LinkedIn:
     name = NAME
     requires_app_credentials = True
@@ -115,19 +100,15 @@ class LinkedIn:
             elif err.error_class is ErrorClass.CONFIG:
                 err.remediation = CONFIG_HINT
             raise err
-        now = ctx.now()
-        result = oauth_token_response(resp, NAME, now, doc.refresh_token)
-        body = json_object(resp, NAME)
-        remaining = body.get("refresh_token_expires_in")
-        # Counts down from the original consent: take the provider's figure, never invent a new one.
-        refresh_expires_at = (
-            _countdown(remaining, now) if remaining is not None else doc.refresh_token_expires_at
-        )
+        result = oauth_token_response(resp, NAME, ctx.now(), doc.refresh_token)
+        # refresh_token_expires_in counts down from the original consent: take the provider's
+        # figure (parsed by oauth_token_response), never invent a new one.
         return RefreshResult(
             access_token=result.access_token,
             expires_at=result.expires_at,
             refresh_token=result.refresh_token,
-            refresh_token_expires_at=refresh_expires_at,
+            refresh_token_expires_at=result.refresh_token_expires_at
+            or doc.refresh_token_expires_at,
         )
 
     def validate(

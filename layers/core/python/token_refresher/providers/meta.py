@@ -7,9 +7,19 @@
   of claiming success.
 - ``data_access_expires_at`` (about 90 days after the user's last activity) is reported from
   ``debug_token``; only the user can extend it.
-- Every Graph call sends ``appsecret_proof`` = hex(HMAC-SHA256(app_secret, access_token)).
+- Every Graph call made with an access token (``debug_token``, the system-user edges) sends
+  ``appsecret_proof`` = hex(HMAC-SHA256(app_secret, access_token)). The ``fb_exchange_token`` call
+  carries no access token to prove: it authenticates with ``client_secret`` itself. The rotation
+  engine registers the app secret as a signing key with its redactor, so every proof is masked.
+- A wrong app id or app secret is a ``config`` error naming the app credentials secret, never
+  "re-authorize" or "transient": the exchange answers code 1 "Error validating client secret"
+  (or 101 for an unknown app id), and ``debug_token`` answers a top-level 190 when the APP token
+  (``app_id|app_secret``, its ``access_token``) is bad; the inspected token's own invalidity comes
+  back inside ``data``.
 - The Graph version is pinned in ``options.graph_version`` (default v25.0); a notice is raised when
-  the pinned version is within 90 days of its end of support.
+  the pinned version is within 90 days of an end of support that Meta has published. A version
+  whose end is not announced (v26.0) or not in the table has an unknown end: no date is invented
+  and no warning is sent.
 """
 
 from __future__ import annotations
@@ -40,11 +50,11 @@ from token_refresher.timeutil import format_iso, from_epoch
 NAME = "meta"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v25.0"
-# End of support of each Graph API version (v26.0: at least two years after its 2026-07-29 release).
-GRAPH_VERSION_END = {
+# End of support of each Graph API version as Meta published it; None = not announced yet.
+GRAPH_VERSION_END: dict[str, datetime | None] = {
     "v24.0": datetime(2028, 2, 18, tzinfo=UTC),
     "v25.0": datetime(2028, 7, 29, tzinfo=UTC),
-    "v26.0": datetime(2028, 7, 29, tzinfo=UTC),
+    "v26.0": None,  # released 2026-07-29; Meta has announced no end date
 }
 VERSION_WARNING_WINDOW = timedelta(days=90)
 # An exchange that moves the expiry out by less than this did not really extend the token.
@@ -92,8 +102,54 @@ def graph_version(doc: TokenDocument) -> str:
     return version
 
 
-def graph_error(resp: HttpResponse, provider: str = NAME) -> ProviderError:
-    """Map a Graph error answer (``{"error": {"code", "error_subcode"...}}``) to an error class."""
+APP_CREDENTIALS_CODES = frozenset({101})  # "Error validating application" (unknown app id)
+
+
+def _app_credentials_fault(code: int, message: Any, *, app_token: bool) -> bool:
+    """Is this Graph error about OUR app id/secret rather than the user's token?"""
+    text = message.lower() if isinstance(message, str) else ""
+    if code == 1 and "client secret" in text:  # "Error validating client secret."
+        return True
+    # The request's access_token IS the app token: a 190 there is about the app credentials.
+    return code in APP_CREDENTIALS_CODES or (app_token and code == 190)
+
+
+class AppCredentialsRejected(ProviderError):
+    """Meta refused the app id or app secret: a ``config`` error about the app credentials."""
+
+
+def app_credentials_error(
+    code: int, subcode: Any, message: Any, app_secret_id: str | None, provider: str = NAME
+) -> AppCredentialsRejected:
+    where = f"app credentials secret {app_secret_id!r}" if app_secret_id else "the app credentials"
+    text = f"Meta rejected the app id or app secret in {where} (Graph error {code}"
+    text += f"/{subcode})" if subcode else ")"
+    if isinstance(message, str):
+        text += f": {message[:200]}"
+    return AppCredentialsRejected(
+        ErrorClass.CONFIG,
+        text,
+        provider=provider,
+        provider_code=code,
+        provider_subcode=subcode if isinstance(subcode, int | str) else None,
+        remediation=f"Put the app's current App ID and App Secret (App Dashboard > App settings > "
+        f"Basic) into {where}. Every connection that uses it fails until then; the tokens "
+        "themselves need no re-authorization.",
+    )
+
+
+def graph_error(
+    resp: HttpResponse,
+    provider: str = NAME,
+    *,
+    app_secret_id: str | None = None,
+    app_token: bool = False,
+) -> ProviderError:
+    """Map a Graph error answer (``{"error": {"code", "error_subcode"...}}``) to an error class.
+
+    ``app_token``: the request authenticated with the app token (``debug_token``), so a 190 is
+    about the app credentials, not the user's token.
+    """
     body = resp.json()
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict) or not isinstance(err.get("code"), int):
@@ -106,6 +162,8 @@ def graph_error(resp: HttpResponse, provider: str = NAME) -> ProviderError:
         )
     code: int = err["code"]
     subcode = err.get("error_subcode")
+    if _app_credentials_fault(code, err.get("message"), app_token=app_token):
+        return app_credentials_error(code, subcode, err.get("message"), app_secret_id, provider)
     if code in REAUTH_CODES:
         error_class = ErrorClass.REAUTH_REQUIRED
     elif code in TRANSIENT_CODES:
@@ -139,6 +197,7 @@ def graph_call(
     params: Mapping[str, Any],
     *,
     provider: str = NAME,
+    app_token: bool = False,
 ) -> dict[str, Any]:
     """Call ``{base}/{version}/{path}``; return the JSON object or raise the mapped Graph error."""
     # meta_system_user may have an override of its own; otherwise both share Meta's.
@@ -149,10 +208,15 @@ def graph_call(
     else:
         resp = ctx.http.request(method, url, provider=provider, data=params)
     if resp.status != 200:
-        raise graph_error(resp, provider)
+        raise graph_error(resp, provider, app_secret_id=doc.app_secret_id, app_token=app_token)
     body = json_object(resp, provider)
     if isinstance(body.get("error"), dict):  # Graph can put an error in a 200 batch-style answer
-        raise graph_error(HttpResponse(400, resp.headers, resp.text), provider)
+        raise graph_error(
+            HttpResponse(400, resp.headers, resp.text),
+            provider,
+            app_secret_id=doc.app_secret_id,
+            app_token=app_token,
+        )
     return body
 
 
@@ -163,8 +227,9 @@ def graph_get(
     params: Mapping[str, Any],
     *,
     provider: str = NAME,
+    app_token: bool = False,
 ) -> dict[str, Any]:
-    return graph_call(ctx, doc, "GET", path, params, provider=provider)
+    return graph_call(ctx, doc, "GET", path, params, provider=provider, app_token=app_token)
 
 
 def debug_token(
@@ -187,6 +252,7 @@ def debug_token(
             "appsecret_proof": appsecret_proof(app.client_secret, app_token),
         },
         provider=provider,
+        app_token=True,
     )
     data = body.get("data")
     if not isinstance(data, dict):
@@ -206,6 +272,27 @@ def debug_token(
             else CODE_REMEDIATION[190],
         )
     return data
+
+
+def exchange(
+    ctx: ProviderContext,
+    doc: TokenDocument,
+    app: AppCredentials,
+    token: str,
+    *,
+    provider: str = NAME,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """``GET /oauth/access_token?grant_type=fb_exchange_token``: the app secret authenticates the
+    call itself (``client_secret``), so there is no access token to send a proof for."""
+    params = {
+        "grant_type": "fb_exchange_token",
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "fb_exchange_token": token,
+        **(extra or {}),
+    }
+    return graph_get(ctx, doc, "oauth/access_token", params, provider=provider)
 
 
 def epoch_field(data: Mapping[str, Any], key: str) -> datetime | None:
@@ -228,6 +315,7 @@ def validation_from_debug(data: Mapping[str, Any]) -> ValidationResult:
 
 
 def version_notice(doc: TokenDocument, now: datetime) -> Notice | None:
+    """A warning 90 days before a PUBLISHED end of support; nothing when the end is unknown."""
     version = graph_version(doc)
     end = GRAPH_VERSION_END.get(version)
     if end is not None and end - now <= VERSION_WARNING_WINDOW:
@@ -260,17 +348,7 @@ class MetaUserToken:
                 provider_subcode=463,
                 remediation=SUBCODE_REMEDIATION[463],
             )
-        body = graph_get(
-            ctx,
-            doc,
-            "oauth/access_token",
-            {
-                "grant_type": "fb_exchange_token",
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-                "fb_exchange_token": doc.access_token,
-            },
-        )
+        body = exchange(ctx, doc, app, doc.access_token)
         new_token = token_string(body, "access_token", NAME)
         # debug_token is the authority on expiry; expires_in is the fallback when it says "never".
         data = debug_token(ctx, doc, app, new_token)

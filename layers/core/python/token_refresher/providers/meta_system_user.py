@@ -5,19 +5,25 @@
 - Never-expiring tokens cannot be refreshed; they still get revoked, so ``refresh()`` validates
   them and returns the same token with a VALIDATED_ONLY notice and no expiry.
 - Expiring (60-day) tokens, recognised by ``debug_token`` ``expires_at > 0`` or by the document's
-  ``kind: "system_user_expiring"``, are regenerated through the documented edge
-  ``POST /{version}/{business_id}/system_user_access_tokens`` with ``business_app`` (the app id),
-  ``system_user_id``, ``scope`` (comma list from ``options.scope``, else the current token's
-  scopes), ``set_token_expires_in_60_days=true``, ``appsecret_proof`` and the current token as
-  ``access_token``. ``options.business_id`` and ``options.system_user_id`` are required then. The
-  new token's expiry is taken from ``debug_token``. The ``/{system-user-id}/access_tokens`` edge is
-  UNCONFIRMED and not used.
+  ``kind: "system_user_expiring"``, are refreshed the way Meta's "Install Apps, Generate, Refresh,
+  and Revoke Tokens" guide describes: ``GET /oauth/access_token`` with
+  ``grant_type=fb_exchange_token``, the app's ``client_id``/``client_secret``, the current token as
+  ``fb_exchange_token`` and ``set_token_expires_in_60_days=true``. The new expiry is read back
+  with ``debug_token``; if it did not move, a NOT_EXTENDED notice carries the deadline.
+- Fallback, when ``options.business_id`` and ``options.system_user_id`` are set and the exchange is
+  refused (a Graph error that is neither transient nor about the app credentials): a new token is
+  generated through ``POST /{business_id}/system_user_access_tokens`` with the fields the Business
+  SDK documents for that edge (``system_user_id``, ``scope``, ``set_token_expires_in_60_days``;
+  ``fetch_only`` and ``asset`` are left out) plus ``appsecret_proof`` and the current token as
+  ``access_token``. ``business_app`` belongs to ``POST /{system_user_id}/access_tokens``, which
+  Meta now limits to apps that called it in the last 90 days, and is not used.
 - Graph errors map as in :mod:`token_refresher.providers.meta`; the Graph base URL and version come
   from the same settings (endpoint override key ``meta``, ``options.graph_version``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
@@ -33,15 +39,20 @@ from token_refresher.providers.base import (
     token_string,
 )
 from token_refresher.providers.meta import (
+    MIN_EXTENSION,
+    AppCredentialsRejected,
     appsecret_proof,
     debug_token,
+    exchange,
     graph_call,
     validation_from_debug,
 )
+from token_refresher.timeutil import format_iso
 
 NAME = "meta_system_user"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 EXPIRING_KIND = "system_user_expiring"
+SIXTY_DAYS = {"set_token_expires_in_60_days": "true"}  # nosec B105 # a flag, not a secret
 
 REVOKED_HINT = (
     "The system user token is no longer valid (revoked, the system user was removed, or the app "
@@ -84,6 +95,19 @@ def _invalid(detail: str) -> ProviderError:
     )
 
 
+def _not_extended(before: datetime | None, after: datetime | None) -> tuple[Notice, ...]:
+    if before is None or after is None or after - before >= MIN_EXTENSION:
+        return ()
+    return (
+        Notice(
+            NoticeKind.NOT_EXTENDED,
+            "Meta did not extend the system user token: generate a new one in Business Settings "
+            f"before {format_iso(after)}",
+            deadline=after,
+        ),
+    )
+
+
 class MetaSystemUser:
     name = NAME
     requires_app_credentials = True
@@ -111,23 +135,12 @@ class MetaSystemUser:
                     ),
                 ),
             )
-        business_id = _meta_id(doc, "business_id")
-        system_user_id = _meta_id(doc, "system_user_id")
-        body = graph_call(
-            ctx,
-            doc,
-            "POST",
-            f"{business_id}/system_user_access_tokens",
-            {
-                "business_app": app.client_id,
-                "system_user_id": system_user_id,
-                "scope": _scope(doc, current.scopes),
-                "set_token_expires_in_60_days": "true",  # nosec B105 # a flag, not a secret
-                "appsecret_proof": appsecret_proof(app.client_secret, token),
-                "access_token": token,
-            },
-            provider=NAME,
-        )
+        try:
+            body = exchange(ctx, doc, app, token, provider=NAME, extra=SIXTY_DAYS)
+        except ProviderError as err:
+            if not self._can_regenerate(doc, err):
+                raise
+            body = self._regenerate(doc, app, ctx, token, current.scopes)
         new_token = token_string(body, "access_token", NAME)
         checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=NAME))
         if not checked.valid:
@@ -139,6 +152,40 @@ class MetaSystemUser:
             access_token=new_token,
             expires_at=expires_at,
             data_access_expires_at=checked.data_access_expires_at,
+            notices=_not_extended(current.expires_at, expires_at),
+        )
+
+    @staticmethod
+    def _can_regenerate(doc: TokenDocument, err: ProviderError) -> bool:
+        """Fall back to the business edge only for a refusal the edge may not share: not for
+        throttling or outages (retried later) nor for wrong app credentials (both edges need
+        them)."""
+        if err.error_class is ErrorClass.TRANSIENT or isinstance(err, AppCredentialsRejected):
+            return False
+        return bool(doc.option("business_id")) and bool(doc.option("system_user_id"))
+
+    @staticmethod
+    def _regenerate(
+        doc: TokenDocument,
+        app: AppCredentials,
+        ctx: ProviderContext,
+        token: str,
+        scopes: tuple[str, ...],
+    ) -> dict[str, Any]:
+        business_id = _meta_id(doc, "business_id")
+        return graph_call(
+            ctx,
+            doc,
+            "POST",
+            f"{business_id}/system_user_access_tokens",
+            {
+                "system_user_id": _meta_id(doc, "system_user_id"),
+                "scope": _scope(doc, scopes),
+                **SIXTY_DAYS,
+                "appsecret_proof": appsecret_proof(app.client_secret, token),
+                "access_token": token,
+            },
+            provider=NAME,
         )
 
     def validate(

@@ -4,7 +4,8 @@
   ``client_id, grant_type=refresh_token, refresh_token, scope, client_secret``. ``scope`` is
   mandatory on refresh and always sent (``options.scope``, default
   ``https://ads.microsoft.com/msads.manage offline_access``). When the app credentials secret says
-  ``"public_client": true`` the client secret is left out (public client registrations).
+  ``"public_client": true`` the client secret is left out (public client registrations), and
+  that secret needs no ``client_secret`` field at all.
 - Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
   An answer without one is treated as malformed (transient): Microsoft documents rotation on every
   refresh, so a missing token means a broken answer; the stored token is left untouched and the
@@ -45,6 +46,9 @@ _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 REAUTH_CODES = frozenset({70008, 700082, 700084, 50173, 65001, 70043})
 TRANSIENT_CODES = frozenset({90024, 90006, 90090})
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required"})
+# AADSTS70011 (error invalid_scope): the scope WE send is wrong (options.scope), so it is a
+# configuration error with a configuration hint, not a permission the user lacks.
+CONFIG_CODES = frozenset({70011})
 
 _SIGN_IN = "The user must sign in to Microsoft Advertising through the app again"
 CODE_REMEDIATION: Mapping[int, str] = {
@@ -66,7 +70,8 @@ CODE_REMEDIATION: Mapping[int, str] = {
     7000215: "The client secret is wrong: put the secret's value (not its id) in the app "
     "credentials secret.",
     700016: "The client id is not registered in this tenant: check client_id and options.tenant.",
-    70011: f"The scope is invalid: check options.scope (default '{DEFAULT_SCOPE}').",
+    70011: "The scope sent on refresh is invalid (AADSTS70011): fix options.scope in the token "
+    f"secret (default '{DEFAULT_SCOPE}'); it must name the Microsoft Advertising scope.",
 }
 CLASS_REMEDIATION: Mapping[ErrorClass, str] = {
     ErrorClass.REAUTH_REQUIRED: f"The refresh token can no longer be used. {_SIGN_IN}.",
@@ -92,6 +97,8 @@ def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
             return ErrorClass.REAUTH_REQUIRED
         if number in TRANSIENT_CODES:
             return ErrorClass.TRANSIENT
+        if number in CONFIG_CODES:
+            return ErrorClass.CONFIG
     if code in REAUTH_ERRORS:
         return ErrorClass.REAUTH_REQUIRED
     return None

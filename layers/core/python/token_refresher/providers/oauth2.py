@@ -3,13 +3,19 @@
 Options in the token secret:
 - ``token_url`` (required): the token endpoint (https; loopback http for tests only);
 - ``grant_type``: ``refresh_token`` (default) or ``client_credentials``;
-- ``client_auth``: ``basic`` (HTTP Basic, RFC 6749 §2.3.1, the default) or ``body``;
+- ``client_auth``: ``basic`` (HTTP Basic, RFC 6749 §2.3.1, the default) or ``body``. For Basic the
+  client id and secret are form-urlencoded (UTF-8) before ``base64(id ":" secret)``, as §2.3.1
+  requires: a secret with ``+ / = % : &``, spaces or non-ASCII characters reaches a server that
+  decodes as the RFC says unchanged. Introspection authenticates the same way;
 - ``scope``, ``audience`` (optional, sent when present);
 - ``introspection_url`` (optional, RFC 7662): used by testSecret; without it, a freshly issued token
   is accepted as valid.
 """
 
 from __future__ import annotations
+
+import base64
+from urllib.parse import quote_plus
 
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError, SecretFormatError
 from token_refresher.http import check_url
@@ -47,6 +53,27 @@ def _url(doc: TokenDocument, ctx: ProviderContext, name: str, *, required: bool)
         raise SecretFormatError(err.message.split(": ", 1)[-1], field=f"options.{name}") from None
 
 
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """The ``Authorization`` header value of RFC 6749 §2.3.1 ``client_secret_basic``.
+
+    Both parts are encoded with application/x-www-form-urlencoded (Appendix B: UTF-8, then
+    percent-encoding, space as ``+``) before they are joined by ``:`` and base64-encoded.
+    requests' ``auth=(id, secret)`` skips that step and cannot encode non-latin-1 text at all.
+    """
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode("ascii")).decode("ascii")
+
+
+def _client_auth(doc: TokenDocument, app: AppCredentials, form: dict[str, str]) -> dict[str, str]:
+    """Authenticate the client as ``options.client_auth`` says: the headers to send (Basic), or
+    the credentials added to ``form`` (body). Token and introspection requests share it."""
+    if _choice(doc, "client_auth", CLIENT_AUTH, "basic") == "basic":
+        return {"Authorization": basic_authorization(app.client_id, app.client_secret)}
+    form["client_id"] = app.client_id
+    form["client_secret"] = app.client_secret
+    return {}
+
+
 class GenericOAuth2:
     name = NAME
     requires_app_credentials = True
@@ -57,7 +84,6 @@ class GenericOAuth2:
         app = require_app(app, NAME)
         token_url = _url(doc, ctx, "token_url", required=True) or ""
         grant = _choice(doc, "grant_type", GRANTS, "refresh_token")
-        client_auth = _choice(doc, "client_auth", CLIENT_AUTH, "basic")
         form = {"grant_type": grant}
         if grant == "refresh_token":
             if not doc.refresh_token:
@@ -69,13 +95,8 @@ class GenericOAuth2:
             value = doc.str_option(extra)
             if value:
                 form[extra] = value
-        auth = None
-        if client_auth == "basic":
-            auth = (app.client_id, app.client_secret)
-        else:
-            form["client_id"] = app.client_id
-            form["client_secret"] = app.client_secret
-        resp = ctx.http.request("POST", token_url, provider=NAME, data=form, auth=auth)
+        headers = _client_auth(doc, app, form)
+        resp = ctx.http.request("POST", token_url, provider=NAME, data=form, headers=headers)
         if not 200 <= resp.status < 300:
             raise oauth_error(resp, NAME)
         return oauth_token_response(resp, NAME, ctx.now(), doc.refresh_token)
@@ -90,16 +111,13 @@ class GenericOAuth2:
                 detail="no introspection_url: token accepted as issued",
             )
         app = require_app(app, NAME)
+        form = {
+            "token": doc.access_token or "",
+            "token_type_hint": "access_token",  # nosec B105 # RFC 7662 hint, not a secret
+        }
+        headers = _client_auth(doc, app, form)
         resp = ctx.http.request(
-            "POST",
-            url,
-            provider=NAME,
-            idempotent=True,
-            data={
-                "token": doc.access_token or "",
-                "token_type_hint": "access_token",  # nosec B105 # RFC 7662 hint, not a secret
-            },
-            auth=(app.client_id, app.client_secret),
+            "POST", url, provider=NAME, idempotent=True, data=form, headers=headers
         )
         if resp.status != 200:
             raise oauth_error(resp, NAME)

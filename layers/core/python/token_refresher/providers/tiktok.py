@@ -3,40 +3,42 @@
 Every answer is an envelope ``{"code", "message", "request_id", "data"}`` and errors usually come
 back as HTTP 200 with a non-zero ``code``: the code, not the HTTP status, decides.
 
-Two modes, chosen by the token document:
+Two token kinds, named by the document's ``kind`` (inferred only for documents written before
+kinds existed: a refresh token means ``tiktok_account``, none means ``advertiser``):
 
-- validate-only (no ``refresh_token``): advertiser tokens are long-term until revoked (UNCONFIRMED
-  officially). ``refresh()`` checks the token with
-  ``GET /open_api/v1.3/oauth2/advertiser/get/?app_id&secret&access_token`` and returns the same
-  token with a VALIDATED_ONLY notice and no expiry.
-- refresh (``refresh_token`` present; creator-style tokens: 24 h access, one-year refresh):
-  ``POST /open_api/v1.3/oauth2/refresh_token/`` with JSON ``app_id, secret, grant_type,
-  refresh_token``. This edge and its field names are UNCONFIRMED: the answer's expiry is read
-  from ``expires_in`` or ``access_token_expire_in``, the refresh token's from
-  ``refresh_token_expires_in`` or ``refresh_token_expire_in``; a missing refresh token or refresh
-  expiry keeps the stored one.
+- ``advertiser`` (Marketing API): long-term until revoked, no refresh token, cannot be
+  refreshed. ``refresh()`` validates it with ``GET /open_api/v1.3/oauth2/advertiser/get/``
+  (``app_id`` and ``secret`` in the query, the token in the ``Access-Token`` header, as the
+  official SDK sends it) and returns the same token with a VALIDATED_ONLY notice and no expiry.
+- ``tiktok_account`` (Accounts API, creator / TikTok account tokens; legacy spelling
+  ``refresh_token``): 24-hour access token, one-year refresh token, refreshed at
+  ``POST /open_api/v1.3/tt_user/oauth2/refresh_token/`` with JSON ``client_id, client_secret,
+  grant_type=refresh_token, refresh_token``. The answer's ``data`` carries ``access_token``,
+  ``expires_in``, ``refresh_token``, ``refresh_token_expires_in``, ``open_id`` and ``scope``; a
+  missing refresh token keeps the stored one. advertiser/get does not apply to these tokens: a
+  token just issued by the refresh is accepted, and validation is structural (present, not
+  expired).
 
-Codes (PROVIDERS.md): 40102/40103/40104/40105/40107/40114 re-authorize; 40001/40130 permission;
-40100/40132/61000 throttling and 50000/50002/51000-51999/60001 server trouble (transient); any other
-non-zero code is treated as a configuration problem.
+Codes (the SDK's NumericErrorCodes): 40102/40103/40104/40105/40107/40114 re-authorize;
+40001/40130 permission; 40100/40132/61000 throttling and 50000/50002/51000-51999/52000-52204/
+53102/53103/60001 server trouble (transient); any other non-zero code is a configuration problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
-from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
 from token_refresher.http import RETRY_STATUSES, HttpResponse
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
-    MAX_EXPIRES_IN,
     Notice,
     NoticeKind,
     ProviderContext,
     RefreshResult,
     ValidationResult,
+    countdown_at,
     expires_at_from,
     json_object,
     malformed,
@@ -48,12 +50,18 @@ NAME = "tiktok"
 DEFAULT_BASE_URL = "https://business-api.tiktok.com"
 API_PREFIX = "/open_api/v1.3"
 ADVERTISER_GET_PATH = API_PREFIX + "/oauth2/advertiser/get/"
-REFRESH_PATH = API_PREFIX + "/oauth2/refresh_token/"
+ACCOUNT_REFRESH_PATH = API_PREFIX + "/tt_user/oauth2/refresh_token/"
+KIND_ADVERTISER = "advertiser"
+KIND_ACCOUNT = "tiktok_account"
+LEGACY_KINDS = {"refresh_token": KIND_ACCOUNT}  # written by onboarding before kinds existed
+KINDS = (KIND_ADVERTISER, KIND_ACCOUNT)
 
 REAUTH_CODES = frozenset({40102, 40103, 40104, 40105, 40107, 40114})
 PERMISSION_CODES = frozenset({40001, 40130})
 THROTTLE_CODES = frozenset({40100, 40132, 61000})
-SERVER_CODES = frozenset({50000, 50002, 60001, *range(51000, 52000)})
+SERVER_CODES = frozenset(
+    {50000, 50002, 53102, 53103, 60001, *range(51000, 52000), *range(52000, 52205)}
+)
 
 REMEDIATION = {
     40102: "The access token expired: the advertiser must authorize the app again in TikTok "
@@ -74,7 +82,7 @@ REMEDIATION = {
 CLASS_REMEDIATION = {
     ErrorClass.TRANSIENT: "TikTok is throttling or temporarily failing; the refresher retries.",
     ErrorClass.CONFIG: "Check the app_id and secret in the app credentials secret and the token "
-    "secret's mode (refresh_token present or not).",
+    "secret's kind (advertiser or tiktok_account).",
 }
 
 
@@ -144,21 +152,14 @@ def envelope_data(resp: HttpResponse) -> dict[str, Any]:
     return data
 
 
-def _first(data: Mapping[str, Any], *keys: str) -> tuple[str, Any]:
-    for key in keys:
-        if data.get(key) is not None:
-            return key, data[key]
-    return keys[0], None
-
-
-def _refresh_expiry(value: Any, key: str, now: datetime) -> datetime:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise malformed(NAME, f"{key} is not a number")
-    if not 0 <= value <= MAX_EXPIRES_IN:
-        raise malformed(NAME, f"{key}={int(value)} is outside the plausible range")
-    return now + timedelta(seconds=float(value))
+def token_kind(doc: TokenDocument) -> str:
+    """The document's token kind; old documents without one are read by their refresh token."""
+    if doc.kind is None:
+        return KIND_ACCOUNT if doc.refresh_token else KIND_ADVERTISER
+    kind = LEGACY_KINDS.get(doc.kind, doc.kind)
+    if kind not in KINDS:
+        raise SecretFormatError(f"must be one of {', '.join(KINDS)} for TikTok", field="kind")
+    return kind
 
 
 class TikTok:
@@ -166,16 +167,13 @@ class TikTok:
     requires_app_credentials = True
 
     def _check(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> int:
-        """Call advertiser/get with the access token; returns the number of advertisers."""
+        """advertiser/get with the access token; returns the number of advertisers."""
         resp = ctx.http.request(
             "GET",
             ctx.base_url(NAME, DEFAULT_BASE_URL) + ADVERTISER_GET_PATH,
             provider=NAME,
-            params={
-                "app_id": app.client_id,
-                "secret": app.client_secret,
-                "access_token": doc.access_token or "",
-            },
+            params={"app_id": app.client_id, "secret": app.client_secret},
+            headers={"Access-Token": doc.access_token or ""},
         )
         data = envelope_data(resp)
         advertisers = data.get("list")
@@ -185,15 +183,17 @@ class TikTok:
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
         app = require_app(app, NAME)
-        if not doc.refresh_token:
+        if token_kind(doc) == KIND_ADVERTISER:
             return self._validate_only(doc, app, ctx)
+        if not doc.refresh_token:
+            raise SecretFormatError("is required for TikTok account tokens", field="refresh_token")
         resp = ctx.http.request(
             "POST",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + REFRESH_PATH,
+            ctx.base_url(NAME, DEFAULT_BASE_URL) + ACCOUNT_REFRESH_PATH,
             provider=NAME,
             json_body={
-                "app_id": app.client_id,
-                "secret": app.client_secret,
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
                 "grant_type": "refresh_token",
                 "refresh_token": doc.refresh_token,
             },
@@ -201,17 +201,16 @@ class TikTok:
         data = envelope_data(resp)
         now = ctx.now()
         access_token = token_string(data, "access_token", NAME)
-        key, expires_in = _first(data, "expires_in", "access_token_expire_in")
-        expires_at = expires_at_from(expires_in, now, provider=NAME, field_name=key)
+        expires_at = expires_at_from(data.get("expires_in"), now, provider=NAME)
         new_refresh = data.get("refresh_token")
         if new_refresh is not None and (
             not isinstance(new_refresh, str) or not new_refresh.strip()
         ):
             raise malformed(NAME, "refresh_token is not a string")
-        key, refresh_in = _first(data, "refresh_token_expires_in", "refresh_token_expire_in")
+        remaining = data.get("refresh_token_expires_in")
         refresh_expires_at = (
-            _refresh_expiry(refresh_in, key, now)
-            if refresh_in is not None
+            countdown_at(remaining, now, provider=NAME, field_name="refresh_token_expires_in")
+            if remaining is not None
             else doc.refresh_token_expires_at
         )
         return RefreshResult(
@@ -243,6 +242,8 @@ class TikTok:
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
         app = require_app(app, NAME)
+        if token_kind(doc) == KIND_ACCOUNT:
+            return _structural(doc, ctx)
         try:
             count = self._check(doc, app, ctx)
         except ProviderError as err:
@@ -256,6 +257,14 @@ class TikTok:
             expires_at=doc.expires_at,
             detail=f"advertiser/get accepted the token ({count} advertiser(s))",
         )
+
+
+def _structural(doc: TokenDocument, ctx: ProviderContext) -> ValidationResult:
+    detail = "TikTok account token: structural check (issued by the refresh, not expired)"
+    if not doc.access_token or not doc.access_token.strip():
+        return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
+    valid = doc.expires_at is None or doc.expires_at > ctx.now()
+    return ValidationResult(valid=valid, expires_at=doc.expires_at, detail=detail)
 
 
 PROVIDER = TikTok()

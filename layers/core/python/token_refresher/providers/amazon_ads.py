@@ -7,11 +7,11 @@
   unchanged. A new one, if any, is stored.
 - Errors: 400 ``invalid_grant`` (revoked, or granted to another client/region) -> re-authorize;
   401 ``invalid_client`` -> configuration.
-- Validation: ``GET /auth/o2/tokeninfo?access_token=...``. UNCONFIRMED for Amazon Ads tokens: the
-  shape (``aud``, ``user_id``, ``exp``) comes from LWA's general documentation, where ``exp`` is
-  read as seconds left (values that look like an epoch are taken as one). 400/401 with
-  ``invalid_token`` means "not valid"; when app credentials are given, a token whose ``aud`` is
-  another client is reported not valid too.
+- Validation: ``GET /auth/o2/tokeninfo?access_token=...``. Not confirmed for Ads tokens
+  (docs/providers/README.md): the shape (``aud``, ``user_id``, ``exp``) comes from LWA's general
+  documentation, where ``exp`` is read as seconds left (values that look like an epoch are taken
+  as one). 400/401 with ``invalid_token`` means "not valid"; when app credentials are given, a
+  token whose ``aud`` is another client is reported not valid too.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 - Refresh = re-exchange: ``GET /{version}/oauth/access_token?grant_type=fb_exchange_token`` with the
   current long-lived token, then ``debug_token`` on the new one. Whether Meta extends a long-lived
-  token this way is UNCONFIRMED, so the new expiry is checked: when it did not move out, the result
-  carries a NOT_EXTENDED notice with the deadline ("re-authorization needed before <date>") instead
-  of claiming success.
+  token this way is not documented (docs/providers/README.md), so the new expiry is checked: when
+  it did not move out, the result carries a NOT_EXTENDED notice with the deadline
+  ("re-authorization needed before <date>") instead of claiming success.
 - ``data_access_expires_at`` (about 90 days after the user's last activity) is reported from
   ``debug_token``; only the user can extend it.
 - Every Graph call made with an access token (``debug_token``, the system-user edges) sends

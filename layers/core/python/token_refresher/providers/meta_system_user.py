@@ -1,7 +1,7 @@
 """Meta System User tokens (Business Manager), checked and regenerated through the Graph API.
 
 - Validation: ``debug_token`` (``is_valid``; ``expires_at`` 0 means the token never expires, which
-  is UNCONFIRMED as a documented contract but observed).
+  is observed, not documented: docs/providers/README.md).
 - Never-expiring tokens cannot be refreshed; they still get revoked, so ``refresh()`` validates
   them and returns the same token with a VALIDATED_ONLY notice and no expiry.
 - Expiring (60-day) tokens, recognised by ``debug_token`` ``expires_at > 0`` or by the document's

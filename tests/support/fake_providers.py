@@ -118,6 +118,14 @@ class RecordedRequest:
             merged.update(self.json)
         return merged
 
+    def basic_auth_raw(self) -> tuple[str, str] | None:
+        """The Basic pair as sent, before the RFC 6749 form-urldecoding (leak scan, debugging)."""
+        value = self.headers.get("Authorization", "")
+        if not value.startswith("Basic "):
+            return None
+        user, _, password = base64.b64decode(value[6:]).decode("utf-8", "replace").partition(":")
+        return user, password
+
     def basic_auth(self) -> tuple[str, str] | None:
         """HTTP Basic client credentials decoded as RFC 6749 §2.3.1 says: base64, split at the
         first ``:``, then form-urldecode each part (``+`` is a space, ``%XX`` UTF-8 bytes)."""

@@ -161,9 +161,9 @@ def fake_provider_secrets(fake: object) -> Callable[[], Iterable[str]]:
         for request in fake.requests():  # type: ignore[attr-defined]
             params = request.params
             tokens.extend(str(params[f]) for f in CREDENTIAL_FIELDS if params.get(f))
-            auth = request.basic_auth()
-            if auth:
-                tokens.append(auth[1])
+            for auth in (request.basic_auth(), request.basic_auth_raw()):
+                if auth:
+                    tokens.append(auth[1])
         return tokens
 
     return collect
@@ -179,7 +179,7 @@ def watch_fake_server(fake: Any, scanner: LeakScanner = SCANNER) -> Callable[[],
 
     def deliveries() -> Iterable[tuple[str, str]]:
         for request in fake.requests():
-            auth = request.basic_auth()
+            auth = [request.basic_auth(), request.basic_auth_raw()]  # RFC-decoded and as sent
             carried = json.dumps([request.params, request.headers, auth], default=str)
             yield f"{fake.base_url}{request.path}", f"{request.path} {carried}"
 

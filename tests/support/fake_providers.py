@@ -161,6 +161,8 @@ def _graph_error(
 
 
 def _tiktok(code: int, message: str, data: Any = None) -> Response:
+    """TikTok's envelope; error answers carry an empty ``data`` object."""
+    data = {} if data is None else data
     body = {"code": code, "message": message, "request_id": secrets.token_hex(12), "data": data}
     return Response(200, body)
 
@@ -570,6 +572,9 @@ class FakeProviders:
 
         if not p.get("scope"):
             return aad("invalid_request", 90014, "The required field 'scope' is missing.")
+        resources = [s for s in str(p["scope"]).split() if s.startswith("https://")]
+        if any(not s.startswith("https://ads.microsoft.com/") for s in resources):
+            return aad("invalid_scope", 70011, "The provided value for 'scope' is not valid.")
         if not self._client_ok("microsoft", p.get("client_id"), p.get("client_secret")):
             return aad("invalid_client", 7000215, "Invalid client secret provided.", 401)
         state = self._check(p.get("refresh_token"), "refresh", "microsoft")

@@ -142,7 +142,8 @@ def _same_shape(documented: Any, actual: Any, where: str = "body") -> None:
     elif isinstance(documented, bool) or documented is None:
         assert type(actual) is type(documented), f"{where}: {actual!r} vs {documented!r}"
     elif isinstance(documented, int | float):
-        assert isinstance(actual, int | float) and not isinstance(actual, bool), where
+        assert isinstance(actual, int | float), f"{where}: expected a number"
+        assert not isinstance(actual, bool), f"{where}: expected a number"
     else:
         assert isinstance(actual, str), f"{where}: expected a string"
 

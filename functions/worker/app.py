@@ -3,7 +3,7 @@ reported per record so that only the failed ones come back (then go to the dead-
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -16,7 +16,6 @@ from token_refresher.dispatch import RotationJob
 from token_refresher.runtime import rotation_worker
 
 logger = Logger(service="token-refresher")
-tracer = Tracer(service="token-refresher")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -28,7 +27,6 @@ def record_handler(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

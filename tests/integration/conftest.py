@@ -114,7 +114,6 @@ def handler_env(
     monkeypatch.setenv("ALERT_TOPIC_ARN", alert_topic)
     monkeypatch.setenv("PROVIDER_ENDPOINTS", stack.provider_endpoints(fake_providers.endpoints()))
     monkeypatch.setenv("ROTATION_FUNCTION_ARN", noop_rotation_function)
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TokenRefresher")
     monkeypatch.setenv("HTTP_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("HTTP_READ_TIMEOUT", "3")

@@ -246,10 +246,10 @@ def test_import_error_is_reported_like_lambda(tmp_path: Path, runtime_python: st
 
 
 def test_powertools_decorators_work(tmp_path: Path, runtime_python: str) -> None:
-    # Given Powertools with its tracer extra (copied from this interpreter's packages) in a layer
+    # Given Powertools (copied from this interpreter's packages) in a layer
     layer_python = tmp_path / "powertools-layer" / "python"
     layer_python.mkdir(parents=True)
-    for name in ("aws_lambda_powertools", "aws_xray_sdk", "wrapt", "typing_extensions"):
+    for name in ("aws_lambda_powertools", "typing_extensions"):
         module = pytest.importorskip(name)
         origin = Path(str(module.__file__))
         if origin.name == "__init__.py":
@@ -257,22 +257,20 @@ def test_powertools_decorators_work(tmp_path: Path, runtime_python: str) -> None
         else:
             shutil.copy(origin, layer_python)
     source = """
-        from aws_lambda_powertools import Logger, Metrics, Tracer
+        from aws_lambda_powertools import Logger, Metrics
         from aws_lambda_powertools.metrics import MetricUnit
 
         logger = Logger(service="token-refresher")
         metrics = Metrics(namespace="TokenRefresher", service="token-refresher")
-        tracer = Tracer(service="token-refresher")
 
         @logger.inject_lambda_context
         @metrics.log_metrics
-        @tracer.capture_lambda_handler
         def handler(event, context):
             logger.info("refreshing", extra={"platform": "meta"})
             metrics.add_metric(name="Refreshed", unit=MetricUnit.Count, value=1)
             return {"ok": True}
     """
-    environment = {"AWS_LAMBDA_FUNCTION_NAME": "powertools-fn", "POWERTOOLS_TRACE_DISABLED": "true"}
+    environment = {"AWS_LAMBDA_FUNCTION_NAME": "powertools-fn"}
     spec = make_spec(
         tmp_path,
         runtime_python,

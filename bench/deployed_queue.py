@@ -40,7 +40,11 @@ def run(endpoint: str) -> dict[str, Any]:
         arns: list[str] = []
         try:
             app = stack.create_app_secret(
-                sm, f"token-refresher/apps/bench-{uuid.uuid4().hex[:6]}", "bench", "s3c"
+                sm,
+                f"token-refresher/apps/bench-{uuid.uuid4().hex[:6]}",
+                "bench",
+                "s3c",
+                provider="google_ads",
             )
             expires = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
             for i in range(COUNT):

@@ -80,7 +80,10 @@ def _prepare(fake: FakeProviders, count: int) -> list[tuple[str, str]]:
     noop = _noop_function(setup_client("lambda", REGION))
     with contextlib.suppress(sm.exceptions.ResourceExistsException):
         sm.create_secret(
-            Name=APP_ID, SecretString=json.dumps({"client_id": "bench", "client_secret": "s3c"})
+            Name=APP_ID,
+            SecretString=json.dumps(
+                {"client_id": "bench", "client_secret": "s3c", "provider": "google_ads"}
+            ),
         )
     fake.register_app("google", "bench", "s3c")
     run = uuid.uuid4().hex[:8]

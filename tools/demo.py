@@ -116,8 +116,9 @@ def seed(sm: Any) -> dict[str, dict[str, Any]]:
     # Fresh fake token strings every run (never real ones; nothing here is a credential).
     meta_token = f"EAAFakeDemo{secrets.token_hex(8)}"
     ms_access, ms_refresh = f"EwBDemo{secrets.token_hex(6)}", f"M.C5Demo{secrets.token_hex(8)}"
-    for name, client_id, secret in (META_APP, MS_APP, GOOGLE_APP):
-        stack.create_app_secret(sm, name, client_id, secret)
+    apps = ((META_APP, "meta"), (MS_APP, "microsoft_ads"), (GOOGLE_APP, "google_ads"))
+    for (name, client_id, secret), provider in apps:
+        stack.create_app_secret(sm, name, client_id, secret, provider=provider)  # binding.py
     control("register_app", provider="meta", client_id=META_APP[1], client_secret=META_APP[2])
     control("seed", provider="meta", access_token=meta_token, expires_in=2 * 86400)
     control("seed", provider="microsoft", access_token=ms_access, refresh_token=ms_refresh)

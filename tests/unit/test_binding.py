@@ -229,9 +229,12 @@ class Deputy:
         self.store.create(name, {"client_id": client_id, "client_secret": secret, **declared})
         return name
 
-    def connection(self, doc: dict[str, Any], name: str = CONN) -> str:
+    def connection(
+        self, doc: dict[str, Any], name: str = CONN, tags: dict[str, str] | None = None
+    ) -> str:
         SCANNER.add_secrets(doc.get("access_token"), doc.get("refresh_token"))
-        self.store.create(name, {"schema": 1, **doc}, tags={"token-refresher:managed": "true"})
+        all_tags = {"token-refresher:managed": "true", **(tags or {})}
+        self.store.create(name, {"schema": 1, **doc}, tags=all_tags)
         return name
 
     def rotate(self, name: str) -> None:
@@ -336,7 +339,9 @@ def test_google_connection_naming_meta_credentials_is_refused(deputy, foreign_se
     assert "not google_ads" in err.message
 
 
-def test_declared_oauth2_credentials_rotate_and_the_connection_is_tagged_declared(deputy):
+@pytest.mark.parametrize(("tagged", "expected"), [(None, None), ("undeclared", "declared")])
+def test_declared_oauth2_credentials_rotate_at_their_allowed_url(deputy, tagged, expected):
+    # Given declared oauth2 app credentials (the connection maybe tagged from legacy days)
     own = deputy.app_secret(
         APP,
         "o-client",
@@ -351,12 +356,17 @@ def test_declared_oauth2_credentials_rotate_and_the_connection_is_tagged_declare
             "refresh_token": "rt-binding-0005-rrrrrrrr",
             "app_secret_id": own,
             "options": {"token_url": f"{deputy.fake.url('oauth2')}/token"},
-        }
+        },
+        tags={"token-refresher:app-binding": tagged} if tagged else {},
     )
+    # When rotated, then the token endpoint was called once and nobody alerted
     deputy.rotate(CONN)
     assert [r.route for r in deputy.fake.requests("oauth2")] == ["token"]
-    assert deputy.store.tags_of(CONN)["token-refresher:app-binding"] == "declared"
     assert deputy.notifier.alerts == []
+    # And the binding tag is written only to leave "undeclared" (no extra write otherwise)
+    assert deputy.store.tags_of(CONN).get("token-refresher:app-binding") == expected
+    binding_tags = [c for c in deputy.store.calls if c[0] == "tag"]
+    assert len(binding_tags) == (2 if tagged else 1)  # + finishSecret's state tags
 
 
 def test_undeclared_platform_credentials_rotate_with_a_warning_and_a_tag(deputy, caplog):

@@ -311,10 +311,11 @@ class RotationEngine:
     ) -> AppCredentials | None:
         """:meth:`app_credentials`, and the connection's app-binding tag kept current (status)."""
         app, check = self._bound_app(desc, doc, redactor)
-        if check is not None:
+        # Written only when it changes to or from "undeclared": declared apps cost no extra write.
+        tagged = desc.tags.get(TAG_APP_BINDING)
+        if check is not None and (tagged == BINDING_UNDECLARED) == check.declared:
             value = BINDING_DECLARED if check.declared else BINDING_UNDECLARED
-            if desc.tags.get(TAG_APP_BINDING) != value:
-                self._safe_tag(desc.arn, {TAG_APP_BINDING: value})
+            self._safe_tag(desc.arn, {TAG_APP_BINDING: value})
         return app
 
     # --- the four steps ------------------------------------------------------------------------

@@ -32,8 +32,9 @@ TAG_LAST_ALERT = TAG_PREFIX + "last-alert-at"
 TAG_LAST_ROTATED = TAG_PREFIX + "last-rotated-at"
 TAG_DEADLINE = TAG_PREFIX + "human-deadline"
 TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
-# Whether the connection's app credentials declare their provider (binding.py): "declared" or
-# "undeclared" (legacy app secret, allowed for platform providers with a warning `status` shows).
+# "undeclared": the connection's app credentials declare no provider (binding.py; a legacy app
+# secret, allowed for platform providers with a warning `status` shows). Set back to "declared"
+# once they do; a connection that never used undeclared credentials carries no such tag.
 TAG_APP_BINDING = TAG_PREFIX + "app-binding"
 BINDING_DECLARED = "declared"
 BINDING_UNDECLARED = "undeclared"

@@ -22,6 +22,8 @@ written, so a module without a shipped ``.pyc`` is compiled from source on every
   and the heaviest modules by self time.
 - Sizes: every file under each built function and layer folder (including ``__pycache__``),
   unzipped, in MiB (1 MiB = 1,048,576 bytes); boto3 must not be in the deps layer.
+- Before/after: ``BENCH_COLDSTART_BEFORE=<build dir>`` (``sam build --build-dir`` of an older
+  commit) is measured the same way right after, and shown beside it.
 """
 
 from __future__ import annotations
@@ -179,8 +181,7 @@ def import_times(build: Path, functions: list[Path], layers: dict[str, Path]) ->
     return out
 
 
-def run() -> dict[str, Any]:
-    build = build_dir()
+def measure(build: Path) -> dict[str, Any]:
     layers = layer_dirs(build)
     functions = sorted(p for p in build.iterdir() if p.is_dir() and (p / "app.py").exists())
     out = import_times(build, functions, layers)
@@ -192,4 +193,16 @@ def run() -> dict[str, Any]:
         d.name for d in (layers["DependenciesLayer"] / "python").glob("boto*") if d.is_dir()
     ]
     out["xray_in_layer"] = (layers["DependenciesLayer"] / "python" / "aws_xray_sdk").exists()
+    return out
+
+
+def run() -> dict[str, Any]:
+    """The build (``BENCH_BUILD_DIR``, default ``.aws-sam/build``) and, when
+    ``BENCH_COLDSTART_BEFORE`` names another build output (e.g. of an older commit), that one too,
+    measured right after it by the same harness."""
+    out = measure(build_dir())
+    before = os.environ.get("BENCH_COLDSTART_BEFORE")
+    if before:
+        out["before"] = measure(Path(before).resolve())
+        out["before"]["label"] = os.environ.get("BENCH_COLDSTART_BEFORE_LABEL", before)
     return out

@@ -33,37 +33,58 @@ def _calls(calls: dict[str, int]) -> str:
 
 
 def _render_coldstart(c: dict[str, Any]) -> list[str]:
+    b = c.get("before")
     with_source = any(t["source_median_ms"] for t in c["handlers"].values())
     out = [
         f"### Cold start (import of each handler vs `import boto3`, median of {c['rounds']} "
         "paired rounds, fresh processes, PYTHONDONTWRITEBYTECODE=1)",
         "",
-        f"Build measured: `{c['build']}`. `import boto3` alone: {c['boto3_ms']:.0f} ms "
-        f"({c['boto3_cpu_ms']:.0f} ms CPU).",
+        f"Build measured: `{c['build']}` (`import boto3`: {c['boto3_ms']:.0f} ms, "
+        f"{c['boto3_cpu_ms']:.0f} ms CPU)"
+        + (
+            f"; before: {b['label']}, `{b['build']}`, measured right after (`import boto3`: "
+            f"{b['boto3_ms']:.0f} ms, {b['boto3_cpu_ms']:.0f} ms CPU)."
+            if b
+            else "."
+        ),
         "",
-        "| handler | import (as built) | ratio to boto3 | CPU ratio | "
+        "| handler | "
+        + ("before | ratio | " if b else "")
+        + "import | ratio | CPU ratio | "
         + ("same files without .pyc | ratio | " if with_source else "")
-        + "modules compiled from source | heaviest direct imports |",
-        "|---|---:|---:|---:|" + ("---:|---:|" if with_source else "") + "---:|---|",
+        + "compiled from source | heaviest direct imports |",
+        "|---|"
+        + ("---:|---:|" if b else "")
+        + "---:|---:|---:|"
+        + ("---:|---:|" if with_source else "")
+        + "---:|---|",
     ]
     for name, t in c["handlers"].items():
         top = ", ".join(f"{mod} {ms:.0f} ms" for mod, ms in t["dominant"]["direct"][:3])
+        old = b["handlers"].get(name) if b else None
+        before = f"{old['median_ms']:.0f} ms | {old['ratio']:.2f} | " if old else ""
+        if b and not old:
+            before = "| | "
         source = (
             f"{t['source_median_ms']:.0f} ms | {t['source_ratio']:.2f} | " if with_source else ""
         )
         out.append(
-            f"| {name} | {t['median_ms']:.0f} ms | {t['ratio']:.2f} | {t['cpu_ratio']:.2f} | "
-            f"{source}{t['compiled_from_source']} | {top} |"
+            f"| {name} | {before}{t['median_ms']:.0f} ms | {t['ratio']:.2f} | "
+            f"{t['cpu_ratio']:.2f} | {source}{t['compiled_from_source']} | {top} |"
         )
-    sizes = ", ".join(f"{k} {v / MIB:.2f} MiB" for k, v in c["sizes"].items())
-    worst = max(t["ratio"] for t in c["handlers"].values())
+    out.append("")
+    for label, m in ([("before", b)] if b else []) + [("built", c)]:
+        sizes = ", ".join(f"{k} {v / MIB:.2f} MiB" for k, v in m["sizes"].items())
+        out.append(
+            f"Artifacts {label}, unzipped: {m['total_bytes'] / MIB:.2f} MiB ({sizes}); boto3 in "
+            f"the layer: {m['boto_in_layer'] or 'no'}; X-Ray SDK in the layer: "
+            f"{'yes' if m.get('xray_in_layer') else 'no'}."
+        )
+    out.append("")
+    worst = max(max(t["ratio"], t["cpu_ratio"]) for t in c["handlers"].values())
     out += [
-        "",
-        f"Built artifacts, unzipped: {c['total_bytes'] / MIB:.2f} MiB ({sizes}); boto3 in the "
-        f"layer: {c['boto_in_layer'] or 'no'}; X-Ray SDK in the layer: "
-        f"{'yes' if c.get('xray_in_layer') else 'no'}.",
-        f"Goals: each handler <= 1.25 x `import boto3`: {_ok(worst <= 1.25)} (worst "
-        f"{worst:.2f}); <= 10 MiB: {_ok(c['total_bytes'] <= 10 * MIB)}.",
+        f"Goals: each handler <= 1.25 x `import boto3` (wall and CPU): {_ok(worst <= 1.25)} "
+        f"(worst {worst:.2f}); <= 10 MiB: {_ok(c['total_bytes'] <= 10 * MIB)}.",
         "",
     ]
     return out

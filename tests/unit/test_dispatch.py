@@ -236,6 +236,34 @@ class TestRotationWorker:
         # Then only the throttled record comes back for a retry
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
 
+    def test_handler_reports_an_unreadable_record_and_handles_the_rest(
+        self,
+        caplog: pytest.LogCaptureFixture,
+        harness: Harness,
+        monkeypatch: pytest.MonkeyPatch,
+        worker_app: Any,
+    ):
+        # Given a batch whose first message is not a job and whose second is a due secret
+        app = worker_app
+        monkeypatch.setattr(app, "rotation_worker", lambda: worker(harness))
+        name = managed(harness, "conn/readable")
+        event = {
+            "Records": [
+                {"messageId": "m-bad", "body": "not a job"},
+                {"messageId": "m-good", "body": job(harness, name).to_body()},
+            ]
+        }
+        # When the batch is handled
+        response = app.lambda_handler(event, LambdaContext())
+        # Then only the unreadable record is reported, the other one's rotation was started,
+        # and the failure is logged with its message id
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+        assert [op for op, _ in harness.store.calls if op == "rotate"] == ["rotate"]
+        failed = [r for r in caplog.records if r.getMessage() == "rotation job failed"]
+        assert [getattr(r, "message_id", None) for r in failed] == ["m-bad"]
+        assert failed[0].exc_info is not None
+        assert failed[0].exc_info[0] is ConfigError
+
 
 class TestCapacity:
     def test_rotation_concurrency_from_the_write_quota(self):

@@ -154,8 +154,16 @@ test-tooling: $(VENV)/.stamp ## Tests of the LocalStack Lambda executor
 	tools/localstack.sh install
 	$(PY) -m pytest -m tooling -q
 
+OAUTH_SERVER := tests/oauth_server
+$(OAUTH_SERVER)/node_modules/.stamp: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json
+	cd $(OAUTH_SERVER) && npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: oauth-server
+oauth-server: $(OAUTH_SERVER)/node_modules/.stamp ## Install the RFC-strict OAuth server of the integration tests (oidc-provider, npm ci)
+
 .PHONY: test-integration
-test-integration: $(VENV)/.stamp ## Handlers in-process against LocalStack + fake providers
+test-integration: $(VENV)/.stamp oauth-server ## Handlers in-process against LocalStack + fake providers + an RFC-strict OAuth server
 	tools/localstack.sh install
 	$(PY) -m pytest -m integration -q
 
@@ -165,7 +173,7 @@ test-e2e: check-python311 $(VENV)/.stamp build $(CLI311) ## The template deploye
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: check-python311 lint validate security build test-cli-py311 ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
+test: check-python311 lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
 	tools/localstack.sh install
 	$(PY) -m pytest -q
 

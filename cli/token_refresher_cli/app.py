@@ -174,12 +174,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "check",
-        help="validate secrets' documents, app credentials and tokens without rotating",
+        help="validate connections inside the deployed stack (or --local) without rotating",
         description=check.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
     p.add_argument("--all", action="store_true", help="every managed secret")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--rotation-function",
+        help="the deployed rotation function to run the check in (skips stack lookup)",
+    )
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="LOCAL MODE: validate from this machine with your credentials instead of inside "
+        "the deployed stack (does not test the stack's endpoints, network or role)",
+    )
+    _stack_option(p)
     p.set_defaults(run=check.run)
     _add_examples(parser, commands)
     return parser

@@ -1,10 +1,18 @@
-"""`token-refresher check SECRET...`: is this connection healthy? Nothing is rotated or written.
+"""`token-refresher check SECRET...`: is this connection healthy? Nothing is rotated.
 
-For each secret: it exists, the document parses (errors name the field), the provider is known,
-the app credentials secret is readable, well formed and may serve this connection (binding.py: the
-same check the rotation function makes, before any provider call), and the provider's own
-validation (what testSecret runs: Meta debug_token, Google tokeninfo, LinkedIn introspection...)
-accepts the token.
+By default the check runs inside the deployed stack: the rotation function (stack output
+RotationFunctionName, or ``--rotation-function``) is invoked with
+``{"action": "check", "secret_id": ...}`` (events/check-connection.json) and validates the
+connection through the same code, ProviderEndpoints, network path and IAM role as a rotation:
+the secret is managed by the stack, the document parses (errors name the field), the provider is
+known, the app credentials resolve and are bound to this use, and the provider's own validation
+(what testSecret runs: Meta debug_token, Google tokeninfo, LinkedIn introspection...) accepts the
+token. No version, state tag or alert is written.
+
+``--local`` runs the same validation from this machine instead, with your AWS credentials and
+the provider endpoints this machine reaches (PROVIDER_ENDPOINTS overrides them, for tests only),
+the app-credentials binding included (binding.py, before any provider call): useful before a
+stack exists, but it does not test what production runs.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
 from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.state import TAG_MANAGED
+from token_refresher.timeutil import parse_iso
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.shared import (
@@ -53,7 +62,7 @@ def _mask_before_parsing(ctx: Context, text: str) -> None:
         )
 
 
-def check_one(ctx: Context, secret_id: str) -> Checked:
+def check_local(ctx: Context, secret_id: str) -> Checked:
     store = ctx.store()
     try:
         desc = store.describe(secret_id)
@@ -110,6 +119,60 @@ def check_one(ctx: Context, secret_id: str) -> Checked:
     return Checked(desc.name, doc.provider, "; ".join(parts), tuple(warnings))
 
 
+def _summary(
+    ctx: Context, message: str, expires_at: str | None, data_access: str | None, scopes: list[str]
+) -> str:
+    parts = [message]
+    if expires_at:
+        expires = parse_iso(expires_at)
+        parts.append(f"expires {fmt_date(expires)} ({fmt_until(expires, ctx.clock())})")
+    else:
+        parts.append("never expires")
+    if data_access:
+        parts.append(f"data access until {data_access}")
+    if scopes:
+        parts.append(f"scopes {','.join(scopes)}")
+    return "; ".join(parts)
+
+
+def _rotation_function(ctx: Context, args: argparse.Namespace) -> str:
+    function = args.rotation_function or ctx.aws.stack_outputs(args.stack_name).get(
+        "RotationFunctionName"
+    )
+    if not function:
+        raise CliError(
+            f"stack {args.stack_name!r} has no RotationFunctionName output",
+            hint="pass --rotation-function NAME, or --local to check from this machine",
+        )
+    return str(function)
+
+
+def check_in_stack(ctx: Context, function: str, secret_id: str) -> Checked:
+    """One invocation of the deployed rotation function with a check event."""
+    response = ctx.aws.client("lambda").invoke(
+        FunctionName=function,
+        Payload=json.dumps({"action": "check", "secret_id": secret_id}).encode(),
+    )
+    body = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError") or not isinstance(body, dict) or "ok" not in body:
+        message = body.get("errorMessage") if isinstance(body, dict) else None
+        raise CliError(
+            f"the rotation function {function} failed: {message or 'no check report'}",
+            hint="is the stack up to date? (the check needs a rotation function that knows "
+            '{"action": "check"}; redeploy, or use --local)',
+        )
+    if not body["ok"]:
+        raise CliError(str(body.get("message") or "check failed"), hint=body.get("remediation"))
+    summary = _summary(
+        ctx,
+        str(body.get("message") or "valid"),
+        body.get("expires_at"),
+        body.get("data_access_expires_at"),
+        list(body.get("scopes") or []),
+    )
+    return Checked(str(body.get("secret_id") or secret_id), str(body.get("provider")), summary)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.all:
         if args.secret:
@@ -119,11 +182,26 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ids = list(dict.fromkeys(args.secret))
         if not ids:
             raise CliError("name at least one secret, or use --all")
+    if args.local:
+        ctx.console.note(
+            "--local: validating from this machine with your credentials, not through the "
+            "deployed stack's endpoints, network or role"
+        )
+
+        def check(secret_id: str) -> Checked:
+            return check_local(ctx, secret_id)
+    else:
+        function = _rotation_function(ctx, args)
+        ctx.console.note(f"checking inside the stack (function {function})")
+
+        def check(secret_id: str) -> Checked:
+            return check_in_stack(ctx, function, secret_id)
+
     progress = ctx.console.progress("checked", len(ids))
     failed = 0
     for secret_id in ids:
         try:
-            checked = check_one(ctx, secret_id)
+            checked = check(secret_id)
         except CliError as err:
             failed += 1
             ctx.console.print(f"FAIL  {secret_id}: {err.message}")

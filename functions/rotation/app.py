@@ -1,18 +1,24 @@
-"""Secrets Manager rotation function: Secrets Manager calls it once per rotation step."""
+"""Secrets Manager rotation function: Secrets Manager calls it once per rotation step.
+
+`token-refresher check` invokes it too, with {"action": "check", "secret_id": ...}: the connection
+is validated through this function's code, endpoints and role, without rotating."""
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from token_refresher.connection_check import CheckRequest, is_check_event
 from token_refresher.rotation import RotationRequest
-from token_refresher.runtime import rotation_engine
+from token_refresher.runtime import connection_checker, rotation_engine
 
 logger = Logger(service="token-refresher")
 
 
 @logger.inject_lambda_context(log_event=False)  # the event carries no token, but keep logs lean
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_check_event(event):
+        return connection_checker().run(CheckRequest.from_event(event)).to_dict()
     result = rotation_engine().run(RotationRequest.from_event(event))
     body = {"step": result.step.value, "secret_id": result.secret_id, "outcome": result.outcome}
     return body | ({"reason": result.reason} if result.reason else {})

@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.support.fakes import FixedClock, InMemorySecretStore, client_error
+from tests.support.fakes import FixedClock, InMemorySecretStore, RecordingNotifier, client_error
+from token_refresher.connection_check import CheckRequest, ConnectionChecker
 from token_refresher.http import HttpClient
+from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
+from token_refresher.rotation import RotationEngine
 from token_refresher.timeutil import to_epoch
 from token_refresher_cli import rotate
 from token_refresher_cli.app import build_parser, main
+from token_refresher_cli.aws import Aws
 from token_refresher_cli.console import EXIT_USAGE, CliError, Console, Progress
 from token_refresher_cli.context import Context
 from token_refresher_cli.onboard import plan_for
@@ -108,6 +112,7 @@ def managed(clock: FixedClock, **tags: str) -> dict[str, str]:
             "arn:aws:lambda:us-east-1:1:function:f",
         ],
         ["rotate", "s", "--provider", "meta", "--all"],
+        ["check", "s", "--local", "--rotation-function", "f"],
         [],
     ],
 )
@@ -338,7 +343,9 @@ def google_doc(**overrides: Any) -> str:
     return json.dumps(doc | overrides)
 
 
-def test_check_validates_with_the_provider_and_reports_each_secret(store, clock, fake) -> None:
+def test_check_local_validates_with_the_provider_and_reports_each_secret(
+    store, clock, fake
+) -> None:
     # Given a valid Google connection, one with a missing app secret, one with a bad provider
     fake.seed("google", access_token="ya29.cli-unit-access-0001", expires_in=3600)
     store.create(APP_ID, {"client_id": "g-client", "client_secret": APP_SECRET})
@@ -347,7 +354,7 @@ def test_check_validates_with_the_provider_and_reports_each_secret(store, clock,
     store.create("c/typo", google_doc(provider="gogle_ads"), tags=managed(clock))
     ctx = make_ctx(store, clock, fake)
     # When the three are checked
-    code = main(["check", "c/good", "c/noapp", "c/typo"], ctx)
+    code = main(["check", "--local", "c/good", "c/noapp", "c/typo"], ctx)
     # Then each gets a verdict naming the problem, and the exit code reports the failures
     text = out(ctx)
     assert code == 1
@@ -367,11 +374,94 @@ def test_check_reports_a_revoked_token_as_invalid(store, clock, fake) -> None:
     store.create("c/revoked", google_doc(), tags=managed(clock))
     ctx = make_ctx(store, clock, fake)
     # When it is checked
-    code = main(["check", "c/revoked"], ctx)
+    code = main(["check", "--local", "c/revoked"], ctx)
     # Then it fails, saying the provider rejects it and what to do
     assert code == 1
     assert "google_ads reports the token invalid (tokeninfo rejected the access token)" in out(ctx)
     assert "re-authorize" in out(ctx)
+
+
+class RotationFunctionInProcess:
+    """The slice of a lambda client `check` uses: the deployed rotation function's check event,
+    run by the library in this process over the same store and fake providers."""
+
+    def __init__(self, store: InMemorySecretStore, clock: FixedClock, fake: FakeProviders):
+        http = HttpClient(max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
+        pctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=clock)
+        engine = RotationEngine(store, RecordingNotifier(), pctx)
+        self.checker = ConnectionChecker(store, pctx, get_provider, engine.app_credentials)
+        self.invoked: list[tuple[str, dict[str, Any]]] = []
+
+    def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+        event = json.loads(Payload)
+        self.invoked.append((FunctionName, event))
+        body = self.checker.run(CheckRequest.from_event(event)).to_dict()
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(body).encode())}
+
+
+class StackAws(Aws):
+    def __init__(self, lambda_client: Any, outputs: dict[str, str]) -> None:
+        super().__init__()
+        self._lambda = lambda_client
+        self._stack = outputs
+
+    def client(self, service: str) -> Any:
+        assert service == "lambda", f"the in-stack check called {service} from the machine"
+        return self._lambda
+
+    def stack_outputs(self, stack_name: str) -> dict[str, str]:
+        return self._stack if stack_name == "token-refresher" else {}
+
+
+def test_check_runs_inside_the_stack_through_the_rotation_function(store, clock, fake) -> None:
+    # Given a deployed stack (its rotation function played in-process), a valid Google
+    # connection, a revoked one and an unmanaged secret
+    fake.seed("google", access_token="ya29.cli-unit-access-0001", expires_in=3600)
+    store.create(APP_ID, {"client_id": "g-client", "client_secret": APP_SECRET})
+    store.create("c/good", google_doc(), tags=managed(clock))
+    store.create("c/revoked", google_doc(access_token="ya29.revoked-0002"), tags=managed(clock))
+    store.create("c/foreign", google_doc(), tags={})
+    function = RotationFunctionInProcess(store, clock, fake)
+    ctx = make_ctx(store, clock)
+    ctx.aws = StackAws(function, {"RotationFunctionName": "tr-RotationFunction-1"})
+    # When they are checked without --local
+    code = main(["check", "c/good", "c/revoked", "c/foreign"], ctx)
+    # Then each was one invocation of the stack's rotation function with a check event
+    assert function.invoked == [
+        ("tr-RotationFunction-1", {"action": "check", "secret_id": name})
+        for name in ("c/good", "c/revoked", "c/foreign")
+    ]
+    # And the verdicts come from it
+    text = out(ctx)
+    assert code == 1
+    assert "ok    c/good (google_ads): valid" in text
+    assert "scopes https://www.googleapis.com/auth/adwords" in text  # tokeninfo's answer
+    assert "FAIL  c/revoked: google_ads reports the token invalid" in text
+    assert "FAIL  c/foreign: not managed by this deployment" in text
+    assert "checked 3: 1 ok, 2 failed" in text
+    assert "checking inside the stack (function tr-RotationFunction-1)" in err(ctx)
+    # And nothing was refreshed, and no secret was printed
+    assert {r.route for r in fake.requests()} == {"tokeninfo"}
+    for secret in (APP_SECRET, "ya29.cli-unit-access-0001", "1//0g-cli-unit-refresh-0001"):
+        assert secret not in text + err(ctx)
+
+
+def test_check_names_the_missing_output_and_an_outdated_function(store, clock) -> None:
+    ctx = make_ctx(store, clock)
+    ctx.aws = StackAws(None, {})
+    assert main(["check", "c/x"], ctx) == 1
+    assert "has no RotationFunctionName output" in err(ctx)
+
+    class OldFunction:
+        def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
+            body = {"errorMessage": "Step: is required and must be a non-empty string"}
+            return {"FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
+
+    ctx = make_ctx(store, clock)
+    ctx.aws = StackAws(OldFunction(), {"RotationFunctionName": "old"})
+    assert main(["check", "c/x"], ctx) == 1
+    assert "the rotation function old failed: Step: is required" in out(ctx)
+    assert "redeploy, or use --local" in out(ctx)
 
 
 def test_aws_region_is_taken_from_aws_region_too(monkeypatch):

@@ -18,6 +18,7 @@ from token_refresher.observability import EmfMetrics, logger
 from token_refresher.sweep import SweepEngine
 
 if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
+    from token_refresher.connection_check import ConnectionChecker
     from token_refresher.providers.base import ProviderContext
     from token_refresher.rotation import RotationEngine
 
@@ -114,3 +115,13 @@ def _dispatcher() -> QueueDispatcher | None:
 @cache
 def _store() -> SecretsManagerStore:
     return SecretsManagerStore(client("secretsmanager"))
+
+
+def connection_checker() -> ConnectionChecker:
+    """`token-refresher check` inside the stack: the rotation engine's store, provider context
+    (ProviderEndpoints) and app-credentials lookup, so a check tests what a rotation runs."""
+    from token_refresher.connection_check import ConnectionChecker  # noqa: PLC0415
+    from token_refresher.providers import get_provider  # noqa: PLC0415
+
+    engine = rotation_engine()
+    return ConnectionChecker(engine.store, engine.ctx, get_provider, engine.app_credentials)

@@ -26,10 +26,11 @@ sys.path[:0] = [str(ROOT / "layers" / "core" / "python"), str(ROOT)]
 from tests.support import stack  # noqa: E402
 from tests.support.localstack import endpoint_url  # noqa: E402
 
+# TR_FAKE_PORT moves the fake provider server off 8900 (two demos, or tests, side by side).
 FAKE_PORT = int(os.environ.get("TR_FAKE_PORT", "8900"))
 FAKE_URL = f"http://127.0.0.1:{FAKE_PORT}"
-FAKE_PID = ROOT / ".localstack" / "fake-providers.pid"
-FAKE_LOG = ROOT / ".localstack" / "fake-providers.log"
+FAKE_PID = ROOT / ".localstack" / f"fake-providers-{FAKE_PORT}.pid"
+FAKE_LOG = ROOT / ".localstack" / f"fake-providers-{FAKE_PORT}.log"
 STACK = "token-refresher"
 QUEUE = "token-refresher-demo-alerts"
 

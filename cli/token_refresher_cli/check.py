@@ -171,7 +171,12 @@ def check_in_stack(ctx: Context, function: str, secret_id: str) -> Checked:
         body.get("data_access_expires_at"),
         list(body.get("scopes") or []),
     )
-    return Checked(str(body.get("secret_id") or secret_id), str(body.get("provider")), summary)
+    return Checked(
+        str(body.get("secret_id") or secret_id),
+        str(body.get("provider")),
+        summary,
+        tuple(str(w) for w in body.get("warnings") or ()),
+    )
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

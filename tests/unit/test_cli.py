@@ -436,6 +436,7 @@ def test_check_runs_inside_the_stack_through_the_rotation_function(store, clock,
     assert code == 1
     assert "ok    c/good (google_ads): valid" in text
     assert "scopes https://www.googleapis.com/auth/adwords" in text  # tokeninfo's answer
+    assert f"      warning: app credentials '{APP_ID}' declare no provider" in text
     assert "FAIL  c/revoked: google_ads reports the token invalid" in text
     assert "FAIL  c/foreign: not managed by this deployment" in text
     assert "checked 3: 1 ok, 2 failed" in text
@@ -487,7 +488,7 @@ def test_check_refuses_another_providers_app_credentials_before_calling_anyone(
     store.create("c/misbound", google_doc(), tags=managed(clock))
     ctx = make_ctx(store, clock, fake)
     # When it is checked
-    code = main(["check", "c/misbound"], ctx)
+    code = main(["check", "--local", "c/misbound"], ctx)
     # Then it fails naming both secrets and the fix, and the provider saw no request
     assert code == 1
     text = out(ctx)
@@ -509,7 +510,7 @@ def test_check_warns_about_undeclared_app_credentials_and_still_validates(
     store.create("c/legacy", google_doc(), tags=managed(clock))
     ctx = make_ctx(store, clock, fake)
     # When it is checked, then it passes with a warning saying how to declare the provider
-    assert main(["check", "c/legacy"], ctx) == 0
+    assert main(["check", "--local", "c/legacy"], ctx) == 0
     assert "ok    c/legacy (google_ads): valid" in out(ctx)
     assert f"warning: app credentials '{APP_ID}' declare no provider" in out(ctx)
     assert '"provider": "google_ads"' in out(ctx)

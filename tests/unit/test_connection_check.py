@@ -59,7 +59,9 @@ def test_a_valid_connection_is_reported_with_its_expiry_and_nothing_changes(harn
         "expires_at": "2026-11-29T12:00:00Z",
         "data_access_expires_at": None,
         "scopes": ["ads_read"],
+        "warnings": [report.warnings[0]],
     }
+    assert "declare no provider" in report.warnings[0]
     # And no version, state tag or alert was written
     assert harness.store.writes() == []
     assert state_tags(harness, name) == tags_before
@@ -127,6 +129,19 @@ def test_a_malformed_document_names_the_field(harness):
     assert report.ok is False
     assert report.error_class == "config"
     assert report.message.startswith("expires_at:")
+    assert harness.provider.validate_calls == 0
+
+
+def test_app_credentials_of_another_provider_are_refused_before_the_provider(harness):
+    # Given app credentials declared for meta, named by a connection of provider "fake"
+    harness.store.create(
+        "token-refresher/apps/meta-app",
+        {"client_id": "m", "client_secret": "meta-app-secret-0001", "provider": "meta"},
+    )
+    name = harness.add_secret(app_secret_id="token-refresher/apps/meta-app")
+    report = check(harness, name)
+    assert (report.ok, report.error_class) == (False, "config")
+    assert "token-refresher/apps/meta-app" in report.message
     assert harness.provider.validate_calls == 0
 
 

@@ -27,6 +27,7 @@ from token_refresher.adapters.secrets import (
     SecretNotFound,
     SecretStore,
 )
+from token_refresher.binding import verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
@@ -78,6 +79,7 @@ class CheckReport:
     expires_at: str | None = None
     data_access_expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +95,7 @@ class CheckReport:
             "expires_at": self.expires_at,
             "data_access_expires_at": self.data_access_expires_at,
             "scopes": self.scopes,
+            "warnings": self.warnings,
         }
 
 
@@ -161,7 +164,10 @@ class ConnectionChecker:
         redactor.add(*doc.secret_values())
         report.provider = doc.provider
         provider = self._providers(doc.provider)
-        app = self._app_credentials(desc, doc, redactor)
+        app = self._app_credentials(desc, doc, redactor)  # the binding is verified in there
+        if app is not None and doc.app_secret_id:
+            warning = verify_app_binding(desc.name, doc, doc.app_secret_id, app).warning
+            report.warnings += [redactor(warning)] if warning else []
         result = provider.validate(doc, app, self.ctx)
         if not result.valid:
             raise _Stop(

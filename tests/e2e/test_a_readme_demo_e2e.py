@@ -5,6 +5,10 @@ up) on this session's LocalStack, with the fake provider server on a free port. 
 in the README's "Manual rotation and the events/ files" table and its CLI table is parsed out of
 README.md and run as a subprocess, with the environment of the README's own `export` line (the
 port swapped for this session's). The demo stack and its connections are deleted afterwards.
+
+The file name sorts first among the e2e files: the demo must run while no other stack is deployed,
+because every stack's manual-rotation rule takes every "Token Rotation Requested" event (the
+shared e2e stack's sweep would attach its own rotation function to the demo's connections).
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ connection through the same code, ProviderEndpoints, network path and IAM role a
 the secret is managed by the stack, the document parses (errors name the field), the provider is
 known, the app credentials resolve and are bound to this use, and the provider's own validation
 (what testSecret runs: Meta debug_token, Google tokeninfo, LinkedIn introspection...) accepts the
-token. No version, state tag or alert is written (only the `token-refresher:app-binding` tag that
-the shared app-credentials lookup keeps, as a rotation does).
+token. No version, tag or alert is written.
 
 ``--local`` runs the same validation from this machine instead, with your AWS credentials and
 the provider endpoints this machine reaches (PROVIDER_ENDPOINTS overrides them, for tests only),

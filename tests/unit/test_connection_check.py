@@ -29,10 +29,8 @@ def check(harness: Harness, secret_id: str):
 
 
 def state_tags(harness: Harness, name: str) -> dict[str, str]:
-    """Every tag but the app-binding note, which the shared app-credentials lookup keeps."""
-    return {
-        k: v for k, v in harness.store.tags_of(name).items() if k != "token-refresher:app-binding"
-    }
+    """Every tag of the secret: a check writes none (the app-credentials lookup is read-only)."""
+    return harness.store.tags_of(name)
 
 
 def test_a_valid_connection_is_reported_with_its_expiry_and_nothing_changes(harness):

@@ -8,8 +8,8 @@ What it does, in order, stopping at the first problem: the secret exists and is 
 deployment, its AWSCURRENT document parses (errors name the field), the provider is known, the app
 credentials resolve and are bound to this use (the rotation engine's own lookup), and the
 provider's validation accepts the token (what testSecret runs: Meta ``debug_token``, Google
-``tokeninfo``, LinkedIn introspection...). Nothing is written: no version, no state tag, no alert
-(only the ``token-refresher:app-binding`` note the shared app-credentials lookup keeps).
+``tokeninfo``, LinkedIn introspection...). Nothing is written: no version, no tag, no alert (the
+rotation engine's app-credentials lookup is read-only; rotation steps keep the app-binding tag).
 The report carries no token material (every text goes through the redactor).
 """
 

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.common import CallCounter, product_client, setup_client, use_region
+from token_refresher.adapters.queue import QueueDispatcher
 from token_refresher.adapters.secrets import SecretsManagerStore
-from token_refresher.dispatch import ROTATE_QUOTA_PER_S, QueueDispatcher, RotationWorker
+from token_refresher.dispatch import ROTATE_QUOTA_PER_S, RotationWorker
+from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine, SweepRequest
 
 REGION = "eu-west-2"
@@ -120,10 +122,11 @@ def run(endpoint: str, due: int = 1000) -> dict[str, Any]:
         lambda model, **_: sqs_calls.__setitem__(model.name, sqs_calls.get(model.name, 0) + 1),
     )
     store = CountOnlyRotate(SecretsManagerStore(sm))
+    starter = RotationStarter(store, rotation_lambda_arn=None)  # type: ignore[arg-type]
     sweeper = SweepEngine(
         store,  # type: ignore[arg-type]
         LogOnly(),
-        rotation_lambda_arn=None,
+        starter,
         dispatcher=QueueDispatcher(sqs, url),
     )
     t0 = time.monotonic()
@@ -132,7 +135,7 @@ def run(endpoint: str, due: int = 1000) -> dict[str, Any]:
     enqueue_calls = dict(sm_calls.calls) | dict(sqs_calls)
 
     app = _worker_module()
-    worker = RotationWorker(store, rotation_lambda_arn=None)  # type: ignore[arg-type]
+    worker = RotationWorker(starter)
     app.rotation_worker = lambda: worker
     sm_calls.reset()
     outcomes: dict[str, int] = {}

@@ -40,8 +40,9 @@ from token_refresher.config import Settings
 from token_refresher.dispatch import WRITES_PER_ROTATION, rotation_concurrency
 from token_refresher.http import HttpClient
 from token_refresher.observability import NullMetrics
+from token_refresher.protocol import RotationRequest, Step
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine, RotationRequest, Step
+from token_refresher.rotation import RotationEngine
 
 REGION = "eu-west-1"
 LATENCY_S = 0.2

@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.common import CallCounter, product_client, setup_client, use_region
 from token_refresher.adapters.secrets import SecretsManagerStore
+from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine, SweepRequest
 
 PREFIX = "tr-bench/sweep/"
@@ -110,11 +111,9 @@ def product_sweep(region: str) -> dict[str, Any]:
     client = product_client("secretsmanager", region)
     counter = CallCounter(client)
     store = CountOnlyRotate(SecretsManagerStore(client))
-    engine = SweepEngine(
-        store,  # type: ignore[arg-type]
-        LogOnly(),
-        rotation_lambda_arn="arn:aws:lambda:us-east-1:000000000000:function:bench-rotation",
-    )
+    rotation_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-rotation"
+    starter = RotationStarter(store, rotation_lambda_arn=rotation_arn)  # type: ignore[arg-type]
+    engine = SweepEngine(store, LogOnly(), starter)  # type: ignore[arg-type]
     started = time.monotonic()
     report = engine.run(SweepRequest(scheduled=True))
     seconds = time.monotonic() - started

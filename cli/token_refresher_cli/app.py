@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.errors import TokenRefresherError
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher_cli import __version__, check, onboard, rotate, status
@@ -214,9 +215,13 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
     except TokenRefresherError as err:  # a library ConfigError (malformed secret, endpoints...)
         ctx.console.error(err.message, err.remediation)
         return EXIT_ERROR
-    except (ClientError, BotoCoreError) as exc:
-        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
-        failure = explain_aws_failure(exc, str(endpoint))
+    except (ClientError, BotoCoreError, AwsError) as exc:
+        botocore_error: Exception = exc
+        if isinstance(exc, AwsError) and isinstance(exc.__cause__, Exception):
+            botocore_error = exc.__cause__  # what the library's store translated
+        kwargs = getattr(botocore_error, "kwargs", {})
+        endpoint = kwargs.get("endpoint_url") or "the AWS endpoint"
+        failure = explain_aws_failure(botocore_error, str(endpoint))
         ctx.console.error(failure.message, failure.hint)
         return failure.exit_code
     except KeyboardInterrupt:

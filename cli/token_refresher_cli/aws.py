@@ -19,7 +19,10 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from token_refresher.adapters.errors import error_code, error_message
 from token_refresher_cli.console import CliError
+
+__all__ = ["CLIENT_CONFIG", "Aws", "error_code", "explain_aws_failure"]
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -27,10 +30,6 @@ CLIENT_CONFIG = Config(
     read_timeout=300,  # a synchronous sweep invocation (rotate --dry-run) may take a while
     user_agent_extra="token-refresher-cli",
 )
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))
 
 
 class Aws:
@@ -94,7 +93,7 @@ def explain_aws_failure(exc: Exception, endpoint: str) -> CliError:
     if isinstance(exc, ClientError):
         code = error_code(exc)
         operation = getattr(exc, "operation_name", "call")
-        message = str(exc.response.get("Error", {}).get("Message", ""))
+        message = error_message(exc)
         hint = None
         if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
             hint = "your AWS identity lacks a permission for this operation"

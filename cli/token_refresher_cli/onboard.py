@@ -28,8 +28,8 @@ from botocore.exceptions import ClientError
 
 from token_refresher.errors import TokenRefresherError
 from token_refresher.model import TokenDocument
+from token_refresher.notices import human_deadline, merge_refresh, token_tags
 from token_refresher.providers.base import Provider
-from token_refresher.rotation import human_deadline, merge_refresh, token_tags
 from token_refresher.state import TAG_LAST_ROTATED, TAG_MANAGED, TokenState
 from token_refresher.timeutil import to_epoch
 from token_refresher_cli.aws import error_code

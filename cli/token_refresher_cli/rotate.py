@@ -18,13 +18,11 @@ import argparse
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretNotFound
 from token_refresher.errors import ConfigError
 from token_refresher.state import TAG_MANAGED
 from token_refresher.sweep import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, MAX_SECRET_IDS, SweepRequest
-from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.shared import resolve_provider
@@ -84,8 +82,8 @@ def _verify(ctx: Context, ids: list[str]) -> None:
                 problems.append(f"{secret_id}: not managed (tag {TAG_MANAGED}=true missing)")
         except SecretNotFound:
             problems.append(f"{secret_id}: not found")
-        except ClientError as exc:
-            problems.append(f"{secret_id}: not readable ({error_code(exc)})")
+        except AwsError as exc:
+            problems.append(f"{secret_id}: not readable ({exc.code})")
         progress.advance()
     progress.finish()
     if problems:

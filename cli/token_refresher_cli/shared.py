@@ -6,8 +6,7 @@ import getpass
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from token_refresher.adapters.errors import AccessDenied
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
 from token_refresher.binding import BindingError, verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
@@ -15,7 +14,6 @@ from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import PROVIDER_NAMES, get_provider
 from token_refresher.providers.base import Provider
 from token_refresher.timeutil import format_iso
-from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import CliError
 from token_refresher_cli.context import Context
 
@@ -87,11 +85,9 @@ def load_app_credentials(
         text = store.get_value(app_secret_id, stage=AWSCURRENT)
     except SecretNotFound:
         text = None
-    except ClientError as exc:
-        if error_code(exc) not in ("AccessDeniedException", "ResourceNotFoundException"):
-            raise
+    except AccessDenied as exc:
         raise CliError(
-            f"app secret {app_secret_id!r} is not readable ({error_code(exc)})", hint=how_to
+            f"app secret {app_secret_id!r} is not readable ({exc.code})", hint=how_to
         ) from None
     if text is None:
         raise CliError(f"app secret {app_secret_id!r} not found", hint=how_to)

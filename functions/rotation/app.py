@@ -5,14 +5,14 @@ is validated through this function's code, endpoints and role, without rotating.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from token_refresher.connection_check import CheckRequest, is_check_event
-from token_refresher.rotation import RotationRequest
+from token_refresher.observability import handler_logger
+from token_refresher.protocol import RotationRequest
 from token_refresher.runtime import connection_checker, rotation_engine
 
-logger = Logger(service="token-refresher")
+logger = handler_logger()
 
 
 @logger.inject_lambda_context(log_event=False)  # the event carries no token, but keep logs lean
@@ -20,5 +20,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if is_check_event(event):
         return connection_checker().run(CheckRequest.from_event(event)).to_dict()
     result = rotation_engine().run(RotationRequest.from_event(event))
-    body = {"step": result.step.value, "secret_id": result.secret_id, "outcome": result.outcome}
+    body = {
+        "step": result.step.value,
+        "secret_id": result.secret_id,
+        "outcome": result.outcome.value,
+    }
     return body | ({"reason": result.reason} if result.reason else {})

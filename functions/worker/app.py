@@ -7,20 +7,20 @@ its code (docs/benchmarks.md)."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from token_refresher.dispatch import RotationJob
+from token_refresher.adapters.queue import RotationJob
+from token_refresher.observability import handler_logger
 from token_refresher.runtime import rotation_worker
 
-logger = Logger(service="token-refresher")
+logger = handler_logger()
 
 
 def record_handler(body: str) -> str:
     job = RotationJob.from_body(body)
     outcome = rotation_worker().handle(job)
-    logger.info("rotation job", extra={"secret_id": job.secret_id, "outcome": outcome})
-    return outcome
+    logger.info("rotation job", extra={"secret_id": job.secret_id, "outcome": outcome.value})
+    return outcome.value
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -19,31 +17,6 @@ from tests.support.fake_providers import FakeProviders
 from token_refresher import runtime
 
 NOOP_FUNCTION = "tr-integration-noop-rotation"
-
-
-@dataclass
-class LambdaContext:
-    """The attributes Powertools reads from a Lambda context."""
-
-    function_name: str = "in-process"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:in-process"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    remaining_ms: int = 300_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-def load_handler(function: str) -> ModuleType:
-    """functions/<function>/app.py as its own module (every function's file is named app.py)."""
-    path = stack.REPO_ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"tr_handler_{function}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass
@@ -123,11 +96,7 @@ def handler_env(
 
 
 def _clear_runtime_caches() -> None:
-    runtime.settings.cache_clear()
-    runtime.rotation_engine.cache_clear()
-    runtime._store.cache_clear()
-    runtime._dispatcher.cache_clear()
-    runtime.rotation_worker.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture

@@ -18,19 +18,15 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import (
-    Aws,
-    LambdaContext,
-    load_handler,
-    rotation_event,
-    start_rotation,
-)
+from tests.integration.conftest import Aws, rotation_event, start_rotation
 from tests.support import reliability, stack
 from tests.support.fake_providers import FakeProviders, Response
+from tests.support.handlers import LambdaContext, load_handler
 from token_refresher import runtime
+from token_refresher.adapters.errors import StoreThrottled, translate
 from token_refresher.adapters.secrets import RotationInProgress, SecretsManagerStore
 from token_refresher.errors import ErrorClass, TokenRefresherError
-from token_refresher.rotation import RotationRequest
+from token_refresher.protocol import RotationRequest
 from token_refresher.sweep import SweepRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]
@@ -436,7 +432,7 @@ def test_persistent_put_throttling_fails_cleanly_and_alerts_once(
     put = throttle(engine.store._client, "secrets-manager", {"PutSecretValue": 100})
     publish = throttle(engine.notifier._client, "sns", {"Publish": 1})
     # When createSecret runs, then the AWS error reaches Secrets Manager
-    with pytest.raises(ClientError, match="ThrottlingException"):
+    with pytest.raises(StoreThrottled, match="ThrottlingException"):
         run_steps(arn, token, ("createSecret",))
     # And AWSCURRENT is unchanged, and the alert still arrives once (SNS retried)
     assert stack.current_document(aws.sm, arn) == document
@@ -447,7 +443,7 @@ def test_persistent_put_throttling_fails_cleanly_and_alerts_once(
         THROTTLE,
         "PutSecretValue throttled on every attempt; SNS Publish throttled once",
         "error re-raised; AWSCURRENT unchanged; one refresh_failed alert",
-        f"ClientError after {put['PutSecretValue']} throttled attempts; AWSCURRENT unchanged; "
+        f"StoreThrottled after {put['PutSecretValue']} throttled attempts; AWSCURRENT unchanged; "
         f"alerts {[a['event'] for a in alerts]} (Publish throttled {publish['Publish']}x, retried)",
     )
 
@@ -512,7 +508,7 @@ class AwsSemanticsStore(SecretsManagerStore):
         except ClientError as err:
             if "previous rotation" in str(err).lower():
                 raise RotationInProgress(secret_id) from None
-            raise
+            raise translate(err) from err
         engine = runtime.rotation_engine()
         for step in STEPS:
             engine.run(
@@ -543,7 +539,9 @@ def test_two_sweeps_and_a_manual_event_at_once_refresh_each_secret_once(
             )
         )
     engine = runtime.sweep_engine()
-    engine.store = AwsSemanticsStore(engine.store._client, noop_rotation_function, universe)
+    # The sweep lists through its store, the starter it hands over to rotates through its own.
+    store = AwsSemanticsStore(engine.store._client, noop_rotation_function, universe)
+    engine.store = engine.starter.store = store
     requests = [
         SweepRequest.from_event(
             json.loads((stack.REPO_ROOT / "events" / "sweep-scheduled.json").read_text())

@@ -7,14 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.conftest import (
-    Aws,
-    LambdaContext,
-    load_handler,
-    rotation_event,
-    start_rotation,
-)
+from tests.integration.conftest import Aws, rotation_event, start_rotation
 from tests.support import stack
+from tests.support.handlers import LambdaContext, load_handler
 from token_refresher.errors import ProviderError
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from tests.integration.conftest import LambdaContext, load_handler
 from tests.support import stack
+from tests.support.handlers import LambdaContext, load_handler
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]
 

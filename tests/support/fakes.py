@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from tests.support.leaks import SCANNER
+from token_refresher.adapters.errors import translate
 from token_refresher.adapters.secrets import (
     AWSCURRENT,
     AWSPENDING,
@@ -42,8 +43,10 @@ class _Secret:
 class InMemorySecretStore:
     """Secrets Manager semantics that the rotation protocol relies on, kept in dicts.
 
-    ``fail_on[operation] = ClientError`` makes the next call of that operation raise it.
-    ``calls`` records (operation, secret_id) for every call.
+    ``fail_on[operation] = [exception, ...]`` makes the next calls of that operation raise them; a
+    botocore ClientError is raised as SecretsManagerStore would, translated (adapters.errors).
+    ``calls`` records (operation, secret_id) for every call. Tests arrange and inspect state
+    through the public helpers below, never through ``_secrets``.
     """
 
     _ids = itertools.count(1)
@@ -104,13 +107,39 @@ class InMemorySecretStore:
     def writes(self) -> list[tuple[str, str]]:
         return [c for c in self.calls if c[0] in ("put_pending", "move_stage")]
 
+    def arn_of(self, name: str) -> str:
+        return self._secrets[name].arn
+
+    def set_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        """Tags as a user or another run left them (not recorded as a call)."""
+        self._secrets[name].tags.update(tags)
+
+    def is_rotation_enabled(self, name: str) -> bool:
+        return self._secrets[name].rotation_enabled
+
+    def set_rotation_enabled(self, name: str, enabled: bool) -> None:
+        self._secrets[name].rotation_enabled = enabled
+
+    def stage_version(self, name: str, version_id: str, *labels: str) -> None:
+        """Add staging labels to a version (created empty when new), leaving other versions be:
+        e.g. an AWSPENDING a failed rotation left behind."""
+        secret = self._secrets[name]
+        secret.values.setdefault(version_id, None)
+        secret.stages.setdefault(version_id, set()).update(labels)
+
+    def unstage_version(self, name: str, version_id: str, *labels: str) -> None:
+        self._secrets[name].stages[version_id].difference_update(labels)
+
     # --- SecretStore protocol ------------------------------------------------------------------
 
     def _call(self, op: str, secret_id: str) -> _Secret:
         self.calls.append((op, secret_id))
         queue = self.fail_on.get(op)
         if queue:
-            raise queue.pop(0)
+            failure = queue.pop(0)
+            if isinstance(failure, ClientError):
+                raise translate(failure) from failure
+            raise failure
         secret = self._secrets.get(secret_id)
         if secret is None:
             secret = next((s for s in self._secrets.values() if s.arn == secret_id), None)
@@ -151,7 +180,8 @@ class InMemorySecretStore:
         secret = self._call("put_pending", secret_id)
         existing = secret.values.get(version_id)
         if existing is not None and existing != value:
-            raise client_error("ResourceExistsException", "PutSecretValue")
+            failure = client_error("ResourceExistsException", "PutSecretValue")
+            raise translate(failure) from failure
         self._drop_label(secret, AWSPENDING, keep=version_id)
         secret.values[version_id] = value
         secret.stages.setdefault(version_id, set()).add(AWSPENDING)

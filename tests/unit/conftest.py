@@ -15,9 +15,12 @@ from tests.support.fakes import (
 )
 from tests.support.leaks import SCANNER
 from token_refresher.http import HttpClient
+from token_refresher.protocol import RotationRequest, Step, StepResult
 from token_refresher.providers.base import Provider, ProviderContext
-from token_refresher.rotation import RotationEngine, RotationRequest, Step, StepResult
+from token_refresher.rotation import RotationEngine
+from token_refresher.starter import RotationResumer, RotationStarter
 from token_refresher.state import AlertPolicy
+from token_refresher.sweep import SweepEngine
 
 APP_SECRET_ID = "token-refresher/apps/fake-app"
 APP_CLIENT_SECRET = "app-client-secret-s3cr3t-value"
@@ -74,6 +77,20 @@ class Harness:
     def with_policy(self, policy: AlertPolicy) -> None:
         self.policy = policy
         self.engine = self._build()
+
+    def starter(
+        self, *, rotation_lambda_arn: str | None = None, resumer: RotationResumer | None = None
+    ) -> RotationStarter:
+        return RotationStarter(
+            self.store, rotation_lambda_arn=rotation_lambda_arn, clock=self.clock, resumer=resumer
+        )
+
+    def sweep_engine(
+        self, *, rotation_lambda_arn: str | None = None, **options: Any
+    ) -> SweepEngine:
+        """A SweepEngine over this harness (options: SweepEngine's keyword arguments)."""
+        starter = self.starter(rotation_lambda_arn=rotation_lambda_arn)
+        return SweepEngine(self.store, self.notifier, starter, **options)
 
     def add_secret(self, name: str = "conn/fake-1", **doc_overrides: Any) -> str:
         value = doc_overrides.pop("_raw", None) or json.dumps(token_doc(**doc_overrides))

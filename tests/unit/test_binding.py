@@ -402,8 +402,8 @@ def test_the_read_only_lookup_checks_the_binding_but_writes_nothing(deputy):
     desc = deputy.store.describe(CONN)
     # When a check-style caller resolves the app credentials
     with pytest.raises(BindingError):
-        deputy.engine.app_credentials(desc, doc, Redactor())
-    app_ok = deputy.engine.app_credentials(desc, doc.evolve(app_secret_id=legacy), Redactor())
+        deputy.engine.apps.for_token(desc, doc, Redactor())
+    app_ok = deputy.engine.apps.for_token(desc, doc.evolve(app_secret_id=legacy), Redactor())
     # Then the mismatch is refused, the legacy app is returned, and no tag was written
     assert app_ok is not None
     assert app_ok.client_id == "g-client"

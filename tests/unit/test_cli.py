@@ -389,7 +389,7 @@ class RotationFunctionInProcess:
         http = HttpClient(max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
         pctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=clock)
         engine = RotationEngine(store, RecordingNotifier(), pctx)
-        self.checker = ConnectionChecker(store, pctx, get_provider, engine.app_credentials)
+        self.checker = ConnectionChecker(store, pctx, get_provider, engine.apps.for_token)
         self.invoked: list[tuple[str, dict[str, Any]]] = []
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:

@@ -21,7 +21,7 @@ STATE_WRITES = ("put_pending", "move_stage")
 
 def checker(harness: Harness) -> ConnectionChecker:
     engine = harness.engine
-    return ConnectionChecker(harness.store, engine.ctx, engine._providers, engine.app_credentials)
+    return ConnectionChecker(harness.store, engine.ctx, engine._providers, engine.apps.for_token)
 
 
 def check(harness: Harness, secret_id: str):

@@ -10,18 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LambdaContext, load_handler
 from tests.support.fakes import FakeSqs, client_error
+from tests.support.handlers import LambdaContext, load_handler
 from tests.unit.conftest import Harness
-from token_refresher.dispatch import (
-    QueueDispatcher,
-    RotationJob,
-    RotationWorker,
-    plan_sweep,
-    rotation_concurrency,
-)
+from token_refresher.adapters.queue import QueueDispatcher, RotationJob
+from token_refresher.dispatch import RotationWorker, plan_sweep, rotation_concurrency
 from token_refresher.errors import ConfigError
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.sweep import SweepRequest
 
 pytestmark = pytest.mark.unit
 
@@ -49,12 +44,12 @@ def job(harness: Harness, secret_id: str, *, ago: timedelta = timedelta(0)) -> R
 
 def managed(harness: Harness, name: str, **tags: str) -> str:
     harness.add_secret(name)
-    harness.store._secrets[name].tags.update({f"token-refresher:{k}": v for k, v in tags.items()})
+    harness.store.set_tags(name, {f"token-refresher:{k}": v for k, v in tags.items()})
     return name
 
 
 def worker(harness: Harness) -> RotationWorker:
-    return RotationWorker(harness.store, rotation_lambda_arn=ROTATION_ARN, clock=harness.clock)
+    return RotationWorker(harness.starter(rotation_lambda_arn=ROTATION_ARN))
 
 
 class TestQueueDispatcher:
@@ -118,17 +113,13 @@ class TestSweepInQueueMode:
             },
         )
         sqs = FakeSqs()
-        sweeper = SweepEngine(
-            harness.store,
-            harness.notifier,
-            rotation_lambda_arn=ROTATION_ARN,
-            clock=harness.clock,
-            dispatcher=QueueDispatcher(sqs, QUEUE_URL),
+        sweeper = harness.sweep_engine(
+            rotation_lambda_arn=ROTATION_ARN, dispatcher=QueueDispatcher(sqs, QUEUE_URL)
         )
         # When the scheduled sweep runs
         report = sweeper.run(SweepRequest(scheduled=True))
         # Then only the due secret was enqueued, and no RotateSecret was called
-        arn = harness.store._secrets[due].arn
+        arn = harness.store.arn_of(due)
         assert report.enqueued == [arn]
         assert report.started == []
         assert [RotationJob.from_body(m).secret_id for m in sqs.messages] == [arn]
@@ -138,17 +129,13 @@ class TestSweepInQueueMode:
         # Given a queue-mode sweep and a managed secret
         name = managed(harness, "conn/manual")
         sqs = FakeSqs()
-        sweeper = SweepEngine(
-            harness.store,
-            harness.notifier,
-            rotation_lambda_arn=ROTATION_ARN,
-            clock=harness.clock,
-            dispatcher=QueueDispatcher(sqs, QUEUE_URL),
+        sweeper = harness.sweep_engine(
+            rotation_lambda_arn=ROTATION_ARN, dispatcher=QueueDispatcher(sqs, QUEUE_URL)
         )
         # When a manual rotation of that secret is requested
         report = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
         # Then it is started at once, nothing queued
-        assert report.started == [harness.store._secrets[name].arn]
+        assert report.started == [harness.store.arn_of(name)]
         assert sqs.calls == []
 
 
@@ -156,20 +143,20 @@ class TestRotationWorker:
     def test_starts_the_rotation_and_attaches_the_function_when_missing(self, harness: Harness):
         # Given a managed secret without rotation configured
         name = managed(harness, "conn/w1")
-        harness.store._secrets[name].rotation_enabled = False
+        harness.store.set_rotation_enabled(name, False)
         # When its job is handled
         outcome = worker(harness).handle(job(harness, name))
         # Then RotateSecret ran and rotation is now configured
         assert outcome == "started"
-        assert harness.store._secrets[name].rotation_enabled
+        assert harness.store.is_rotation_enabled(name)
         assert any(op == "rotate" for op, _ in harness.store.calls)
 
     def test_a_redelivered_message_does_not_rotate_twice(self, harness: Harness):
         # Given a job decided 2 minutes ago whose secret was rotated since
         name = managed(harness, "conn/w2")
         rotated = harness.clock.now - timedelta(minutes=1)
-        harness.store._secrets[name].tags["token-refresher:last-rotated-at"] = str(
-            int(rotated.timestamp())
+        harness.store.set_tags(
+            name, {"token-refresher:last-rotated-at": str(int(rotated.timestamp()))}
         )
         # When the (redelivered) job is handled
         outcome = worker(harness).handle(job(harness, name, ago=timedelta(minutes=2)))
@@ -201,14 +188,12 @@ class TestRotationWorker:
             def resume(self, secret_id: str, version_id: str) -> None:
                 resumed.append((secret_id, version_id))
 
-        w = RotationWorker(
-            harness.store, rotation_lambda_arn=ROTATION_ARN, clock=harness.clock, resumer=Resumer()
-        )
+        w = RotationWorker(harness.starter(rotation_lambda_arn=ROTATION_ARN, resumer=Resumer()))
         # When its job is handled
         outcome = w.handle(job(harness, name))
         # Then the stuck version is finished instead of a new rotation being started
         assert outcome == "resumed"
-        assert resumed == [(harness.store._secrets[name].arn, "stuck-token")]
+        assert resumed == [(harness.store.arn_of(name), "stuck-token")]
         assert not any(op == "rotate" for op, _ in harness.store.calls)
 
     def test_handler_reports_only_the_failed_records(

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from tests.unit.conftest import Harness
 from token_refresher.errors import ConfigError, ErrorClass
-from token_refresher.rotation import RotationRequest, Step
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.protocol import RotationRequest, Step
+from token_refresher.sweep import SweepRequest
 
 pytestmark = pytest.mark.unit
 
@@ -136,9 +136,7 @@ sweep_events = sweep_details | st.fixed_dictionaries(
 def test_any_sweep_event_is_parsed_or_refused_by_field_and_never_rotates_unmanaged(event: Any):
     harness = Harness()
     harness.store.create("someone/else", "{}")  # an unmanaged secret a request might name
-    sweeper = SweepEngine(
-        harness.store, harness.notifier, rotation_lambda_arn=None, clock=harness.clock
-    )
+    sweeper = harness.sweep_engine()
     try:
         request = SweepRequest.from_event(event)
     except ConfigError as err:

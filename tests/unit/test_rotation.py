@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.fakes import client_error
 from tests.unit.conftest import APP_CLIENT_SECRET, INITIAL_ACCESS, INITIAL_REFRESH, Harness
+from token_refresher.adapters.errors import StoreThrottled
 from token_refresher.adapters.secrets import AWSCURRENT, AWSPENDING
 from token_refresher.errors import (
     ConfigError,
@@ -15,8 +16,8 @@ from token_refresher.errors import (
     ProviderError,
     SecretFormatError,
 )
+from token_refresher.protocol import RotationRequest, Step
 from token_refresher.providers.base import Notice, NoticeKind, RefreshResult, ValidationResult
-from token_refresher.rotation import RotationRequest, Step
 from token_refresher.state import AlertPolicy
 
 pytestmark = pytest.mark.unit
@@ -127,11 +128,10 @@ class TestIdempotency:
         harness.step(Step.CREATE, name, "token-old")
         # When a new rotation with another token starts (the store moves the empty label there,
         # while the old version keeps its value)
-        harness.store._secrets[name].stages["token-old"].add(AWSPENDING)
-        harness.store._secrets[name].values["token-new"] = None
-        harness.store._secrets[name].stages["token-new"] = {AWSPENDING}
+        harness.store.stage_version(name, "token-old", AWSPENDING)
+        harness.store.stage_version(name, "token-new", AWSPENDING)
         harness.step(Step.CREATE, name, "token-new")
-        harness.store._secrets[name].stages["token-old"].discard(AWSPENDING)
+        harness.store.unstage_version(name, "token-old", AWSPENDING)
         harness.step(Step.TEST, name, "token-new")
         harness.step(Step.FINISH, name, "token-new")
         # Then the refreshed value is promoted and the provider was not called a second time
@@ -144,7 +144,7 @@ class TestPreconditions:
         # Given a secret Secrets Manager reports as not enabled (LocalStack after a bare
         # RotateSecret), when Secrets Manager calls the steps anyway
         name = harness.add_secret()
-        harness.store._secrets[name].rotation_enabled = False
+        harness.store.set_rotation_enabled(name, False)
         harness.rotate(name, "t")
         # Then the rotation completes
         assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
@@ -350,9 +350,10 @@ class TestFailures:
             client_error("ThrottlingException", "PutSecretValue")
         ]
         harness.store.start_rotation(name, "t")
-        # When createSecret runs, then the AWS error propagates unchanged
-        with pytest.raises(Exception, match="ThrottlingException"):
+        # When createSecret runs, then the AWS error propagates as the store's own throttling error
+        with pytest.raises(StoreThrottled, match="ThrottlingException") as raised:
             harness.step(Step.CREATE, name, "t")
+        assert raised.value.code == "ThrottlingException"
         # And the alert (token close to expiry) says which AWS call failed
         [alert] = harness.notifier.alerts
         assert alert.error_class == "transient"
@@ -431,8 +432,8 @@ class TestMinimumInterval:
         name = harness.add_secret()
         harness.rotate(name, "t1")
         harness.clock.advance(timedelta(minutes=4))
-        harness.store._secrets[name].tags["token-refresher:force-after"] = str(
-            int(harness.clock.now.timestamp())
+        harness.store.set_tags(
+            name, {"token-refresher:force-after": str(int(harness.clock.now.timestamp()))}
         )
         # When the rotation runs, then the provider is called
         harness.rotate(name, "t2")

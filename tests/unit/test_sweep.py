@@ -10,9 +10,10 @@ import pytest
 
 from tests.support.fakes import client_error
 from tests.unit.conftest import Harness
+from token_refresher.due import RefreshAhead, decide
 from token_refresher.errors import ConfigError
-from token_refresher.rotation import RotationRequest
-from token_refresher.sweep import RefreshAhead, SweepEngine, SweepRequest, decide
+from token_refresher.protocol import RotationRequest
+from token_refresher.sweep import SweepEngine, SweepRequest
 
 pytestmark = pytest.mark.unit
 
@@ -32,19 +33,14 @@ def sweeper(harness: Harness) -> SweepEngine:
             harness.engine.run(RotationRequest.from_event(event))
 
     harness.store.on_rotate = run_steps
-    return SweepEngine(
-        harness.store,
-        harness.notifier,
-        rotation_lambda_arn=ROTATION_ARN,
-        clock=harness.clock,
-        metrics=harness.metrics,
-    )
+    return harness.sweep_engine(rotation_lambda_arn=ROTATION_ARN, metrics=harness.metrics)
 
 
 def managed(harness: Harness, name: str, **tags: str) -> str:
     harness.add_secret(name)
-    harness.store._secrets[name].tags.update(
-        {"token-refresher:provider": "fake"} | {f"token-refresher:{k}": v for k, v in tags.items()}
+    harness.store.set_tags(
+        name,
+        {"token-refresher:provider": "fake"} | {f"token-refresher:{k}": v for k, v in tags.items()},
     )
     return name
 
@@ -113,7 +109,7 @@ class TestScheduledSweep:
         assert [s.rsplit(":", 1)[-1] for s in report.started] == [f"{due}-AbCdEf"]
         assert (report.scanned, report.due) == (2, 1)
         assert not any(op == "get_value" for op, _ in harness.store.calls)
-        assert ("rotate", harness.store._secrets[fine].arn) not in harness.store.calls
+        assert ("rotate", harness.store.arn_of(fine)) not in harness.store.calls
 
     def test_recently_rotated_secret_is_not_rotated_again(self, harness, sweeper):
         managed(
@@ -261,9 +257,9 @@ class TestManualRequests:
     def test_provider_selection(self, harness, sweeper):
         managed(harness, "conn/a")
         other = managed(harness, "conn/b")
-        harness.store._secrets[other].tags["token-refresher:provider"] = "meta"
+        harness.store.set_tags(other, {"token-refresher:provider": "meta"})
         report = sweeper.run(SweepRequest.from_event({"provider": "meta", "dry_run": True}))
-        assert [w["secret_id"] for w in report.would_rotate] == [harness.store._secrets[other].arn]
+        assert [w["secret_id"] for w in report.would_rotate] == [harness.store.arn_of(other)]
 
 
 class TestRequestParsing:
@@ -312,8 +308,8 @@ class TestRecheckBeforeRotating:
 
         def list_then_rotated_elsewhere(key, value):
             entries = list(listed(key, value))
-            harness.store._secrets[name].tags["token-refresher:last-rotated-at"] = epoch(
-                harness, timedelta(0)
+            harness.store.set_tags(
+                name, {"token-refresher:last-rotated-at": epoch(harness, timedelta(0))}
             )
             yield from entries
 
@@ -324,7 +320,7 @@ class TestRecheckBeforeRotating:
         assert report.started == []
         assert report.skipped == [
             {
-                "secret_id": harness.store._secrets[name].arn,
+                "secret_id": harness.store.arn_of(name),
                 "reason": "rotated moments ago by another run",
             }
         ]
@@ -354,7 +350,7 @@ class TestRecheckBeforeRotating:
                         )
                     )
 
-        sweeper.resumer = Resumer()
+        sweeper.starter.resumer = Resumer()
         # When the sweep finds it
         report = sweeper.run(SweepRequest(scheduled=True))
         # Then the stuck version is finished: its token promoted, the provider not called again
@@ -369,7 +365,7 @@ class TestRecheckBeforeRotating:
         )
         harness.store.start_rotation(name, "fresh-token")
         harness.store.created_at["fresh-token"] = harness.clock.now.timestamp() - 30
-        sweeper.resumer = None
+        sweeper.starter.resumer = None
         report = sweeper.run(SweepRequest(scheduled=True))
         assert report.skipped[0]["reason"] == "rotation already in progress"
         assert not any(op == "rotate" for op, _ in harness.store.calls)
@@ -396,15 +392,9 @@ def test_per_provider_refresh_ahead_policy(harness):
     # Given a Meta-like 60-day token with 9 days left, and a policy of 10 days for "fake" only
     managed(harness, "conn/ahead", **{"expires-at": epoch(harness, timedelta(days=9))})
     harness.store.on_rotate = None
-    default = SweepEngine(
-        harness.store, harness.notifier, rotation_lambda_arn=None, clock=harness.clock
-    )
-    custom = SweepEngine(
-        harness.store,
-        harness.notifier,
-        rotation_lambda_arn=None,
-        clock=harness.clock,
-        provider_policies={"fake": RefreshAhead(long_lived_ahead=timedelta(days=10))},
+    default = harness.sweep_engine()
+    custom = harness.sweep_engine(
+        policies={"fake": RefreshAhead(long_lived_ahead=timedelta(days=10))}
     )
     # Then the default (7 days) waits, the provider's own window (10 days) rotates it
     assert default.run(SweepRequest(scheduled=True, dry_run=True)).due == 0

@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from token_refresher.due import RefreshAhead
 from token_refresher.errors import ConfigError
 from token_refresher.http import check_url
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.state import AlertPolicy
-from token_refresher.sweep import RefreshAhead
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -19,8 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from token_refresher.adapters.errors import AccessDenied, AwsError
 from token_refresher.adapters.secrets import (
     AWSCURRENT,
     SecretDescription,
@@ -139,9 +138,9 @@ class ConnectionChecker:
             report.remediation = redactor(err.remediation) if err.remediation else None
             report.provider_code = err.provider_code
             report.provider_subcode = err.provider_subcode
-        except (ClientError, BotoCoreError) as exc:
+        except AwsError as exc:
             report.error_class = ErrorClass.TRANSIENT.value
-            report.message = f"Secrets Manager call failed: {_aws_error_code(exc)}"
+            report.message = f"Secrets Manager call failed: {exc.code}"
         logger.info(
             "connection checked",
             extra={
@@ -183,9 +182,7 @@ class ConnectionChecker:
             desc = self.store.describe(secret_id)
         except SecretNotFound:
             raise _Stop(ErrorClass.CONFIG, "secret not found") from None
-        except ClientError as exc:
-            if _aws_error_code(exc) != "AccessDeniedException":
-                raise
+        except AccessDenied:
             desc = None
         if desc is None or desc.tags.get(TAG_MANAGED) != "true":
             raise _Stop(
@@ -207,9 +204,3 @@ class ConnectionChecker:
         data_access = result.data_access_expires_at
         report.data_access_expires_at = format_iso(data_access) if data_access else None
         report.scopes = list(result.scopes)
-
-
-def _aws_error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Protocol
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 NAMESPACE = "TokenRefresher"
+SERVICE = "token-refresher"
 
-logger = Logger(service="token-refresher", child=True)
+# The library logs through a child of the handlers' logger: same service, same JSON lines.
+logger = Logger(service=SERVICE, child=True)
+
+
+@cache
+def handler_logger() -> Logger:
+    """The functions' Powertools Logger (its decorator injects the Lambda context). Built here,
+    once per process, so that every handler logs with the same service and settings."""
+    return Logger(service=SERVICE)
 
 
 class MetricSink(Protocol):
@@ -25,7 +35,7 @@ class MetricSink(Protocol):
 class EmfMetrics:
     """Embedded Metric Format lines, one per data point so every point has its own dimensions."""
 
-    def __init__(self, namespace: str = NAMESPACE, service: str = "token-refresher") -> None:
+    def __init__(self, namespace: str = NAMESPACE, service: str = SERVICE) -> None:
         self._namespace = namespace
         self._service = service
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from functools import cache
 from typing import TYPE_CHECKING
 
 from token_refresher.adapters.aws import client
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
+from token_refresher.adapters.queue import QueueDispatcher
 from token_refresher.adapters.resume import LambdaRotationResumer
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
-from token_refresher.dispatch import QueueDispatcher, RotationWorker
+from token_refresher.dispatch import RotationWorker
 from token_refresher.observability import EmfMetrics, logger
+from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine
 
 if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
@@ -70,27 +71,30 @@ def rotation_engine() -> RotationEngine:
     )
 
 
-def sweep_engine(time_left_ms: Callable[[], int] | None = None) -> SweepEngine:
+@cache
+def sweep_engine() -> SweepEngine:
     cfg = settings()
     return SweepEngine(
         _store(),
         notifier(cfg),
-        rotation_lambda_arn=cfg.rotation_function_arn,
+        _starter(),
+        policies=cfg.refresh_ahead,
         concurrency=cfg.sweep_concurrency,
-        rotation_after_days=cfg.rotation_after_days,
-        policy=cfg.refresh_ahead["*"],
-        provider_policies=cfg.refresh_ahead,
         metrics=EmfMetrics(),
-        time_left_ms=time_left_ms,
-        resumer=_resumer(cfg),
         dispatcher=_dispatcher(),
     )
 
 
 @cache
 def rotation_worker() -> RotationWorker:
+    return RotationWorker(_starter())
+
+
+@cache
+def _starter() -> RotationStarter:
+    """The one way to start a rotation, shared by the sweep and the queue worker."""
     cfg = settings()
-    return RotationWorker(
+    return RotationStarter(
         _store(),
         rotation_lambda_arn=cfg.rotation_function_arn,
         rotation_after_days=cfg.rotation_after_days,
@@ -124,4 +128,11 @@ def connection_checker() -> ConnectionChecker:
     from token_refresher.providers import get_provider  # noqa: PLC0415
 
     engine = rotation_engine()
-    return ConnectionChecker(engine.store, engine.ctx, get_provider, engine.app_credentials)
+    return ConnectionChecker(engine.store, engine.ctx, get_provider, engine.apps.for_token)
+
+
+def reset() -> None:
+    """Forget every object built here (tests change the environment between cases)."""
+    for built in (settings, rotation_engine, sweep_engine, rotation_worker, _starter, _dispatcher):
+        built.cache_clear()
+    _store.cache_clear()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:  # boto3-stubs (requirements-dev.txt): typing only, not shipped in the layer
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -14,6 +21,24 @@ CLIENT_CONFIG = Config(
     max_pool_connections=64,  # SweepConcurrency goes up to 64 threads sharing one client
     user_agent_extra="token-refresher",
 )
+
+
+@overload
+def client(
+    service: Literal["secretsmanager"], session: boto3.session.Session | None = None
+) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["sns"], session: boto3.session.Session | None = None) -> SNSClient: ...
+@overload
+def client(service: Literal["sqs"], session: boto3.session.Session | None = None) -> SQSClient: ...
+@overload
+def client(
+    service: Literal["lambda"], session: boto3.session.Session | None = None
+) -> LambdaClient: ...
+@overload
+def client(
+    service: Literal["events"], session: boto3.session.Session | None = None
+) -> EventBridgeClient: ...
 
 
 def client(service: str, session: boto3.session.Session | None = None) -> Any:

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from token_refresher.adapters.errors import aws_errors
 from token_refresher.alerts import Alert
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 
 class Notifier(Protocol):
-    def publish(self, alert: Alert) -> None: ...
+    def publish(self, alert: Alert) -> None:
+        """Send ``alert``; AWS failures raise adapters.errors.AwsError."""
+        ...
 
 
 class SnsNotifier:
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
 
     def publish(self, alert: Alert) -> None:
-        self._client.publish(
-            TopicArn=self._topic_arn,
-            Subject=alert.subject()[:100],
-            Message=json.dumps(alert.to_dict(), sort_keys=True),
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value}
-                for name, value in alert.attributes().items()
-            },
-        )
+        with aws_errors():
+            self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=alert.subject()[:100],
+                Message=json.dumps(alert.to_dict(), sort_keys=True),
+                MessageAttributes={
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in alert.attributes().items()
+                },
+            )

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import ClientError
+from token_refresher.adapters.errors import NotFound, RotationInProgress, aws_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import FilterTypeDef
 
 AWSCURRENT = "AWSCURRENT"
 AWSPENDING = "AWSPENDING"
@@ -29,8 +33,7 @@ class SecretDescription:
         return None
 
 
-class SecretNotFound(LookupError):
-    pass
+SecretNotFound = NotFound  # the store's name for it
 
 
 class SecretStore(Protocol):
@@ -61,27 +64,33 @@ class SecretStore(Protocol):
         ...
 
 
-class RotationInProgress(RuntimeError):
-    """RotateSecret refused: an AWSPENDING version from another rotation exists."""
-
-
-def _is(err: ClientError, *codes: str) -> bool:
-    return err.response.get("Error", {}).get("Code") in codes
+__all__ = [
+    "AWSCURRENT",
+    "AWSPENDING",
+    "AWSPREVIOUS",
+    "RotationInProgress",
+    "SecretDescription",
+    "SecretNotFound",
+    "SecretStore",
+    "SecretsManagerStore",
+]
 
 
 class SecretsManagerStore:
-    """SecretStore over a boto3 ``secretsmanager`` client (built by adapters.aws.client)."""
+    """SecretStore over a boto3 ``secretsmanager`` client (built by adapters.aws.client).
 
-    def __init__(self, client: Any) -> None:
+    Every AWS error leaves as the project's own (adapters.errors): ``SecretNotFound``,
+    ``RotationInProgress``, ``StoreThrottled``, ``AccessDenied`` or ``AwsError``."""
+
+    def __init__(self, client: SecretsManagerClient) -> None:
         self._client = client
 
     def describe(self, secret_id: str) -> SecretDescription:
         try:
-            resp = self._client.describe_secret(SecretId=secret_id)
-        except ClientError as err:
-            if _is(err, "ResourceNotFoundException"):
-                raise SecretNotFound(secret_id) from None
-            raise
+            with aws_errors():
+                resp = self._client.describe_secret(SecretId=secret_id)
+        except NotFound:
+            raise SecretNotFound(secret_id) from None
         last = resp.get("LastRotatedDate")
         return SecretDescription(
             arn=resp["ARN"],
@@ -101,21 +110,21 @@ class SecretsManagerStore:
         if stage:
             kwargs["VersionStage"] = stage
         try:
-            resp = self._client.get_secret_value(**kwargs)
-        except ClientError as err:
-            if _is(err, "ResourceNotFoundException"):
-                return None
-            raise
+            with aws_errors():
+                resp = self._client.get_secret_value(**kwargs)  # type: ignore[arg-type]
+        except NotFound:
+            return None
         value = resp.get("SecretString")
         return value if isinstance(value, str) else None
 
     def put_pending(self, secret_id: str, version_id: str, value: str) -> None:
-        self._client.put_secret_value(
-            SecretId=secret_id,
-            ClientRequestToken=version_id,
-            SecretString=value,
-            VersionStages=[AWSPENDING],
-        )
+        with aws_errors():
+            self._client.put_secret_value(
+                SecretId=secret_id,
+                ClientRequestToken=version_id,
+                SecretString=value,
+                VersionStages=[AWSPENDING],
+            )
 
     def move_stage(
         self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None
@@ -125,12 +134,14 @@ class SecretsManagerStore:
             kwargs["MoveToVersionId"] = to_version
         if from_version:
             kwargs["RemoveFromVersionId"] = from_version
-        self._client.update_secret_version_stage(**kwargs)
+        with aws_errors():
+            self._client.update_secret_version_stage(**kwargs)  # type: ignore[arg-type]
 
     def tag(self, secret_id: str, tags: Mapping[str, str]) -> None:
-        self._client.tag_resource(
-            SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
-        )
+        with aws_errors():
+            self._client.tag_resource(
+                SecretId=secret_id, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )
 
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         kwargs: dict[str, Any] = {"SecretId": secret_id, "RotateImmediately": True}
@@ -140,17 +151,16 @@ class SecretsManagerStore:
                 # A fallback schedule; the sweep decides the real timing.
                 kwargs["RotationRules"] = {"AutomaticallyAfterDays": after_days}
         try:
-            self._client.rotate_secret(**kwargs)
-        except ClientError as err:
-            message = str(err.response.get("Error", {}).get("Message", ""))
-            if _is(err, "InvalidRequestException") and "previous rotation" in message.lower():
-                raise RotationInProgress(secret_id) from None
-            raise
+            with aws_errors():
+                self._client.rotate_secret(**kwargs)
+        except RotationInProgress:
+            raise RotationInProgress(secret_id) from None
 
     def version_created_at(self, secret_id: str, version_id: str) -> float | None:
         kwargs: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": False}
         while True:
-            page = self._client.list_secret_version_ids(**kwargs)
+            with aws_errors():
+                page = self._client.list_secret_version_ids(**kwargs)
             for version in page.get("Versions", []):
                 if version.get("VersionId") == version_id:
                     created = version.get("CreatedDate")
@@ -162,9 +172,14 @@ class SecretsManagerStore:
     def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
         """Every secret carrying tag key=value, following pagination (100 per page)."""
         paginator = self._client.get_paginator("list_secrets")
-        filters = [{"Key": "tag-key", "Values": [key]}, {"Key": "tag-value", "Values": [value]}]
-        for page in paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
-            for entry in page.get("SecretList", []):
-                tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
-                if tags.get(key) == value:  # the two filters match independently: re-check
-                    yield entry
+        filters: list[FilterTypeDef] = [
+            {"Key": "tag-key", "Values": [key]},
+            {"Key": "tag-value", "Values": [value]},
+        ]
+        with aws_errors():
+            pages = paginator.paginate(Filters=filters, PaginationConfig={"PageSize": 100})
+            for page in pages:
+                for entry in page.get("SecretList", []):
+                    tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
+                    if tags.get(key) == value:  # the two filters match independently
+                        yield entry

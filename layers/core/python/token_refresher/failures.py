@@ -1,0 +1,156 @@
+"""Failure reporting: one log line, a metric, the state tags, and an alert when the policy says so.
+
+Used by the rotation steps and by the sweep's refusals. Tagging and publishing never raise: an AWS
+error there is logged, and the original failure still reaches its caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from token_refresher.adapters.errors import AwsError
+from token_refresher.adapters.notifier import Notifier
+from token_refresher.adapters.secrets import SecretDescription, SecretStore
+from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.errors import ErrorClass, TokenRefresherError
+from token_refresher.model import TokenDocument
+from token_refresher.observability import MetricSink, logger
+from token_refresher.protocol import RotationRequest
+from token_refresher.redact import Redactor
+from token_refresher.state import TAG_MANAGED, TAG_PROVIDER, AlertPolicy, TokenState, on_failure
+
+
+def publish_alert(notifier: Notifier, alert: Alert) -> None:
+    try:
+        notifier.publish(alert)
+    except AwsError as exc:
+        logger.error(
+            "could not publish alert",
+            extra={"secret_id": alert.secret_id, "event": alert.event.value, "aws_error": exc.code},
+        )
+        return
+    logger.info(
+        "alert published",
+        extra={
+            "secret_id": alert.secret_id,
+            "event": alert.event.value,
+            "provider": alert.provider,
+        },
+    )
+
+
+def save_tags(
+    store: SecretStore, secret_id: str, tags: Mapping[str, str], *, what: str = "state tags"
+) -> None:
+    try:
+        store.tag(secret_id, tags)
+    except AwsError as exc:
+        logger.error(
+            f"could not update {what}", extra={"secret_id": secret_id, "aws_error": exc.code}
+        )
+
+
+class FailureReporter:
+    def __init__(
+        self, store: SecretStore, notifier: Notifier, *, policy: AlertPolicy, metrics: MetricSink
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.policy = policy
+        self.metrics = metrics
+
+    def rotation_failed(
+        self,
+        request: RotationRequest,
+        desc: SecretDescription | None,
+        doc: TokenDocument | None,
+        err: TokenRefresherError,
+        redactor: Redactor,
+        *,
+        now: datetime,
+    ) -> None:
+        """Scrub ``err`` in place (it goes back to Secrets Manager), log, count, tag, alert."""
+        provider = doc.provider if doc else (desc.tags.get(TAG_PROVIDER) if desc else None)
+        _scrub(err, redactor)
+        logger.error(
+            "rotation step failed",
+            extra={
+                "secret_id": request.secret_id,
+                "step": request.step.value,
+                "provider": provider,
+                "error_class": err.error_class.value,
+                "provider_code": err.provider_code,
+                "provider_subcode": err.provider_subcode,
+                "error": err.message,
+            },
+        )
+        self.metrics.count(
+            "Rotations", provider=provider or "unknown", outcome=err.error_class.value
+        )
+        if desc is None:
+            return  # no such secret: nothing to tag, nobody to tell about a typo'd id
+        self._record(request.secret_id, desc=desc, provider=provider, doc=doc, err=err, now=now)
+
+    def _record(
+        self,
+        secret_id: str,
+        *,
+        desc: SecretDescription,
+        provider: str | None,
+        doc: TokenDocument | None,
+        err: TokenRefresherError,
+        now: datetime,
+    ) -> None:
+        expires_at = doc.expires_at if doc else None
+        decision = on_failure(
+            TokenState.from_tags(desc.tags),
+            err.error_class,
+            now=now,
+            expires_at=expires_at,
+            policy=self.policy,
+        )
+        save_tags(self.store, secret_id, decision.state.to_tags())
+        if decision.event is None:
+            return
+        alert = Alert(
+            decision.event,
+            secret_id=secret_id,
+            provider=provider,
+            message=err.message,
+            occurred_at=now,
+            error_class=err.error_class.value,
+            provider_code=err.provider_code,
+            provider_subcode=err.provider_subcode,
+            remediation=err.remediation,
+            expires_at=expires_at,
+            consecutive_failures=decision.state.consecutive_failures,
+            reminder=decision.reminder,
+        )
+        publish_alert(self.notifier, alert)
+
+    def refused(self, secret_id: str, why: str, *, now: datetime) -> dict[str, str]:
+        """A manual rotation the sweep refuses (unknown or unmanaged secret): alert, and the
+        report's error entry."""
+        publish_alert(
+            self.notifier,
+            Alert(
+                AlertEvent.CONFIG_INVALID,
+                secret_id=secret_id,
+                provider=None,
+                message=f"manual rotation refused: {why}",
+                remediation=f"Only secrets tagged {TAG_MANAGED}=true are rotated. Check the id, "
+                "or onboard the secret first.",
+                occurred_at=now,
+                error_class=ErrorClass.CONFIG.value,
+            ),
+        )
+        return {"secret_id": secret_id, "error": why, "error_class": ErrorClass.CONFIG.value}
+
+
+def _scrub(err: TokenRefresherError, redactor: Redactor) -> None:
+    message = redactor(err.message)
+    err.message = message
+    err.args = (message,)
+    if err.remediation:
+        err.remediation = redactor(err.remediation)

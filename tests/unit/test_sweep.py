@@ -112,7 +112,8 @@ class TestScheduledSweep:
         assert ("rotate", harness.store.arn_of(fine)) not in harness.store.calls
 
     def test_recently_rotated_secret_is_not_rotated_again(self, harness, sweeper):
-        managed(
+        # Given a secret close to expiry that was rotated 3 minutes ago
+        name = managed(
             harness,
             "conn/recent",
             **{
@@ -120,8 +121,20 @@ class TestScheduledSweep:
                 "last-rotated-at": epoch(harness, -timedelta(minutes=3)),
             },
         )
+        # When the scheduled sweep runs (and a manual one asks for it without force)
         report = sweeper.run(SweepRequest(scheduled=True))
-        assert report.started == []
+        manual = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        # Then neither starts a rotation; the manual report says why, and nothing is an error
+        assert (report.due, report.started, report.errors) == (0, [], [])
+        assert manual.started == []
+        assert manual.skipped == [
+            {
+                "secret_id": harness.store.arn_of(name),
+                "reason": "rotated less than 10 minutes ago (use force to override)",
+            }
+        ]
+        assert manual.errors == []
+        assert not any(op == "rotate" for op, _ in harness.store.calls)
 
     def test_rotation_in_progress_is_a_skip_not_a_failure(self, harness, sweeper):
         # Given a secret with a rotation already under way
@@ -263,18 +276,70 @@ class TestManualRequests:
 
 
 class TestRequestParsing:
-    def test_every_events_file_for_the_sweep_parses(self):
-        for name in ("sweep-scheduled", "manual-rotate-one-forced", "manual-dry-run-all"):
-            SweepRequest.from_event(json.loads((EVENTS / f"{name}.json").read_text()))
-        for name in ("put-events-rotate-one", "put-events-dry-run"):
-            [entry] = json.loads((EVENTS / f"{name}.json").read_text())
-            SweepRequest.from_event(
-                {
-                    "source": entry["Source"],
-                    "detail-type": entry["DetailType"],
-                    "detail": json.loads(entry["Detail"]),
-                }
-            )
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("sweep-scheduled", SweepRequest(scheduled=True)),
+            (
+                "manual-rotate-one-forced",
+                SweepRequest(
+                    scheduled=False,
+                    secret_ids=("token-refresher/connections/meta-demo",),
+                    force=True,
+                    reason="user re-authorized; rotate now",
+                ),
+            ),
+            (
+                "manual-dry-run-all",
+                SweepRequest(
+                    scheduled=False,
+                    all=True,
+                    dry_run=True,
+                    reason="preview what a manual rotation of everything would do",
+                ),
+            ),
+            (
+                "put-events-rotate-one",
+                SweepRequest(
+                    scheduled=False,
+                    secret_ids=("token-refresher/connections/meta-demo",),
+                    force=True,
+                    reason="manual rotation from the CLI",
+                ),
+            ),
+            (
+                "put-events-dry-run",
+                SweepRequest(scheduled=False, provider="meta", dry_run=True, reason="preview"),
+            ),
+        ],
+    )
+    def test_every_events_file_for_the_sweep_means_what_its_name_says(self, name, expected):
+        # Given an events/ file (a put-events entry is what EventBridge delivers for it)
+        data = json.loads((EVENTS / f"{name}.json").read_text())
+        if isinstance(data, list):
+            [entry] = data
+            data = {
+                "source": entry["Source"],
+                "detail-type": entry["DetailType"],
+                "detail": json.loads(entry["Detail"]),
+            }
+        # When the sweep parses it, then it is exactly the request its name describes
+        assert SweepRequest.from_event(data) == expected
+
+    def test_every_sweep_events_file_is_covered(self):
+        covered = {
+            "sweep-scheduled",
+            "manual-rotate-one-forced",
+            "manual-dry-run-all",
+            "put-events-rotate-one",
+            "put-events-dry-run",
+        }
+        sweep_files = {
+            p.stem
+            for p in EVENTS.glob("*.json")
+            if p.stem.startswith(("sweep-", "manual-", "put-events-"))
+        }
+        assert sweep_files == covered
 
     @pytest.mark.parametrize(
         ("event", "field"),

@@ -173,9 +173,9 @@ test-e2e: check-python311 $(VENV)/.stamp build $(CLI311) ## The template deploye
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: check-python311 lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e)
+test: check-python311 lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e) with the library's branch coverage and its floor
 	tools/localstack.sh install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --cov --cov-report=term
 
 .PHONY: bench
 bench: $(VENV)/.stamp build ## Benchmarks on LocalStack (minutes; BENCH_N=1000 for a quick run, BENCH_DOC=1 records docs/benchmarks.md)

@@ -70,7 +70,7 @@ class Aws:
         return self._outputs[stack_name]
 
 
-def explain_aws_failure(exc: Exception, endpoint: str) -> CliError:
+def explain_aws_failure(exc: Exception, endpoint: str) -> CliError:  # noqa: PLR0911 - one early return per botocore failure kind, a table in code
     """Turn the botocore failures an operator can hit into a message and a next step."""
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return CliError(

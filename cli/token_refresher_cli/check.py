@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
 from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import ValidationResult
 from token_refresher.state import TAG_MANAGED
 from token_refresher.timeutil import parse_iso
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
@@ -108,7 +110,10 @@ def check_local(ctx: Context, secret_id: str) -> Checked:
             hint="a human must re-authorize and store the new token "
             f"(docs/providers/{doc.provider}.md)",
         )
-    now = ctx.clock()
+    return Checked(desc.name, doc.provider, _summary(result, doc, ctx.clock()), tuple(warnings))
+
+
+def _summary(result: ValidationResult, doc: TokenDocument, now: datetime) -> str:
     expires = result.expires_at or doc.expires_at
     parts = [f"valid ({result.detail})" if result.detail else "valid"]
     parts.append(f"expires {fmt_date(expires)} ({fmt_until(expires, now)})")
@@ -116,7 +121,7 @@ def check_local(ctx: Context, secret_id: str) -> Checked:
         parts.append(f"data access until {fmt_date(result.data_access_expires_at)}")
     if result.scopes:
         parts.append(f"scopes {','.join(result.scopes)}")
-    return Checked(desc.name, doc.provider, "; ".join(parts), tuple(warnings))
+    return "; ".join(parts)
 
 
 def _summary(

@@ -797,7 +797,7 @@ def _route(provider: str, path: str) -> str:
     return rest or "root"
 
 
-def _make_handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
+def _make_handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - the fake servers' routing table, one branch per fake endpoint
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -874,7 +874,7 @@ def _make_handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _control(
+def _control(  # noqa: C901 - one branch per control command of the fake server
     fake: FakeProviders, method: str, rest: list[str], query: dict[str, str], body: Any
 ) -> Response:
     action = rest[0] if rest else ""

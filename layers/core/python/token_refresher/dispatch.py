@@ -77,7 +77,7 @@ class SweepPlan:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def plan_sweep(
+def plan_sweep(  # noqa: PLR0913 - the quotas as keyword parameters, each defaulting to AWS's figure
     secrets: int,
     due: int,
     *,

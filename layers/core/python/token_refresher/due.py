@@ -70,28 +70,36 @@ def decide(
     tags: Mapping[str, str], now: datetime, policy: RefreshAhead, *, last_rotated: datetime | None
 ) -> Verdict:
     """Is this secret due? Decided from its tags (and ListSecrets' LastRotatedDate) alone."""
-    last = last_rotation(tags, last_rotated)
-    status = tags.get(TAG_STATUS, Status.OK.value)
-    if status == Status.REAUTH_REQUIRED.value:
-        last_alert = epoch_tag(tags, TAG_LAST_ALERT)
-        if last_alert is not None and now - last_alert < policy.validate_every:
-            return Verdict(False, "re-authorization required; re-checked daily")
-        return Verdict(True, "re-authorization required: daily re-check")
+    if tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED:
+        return _reauth_verdict(tags, now, policy)
     expires_raw = tags.get(TAG_EXPIRES_AT)
     if expires_raw is None:
         return Verdict(True, "never rotated by token-refresher (no expires-at tag)")
     expires_at = epoch_tag(tags, TAG_EXPIRES_AT)
     deadline = epoch_tag(tags, TAG_DEADLINE)
+    last = last_rotation(tags, last_rotated)
     validate_only = expires_raw == NEVER or (
         expires_at is not None and deadline is not None and deadline <= expires_at
     )
-    if expires_at is None and not validate_only:
-        return Verdict(True, "unreadable expires-at tag")
     if validate_only:
         if last is None or now - last >= policy.validate_every:
             return Verdict(True, "validation due (token cannot be refreshed further)")
         return Verdict(False, "validated within the last day")
-    assert expires_at is not None  # noqa: S101  # nosec B101 # narrowed above
+    if expires_at is None:
+        return Verdict(True, "unreadable expires-at tag")
+    return _expiry_verdict(expires_at, last, now, policy)
+
+
+def _reauth_verdict(tags: Mapping[str, str], now: datetime, policy: RefreshAhead) -> Verdict:
+    last_alert = epoch_tag(tags, TAG_LAST_ALERT)
+    if last_alert is not None and now - last_alert < policy.validate_every:
+        return Verdict(False, "re-authorization required; re-checked daily")
+    return Verdict(True, "re-authorization required: daily re-check")
+
+
+def _expiry_verdict(
+    expires_at: datetime, last: datetime | None, now: datetime, policy: RefreshAhead
+) -> Verdict:
     remaining = expires_at - now
     if remaining <= timedelta(0):
         return Verdict(True, f"expired at {format_iso(expires_at)}")

@@ -21,7 +21,7 @@ class ErrorClass(StrEnum):
 class TokenRefresherError(Exception):
     """A classified failure. ``str(err)`` is safe to log."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the alert fields an error carries, keyword-only
         self,
         error_class: ErrorClass,
         message: str,

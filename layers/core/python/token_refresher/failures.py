@@ -6,17 +6,17 @@ error there is logged, and the original failure still reaches its caller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretDescription, SecretStore
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.errors import ErrorClass, TokenRefresherError
+from token_refresher.errors import ErrorClass, TokenRefresherError, VersionNotPending
 from token_refresher.model import TokenDocument
 from token_refresher.observability import MetricSink, logger
-from token_refresher.protocol import RotationRequest
+from token_refresher.protocol import RotationRequest, StepOutcome
 from token_refresher.redact import Redactor
 from token_refresher.state import TAG_MANAGED, TAG_PROVIDER, AlertPolicy, TokenState, on_failure
 
@@ -53,12 +53,19 @@ def save_tags(
 
 class FailureReporter:
     def __init__(
-        self, store: SecretStore, notifier: Notifier, *, policy: AlertPolicy, metrics: MetricSink
+        self,
+        store: SecretStore,
+        notifier: Notifier,
+        *,
+        metrics: MetricSink,
+        clock: Callable[[], datetime],
+        policy: AlertPolicy | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
-        self.policy = policy
+        self.policy = policy or AlertPolicy()
         self.metrics = metrics
+        self.clock = clock
 
     def rotation_failed(
         self,
@@ -67,8 +74,6 @@ class FailureReporter:
         doc: TokenDocument | None,
         err: TokenRefresherError,
         redactor: Redactor,
-        *,
-        now: datetime,
     ) -> None:
         """Scrub ``err`` in place (it goes back to Secrets Manager), log, count, tag, alert."""
         provider = doc.provider if doc else (desc.tags.get(TAG_PROVIDER) if desc else None)
@@ -90,7 +95,7 @@ class FailureReporter:
         )
         if desc is None:
             return  # no such secret: nothing to tag, nobody to tell about a typo'd id
-        self._record(request.secret_id, desc=desc, provider=provider, doc=doc, err=err, now=now)
+        self._record(request.secret_id, desc=desc, provider=provider, doc=doc, err=err)
 
     def _record(
         self,
@@ -100,8 +105,8 @@ class FailureReporter:
         provider: str | None,
         doc: TokenDocument | None,
         err: TokenRefresherError,
-        now: datetime,
     ) -> None:
+        now = self.clock()
         expires_at = doc.expires_at if doc else None
         decision = on_failure(
             TokenState.from_tags(desc.tags),
@@ -129,7 +134,36 @@ class FailureReporter:
         )
         publish_alert(self.notifier, alert)
 
-    def refused(self, secret_id: str, why: str, *, now: datetime) -> dict[str, str]:
+    def step_refused(
+        self, request: RotationRequest, refused: VersionNotPending, desc: SecretDescription | None
+    ) -> str:
+        """A step for a version that is not pending: nothing runs, no tag, no alert, no error;
+        one warning and a metric. Returns the reason the caller reports.
+
+        Secrets Manager only calls a step for the version RotateSecret staged AWSPENDING, so this
+        is a hand-run step with a wrong id (or a retry after a cancelled rotation). Raising would
+        count as a function error (the rotation-errors alarm); marking the connection failing
+        would page someone for a typo.
+        """
+        provider = desc.tags.get(TAG_PROVIDER, "unknown") if desc else "unknown"
+        logger.warning(
+            "rotation step refused: not the pending version",
+            extra={
+                "secret_id": request.secret_id,
+                "step": request.step.value,
+                "provider": provider,
+                "version_id": request.token,
+                "reason": refused.message,
+            },
+        )
+        self.metrics.count("Rotations", provider=provider, outcome=StepOutcome.REFUSED.value)
+        return (
+            f"{refused.message}; the pending version id is the one staged AWSPENDING in: "
+            f"aws secretsmanager describe-secret --secret-id {request.secret_id} "
+            "--query VersionIdsToStages"
+        )
+
+    def refused(self, secret_id: str, why: str) -> dict[str, str]:
         """A manual rotation the sweep refuses (unknown or unmanaged secret): alert, and the
         report's error entry."""
         publish_alert(
@@ -141,7 +175,7 @@ class FailureReporter:
                 message=f"manual rotation refused: {why}",
                 remediation=f"Only secrets tagged {TAG_MANAGED}=true are rotated. Check the id, "
                 "or onboard the secret first.",
-                occurred_at=now,
+                occurred_at=self.clock(),
                 error_class=ErrorClass.CONFIG.value,
             ),
         )

@@ -10,6 +10,7 @@ URLs must be https; plain http is accepted for loopback hosts only (the test fak
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import random
@@ -86,7 +87,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class HttpClient:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - timeouts and retry limits, keyword-only with defaults
         self,
         session: requests.Session | None = None,
         *,
@@ -115,7 +116,7 @@ class HttpClient:
         # Full jitter: uniform in [0, base * 2^attempt]. Not security sensitive.
         return random.uniform(0, self.backoff_base * (2**attempt))  # noqa: S311  # nosec B311 # jitter, not security
 
-    def request(
+    def request(  # noqa: PLR0913 - requests' own keyword arguments, passed through as they are
         self,
         method: str,
         url: str,
@@ -133,62 +134,83 @@ class HttpClient:
         Raises ProviderError(transient) when the provider stays unreachable or keeps answering
         5xx/429. The message names the host and the failure kind, never the query or body.
         """
-        import requests  # noqa: PLC0415 - lazy, see above
-
         check_url(url)
-        if idempotent is None:
-            idempotent = method.upper() == "GET"
-        host = urlsplit(url).hostname
+        send = functools.partial(
+            self.session.request,
+            method,
+            url,
+            params=params,
+            data=data,
+            json=json_body,
+            headers=dict(headers or {}),
+            auth=auth,
+            timeout=self.timeout,
+            allow_redirects=False,
+        )
+        attempt_once = functools.partial(
+            self._attempt,
+            send,
+            host=urlsplit(url).hostname or "",
+            provider=provider,
+            idempotent=method.upper() == "GET" if idempotent is None else idempotent,
+        )
         last_error: ProviderError | None = None
         for attempt in range(self.max_attempts):
+            answer = attempt_once()
             retry_after: float | None = None
-            try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    json=json_body,
-                    headers=dict(headers or {}),
-                    auth=auth,
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.ConnectionError as exc:
-                # ConnectTimeout is a ConnectionError too: the request was not sent.
-                sent = not isinstance(exc, requests.ConnectTimeout) and _maybe_sent(exc)
-                last_error = ProviderError(
-                    ErrorClass.TRANSIENT,
-                    f"connection to {host} failed ({type(exc).__name__})",
-                    provider=provider,
-                )
-                if sent and not idempotent:
-                    raise last_error from None
-            except requests.Timeout as exc:
-                last_error = ProviderError(
-                    ErrorClass.TRANSIENT,
-                    f"{host} did not answer in time ({type(exc).__name__})",
-                    provider=provider,
-                )
-                if not idempotent:
-                    raise last_error from None
-            except requests.RequestException as exc:
-                raise ProviderError(
-                    ErrorClass.TRANSIENT,
-                    f"request to {host} failed ({type(exc).__name__})",
-                    provider=provider,
-                ) from None
+            if isinstance(answer, ProviderError):
+                last_error = answer
+            elif answer.status not in RETRY_STATUSES or attempt + 1 == self.max_attempts:
+                return answer  # the provider module classifies a final 5xx/429 itself
             else:
-                response = HttpResponse(resp.status_code, dict(resp.headers), resp.text)
-                if resp.status_code not in RETRY_STATUSES:
-                    return response
-                retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
-                if attempt + 1 == self.max_attempts:
-                    return response  # the provider module classifies the final answer
+                retry_after = retry_after_seconds(_header(answer.headers, "Retry-After"))
             if attempt + 1 < self.max_attempts:
                 self._sleep(self._backoff(attempt, retry_after))
         assert last_error is not None  # noqa: S101  # nosec B101 # the loop sets it or returns
         raise last_error
+
+    @staticmethod
+    def _attempt(
+        send: Callable[[], requests.Response], *, host: str, provider: str, idempotent: bool
+    ) -> HttpResponse | ProviderError:
+        """One try: the answer, or a failure worth retrying (any other failure is raised)."""
+        import requests  # noqa: PLC0415 - lazy, see above
+
+        try:
+            resp = send()
+        except requests.ConnectionError as exc:
+            # ConnectTimeout is a ConnectionError too: the request was not sent.
+            sent = not isinstance(exc, requests.ConnectTimeout) and _maybe_sent(exc)
+            failure = ProviderError(
+                ErrorClass.TRANSIENT,
+                f"connection to {host} failed ({type(exc).__name__})",
+                provider=provider,
+            )
+            if sent and not idempotent:
+                raise failure from None
+            return failure
+        except requests.Timeout as exc:
+            failure = ProviderError(
+                ErrorClass.TRANSIENT,
+                f"{host} did not answer in time ({type(exc).__name__})",
+                provider=provider,
+            )
+            if not idempotent:
+                raise failure from None
+            return failure
+        except requests.RequestException as exc:
+            raise ProviderError(
+                ErrorClass.TRANSIENT,
+                f"request to {host} failed ({type(exc).__name__})",
+                provider=provider,
+            ) from None
+        return HttpResponse(resp.status_code, dict(resp.headers), resp.text)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, case-insensitively (HTTP header names are)."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
 
 
 def _maybe_sent(exc: requests.ConnectionError) -> bool:

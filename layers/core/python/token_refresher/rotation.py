@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
@@ -50,7 +50,6 @@ from token_refresher.redact import Redactor
 from token_refresher.state import (
     TAG_FORCE_AFTER,
     TAG_LAST_ROTATED,
-    TAG_PROVIDER,
     AlertPolicy,
     TokenState,
     on_success,
@@ -61,7 +60,7 @@ __all__ = ["RotationEngine", "RotationRequest", "Step", "StepOutcome", "StepResu
 
 
 class RotationEngine:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators passed in explicitly, as in AWS's template
         self,
         store: SecretStore,
         notifier: Notifier,
@@ -81,7 +80,11 @@ class RotationEngine:
         self._metrics = metrics or NullMetrics()
         self.apps = AppCredentialsLookup(store, providers, monotonic=monotonic)
         self.failures = FailureReporter(
-            store, notifier, policy=policy or AlertPolicy(), metrics=self._metrics
+            store,
+            notifier,
+            policy=policy or AlertPolicy(),
+            metrics=self._metrics,
+            clock=provider_ctx.now,
         )
 
     # --- entry point ---------------------------------------------------------------------------
@@ -91,16 +94,16 @@ class RotationEngine:
         doc: TokenDocument | None = None
         desc: SecretDescription | None = None
         try:
-            desc = self._describe(request.secret_id)
-            if self._already_current(desc, request):
+            desc = describe_for_rotation(self.store, request.secret_id)
+            if already_current(desc, request):
                 return StepResult(request.step, request.secret_id, StepOutcome.SKIPPED)
-            doc = self._parse(self.store.get_value(request.secret_id, stage=AWSCURRENT), redactor)
+            doc = parse_current(self.store.get_value(request.secret_id, stage=AWSCURRENT), redactor)
             outcome = self._step(desc, doc, request, redactor)
         except VersionNotPending as refused:
-            provider = desc.tags.get(TAG_PROVIDER, "unknown") if desc else "unknown"
-            return self._refuse(request, refused, provider)
+            reason = self.failures.step_refused(request, refused, desc)
+            return StepResult(request.step, request.secret_id, StepOutcome.REFUSED, reason)
         except TokenRefresherError as err:
-            self.failures.rotation_failed(request, desc, doc, err, redactor, now=self.ctx.now())
+            self.failures.rotation_failed(request, desc, doc, err, redactor)
             raise
         except AwsError as exc:
             aws_err = ProviderError(
@@ -108,7 +111,7 @@ class RotationEngine:
                 f"Secrets Manager call failed: {exc.code}",
                 provider=doc.provider if doc else None,
             )
-            self.failures.rotation_failed(request, desc, doc, aws_err, redactor, now=self.ctx.now())
+            self.failures.rotation_failed(request, desc, doc, aws_err, redactor)
             raise
         logger.info(
             "rotation step done",
@@ -137,72 +140,6 @@ class RotationEngine:
             return self.test_secret(desc, doc, request, redactor)
         return self.finish_secret(desc, doc, request, redactor)
 
-    def _refuse(
-        self, request: RotationRequest, refused: VersionNotPending, provider: str
-    ) -> StepResult:
-        """A step for a version that is not pending: nothing runs, no tag, no alert, no error.
-
-        Secrets Manager only calls a step for the version RotateSecret staged AWSPENDING, so this
-        is a hand-run step with a wrong id (or a retry after a cancelled rotation). Raising would
-        count as a function error (the rotation-errors alarm); marking the connection failing
-        would page someone for a typo.
-        """
-        reason = (
-            f"{refused.message}; the pending version id is the one staged AWSPENDING in: "
-            f"aws secretsmanager describe-secret --secret-id {request.secret_id} "
-            "--query VersionIdsToStages"
-        )
-        logger.warning(
-            "rotation step refused: not the pending version",
-            extra={
-                "secret_id": request.secret_id,
-                "step": request.step.value,
-                "provider": provider,
-                "version_id": request.token,
-                "reason": refused.message,
-            },
-        )
-        self._metrics.count("Rotations", provider=provider, outcome=StepOutcome.REFUSED.value)
-        return StepResult(request.step, request.secret_id, StepOutcome.REFUSED, reason)
-
-    # --- preconditions -------------------------------------------------------------------------
-
-    def _describe(self, secret_id: str) -> SecretDescription:
-        try:
-            return self.store.describe(secret_id)
-        except SecretNotFound:
-            raise ConfigError("secret not found", field="SecretId") from None
-
-    @staticmethod
-    def _already_current(desc: SecretDescription, request: RotationRequest) -> bool:
-        if not desc.rotation_enabled:
-            # Secrets Manager only calls us for a rotation it started; LocalStack reports
-            # RotationEnabled=false after a RotateSecret without rules, so do not refuse.
-            logger.warning(
-                "secret is not marked enabled for rotation", extra={"secret_id": desc.name}
-            )
-        stages = desc.versions.get(request.token)
-        if stages is None:
-            raise VersionNotPending(f"secret {desc.name} has no version {request.token} to rotate")
-        if AWSCURRENT in stages:
-            logger.info(
-                "version already AWSCURRENT: nothing to do",
-                extra={"secret_id": request.secret_id, "step": request.step.value},
-            )
-            return True
-        if AWSPENDING not in stages:
-            raise VersionNotPending(
-                f"version {request.token} of {desc.name} is not staged AWSPENDING"
-            )
-        return False
-
-    def _parse(self, text: str | None, redactor: Redactor) -> TokenDocument:
-        if text is None:
-            raise ConfigError("the secret has no AWSCURRENT value", field="secret")
-        doc = TokenDocument.from_json(text)
-        redactor.add(*doc.secret_values())
-        return doc
-
     # --- the four steps ------------------------------------------------------------------------
 
     def create_secret(
@@ -221,11 +158,11 @@ class RotationEngine:
                 extra={"secret_id": request.secret_id, "provider": doc.provider},
             )
             return StepOutcome.REUSED
-        adopted = self._adopt_stuck_pending(desc, doc, request)
+        adopted = stuck_pending_value(self.store, desc, doc, request)
         if adopted is not None:
             self.store.put_pending(request.secret_id, request.token, adopted)
             return StepOutcome.REUSED
-        if self._refreshed_moments_ago(desc, doc):
+        if refreshed_within(desc, doc, self.ctx.now(), self.min_refresh_interval):
             # Another rotation refreshed this token minutes ago (a race between triggers, or a
             # second rotate-secret): finish this one with the current value, no provider call.
             logger.info(
@@ -243,39 +180,6 @@ class RotationEngine:
         self.store.put_pending(request.secret_id, request.token, new_doc.to_json())
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
         return StepOutcome.DONE
-
-    def _refreshed_moments_ago(self, desc: SecretDescription, doc: TokenDocument) -> bool:
-        if doc.last_refreshed_at is None:
-            return False
-        if self.ctx.now() - doc.last_refreshed_at >= self.min_refresh_interval:
-            return False
-        forced = desc.tags.get(TAG_FORCE_AFTER, "")
-        return not (forced.isdigit() and int(forced) >= to_epoch(doc.last_refreshed_at))
-
-    def _adopt_stuck_pending(
-        self, desc: SecretDescription, doc: TokenDocument, request: RotationRequest
-    ) -> str | None:
-        """A refreshed value left at AWSPENDING on another version by a failed rotation."""
-        for version_id, stages in desc.versions.items():
-            if version_id == request.token or AWSPENDING not in stages or AWSCURRENT in stages:
-                continue
-            text = self.store.get_value(request.secret_id, version_id=version_id)
-            if text is None:
-                continue
-            try:
-                stuck = TokenDocument.from_json(text)
-            except ConfigError:
-                continue
-            newer = stuck.last_refreshed_at is not None and (
-                doc.last_refreshed_at is None or stuck.last_refreshed_at > doc.last_refreshed_at
-            )
-            if newer:
-                logger.warning(
-                    "adopting a refreshed value left pending by an earlier failed rotation",
-                    extra={"secret_id": request.secret_id, "stuck_version_id": version_id},
-                )
-                return text
-        return None
 
     def test_secret(
         self,
@@ -342,3 +246,78 @@ class RotationEngine:
         doc = TokenDocument.from_json(text)
         redactor.add(*doc.secret_values())
         return doc
+
+
+# --- preconditions and pending values (no engine state) ------------------------------------------
+
+
+def describe_for_rotation(store: SecretStore, secret_id: str) -> SecretDescription:
+    try:
+        return store.describe(secret_id)
+    except SecretNotFound:
+        raise ConfigError("secret not found", field="SecretId") from None
+
+
+def already_current(desc: SecretDescription, request: RotationRequest) -> bool:
+    """True when the version is already AWSCURRENT (nothing to do); raises VersionNotPending when
+    the step names a version that is not this secret's pending one."""
+    if not desc.rotation_enabled:
+        # Secrets Manager only calls us for a rotation it started; LocalStack reports
+        # RotationEnabled=false after a RotateSecret without rules, so do not refuse.
+        logger.warning("secret is not marked enabled for rotation", extra={"secret_id": desc.name})
+    stages = desc.versions.get(request.token)
+    if stages is None:
+        raise VersionNotPending(f"secret {desc.name} has no version {request.token} to rotate")
+    if AWSCURRENT in stages:
+        logger.info(
+            "version already AWSCURRENT: nothing to do",
+            extra={"secret_id": request.secret_id, "step": request.step.value},
+        )
+        return True
+    if AWSPENDING not in stages:
+        raise VersionNotPending(f"version {request.token} of {desc.name} is not staged AWSPENDING")
+    return False
+
+
+def parse_current(text: str | None, redactor: Redactor) -> TokenDocument:
+    if text is None:
+        raise ConfigError("the secret has no AWSCURRENT value", field="secret")
+    doc = TokenDocument.from_json(text)
+    redactor.add(*doc.secret_values())
+    return doc
+
+
+def refreshed_within(
+    desc: SecretDescription, doc: TokenDocument, now: datetime, interval: timedelta
+) -> bool:
+    """Refreshed less than ``interval`` ago, and no forced rotation asked since."""
+    if doc.last_refreshed_at is None or now - doc.last_refreshed_at >= interval:
+        return False
+    forced = desc.tags.get(TAG_FORCE_AFTER, "")
+    return not (forced.isdigit() and int(forced) >= to_epoch(doc.last_refreshed_at))
+
+
+def stuck_pending_value(
+    store: SecretStore, desc: SecretDescription, doc: TokenDocument, request: RotationRequest
+) -> str | None:
+    """A refreshed value left at AWSPENDING on another version by a failed rotation."""
+    for version_id, stages in desc.versions.items():
+        if version_id == request.token or AWSPENDING not in stages or AWSCURRENT in stages:
+            continue
+        text = store.get_value(request.secret_id, version_id=version_id)
+        if text is None:
+            continue
+        try:
+            stuck = TokenDocument.from_json(text)
+        except ConfigError:
+            continue
+        newer = stuck.last_refreshed_at is not None and (
+            doc.last_refreshed_at is None or stuck.last_refreshed_at > doc.last_refreshed_at
+        )
+        if newer:
+            logger.warning(
+                "adopting a refreshed value left pending by an earlier failed rotation",
+                extra={"secret_id": request.secret_id, "stuck_version_id": version_id},
+            )
+            return text
+    return None

@@ -90,7 +90,7 @@ def pending_outcome(
 class RotationStarter:
     """Re-check, then RotateSecret. AWS errors and a failed resume propagate to the caller."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - every setting keyword-only, defaulting to the deployed one
         self,
         store: SecretStore,
         *,

@@ -42,7 +42,6 @@ from token_refresher.state import (
     TAG_MANAGED,
     TAG_PROVIDER,
     TAG_STATUS,
-    AlertPolicy,
     Status,
     epoch_tag,
 )
@@ -156,7 +155,7 @@ class SweepEngine:
     ``dispatcher``, hands a scheduled sweep's due secrets to the rotation queue (queue mode; manual
     requests stay direct so that their caller sees each outcome)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - collaborators and limits injected one by one by runtime.py
         self,
         store: SecretStore,
         notifier: Notifier,
@@ -179,7 +178,7 @@ class SweepEngine:
         self.reserve_ms = reserve_ms
         self.dispatcher = dispatcher
         self.warner = DeadlineWarner(store, notifier)
-        self.failures = FailureReporter(store, notifier, policy=AlertPolicy(), metrics=self.metrics)
+        self.failures = FailureReporter(store, notifier, metrics=self.metrics, clock=self.clock)
 
     def run(
         self, request: SweepRequest, *, time_left_ms: Callable[[], int] | None = None
@@ -199,7 +198,7 @@ class SweepEngine:
         else:
             budget = TimeBudget(time_left_ms, self.reserve_ms)
             self._start_rotations(due, report, force=request.force, budget=budget)
-        self._emit_metrics(candidates, report, now)
+        emit_metrics(self.metrics, candidates, report, now)
         if request.dry_run:
             _log_dry_run(report)
         _log_report(request, report, time.monotonic() - started)
@@ -240,7 +239,7 @@ class SweepEngine:
         )
 
     def _refuse(self, secret_id: str, why: str, report: SweepReport) -> None:
-        report.errors.append(self.failures.refused(secret_id, why, now=self.clock()))
+        report.errors.append(self.failures.refused(secret_id, why))
 
     # --- decision ------------------------------------------------------------------------------
 
@@ -337,34 +336,8 @@ class SweepEngine:
             for secret_id, code in result.failed
         ]
 
-    # --- report --------------------------------------------------------------------------------
 
-    def _emit_metrics(
-        self, candidates: Iterable[Candidate], report: SweepReport, now: datetime
-    ) -> None:
-        by_provider: dict[str, list[Candidate]] = {}
-        for cand in candidates:
-            by_provider.setdefault(cand.provider, []).append(cand)
-        groups = {
-            "SecretsDue": set(report.due_ids),
-            "RotationsStarted": set(report.started) | set(report.enqueued),
-            "RotationsSkipped": {s["secret_id"] for s in report.skipped},
-            "RotationStartFailures": {e["secret_id"] for e in report.errors},
-        }
-        for provider, cands in by_provider.items():
-            ids = [c.secret_id for c in cands]
-            self.metrics.count("SecretsScanned", provider=provider, value=len(cands))
-            for name, members in groups.items():
-                self.metrics.count(name, provider=provider, value=sum(i in members for i in ids))
-            self.metrics.count(
-                "ReauthRequired",
-                provider=provider,
-                value=sum(c.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED for c in cands),
-            )
-            expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
-            if expiries:
-                hours = (min(expiries) - now).total_seconds() / 3600
-                self.metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)
+# --- report -------------------------------------------------------------------------------------
 
 
 def _log_report(request: SweepRequest, report: SweepReport, seconds: float) -> None:
@@ -396,3 +369,32 @@ def _log_dry_run(report: SweepReport) -> None:
             "dry run verdict",
             extra={"secret_id": secret_id, "verdict": verdict, "reason": reason, "dry_run": True},
         )
+
+
+def emit_metrics(
+    metrics: MetricSink, candidates: Iterable[Candidate], report: SweepReport, now: datetime
+) -> None:
+    """Per provider: scanned, due, started, skipped, start failures, re-auth, closest expiry."""
+    by_provider: dict[str, list[Candidate]] = {}
+    for cand in candidates:
+        by_provider.setdefault(cand.provider, []).append(cand)
+    groups = {
+        "SecretsDue": set(report.due_ids),
+        "RotationsStarted": set(report.started) | set(report.enqueued),
+        "RotationsSkipped": {s["secret_id"] for s in report.skipped},
+        "RotationStartFailures": {e["secret_id"] for e in report.errors},
+    }
+    for provider, cands in by_provider.items():
+        ids = [c.secret_id for c in cands]
+        metrics.count("SecretsScanned", provider=provider, value=len(cands))
+        for name, members in groups.items():
+            metrics.count(name, provider=provider, value=sum(i in members for i in ids))
+        metrics.count(
+            "ReauthRequired",
+            provider=provider,
+            value=sum(c.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED for c in cands),
+        )
+        expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
+        if expiries:
+            hours = (min(expiries) - now).total_seconds() / 3600
+            metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)

@@ -68,7 +68,7 @@ def python_path_entries(code_dir: Path, layer_dirs: Sequence[Path]) -> list[str]
     return entries
 
 
-def build_environment(
+def build_environment(  # noqa: PLR0913 - the Lambda environment's parts, keyword-only
     lambda_env: Mapping[str, object],
     *,
     handler: str,

@@ -101,7 +101,7 @@ class RuntimeApiServer:
         future.set_result(reply)
         return True
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:  # noqa: C901 - the Lambda Runtime API's routes in one handler class
         api = self
 
         class Handler(BaseHTTPRequestHandler):

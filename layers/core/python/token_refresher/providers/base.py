@@ -255,7 +255,7 @@ def oauth_token_response(
     )
 
 
-def post_refresh_grant(
+def post_refresh_grant(  # noqa: PLR0913 - the grant's fields, keyword-only
     ctx: ProviderContext,
     url: str,
     *,
@@ -278,7 +278,7 @@ def post_refresh_grant(
     return oauth_token_response(resp, provider, ctx.now(), doc.refresh_token)
 
 
-def refresh_with_client_in_body(
+def refresh_with_client_in_body(  # noqa: PLR0913 - the grant's fields, keyword-only
     ctx: ProviderContext,
     url: str,
     *,

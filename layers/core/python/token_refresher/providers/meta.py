@@ -189,7 +189,7 @@ def graph_error(
     )
 
 
-def graph_call(
+def graph_call(  # noqa: PLR0913 - the Graph call's parts, keyword-only
     ctx: ProviderContext,
     doc: TokenDocument,
     method: str,

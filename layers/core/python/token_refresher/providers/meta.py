@@ -189,7 +189,7 @@ def graph_error(
     )
 
 
-def graph_call(  # noqa: PLR0913 - the Graph call's parts, keyword-only
+def graph_call(  # noqa: PLR0913 - a Graph call: context, token, method, path, params, options
     ctx: ProviderContext,
     doc: TokenDocument,
     method: str,
@@ -220,7 +220,7 @@ def graph_call(  # noqa: PLR0913 - the Graph call's parts, keyword-only
     return body
 
 
-def graph_get(
+def graph_get(  # noqa: PLR0913 - graph_call's parameters less the method
     ctx: ProviderContext,
     doc: TokenDocument,
     path: str,
@@ -274,7 +274,7 @@ def debug_token(
     return data
 
 
-def exchange(
+def exchange(  # noqa: PLR0913 - the exchange grant's parts, options keyword-only
     ctx: ProviderContext,
     doc: TokenDocument,
     app: AppCredentials,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,10 +111,12 @@ def check_local(ctx: Context, secret_id: str) -> Checked:
             hint="a human must re-authorize and store the new token "
             f"(docs/providers/{doc.provider}.md)",
         )
-    return Checked(desc.name, doc.provider, _summary(result, doc, ctx.clock()), tuple(warnings))
+    return Checked(
+        desc.name, doc.provider, _local_summary(result, doc, ctx.clock()), tuple(warnings)
+    )
 
 
-def _summary(result: ValidationResult, doc: TokenDocument, now: datetime) -> str:
+def _local_summary(result: ValidationResult, doc: TokenDocument, now: datetime) -> str:
     expires = result.expires_at or doc.expires_at
     parts = [f"valid ({result.detail})" if result.detail else "valid"]
     parts.append(f"expires {fmt_date(expires)} ({fmt_until(expires, now)})")
@@ -183,30 +186,34 @@ def check_in_stack(ctx: Context, function: str, secret_id: str) -> Checked:
     )
 
 
-def run(args: argparse.Namespace, ctx: Context) -> int:
+def _target_ids(args: argparse.Namespace, ctx: Context) -> list[str]:
     if args.all:
         if args.secret:
             raise CliError("give secret ids or --all, not both")
-        ids = [str(e.get("Name") or e["ARN"]) for e in ctx.store().list_by_tag(TAG_MANAGED, "true")]
-    else:
-        ids = list(dict.fromkeys(args.secret))
-        if not ids:
-            raise CliError("name at least one secret, or use --all")
+        return [
+            str(e.get("Name") or e["ARN"]) for e in ctx.store().list_by_tag(TAG_MANAGED, "true")
+        ]
+    ids = list(dict.fromkeys(args.secret))
+    if not ids:
+        raise CliError("name at least one secret, or use --all")
+    return ids
+
+
+def _checker(args: argparse.Namespace, ctx: Context) -> Callable[[str], Checked]:
     if args.local:
         ctx.console.note(
             "--local: validating from this machine with your credentials, not through the "
             "deployed stack's endpoints, network or role"
         )
+        return lambda secret_id: check_local(ctx, secret_id)
+    function = _rotation_function(ctx, args)
+    ctx.console.note(f"checking inside the stack (function {function})")
+    return lambda secret_id: check_in_stack(ctx, function, secret_id)
 
-        def check(secret_id: str) -> Checked:
-            return check_local(ctx, secret_id)
-    else:
-        function = _rotation_function(ctx, args)
-        ctx.console.note(f"checking inside the stack (function {function})")
 
-        def check(secret_id: str) -> Checked:
-            return check_in_stack(ctx, function, secret_id)
-
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    ids = _target_ids(args, ctx)
+    check = _checker(args, ctx)
     progress = ctx.console.progress("checked", len(ids))
     failed = 0
     for secret_id in ids:

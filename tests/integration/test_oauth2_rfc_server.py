@@ -25,14 +25,9 @@ from urllib.parse import parse_qs, quote_plus, urljoin, urlsplit
 import pytest
 import requests
 
-from tests.integration.conftest import (
-    Aws,
-    LambdaContext,
-    load_handler,
-    rotation_event,
-    start_rotation,
-)
+from tests.integration.conftest import Aws, rotation_event, start_rotation
 from tests.support import stack
+from tests.support.handlers import LambdaContext, load_handler
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials, TokenDocument

@@ -22,6 +22,9 @@ expired or revoked tokens get that platform's documented error body. Refresh-tok
 for Microsoft and off elsewhere (``configure(provider, rotate=True)``); a rotated-away refresh token
 is dead, which is stricter than some platforms and catches code that loses the new one.
 
+Consent (authorization endpoints with an Allow / Deny page, code exchange, userinfo) lives in
+tests/support/fake_consent.py, mounted as ``fake.consent``.
+
 Control, from Python or over HTTP (JSON POST to ``/_control/<method>``, ``GET /_control/requests``):
 ``seed``, ``script``, ``set_mode`` (failure mode and latency), ``configure``, ``revoke``,
 ``register_app`` (then client credentials and appsecret_proof are checked), ``requests``, ``reset``.
@@ -49,6 +52,8 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
+
+from tests.support.fake_consent import FakeConsent
 
 PREFIXES = ("meta", "google", "linkedin", "tiktok", "amazon", "microsoft", "oauth2")
 # provider module name -> fake prefix
@@ -220,6 +225,7 @@ class FakeProviders:
             self._settings = {p: dict(s) for p, s in DEFAULT_SETTINGS.items()}
             self._apps: dict[str, dict[str, str]] = defaultdict(dict)
             self._requests: list[RecordedRequest] = []
+            self.consent = FakeConsent(self)  # authorization endpoints and code exchange
 
     def seed(
         self,
@@ -313,6 +319,10 @@ class FakeProviders:
         failure = mode.get("failure")
         if failure:
             return _failure_response(failure)
+        with self._lock:
+            consented = self.consent.handle(req)
+        if consented is not None:
+            return consented
         handler: Callable[[RecordedRequest], Response] | None = getattr(
             self, f"_{req.provider}_{req.route}", None
         )
@@ -902,6 +912,8 @@ def _control(  # noqa: C901 - one branch per control command of the fake server
             fake.register_app(**args)
         elif action == "revoke":
             fake.revoke(**args)
+        elif action == "set_account":
+            fake.consent.set_account(**args)
         else:
             return Response(404, {"error": f"unknown control action {action!r}"})
     except (TypeError, ValueError, KeyError) as exc:

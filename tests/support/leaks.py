@@ -156,6 +156,7 @@ def fake_provider_secrets(fake: object) -> Callable[[], Iterable[str]]:
 
     def collect() -> Iterable[str]:
         tokens = list(getattr(fake, "_tokens", {}))
+        tokens.extend(getattr(getattr(fake, "consent", None), "codes", ()))  # authorization codes
         for apps in fake.registered_apps().values():  # type: ignore[attr-defined]
             tokens.extend(apps.values())
         for request in fake.requests():  # type: ignore[attr-defined]

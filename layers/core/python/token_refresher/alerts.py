@@ -16,6 +16,7 @@ class AlertEvent(StrEnum):
     EXPIRING = "token.expiring"
     CONFIG_INVALID = "token.config_invalid"
     RECOVERED = "token.recovered"
+    CONNECT_REFUSED = "token.connect_refused"  # a consent link was used by another account
 
 
 SEVERITY = {
@@ -24,6 +25,7 @@ SEVERITY = {
     AlertEvent.EXPIRING: "warning",
     AlertEvent.CONFIG_INVALID: "error",
     AlertEvent.RECOVERED: "info",
+    AlertEvent.CONNECT_REFUSED: "warning",
 }
 
 _SUBJECTS = {
@@ -32,6 +34,7 @@ _SUBJECTS = {
     AlertEvent.EXPIRING: "token expiring",
     AlertEvent.CONFIG_INVALID: "token secret misconfigured",
     AlertEvent.RECOVERED: "token recovered",
+    AlertEvent.CONNECT_REFUSED: "consent by another account refused",
 }
 
 
@@ -49,6 +52,17 @@ class Alert:
     expires_at: datetime | None = None
     consecutive_failures: int = 0
     reminder: bool = False
+    # A link for the human (connect/): set on alerts that only a new consent resolves.
+    reconnect_url: str | None = None
+    # token.expiring only: False when a person must change configuration rather than consent.
+    consent_resolves: bool = True
+
+    @property
+    def needs_consent(self) -> bool:
+        """Does a new consent resolve this alert (so it should carry a reconnect link)?"""
+        if self.event is AlertEvent.REAUTH_REQUIRED:
+            return True
+        return self.event is AlertEvent.EXPIRING and self.consent_resolves
 
     @property
     def severity(self) -> str:
@@ -80,6 +94,7 @@ class Alert:
             "consecutive_failures": self.consecutive_failures,
             "reminder": self.reminder,
             "occurred_at": format_iso(self.occurred_at),
+            "reconnect_url": self.reconnect_url,
         }
 
     def attributes(self) -> dict[str, str]:

@@ -128,6 +128,8 @@ class Settings:
     refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
     rotation_queue_url: str | None = None
     dispatch_senders: int = 8
+    connect_key_secret_id: str | None = None  # the consent links' signing key (connect/)
+    link_ttl: timedelta = timedelta(days=7)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -141,6 +143,8 @@ class Settings:
         if queue_url is not None and not queue_url.startswith(("https://", "http://")):
             raise ConfigError("must be an SQS queue URL", field="ROTATION_QUEUE_URL")
         return cls(
+            connect_key_secret_id=env.get("CONNECT_KEY_SECRET_ID", "").strip() or None,
+            link_ttl=timedelta(days=_int(env, "CONNECT_LINK_TTL_DAYS", 7, 1, 90)),
             rotation_function_arn=rotation_arn,
             rotation_queue_url=queue_url,
             dispatch_senders=_int(env, "DISPATCH_SENDERS", 8, 1, 64),

@@ -100,4 +100,5 @@ def new_notice_alerts(
             remediation=remediation,
             occurred_at=now,
             expires_at=notice_deadline(notice),
+            consent_resolves=notice.get("kind") == NoticeKind.NOT_EXTENDED.value,
         )

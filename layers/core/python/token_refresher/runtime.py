@@ -14,11 +14,14 @@ from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
 from token_refresher.dispatch import RotationWorker
+from token_refresher.errors import ConfigError
 from token_refresher.observability import EmfMetrics, logger
 from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine
 
 if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
+    from token_refresher.connect.minter import KeySource, LinkMinter
+    from token_refresher.connect.service import ConnectService
     from token_refresher.connection_check import ConnectionChecker
     from token_refresher.providers.base import ProviderContext
     from token_refresher.rotation import RotationEngine
@@ -52,9 +55,51 @@ def provider_context(cfg: Settings) -> ProviderContext:
 
 
 def notifier(cfg: Settings) -> Notifier:
-    if cfg.alert_topic_arn:
-        return SnsNotifier(client("sns"), cfg.alert_topic_arn)
-    return LogOnlyNotifier()
+    base: Notifier = (
+        SnsNotifier(client("sns"), cfg.alert_topic_arn)
+        if cfg.alert_topic_arn
+        else LogOnlyNotifier()
+    )
+    minter = link_minter(cfg)
+    if minter is None:
+        return base
+    from token_refresher.adapters.linking import LinkingNotifier  # noqa: PLC0415 - connect stacks
+
+    return LinkingNotifier(base, minter)
+
+
+def link_minter(cfg: Settings) -> LinkMinter | None:
+    """Consent links for alerts and the connect endpoint (None when the stack has no key)."""
+    if cfg.connect_key_secret_id is None:
+        return None
+    from token_refresher.connect.minter import LinkMinter  # noqa: PLC0415
+
+    keys = _keys(cfg.connect_key_secret_id)
+    return LinkMinter(_store(), lambda: keys.current, ttl=cfg.link_ttl)
+
+
+@cache
+def _keys(secret_id: str) -> KeySource:
+    from token_refresher.connect.minter import KeySource  # noqa: PLC0415
+
+    return KeySource(_store(), secret_id)
+
+
+@cache
+def connect_service() -> ConnectService:
+    from token_refresher.connect.service import ConnectService  # noqa: PLC0415
+
+    cfg = settings()
+    if cfg.connect_key_secret_id is None:
+        raise ConfigError("is required for the connect function", field="CONNECT_KEY_SECRET_ID")
+    keys = _keys(cfg.connect_key_secret_id)
+    return ConnectService(
+        _store(),
+        notifier(cfg),
+        provider_context(cfg),
+        lambda: keys.current,
+        rotation_engine(),
+    )
 
 
 @cache

@@ -1,0 +1,271 @@
+"""The callback's provider half: code exchange, the platform's follow-up, the consenting account.
+
+- Meta: code -> short-lived user token (GET /oauth/access_token), then the provider module's own
+  ``fb_exchange_token`` refresh -> the long-lived token; the account is ``debug_token``'s user id.
+- TikTok Business: ``auth_code`` -> advertiser token and advertiser ids (the account).
+- Google, Microsoft, Amazon, LinkedIn, oauth2: the RFC 6749 authorization_code grant (with the PKCE
+  verifier where the platform takes it) -> access and refresh token; the account is the id_token's
+  ``sub`` (Google, oauth2), ``tid``/``oid`` (Microsoft), ``/v2/userinfo`` ``sub`` (LinkedIn), or
+  ``/user/profile`` ``user_id`` (Amazon).
+No value returned or raised here carries a token or a code in a message.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from token_refresher.connect.links import unb64url
+from token_refresher.connect.platforms import amazon_region, oauth2_pkce, platform
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers import amazon_ads, meta, microsoft_ads, oauth2, tiktok
+from token_refresher.providers.base import (
+    ProviderContext,
+    RefreshResult,
+    json_object,
+    malformed,
+    oauth_error,
+    oauth_token_response,
+)
+
+GOOGLE_OAUTH_BASE = "https://oauth2.googleapis.com"
+LINKEDIN_API = "https://api.linkedin.com"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The account that consented: ``account_id`` is compared, ``label`` is shown."""
+
+    account_id: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class CodeGrant:
+    code: str
+    redirect_uri: str
+    code_verifier: str | None
+
+
+@dataclass(frozen=True)
+class Consent:
+    token: RefreshResult
+    identity: Identity | None
+    kind: str | None = None
+    options_update: Mapping[str, Any] = field(default_factory=dict)
+
+
+def exchange_code(
+    doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, grant: CodeGrant
+) -> Consent:
+    handler = _HANDLERS[platform(doc.provider).name]
+    return handler(doc, app, ctx, grant)
+
+
+def _post_code(  # noqa: PLR0913 - the grant's parts; headers keyword-only
+    ctx: ProviderContext,
+    url: str,
+    provider: str,
+    form: dict[str, str],
+    grant: CodeGrant,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[RefreshResult, dict[str, Any]]:
+    form = {
+        "grant_type": "authorization_code",
+        "code": grant.code,
+        "redirect_uri": grant.redirect_uri,
+    } | form
+    if grant.code_verifier:
+        form["code_verifier"] = grant.code_verifier
+    resp = ctx.http.request(
+        "POST", url, provider=provider, idempotent=False, data=form, headers=headers
+    )
+    if not 200 <= resp.status < 300:
+        raise oauth_error(resp, provider)
+    return oauth_token_response(resp, provider, ctx.now(), None), json_object(resp, provider)
+
+
+def id_token_claims(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """The claims of an id_token received straight from the token endpoint over TLS (OpenID
+    Connect Core 3.1.3.7: the TLS server validation stands in for the signature check)."""
+    token = body.get("id_token")
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise malformed(provider, "no id_token in the answer (is the openid scope granted?)")
+    try:
+        claims = json.loads(unb64url(token.split(".")[1]))
+    except (binascii.Error, ValueError):
+        raise malformed(provider, "the id_token is not readable") from None
+    if not isinstance(claims, dict):
+        raise malformed(provider, "the id_token is not readable")
+    return claims
+
+
+def _claim(claims: Mapping[str, Any], name: str, provider: str) -> str:
+    value = claims.get(name)
+    if not isinstance(value, str) or not value:
+        raise malformed(provider, f"the id_token has no {name}")
+    return value
+
+
+def _require_refresh(token: RefreshResult, provider: str, hint: str) -> None:
+    if not token.refresh_token:
+        raise ProviderError(
+            ErrorClass.CONFIG, f"the platform returned no refresh token: {hint}", provider=provider
+        )
+
+
+def _client_form(app: AppCredentials) -> dict[str, str]:
+    form = {"client_id": app.client_id}
+    if app.client_secret:
+        form["client_secret"] = app.client_secret
+    return form
+
+
+def _google(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    url = ctx.base_url("google_ads", GOOGLE_OAUTH_BASE) + "/token"
+    token, body = _post_code(ctx, url, "google_ads", _client_form(app), g)
+    _require_refresh(token, "google_ads", "consent again (the link asks with prompt=consent)")
+    claims = id_token_claims(body, "google_ads")
+    label = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    return Consent(token, Identity(_claim(claims, "sub", "google_ads"), str(label)))
+
+
+def _microsoft(
+    doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant
+) -> Consent:
+    tenant = doc.str_option("tenant", microsoft_ads.DEFAULT_TENANT).strip() or "common"
+    base = ctx.base_url("microsoft_ads", microsoft_ads.DEFAULT_BASE_URL)
+    scope = doc.str_option("scope", microsoft_ads.DEFAULT_SCOPE).strip()
+    form = _client_form(app) | {"scope": scope or microsoft_ads.DEFAULT_SCOPE}
+    token, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
+    _require_refresh(token, "microsoft_ads", "the scope must include offline_access")
+    claims = id_token_claims(body, "microsoft_ads")
+    tid, oid = _claim(claims, "tid", "microsoft_ads"), _claim(claims, "oid", "microsoft_ads")
+    label = claims.get("preferred_username")
+    return Consent(token, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
+
+
+def _bearer_json(ctx: ProviderContext, url: str, provider: str, token: str) -> dict[str, Any]:
+    resp = ctx.http.request(
+        "GET", url, provider=provider, headers={"Authorization": f"Bearer {token}"}
+    )
+    if resp.status != 200:
+        raise ProviderError(
+            ErrorClass.PERMISSION,
+            f"the account could not be read (HTTP {resp.status}): is the identity scope granted?",
+            provider=provider,
+            provider_code=resp.status,
+        )
+    return json_object(resp, provider)
+
+
+def _linkedin(
+    doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant
+) -> Consent:
+    base = ctx.base_url("linkedin", "https://www.linkedin.com")
+    token, _ = _post_code(ctx, base + "/oauth/v2/accessToken", "linkedin", _client_form(app), g)
+    api = ctx.endpoints.get("linkedin", LINKEDIN_API).rstrip("/")
+    info = _bearer_json(ctx, api + "/v2/userinfo", "linkedin", token.access_token)
+    sub = info.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise malformed("linkedin", "userinfo has no sub")
+    name = info.get("name") if isinstance(info.get("name"), str) else ""
+    return Consent(token, Identity(sub, str(name)))
+
+
+def _amazon(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    base = ctx.base_url("amazon_ads", amazon_ads.REGION_BASE_URLS[amazon_region(doc)])
+    token, _ = _post_code(ctx, base + amazon_ads.GRANT_PATH, "amazon_ads", _client_form(app), g)
+    _require_refresh(token, "amazon_ads", "the app credentials need a client secret")
+    info = _bearer_json(ctx, base + "/user/profile", "amazon_ads", token.access_token)
+    user_id = info.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise malformed("amazon_ads", "the profile has no user_id (scope profile:user_id)")
+    name = info.get("name") if isinstance(info.get("name"), str) else ""
+    return Consent(token, Identity(user_id, str(name)))
+
+
+def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    url = doc.str_option("token_url", required=True)
+    form: dict[str, str] = {}
+    headers = oauth2._client_auth(doc, app, form)  # the provider's own client auth
+    if not oauth2_pkce(doc):
+        g = CodeGrant(g.code, g.redirect_uri, None)
+    token, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)
+    identity = None
+    if "id_token" in body:
+        identity = Identity(_claim(id_token_claims(body, "oauth2"), "sub", "oauth2"))
+    return Consent(token, identity)
+
+
+def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    short = meta.graph_get(
+        ctx,
+        doc,
+        "oauth/access_token",
+        {
+            "client_id": app.client_id,
+            "client_secret": app.client_secret,
+            "redirect_uri": g.redirect_uri,  # must equal the dialog's (error 36008 otherwise)
+            "code": g.code,
+        },
+    )
+    if not isinstance(short.get("access_token"), str):
+        raise malformed("meta", "no access_token in the code exchange answer")
+    short_doc = doc.evolve(access_token=short["access_token"], expires_at=None)
+    long_lived = meta.PROVIDER.refresh(short_doc, app, ctx)  # fb_exchange_token
+    data = meta.debug_token(ctx, doc, app, long_lived.access_token)
+    user_id = data.get("user_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise malformed("meta", "debug_token has no user_id")
+    return Consent(long_lived, Identity(user_id), kind="user_long_lived")
+
+
+def _tiktok(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    url = (
+        ctx.base_url("tiktok", tiktok.DEFAULT_BASE_URL)
+        + tiktok.API_PREFIX
+        + "/oauth2/access_token/"
+    )
+    body = {"app_id": app.client_id, "secret": app.client_secret, "auth_code": g.code}
+    resp = ctx.http.request("POST", url, provider="tiktok", idempotent=False, json_body=body)
+    data = tiktok.envelope_data(resp)
+    access = data.get("access_token")
+    ids = data.get("advertiser_ids")
+    if not isinstance(access, str) or not access:
+        raise malformed("tiktok", "no access_token in the answer")
+    if not isinstance(ids, list) or not ids:
+        raise malformed("tiktok", "no advertiser_ids in the answer")
+    accounts = ",".join(sorted(str(i) for i in ids))
+    token = RefreshResult(access_token=access, expires_at=None)
+    return Consent(
+        token,
+        Identity(accounts, f"advertisers {accounts}"),
+        kind=tiktok.KIND_ADVERTISER,
+        options_update={"advertiser_ids": sorted(str(i) for i in ids)},
+    )
+
+
+_HANDLERS: Mapping[
+    str, Callable[[TokenDocument, AppCredentials, ProviderContext, CodeGrant], Consent]
+] = {
+    "meta": _meta,
+    "google_ads": _google,
+    "microsoft_ads": _microsoft,
+    "linkedin": _linkedin,
+    "amazon_ads": _amazon,
+    "tiktok": _tiktok,
+    "oauth2": _oauth2,
+}
+
+
+def same_account(previous: str, new: Identity, provider: str) -> bool:
+    """TikTok: the new grant must still cover every advertiser of the previous one."""
+    if provider == "tiktok":
+        return set(previous.split(",")) <= set(new.account_id.split(","))
+    return previous == new.account_id

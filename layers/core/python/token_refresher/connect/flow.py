@@ -1,0 +1,93 @@
+"""One consent attempt: ``state``, the browser cookie and the PKCE pair, without a datastore.
+
+The landing page starts an attempt with a random flow id. Everything else is derived from the link
+token, the flow id and the signing key, so the callback recomputes it instead of looking it up:
+
+- the cookie ``tr_connect`` (HttpOnly, SameSite=Lax) holds ``<link token>~<flow id>``: the callback
+  knows which link it serves, and only the browser that opened the link can finish it;
+- ``state`` = ``<flow id>.<MAC(platform, link token, flow id)>``: short (TikTok), bound to the link,
+  the flow and the platform (mix-up defence, with one callback path per platform), and useless
+  without the cookie;
+- the PKCE verifier (RFC 7636, 43 unreserved characters) = base64url(MAC(link token, flow id)),
+  and the challenge its S256.
+Single use comes from the link's nonce (links.py): a used link cannot start or finish an attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+
+from token_refresher.connect.links import b64url, mac
+
+COOKIE_NAME = "tr_connect"
+COOKIE_MAX_AGE_S = 3600
+FLOW_ID_BYTES = 12
+STATE_MAC_BYTES = 18
+
+
+class FlowError(Exception):
+    """The callback's state or cookie does not belong to this attempt."""
+
+
+def new_flow_id() -> str:
+    return secrets.token_urlsafe(FLOW_ID_BYTES)
+
+
+@dataclass(frozen=True)
+class Flow:
+    link_token: str
+    flow_id: str
+    platform: str
+
+    def state(self, key: bytes) -> str:
+        tag = mac(key, "state", self.platform, self.link_token, self.flow_id)[:STATE_MAC_BYTES]
+        return self.flow_id + "." + b64url(tag)
+
+    def code_verifier(self, key: bytes) -> str:
+        return b64url(mac(key, "pkce", self.link_token, self.flow_id))  # 43 characters
+
+    def code_challenge(self, key: bytes) -> str:
+        return pkce_challenge(self.code_verifier(key))
+
+    def cookie(self, *, secure: bool) -> str:
+        """A ``Set-Cookie`` header value."""
+        attrs = f"Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax"
+        return f"{COOKIE_NAME}={self.link_token}~{self.flow_id}; {attrs}" + (
+            "; Secure" if secure else ""
+        )
+
+    @classmethod
+    def from_callback(cls, cookie_header: str, state: str, platform: str, key: bytes) -> Flow:
+        """The attempt a callback belongs to; raises FlowError when state or cookie disagree."""
+        value = _cookie(cookie_header)
+        if value is None or value.count("~") != 1:
+            raise FlowError("no consent cookie in this browser")
+        link_token, _, flow_id = value.partition("~")
+        flow = cls(link_token, flow_id, platform)
+        if not hmac.compare_digest(state.encode(), flow.state(key).encode()):
+            raise FlowError("state does not match this attempt")
+        return flow
+
+
+def pkce_challenge(verifier: str) -> str:
+    return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def clear_cookie(*, secure: bool) -> str:
+    return f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax" + (
+        "; Secure" if secure else ""
+    )
+
+
+def _cookie(header: str) -> str | None:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header or "")
+    except CookieError:
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel is not None and morsel.value else None

@@ -1,0 +1,279 @@
+"""The connect endpoint: the landing page of a link, and each platform's callback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from token_refresher.adapters.notifier import Notifier
+from token_refresher.adapters.secrets import SecretStore
+from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.connect import pages
+from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
+from token_refresher.connect.flow import Flow, FlowError, clear_cookie, new_flow_id
+from token_refresher.connect.links import LINK_PARAM, Link, LinkError, LinkProblem
+from token_refresher.connect.minter import SigningKey
+from token_refresher.connect.platforms import LABELS, AuthorizeRequest, platform
+from token_refresher.connect.problems import (
+    denied_page,
+    different_account_page,
+    error_page,
+    link_page,
+    not_found_page,
+)
+from token_refresher.connect.store import (
+    Connection,
+    consented_document,
+    instance_tag,
+    load_connection,
+    require_consent_flow,
+    store_grant,
+)
+from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
+from token_refresher.observability import logger
+from token_refresher.providers import get_provider
+from token_refresher.providers.base import ProviderContext
+from token_refresher.redact import Redactor
+from token_refresher.rotation import RotationEngine
+from token_refresher.timeutil import Clock, format_iso, utcnow
+
+CALLBACK_PREFIX = "/callback/"
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    cookie: str = ""
+    secure: bool = True
+
+    @classmethod
+    def from_function_url(cls, event: Mapping[str, object]) -> HttpRequest:
+        """A Lambda Function URL (payload 2.0) event."""
+        http = event.get("requestContext", {})
+        http = http.get("http", {}) if isinstance(http, dict) else {}
+        headers = event.get("headers") or {}
+        headers = (
+            {str(k).lower(): str(v) for k, v in headers.items()}
+            if isinstance(headers, dict)
+            else {}
+        )
+        cookies = event.get("cookies")
+        cookie = "; ".join(cookies) if isinstance(cookies, list) else headers.get("cookie", "")
+        query = event.get("queryStringParameters") or {}
+        return cls(
+            method=str(http.get("method", "GET")).upper() if isinstance(http, dict) else "GET",
+            path=str(event.get("rawPath") or "/"),
+            query={str(k): str(v) for k, v in query.items()} if isinstance(query, dict) else {},
+            cookie=cookie,
+            secure=headers.get("x-forwarded-proto", "https") == "https",
+        )
+
+
+class ConnectService:
+    def __init__(  # noqa: PLR0913 - collaborators passed in explicitly (composition root)
+        self,
+        store: SecretStore,
+        notifier: Notifier,
+        ctx: ProviderContext,
+        keys: Callable[[], SigningKey],
+        engine: RotationEngine,
+        *,
+        instance: str = "",
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.ctx = ctx
+        self._keys = keys
+        self.engine = engine
+        self.instance = instance
+        self._clock = clock
+
+    def handle(self, req: HttpRequest) -> pages.Page:
+        if req.method not in ("GET", "HEAD"):
+            return not_found_page()
+        try:
+            if req.path == "/":
+                return self.landing(req)
+            if req.path.startswith(CALLBACK_PREFIX):
+                return self.callback(req, req.path[len(CALLBACK_PREFIX) :].strip("/"))
+            return not_found_page()
+        except LinkError as err:
+            logger.warning(
+                "connect link refused", extra={"problem": err.problem.value, "detail": err.detail}
+            )
+            return link_page(err.problem, clear_cookie(secure=req.secure))
+
+    # --- the landing page ----------------------------------------------------------------------
+
+    def landing(self, req: HttpRequest) -> pages.Page:
+        signing = self._keys()
+        token = req.query.get(LINK_PARAM, "")
+        link = Link.verify(token, signing.key, now=self._clock(), instance=self.instance)
+        conn = load_connection(self.store, link, self.instance)
+        try:
+            require_consent_flow(conn.doc)
+            app = self.engine.apps.for_token(conn.desc, conn.doc, Redactor())
+            if app is None:
+                raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)
+            spec = platform(link.provider)
+            flow = Flow(token, new_flow_id(), link.provider)
+            href = spec.authorize_url(
+                conn.doc,
+                app,
+                self.ctx,
+                AuthorizeRequest(
+                    redirect_uri=self.redirect_uri(signing, link.provider),
+                    state=flow.state(signing.key),
+                    code_challenge=flow.code_challenge(signing.key),
+                ),
+            )
+        except TokenRefresherError as err:
+            return self._failed(conn, err, "landing")
+        logger.info(
+            "connect link opened", extra={"secret_id": conn.desc.name, "provider": link.provider}
+        )
+        facts = self._facts(conn, link) | {"Link valid until": format_iso(link.expires_at)}
+        return pages.landing(facts, LABELS[link.provider], href, flow.cookie(secure=req.secure))
+
+    def redirect_uri(self, signing: SigningKey, provider: str) -> str:
+        return f"{signing.base_url}callback/{provider}"
+
+    def _facts(self, conn: Connection, link: Link) -> dict[str, str]:
+        facts = {
+            "Connection": conn.desc.name,
+            "Platform": LABELS.get(link.provider, link.provider),
+            "Scopes": platform(link.provider).scopes(conn.doc),
+            "Last consenting account": conn.previous_label,
+        }
+        if link.allow_new_account:
+            facts["Account"] = "any account may consent (new account allowed)"
+        if conn.is_new:
+            facts["Last consenting account"] = "new connection"
+        return facts
+
+    # --- the callback --------------------------------------------------------------------------
+
+    def callback(self, req: HttpRequest, provider: str) -> pages.Page:
+        signing = self._keys()
+        secure = req.secure
+        try:
+            flow = Flow.from_callback(req.cookie, req.query.get("state", ""), provider, signing.key)
+        except FlowError as err:
+            raise LinkError(LinkProblem.TAMPERED, str(err)) from None
+        link = Link.verify(flow.link_token, signing.key, now=self._clock(), instance=self.instance)
+        if link.provider != provider:
+            raise LinkError(LinkProblem.TAMPERED, "callback path of another platform")
+        conn = load_connection(self.store, link, self.instance)
+        if "error" in req.query:
+            return self._refused_at_platform(conn, req.query, secure)
+        code = req.query.get("auth_code" if provider == "tiktok" else "code", "")
+        if not code:
+            raise LinkError(LinkProblem.TAMPERED, "no authorization code")
+        try:
+            return self._complete(conn, link, flow, code, signing=signing, secure=secure)
+        except TokenRefresherError as err:
+            return self._failed(conn, err, "callback", secure=secure)
+
+    def _complete(  # noqa: PLR0913 - one attempt's parts, keyword-only past the code
+        self,
+        conn: Connection,
+        link: Link,
+        flow: Flow,
+        code: str,
+        *,
+        signing: SigningKey,
+        secure: bool,
+    ) -> pages.Page:
+        redactor = Redactor([code])
+        app = self.engine.apps.for_token(conn.desc, conn.doc, redactor)  # binding check first
+        if app is None:
+            raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)
+        spec = platform(link.provider)
+        verifier = flow.code_verifier(signing.key) if spec.pkce(conn.doc) else None
+        grant = CodeGrant(code, self.redirect_uri(signing, link.provider), verifier)
+        consent = exchange_code(conn.doc, app, self.ctx, grant)
+        redactor.add(consent.token.access_token, consent.token.refresh_token)
+        if not self._account_allowed(conn, link, consent):
+            return different_account_page(conn.previous_label, clear_cookie(secure=secure))
+        now = self._clock()
+        doc = consented_document(conn, consent, now, scopes=spec.scopes(conn.doc))
+        check = get_provider(doc.provider).validate(doc, app, self.ctx)
+        if not check.valid:
+            raise ProviderError(
+                ErrorClass.REAUTH_REQUIRED,
+                f"the new token failed the platform's check ({check.detail or 'invalid'})",
+                provider=doc.provider,
+            )
+        store_grant(self.store, self.engine, conn, doc, now=now, extra_tags=self._instance_tags())
+        logger.info(
+            "connection stored",
+            extra={"secret_id": conn.desc.name, "provider": doc.provider, "new": conn.is_new},
+        )
+        facts = self._facts(conn, link) | {
+            "Account": consent.identity.label or consent.identity.account_id
+            if consent.identity
+            else "not reported by the platform",
+            "Token valid until": format_iso(doc.expires_at) if doc.expires_at else "until revoked",
+        }
+        facts.pop("Last consenting account", None)
+        return pages.success(facts, clear_cookie(secure=secure))
+
+    def _instance_tags(self) -> dict[str, str]:
+        key = instance_tag()
+        return {key: self.instance} if key and self.instance else {}
+
+    def _account_allowed(self, conn: Connection, link: Link, consent: Consent) -> bool:
+        previous = conn.previous_account
+        if link.allow_new_account or previous is None or consent.identity is None:
+            return True
+        if same_account(previous, consent.identity, link.provider):
+            return True
+        logger.warning(
+            "connect refused: a different account consented",
+            extra={"secret_id": conn.desc.name, "provider": link.provider},
+        )
+        self._publish(
+            Alert(
+                AlertEvent.CONNECT_REFUSED,
+                secret_id=conn.desc.name,
+                provider=link.provider,
+                message="a different account than the connection's consented; nothing was stored",
+                remediation=(
+                    "Sign in with the connection's account, or make a link with "
+                    "`token-refresher link <secret-id> --allow-new-account` to switch accounts."
+                ),
+                occurred_at=self._clock(),
+            )
+        )
+        return False
+
+    def _refused_at_platform(
+        self, conn: Connection, query: Mapping[str, str], secure: bool
+    ) -> pages.Page:
+        code = query.get("error", "")[:64]
+        logger.warning(
+            "consent not given at the platform",
+            extra={"secret_id": conn.desc.name, "provider": conn.doc.provider, "error": code},
+        )
+        return denied_page(code, clear_cookie(secure=secure))
+
+    def _failed(
+        self, conn: Connection, err: TokenRefresherError, where: str, *, secure: bool = True
+    ) -> pages.Page:
+        logger.error(
+            "connect failed",
+            extra={
+                "secret_id": conn.desc.name,
+                "provider": conn.doc.provider,
+                "where": where,
+                "error_class": err.error_class.value,
+                "provider_code": err.provider_code,
+            },
+        )
+        return error_page(err.error_class, clear_cookie(secure=secure))
+
+    def _publish(self, alert: Alert) -> None:
+        self.notifier.publish(alert)

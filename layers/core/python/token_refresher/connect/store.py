@@ -1,0 +1,176 @@
+"""The connection a link names, and storing the grant a consent produced.
+
+Storing never races a rotation and never drops a refresh token: the new document is written as
+AWSPENDING on a fresh version, and the rotation engine's own steps (createSecret, which reuses a
+pending value without calling the provider; setSecret; testSecret, the provider's check; and
+finishSecret, which moves AWSCURRENT, resets the state tags and sends ``token.recovered`` for a
+connection that was failing) finish it with that ClientRequestToken, exactly as Secrets Manager's
+retry of a rotation would. While that version is pending RotateSecret refuses new rotations; a
+rotation that had started just before loses its AWSPENDING label and its remaining steps are
+refused as "not the pending version" (the consented grant supersedes the token it refreshed).
+
+A new connection (``token-refresher connect``) is created by the CLI unmanaged, with the
+``awaiting-consent`` tag and a document without tokens: the sweep never sees it. The first
+consent writes the grant as its AWSCURRENT and only then tags it managed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from token_refresher.adapters.secrets import (
+    AWSCURRENT,
+    SecretDescription,
+    SecretNotFound,
+    SecretStore,
+)
+from token_refresher.connect.exchange import Consent, Identity
+from token_refresher.connect.links import (
+    NONCE_USED,
+    TAG_CONNECT_NONCE,
+    Link,
+    LinkError,
+    LinkProblem,
+)
+from token_refresher.errors import ConfigError, SecretFormatError
+from token_refresher.model import TokenDocument
+from token_refresher.notices import merge_refresh, token_tags
+from token_refresher.protocol import RotationRequest, Step
+from token_refresher.rotation import RotationEngine
+from token_refresher.state import (
+    TAG_LAST_ROTATED,
+    TAG_MANAGED,
+    TAG_PREFIX,
+    TAG_PROVIDER,
+    TokenState,
+)
+from token_refresher.timeutil import format_iso, to_epoch
+
+TAG_AWAITING = TAG_PREFIX + "awaiting-consent"
+CONSENT_FIELD = "consent"  # in the token document: the last consenting account (kept verbatim)
+
+
+@dataclass(frozen=True)
+class Connection:
+    desc: SecretDescription
+    doc: TokenDocument
+    is_new: bool
+
+    @property
+    def previous_account(self) -> str | None:
+        consent = self.doc.extras.get(CONSENT_FIELD)
+        value = consent.get("account_id") if isinstance(consent, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def previous_label(self) -> str:
+        consent = self.doc.extras.get(CONSENT_FIELD)
+        label = consent.get("account_label") if isinstance(consent, dict) else None
+        shown = label or self.previous_account
+        return str(shown) if shown else "none recorded yet"
+
+
+def instance_tag() -> str | None:
+    """The instance tag key once the deployment carries one (issue 13), else None."""
+    from token_refresher import state  # noqa: PLC0415
+
+    value = getattr(state, "TAG_INSTANCE", None)
+    return value if isinstance(value, str) else None
+
+
+def load_connection(store: SecretStore, link: Link, instance: str) -> Connection:
+    """The connection ``link`` names, checked: this deployment's, same provider, nonce unused."""
+    try:
+        desc = store.describe(link.secret_id)
+    except SecretNotFound:
+        raise LinkError(LinkProblem.FOREIGN, "no such connection") from None
+    tags = desc.tags
+    is_new = tags.get(TAG_MANAGED) != "true"
+    if is_new and tags.get(TAG_AWAITING) != "true":
+        raise LinkError(LinkProblem.FOREIGN, "not a connection of this deployment")
+    key = instance_tag()
+    if key and instance and tags.get(key, instance) != instance:
+        raise LinkError(LinkProblem.FOREIGN, "another deployment's connection")
+    if tags.get(TAG_PROVIDER, link.provider) != link.provider:
+        raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")
+    if tags.get(TAG_CONNECT_NONCE) != link.nonce:
+        raise LinkError(LinkProblem.USED)
+    text = store.get_value(desc.arn, stage=AWSCURRENT)
+    doc = _placeholder(text) if is_new else TokenDocument.from_json(text)
+    if doc.provider != link.provider:
+        raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")
+    return Connection(desc, doc, is_new)
+
+
+def _placeholder(text: str | None) -> TokenDocument:
+    """An awaiting-consent document: everything but tokens."""
+    try:
+        data = json.loads(text or "")
+    except ValueError:
+        raise SecretFormatError("is not valid JSON", field="secret") from None
+    if not isinstance(data, dict):
+        raise SecretFormatError("must be a JSON object", field="secret")
+    return TokenDocument.from_dict(data | {"access_token": "placeholder"}).evolve(access_token=None)
+
+
+def consented_document(
+    conn: Connection, consent: Consent, now: datetime, *, scopes: str
+) -> TokenDocument:
+    """The new document: the grant merged in; options and unknown fields kept; account recorded."""
+    doc = merge_refresh(conn.doc, consent.token, now).evolve(
+        refresh_token=consent.token.refresh_token,  # the new grant's (None for Meta, TikTok)
+        refresh_token_expires_at=consent.token.refresh_token_expires_at,
+        data_access_expires_at=consent.token.data_access_expires_at,
+        kind=consent.kind or conn.doc.kind,
+        notices=(),
+    )
+    record: dict[str, Any] = {"consented_at": format_iso(now), "scopes": scopes}
+    if consent.identity is not None:
+        record |= _identity_record(consent.identity)
+    return doc.evolve(extras={**conn.doc.extras, CONSENT_FIELD: record})
+
+
+def _identity_record(identity: Identity) -> dict[str, str]:
+    return {"account_id": identity.account_id, "account_label": identity.label}
+
+
+def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, explicitly
+    store: SecretStore,
+    engine: RotationEngine,
+    conn: Connection,
+    doc: TokenDocument,
+    *,
+    now: datetime,
+    extra_tags: Mapping[str, str],
+) -> str:
+    """Write ``doc`` as the connection's new AWSCURRENT; returns the version id."""
+    version = str(uuid.uuid4())
+    store.put_pending(conn.desc.arn, version, doc.to_json())  # the new grant is safe from here
+    if conn.is_new:
+        current = conn.desc.version_with(AWSCURRENT)
+        store.move_stage(conn.desc.arn, AWSCURRENT, to_version=version, from_version=current)
+        state_tags = TokenState().to_tags() | token_tags(doc) | {TAG_MANAGED: "true"}
+        store.tag(
+            conn.desc.arn,
+            state_tags
+            | {TAG_AWAITING: "false", TAG_LAST_ROTATED: str(to_epoch(now))}
+            | dict(extra_tags),
+        )
+    else:
+        for step in (Step.CREATE, Step.SET, Step.TEST, Step.FINISH):
+            engine.run(RotationRequest(step, conn.desc.arn, version))
+    store.tag(conn.desc.arn, {TAG_CONNECT_NONCE: NONCE_USED})
+    return version
+
+
+def require_consent_flow(doc: TokenDocument) -> None:
+    if doc.provider == "meta_system_user":
+        raise ConfigError(
+            "System User tokens have no consent flow (docs/providers/meta_system_user.md)",
+            field="provider",
+        )

@@ -1,0 +1,311 @@
+"""The fake platforms' consent half: an authorization endpoint per platform with a consent page
+(Allow / Deny) that redirects back like the real ones, and the code exchange.
+
+Mounted by :class:`tests.support.fake_providers.FakeProviders` (``fake.consent``); paths under each
+platform's prefix, as the connect module builds them from a ``PROVIDER_ENDPOINTS`` override:
+
+    meta       /{version}/dialog/oauth            code -> GET /{version}/oauth/access_token?code=
+    google     /o/oauth2/v2/auth                  POST /token grant_type=authorization_code
+    microsoft  /{tenant}/oauth2/v2.0/authorize    POST /{tenant}/oauth2/v2.0/token
+    linkedin   /oauth/v2/authorization            POST /oauth/v2/accessToken; GET /v2/userinfo
+    tiktok     /portal/auth                       POST /open_api/v1.3/oauth2/access_token/
+    amazon     /ap/oa                             POST /auth/o2/token; GET /user/profile
+    oauth2     /authorize                         POST /token
+
+Who is "signed in" at a platform is set with ``set_account(provider, account_id, label)``
+(Microsoft: ``"tid/oid"``; TikTok: comma-separated advertiser ids). Codes are single use, live 10
+minutes, are bound to client id, exact redirect URI and (when one was sent) the PKCE challenge.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from tests.support.fake_providers import FakeProviders, RecordedRequest, Response
+
+CODE_TTL_S = 600
+DEFAULT_ACCOUNTS = {
+    "meta": ("10000000000001", "Fake Meta User"),
+    "google": ("100000000000000000001", "owner@example.com"),
+    "microsoft": (
+        "72f988bf-0000-4000-8000-000000000001/00000000-0000-4000-8000-0000000000a1",
+        "owner@contoso.example",
+    ),
+    "linkedin": ("linkedin-sub-1", "Fake LinkedIn Member"),
+    "tiktok": ("7000000000000000001", "Fake Advertiser"),
+    "amazon": ("amzn1.account.FAKE", "Fake Amazon Owner"),
+    "oauth2": ("oauth2-sub-1", "oauth2 user"),
+}
+AUTHORIZE_SUFFIXES = {
+    "meta": "/dialog/oauth",
+    "google": "/o/oauth2/v2/auth",
+    "microsoft": "/oauth2/v2.0/authorize",
+    "linkedin": "/oauth/v2/authorization",
+    "tiktok": "/portal/auth",
+    "amazon": "/ap/oa",
+    "oauth2": "/authorize",
+}
+CONSENT_PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:30rem;margin:3rem auto}a{margin-right:1rem}"
+)
+
+
+@dataclass
+class _Pending:
+    provider: str
+    client_id: str
+    redirect_uri: str
+    state: str
+    challenge: str | None
+    account: tuple[str, str]
+    scope: str
+    expires: float = field(default_factory=lambda: time.time() + CODE_TTL_S)
+    used: bool = False
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def fake_id_token(claims: dict[str, Any]) -> str:
+    """An id_token shaped like the real ones (the signature is not checked by the client)."""
+    header = _b64(json.dumps({"alg": "RS256", "kid": "fake"}).encode())
+    return f"{header}.{_b64(json.dumps(claims).encode())}.{_b64(b'fake-signature')}"
+
+
+class FakeConsent:
+    def __init__(self, fake: FakeProviders) -> None:
+        self._fake = fake
+        self.accounts: dict[str, tuple[str, str]] = dict(DEFAULT_ACCOUNTS)
+        self._transactions: dict[str, _Pending] = {}
+        self._codes: dict[str, _Pending] = {}
+
+    @property
+    def codes(self) -> list[str]:
+        """Every authorization code issued (for the leak scan)."""
+        return list(self._codes)
+
+    def set_account(self, provider: str, account_id: str, label: str = "") -> None:
+        from tests.support.fake_providers import _canon
+
+        self.accounts[_canon(provider)] = (account_id, label or account_id)
+
+    # --- routing ----------------------------------------------------------------------------
+    def handle(self, req: RecordedRequest) -> Response | None:  # noqa: PLR0911 - one route each
+        rest = req.path.split("/", 2)[-1] if req.path.count("/") >= 2 else ""
+        path = "/" + rest
+        p = req.params
+        if path.endswith("/_consent/decide"):
+            return self._decide(req)
+        if path.endswith(AUTHORIZE_SUFFIXES[req.provider]) and req.method == "GET":
+            return self._authorize(req)
+        if req.provider == "meta" and path.endswith("/oauth/access_token") and "code" in p:
+            return self._meta_code(req)
+        if req.provider == "tiktok" and path.rstrip("/").endswith("/oauth2/access_token"):
+            return self._tiktok_code(req)
+        if p.get("grant_type") == "authorization_code" and req.method == "POST":
+            return self._oauth_code(req)
+        if req.provider == "linkedin" and path == "/v2/userinfo":
+            return self._userinfo(req, "linkedin", "sub")
+        if req.provider == "amazon" and path == "/user/profile":
+            return self._userinfo(req, "amazon", "user_id")
+        return None
+
+    # --- the consent page -------------------------------------------------------------------
+    def _authorize(self, req: RecordedRequest) -> Response:
+        from tests.support.fake_providers import Response
+
+        q = req.query
+        client_id = q.get("app_id" if req.provider == "tiktok" else "client_id", "")
+        redirect_uri = q.get("redirect_uri", "")
+        if not client_id or not redirect_uri:
+            return Response(400, text="missing client_id or redirect_uri")
+        if q.get("code_challenge") and q.get("code_challenge_method") != "S256":
+            return Response(400, text="only S256 PKCE is accepted")
+        tx = secrets.token_urlsafe(12)
+        self._transactions[tx] = _Pending(
+            provider=req.provider,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            state=q.get("state", ""),
+            challenge=q.get("code_challenge") or None,
+            account=self.accounts[req.provider],
+            scope=q.get("scope", q.get("config_id", "")),
+        )
+        base = f"/{req.provider}/_consent/decide?"
+        allow = html.escape(base + urlencode({"tx": tx, "allow": "1"}))
+        deny = html.escape(base + urlencode({"tx": tx, "allow": "0"}))
+        name = html.escape(self.accounts[req.provider][1])
+        scope = html.escape(self._transactions[tx].scope)
+        page = (
+            f"<!doctype html><html><head><title>Fake {req.provider} consent</title>"
+            f"<style>{CONSENT_PAGE_STYLE}</style></head><body>"
+            f"<h1>Fake {html.escape(req.provider)} consent</h1>"
+            f"<p>Signed in as <b id='account'>{name}</b>.</p>"
+            f"<p>The app {html.escape(client_id)} asks for: {scope}</p>"
+            f"<a id='allow' href='{allow}'>Allow</a><a id='deny' href='{deny}'>Deny</a>"
+            "</body></html>"
+        )
+        return Response(200, text=page, headers={"Content-Type": "text/html; charset=utf-8"})
+
+    def _decide(self, req: RecordedRequest) -> Response:
+        from tests.support.fake_providers import Response
+
+        pending = self._transactions.pop(req.query.get("tx", ""), None)
+        if pending is None:
+            return Response(400, text="unknown or finished consent transaction")
+        if req.query.get("allow") != "1":
+            params = {"error": "access_denied", "error_description": "The user denied access"}
+            if pending.provider == "meta":
+                params |= {"error_reason": "user_denied", "error_code": "200"}
+        else:
+            code = secrets.token_urlsafe(24)
+            self._codes[code] = pending
+            params = (
+                {"auth_code": code, "code": code}
+                if pending.provider == "tiktok"
+                else {"code": code}
+            )
+        params["state"] = pending.state
+        joiner = "&" if "?" in pending.redirect_uri else "?"
+        return Response(
+            302, text="", headers={"Location": pending.redirect_uri + joiner + urlencode(params)}
+        )
+
+    # --- code exchange ----------------------------------------------------------------------
+    def redeem(
+        self,
+        code: str,
+        provider: str,
+        client_id: str | None,
+        redirect_uri: str | None,
+        verifier: str | None,
+    ) -> _Pending | str:
+        """The consent behind ``code``, or why it is refused (a short reason)."""
+        pending = self._codes.get(code)
+        if pending is None or pending.provider != provider:
+            return "unknown code"
+        if pending.used or pending.expires < time.time():
+            return "code used or expired"
+        pending.used = True
+        if client_id is not None and client_id != pending.client_id:
+            return "client_id differs"
+        if redirect_uri is not None and redirect_uri != pending.redirect_uri:
+            return "redirect_uri differs"
+        if pending.challenge is not None:
+            digest = _b64(hashlib.sha256((verifier or "").encode()).digest())
+            if digest != pending.challenge:
+                return "PKCE verifier does not match"
+        return pending
+
+    def _oauth_code(self, req: RecordedRequest) -> Response:
+        from tests.support.fake_providers import _oauth
+
+        p = req.params
+        basic = req.basic_auth()
+        client_id, secret = basic or (p.get("client_id"), p.get("client_secret"))
+        if not self._fake._client_ok(req.provider, client_id, secret):
+            return _oauth(401, "invalid_client", "Client authentication failed")
+        got = self.redeem(
+            str(p.get("code", "")),
+            req.provider,
+            client_id,
+            p.get("redirect_uri"),
+            p.get("code_verifier"),
+        )
+        if isinstance(got, str):
+            return _oauth(400, "invalid_grant", got)
+        return self._tokens(req.provider, got)
+
+    def _tokens(self, provider: str, pending: _Pending) -> Response:
+        from tests.support.fake_providers import DEFAULT_SETTINGS, Response
+
+        fake = self._fake
+        account_id, label = pending.account
+        expires_in = DEFAULT_SETTINGS[provider]["expires_in"]
+        info: dict[str, Any] = {"user_id": account_id, "aud": pending.client_id}
+        body: dict[str, Any] = {
+            "access_token": fake._issue(provider, "access", expires_in, **info),
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "refresh_token": fake._issue(
+                provider, "refresh", DEFAULT_SETTINGS[provider].get("refresh_expires_in"), **info
+            ),
+            "scope": pending.scope,
+        }
+        if provider == "linkedin":
+            body["refresh_token_expires_in"] = DEFAULT_SETTINGS["linkedin"]["refresh_expires_in"]
+        claims: dict[str, Any] = {
+            "iss": f"https://fake/{provider}",
+            "aud": pending.client_id,
+            "sub": account_id,
+            "email": label,
+        }
+        if provider == "microsoft":
+            tid, _, oid = account_id.partition("/")
+            claims |= {
+                "tid": tid,
+                "oid": oid,
+                "sub": "pairwise-" + oid,
+                "preferred_username": label,
+            }
+        if provider in ("google", "microsoft", "oauth2"):
+            body["id_token"] = fake_id_token(claims)
+        return Response(200, body)
+
+    def _meta_code(self, req: RecordedRequest) -> Response:
+        from tests.support.fake_providers import Response, _graph_error
+
+        p = req.params
+        if not self._fake._client_ok("meta", p.get("client_id"), p.get("client_secret")):
+            return _graph_error(1, "Error validating client secret.")
+        got = self.redeem(
+            str(p.get("code", "")), "meta", p.get("client_id"), p.get("redirect_uri"), None
+        )
+        if isinstance(got, str):
+            if got == "redirect_uri differs":
+                return _graph_error(
+                    100,
+                    "Error validating verification code. Please make sure "
+                    "your redirect_uri is identical",
+                    36008,
+                )
+            return _graph_error(100, "Invalid verification code format.")
+        token = self._fake._issue("meta", "access", 3600, user_id=got.account[0], type="USER")
+        self._fake._tokens[token].scopes = [s for s in got.scope.split(",") if s]
+        return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": 3600})
+
+    def _tiktok_code(self, req: RecordedRequest) -> Response:
+        from tests.support.fake_providers import _tiktok
+
+        p = req.params
+        if not self._fake._client_ok("tiktok", p.get("app_id"), p.get("secret")):
+            return _tiktok(40001, "app_id or secret is invalid")
+        got = self.redeem(str(p.get("auth_code", "")), "tiktok", p.get("app_id"), None, None)
+        if isinstance(got, str):
+            return _tiktok(40114, f"auth_code is invalid: {got}")
+        ids = got.account[0].split(",")
+        token = self._fake._issue("tiktok", "access", None, advertiser_ids=ids)
+        return _tiktok(
+            0, "OK", {"access_token": token, "advertiser_ids": ids, "scope": [1, 2, 3, 4]}
+        )
+
+    def _userinfo(self, req: RecordedRequest, provider: str, key: str) -> Response:
+        from tests.support.fake_providers import Response, _oauth
+
+        token = req.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self._fake._check(token, "access", provider) != "ok":
+            return _oauth(401, "invalid_token", "The access token is not valid")
+        record = self._fake._tokens[token]
+        account = str(record.info.get("user_id", ""))
+        labels = dict(self.accounts.values())
+        return Response(200, {key: account, "name": labels.get(account, account)})

@@ -1,0 +1,259 @@
+"""The whole flow in-process: landing page, the fake platform's consent page, the callback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.fake_providers import FakeProviders
+from tests.unit.connect.browser import World, link_token
+from token_refresher.adapters.linking import LinkingNotifier
+from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.connect.links import NONCE_USED
+from token_refresher.connect.pages import CSP, STYLE, STYLE_HASH
+from token_refresher.errors import ConfigError
+from token_refresher.timeutil import utcnow
+
+pytestmark = pytest.mark.unit
+
+PLATFORMS = ["meta", "google_ads", "microsoft_ads", "linkedin", "tiktok", "amazon_ads", "oauth2"]
+
+
+@pytest.mark.parametrize("provider", PLATFORMS)
+def test_reconnect_stores_the_new_grant_and_recovers(world: World, provider: str) -> None:
+    # Given a connection that needs re-authorization and a link for it
+    name = world.connection(provider)
+    url = world.link(name, provider)
+    # When the owner opens it, allows at the platform and comes back
+    done = world.connect(url)
+    # Then the success page shows, the secret holds the new grant, state is reset
+    assert done.page.status == 200, done.text
+    assert "Connected" in done.text
+    doc = world.store.current_doc(name)
+    assert doc.access_token
+    assert doc.access_token != "old-access-token-0000"
+    assert world.fake.is_valid(doc.access_token)
+    if provider in ("google_ads", "microsoft_ads", "linkedin", "amazon_ads", "oauth2"):
+        assert doc.refresh_token
+        assert world.fake.is_valid(doc.refresh_token, "refresh")
+    assert doc.extras["owner_team"] == "growth"  # unknown fields survive
+    assert doc.options == world.options(provider) | doc.options  # options kept
+    tags = world.store.tags_of(name)
+    assert tags["token-refresher:status"] == "ok"
+    assert tags["token-refresher:connect-nonce"] == NONCE_USED
+    assert world.notifier.events() == ["token.recovered"]
+    assert doc.extras["consent"]["account_id"]  # the consenting account is recorded
+
+
+def test_the_landing_page_names_the_connection_and_is_locked_down(world: World) -> None:
+    name = world.connection("google_ads", account="100000000000000000001")
+    visit = world.open(world.link(name, "google_ads"))
+    headers = visit.page.response()["headers"]
+    assert isinstance(headers, dict)
+    for fact in ("conn/google_ads", "Google Ads", "auth/adwords", "previous owner"):
+        assert fact in visit.text
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["Content-Security-Policy"] == CSP
+    assert "script" not in visit.page.html.lower()
+    assert f"'sha256-{STYLE_HASH}'" in CSP
+    assert f"<style>{STYLE}</style>" in visit.page.html
+    assert "HttpOnly" in headers["Set-Cookie"]
+    assert "SameSite=Lax" in headers["Set-Cookie"]
+    assert "google_ads-secret-0001" not in visit.page.html  # the client secret never shows
+
+
+def _unchanged(world: World, name: str, before: str) -> None:
+    assert world.store.current_value(name) == before
+    assert world.store.writes() == []
+
+
+def test_a_used_link_is_refused(world: World) -> None:
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    assert world.connect(url).page.status == 200
+    before = world.store.current_value(name)
+    world.store.calls.clear()
+    again = world.open(url)
+    assert again.page.status == 410
+    assert "already used" in again.text
+    _unchanged(world, name, before)
+
+
+def test_a_newer_link_replaces_the_older(world: World) -> None:
+    name = world.connection("google_ads")
+    old = world.link(name, "google_ads")
+    world.link(name, "google_ads")
+    assert world.open(old).page.status == 410
+
+
+def test_an_expired_link_is_refused(world: World) -> None:
+    from datetime import timedelta
+
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    before = world.store.current_value(name)
+    world.clock.offset = timedelta(days=8)
+    visit = world.open(url)
+    assert visit.page.status == 410
+    assert "expired" in visit.text
+    _unchanged(world, name, before)
+
+
+def test_a_tampered_state_writes_nothing(world: World) -> None:
+    name = world.connection("google_ads")
+    landing = world.open(world.link(name, "google_ads"))
+    back = world.decide(world.consent_href(landing))
+    before = world.store.current_value(name)
+    world.store.calls.clear()
+    forged = back.replace("state=", "state=x")
+    visit = world.open(forged, cookie=landing.cookie)
+    assert visit.page.status == 400
+    assert "not valid" in visit.text
+    _unchanged(world, name, before)
+
+
+def test_a_callback_in_another_browser_writes_nothing(world: World) -> None:
+    name = world.connection("google_ads")
+    landing = world.open(world.link(name, "google_ads"))
+    back = world.decide(world.consent_href(landing))
+    before = world.store.current_value(name)
+    world.store.calls.clear()
+    assert world.open(back, cookie="").page.status == 400
+    _unchanged(world, name, before)
+
+
+def test_deny_writes_nothing_and_the_link_still_works(world: World) -> None:
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    before = world.store.current_value(name)
+    denied = world.connect(url, allow=False)
+    assert denied.page.status == 403
+    assert "not granted" in denied.text
+    assert world.store.current_value(name) == before
+    assert world.connect(url).page.status == 200  # nothing was consumed
+
+
+@pytest.mark.parametrize(
+    ("provider", "previous", "other"),
+    [
+        ("google_ads", "100000000000000000001", "999"),
+        ("meta", "10000000000001", "20000000000002"),
+        (
+            "microsoft_ads",
+            "72f988bf-0000-4000-8000-000000000001/00000000-0000-4000-8000-0000000000a1",
+            "t2/o2",
+        ),
+        ("linkedin", "linkedin-sub-1", "linkedin-sub-2"),
+        ("amazon_ads", "amzn1.account.FAKE", "amzn1.account.OTHER"),
+        ("tiktok", "7000000000000000001", "7000000000000000009"),
+    ],
+)
+def test_another_account_is_refused_and_alerted(
+    world: World, fake_providers: FakeProviders, provider: str, previous: str, other: str
+) -> None:
+    name = world.connection(provider, account=previous)
+    fake_providers.consent.set_account(provider, other, "Someone Else")
+    before = world.store.current_value(name)
+    visit = world.connect(world.link(name, provider))
+    assert visit.page.status == 409
+    assert "different account" in visit.text
+    assert world.store.current_value(name) == before
+    assert world.notifier.events() == ["token.connect_refused"]
+
+
+def test_allow_new_account_accepts_another_account(
+    world: World, fake_providers: FakeProviders
+) -> None:
+    name = world.connection("google_ads", account="100000000000000000001")
+    fake_providers.consent.set_account("google_ads", "555", "new@example.com")
+    done = world.connect(world.link(name, "google_ads", allow_new_account=True))
+    assert done.page.status == 200
+    assert world.store.current_doc(name).extras["consent"]["account_id"] == "555"
+
+
+def test_the_same_account_is_accepted(world: World) -> None:
+    name = world.connection("google_ads", account="100000000000000000001")
+    assert world.connect(world.link(name, "google_ads")).page.status == 200
+
+
+def test_a_provider_error_at_exchange_writes_nothing(
+    world: World, fake_providers: FakeProviders
+) -> None:
+    from tests.support.fake_providers import Response
+
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    before = world.store.current_value(name)
+    fake_providers.script(
+        "google_ads",
+        "token",
+        [Response(400, {"error": "invalid_grant", "error_description": "Bad Request"})],
+    )
+    visit = world.connect(url)
+    assert visit.page.status == 400
+    assert "refused the sign-in" in visit.text
+    assert world.store.current_value(name) == before
+    assert world.notifier.events() == []
+
+
+def test_a_new_connection_is_created_on_consent(world: World) -> None:
+    name = world.new_connection("google_ads")
+    done = world.connect(world.link(name, "google_ads"))
+    assert done.page.status == 200, done.text
+    tags = world.store.tags_of(name)
+    assert tags["token-refresher:managed"] == "true"
+    assert tags["token-refresher:awaiting-consent"] == "false"
+    assert tags["token-refresher:status"] == "ok"
+    assert world.store.current_doc(name).refresh_token
+
+
+def test_an_unmanaged_secret_cannot_be_linked_to(world: World) -> None:
+    world.store.create(
+        "someone/else", json.dumps({"schema": 1, "provider": "google_ads", "access_token": "x"})
+    )
+    url = world.link("someone/else", "google_ads")
+    assert world.open(url).page.status == 404
+
+
+def test_meta_system_user_has_no_consent_flow(world: World) -> None:
+    with pytest.raises(ConfigError):
+        world.link("conn/x", "meta_system_user")
+
+
+def test_pkce_verifier_reaches_the_token_endpoint(
+    world: World, fake_providers: FakeProviders
+) -> None:
+    name = world.connection("google_ads")
+    world.connect(world.link(name, "google_ads"))
+    exchange = [
+        r
+        for r in fake_providers.requests("google_ads")
+        if r.params.get("grant_type") == "authorization_code"
+    ]
+    assert len(exchange) == 1
+    assert len(exchange[0].params["code_verifier"]) == 43
+    assert (
+        exchange[0].params["redirect_uri"]
+        == "https://abcdefghij.lambda-url.us-east-1.on.aws/callback/google_ads"
+    )
+
+
+def test_alerts_that_need_a_human_carry_a_reconnect_link(world: World) -> None:
+    name = world.connection("google_ads")
+    linking = LinkingNotifier(world.notifier, world.minter)
+    reauth = Alert(
+        AlertEvent.REAUTH_REQUIRED, name, "google_ads", "revoked", utcnow(), remediation="Sign in."
+    )
+    version = Alert(AlertEvent.EXPIRING, name, "google_ads", "v", utcnow(), consent_resolves=False)
+    linking.publish(reauth)
+    linking.publish(version)
+    sent = world.notifier.alerts
+    assert sent[0].reconnect_url
+    assert sent[0].reconnect_url in (sent[0].remediation or "")
+    assert json.loads(json.dumps(sent[0].to_dict()))["reconnect_url"] == sent[0].reconnect_url
+    assert sent[1].reconnect_url is None
+    assert world.connect(sent[0].reconnect_url).page.status == 200
+    assert link_token(sent[0].reconnect_url) not in json.dumps(
+        world.store.current_doc(name).to_dict()
+    )

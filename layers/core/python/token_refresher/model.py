@@ -244,7 +244,7 @@ class AppCredentials:
         client_id = pick(cls._ID_KEYS)
         public = data.get("public_client") is True
         if public and all(data.get(key) is None for key in cls._SECRET_KEYS):
-            client_secret = ""  # nothing to send, nothing to mask
+            client_secret = ""  # nosec B105 # a public client has no secret: nothing to send or mask
         else:
             client_secret = pick(cls._SECRET_KEYS)
         extra = {k: v for k, v in data.items() if k not in cls._ID_KEYS + cls._SECRET_KEYS}

@@ -115,7 +115,7 @@ def _placeholder(text: str | None) -> TokenDocument:
         raise SecretFormatError("is not valid JSON", field="secret") from None
     if not isinstance(data, dict):
         raise SecretFormatError("must be a JSON object", field="secret")
-    return TokenDocument.from_dict(data | {"access_token": "placeholder"}).evolve(access_token=None)
+    return TokenDocument.from_dict(data | {"access_token": "placeholder"}).evolve(access_token=None)  # nosec B105 # a stand-in, dropped at once
 
 
 def consented_document(

@@ -52,7 +52,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     ),
     "check": (
         "token-refresher check token-refresher/connections/acme-meta",
-        "validate the document, the app credentials and the token; rotate nothing",
+        "validate it inside the deployed stack (document, app credentials, token); write nothing",
     ),
 }
 

@@ -108,6 +108,18 @@ cli-py311: check-python311 $(CLI311) ## Install the wheel (make dist) into .venv
 test-cli-py311: check-python311 $(CLI311) ## The CLI's unit tests on Python 3.11, against the installed wheel
 	$(PY311_VENV)/bin/python -m pytest -q -p no:cacheprovider -o pythonpath=. $(wildcard tests/unit/test_cli*.py)
 
+# Headless Chromium for the consent-flow e2e (tests/e2e/test_connect_browser_e2e.py) and the demo:
+# Debian's chromium and chromium-driver (the project never downloads a browser of its own).
+# Idempotent: nothing happens when both are installed.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+.PHONY: browser
+browser: ## Install Debian's chromium + chromium-driver (apt-get) unless present
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	echo "installing chromium and chromium-driver (apt-get)"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
+
 .PHONY: lint
 lint: $(VENV)/.stamp ## ruff (lint + format check) and mypy on the library
 	$(VENV)/bin/ruff check .
@@ -137,7 +149,7 @@ localstack-stop: ## Stop LocalStack
 	tools/localstack.sh stop
 
 .PHONY: demo
-demo: $(VENV)/.stamp build localstack-start ## LocalStack + deployed stack + demo connections + a rotation, summarised
+demo: $(VENV)/.stamp browser build localstack-start ## LocalStack + deployed stack + demo connections + a rotation, summarised
 	$(PY) tools/demo.py
 
 .PHONY: stop
@@ -168,12 +180,12 @@ test-integration: $(VENV)/.stamp oauth-server ## Handlers in-process against Loc
 	$(PY) -m pytest -m integration -q
 
 .PHONY: test-e2e
-test-e2e: check-python311 $(VENV)/.stamp build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
+test-e2e: check-python311 $(VENV)/.stamp browser build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
 	tools/localstack.sh install
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: check-python311 lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e) with the library's branch coverage and its floor
+test: check-python311 browser lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e) with the library's branch coverage and its floor
 	tools/localstack.sh install
 	$(PY) -m pytest -q --cov --cov-report=term
 

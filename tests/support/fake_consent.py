@@ -155,7 +155,10 @@ class FakeConsent:
             f"<a id='allow' href='{allow}'>Allow</a><a id='deny' href='{deny}'>Deny</a>"
             "</body></html>"
         )
-        return Response(200, text=page, headers={"Content-Type": "text/html; charset=utf-8"})
+        # No Referer on the way back: LocalStack's CORS check refuses a Function URL request whose
+        # Referer is another origin (AWS does not; the platforms' own referrer policies vary).
+        headers = {"Content-Type": "text/html; charset=utf-8", "Referrer-Policy": "no-referrer"}
+        return Response(200, text=page, headers=headers)
 
     def _decide(self, req: RecordedRequest) -> Response:
         from tests.support.fake_providers import Response

@@ -16,7 +16,7 @@ from html import escape
 STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;"
     "color:#1b1f24}h1{font-size:1.4rem}dl{display:grid;grid-template-columns:max-content 1fr;"
-    "gap:.3rem 1rem}dt{color:#57606a}dd{margin:0;word-break:break-all}"
+    "gap:.3rem 1rem}dt{color:#57606a}dd{margin:0;overflow-wrap:anywhere}"
     ".btn{display:inline-block;margin-top:1.2rem;padding:.7rem 1.4rem;background:#0969da;"
     "color:#fff;border-radius:6px;text-decoration:none;font-weight:600}"
     ".ok{color:#1a7f37}.bad{color:#cf222e}.note{color:#57606a;font-size:.9rem}"

@@ -1,0 +1,229 @@
+"""The consent flow in a real headless Chromium against the deployed stack (docs/connect.md).
+
+A revoked Google connection alerts through SNS -> SQS; the alert's ``reconnect_url`` is opened in
+Chromium, "Continue" leads to the fake platform's consent page, "Allow" back to the stack's
+ConnectFunction (its Function URL on LocalStack), which stores the new grant. Then every way a
+consent can go wrong, each with its page and nothing written. Screenshots of every page go to
+.artifacts/screenshots; the timings to .artifacts/connect-timings.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Deployed, rotate
+from tests.support import browser as chromium_support
+from tests.support import stack
+from tests.support.browser import Browser, chromium
+from tests.support.fake_providers import FakeProviders
+from token_refresher.adapters.secrets import SecretsManagerStore
+from token_refresher.connect.minter import KeySource, LinkMinter
+from token_refresher.timeutil import utcnow
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not chromium_support.available(), reason="run `make browser` first"),
+]
+
+ACCOUNT = "100000000000000000001"  # the fake Google account that consents by default
+TIMINGS = chromium_support.REPO_ROOT / ".artifacts" / "connect-timings.json"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def minter(deployed: Deployed) -> Callable[..., str]:
+    """Links made the way `token-refresher link` makes them (the operator's AWS access)."""
+    store = SecretsManagerStore(deployed.sm)
+    keys = KeySource(store, deployed.outputs["ConnectKeySecretId"])
+
+    def mint(secret: str, *, days: float = 7, **kw: Any) -> str:
+        clock = (lambda: utcnow() - timedelta(days=8)) if days < 0 else utcnow
+        return LinkMinter(store, lambda: keys.current, clock=clock).mint(secret, "google_ads", **kw)
+
+    return mint
+
+
+@pytest.fixture
+def google_connection(make_secret, make_app) -> Callable[[], str]:
+    def make() -> str:
+        return make_secret(
+            {
+                "schema": 1,
+                "provider": "google_ads",
+                "access_token": "ya29.e2e-connect-old-0001",
+                "refresh_token": "1//0g-e2e-connect-revoked-0001",
+                "expires_at": stack.iso_in(timedelta(minutes=20)),
+                "app_secret_id": make_app(
+                    "google-connect",
+                    "g-connect-client",
+                    "g-connect-secret-0001",
+                    provider="google_ads",
+                ),
+                "options": {"login_customer_id": "1234567890"},
+                "owner_team": "growth",
+                "consent": {"account_id": ACCOUNT, "account_label": "owner@example.com"},
+            }
+        )
+
+    return make
+
+
+def _record(name: str, seconds: float) -> None:
+    TIMINGS.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    data[name] = round(seconds, 2)
+    TIMINGS.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _versions(deployed: Deployed, arn: str) -> dict[str, list[str]]:
+    return dict(deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"])
+
+
+def _alerts(deployed: Deployed, queue: str, event: str) -> list[dict[str, Any]]:
+    def found() -> list[dict[str, Any]]:
+        got = [e["alert"] for e in stack.receive_alerts(deployed.sqs, queue)]
+        return [a for a in got if a["event"] == event] or []
+
+    return stack.wait_for(found, timeout=60, what=event)
+
+
+def test_reconnect_from_an_alert_in_chromium(
+    deployed, fake_providers: FakeProviders, google_connection, alerts_queue, browser: Browser
+) -> None:
+    # Given a Google connection whose grant was revoked, and the alert it caused
+    arn = google_connection()
+    rotate(deployed, arn)
+    [alert] = _alerts(deployed, alerts_queue, "token.reauth_required")
+    url = alert["reconnect_url"]
+    assert url.startswith(deployed.outputs["ConnectUrl"] + "?l=")
+    assert url in alert["remediation"]  # the text an e-mail subscriber reads
+    # When the owner opens it in a browser, continues and allows at the platform
+    browser.open(url)
+    browser.screenshot("reconnect-1-landing")
+    landing = browser.text
+    for fact in (
+        "Connect Google Ads",
+        "owner@example.com",
+        "auth/adwords",
+        arn.split(":")[-1][:20],
+    ):
+        assert fact in landing
+    started = time.monotonic()
+    browser.click("a.btn")
+    browser.screenshot("reconnect-2-consent")
+    assert "Fake google consent" in browser.text
+    browser.click("#allow")
+    elapsed = time.monotonic() - started
+    browser.screenshot("reconnect-3-success")
+    _record("continue_to_success_s", elapsed)
+    # Then the success page shows, and the secret holds a working new grant
+    assert "Connected" in browser.text
+    doc = stack.current_document(deployed.sm, arn)
+    assert fake_providers.is_valid(doc["refresh_token"], "refresh")
+    assert fake_providers.is_valid(doc["access_token"])
+    assert (doc["owner_team"], doc["options"]) == ("growth", {"login_customer_id": "1234567890"})
+    assert doc["consent"]["account_id"] == ACCOUNT
+    tags = stack.tags_of(deployed.sm, arn)
+    assert tags["token-refresher:status"] == "ok"
+    assert tags["token-refresher:connect-nonce"] == "used"
+    # And token.recovered arrives through SNS -> SQS
+    [recovered] = _alerts(deployed, alerts_queue, "token.recovered")
+    assert recovered["secret_id"] in (arn, arn.split(":")[-1].rsplit("-", 1)[0])
+    # And the used link is refused from now on, writing nothing
+    versions = _versions(deployed, arn)
+    browser.open(url)
+    browser.screenshot("negative-reused-link")
+    assert "This link was already used" in browser.text
+    assert _versions(deployed, arn) == versions
+
+
+def _unchanged(deployed: Deployed, arn: str) -> Callable[[], None]:
+    before = (_versions(deployed, arn), stack.current_document(deployed.sm, arn))
+
+    def check() -> None:
+        assert (_versions(deployed, arn), stack.current_document(deployed.sm, arn)) == before
+
+    return check
+
+
+def test_an_expired_link_gets_its_page(deployed, google_connection, minter, browser) -> None:
+    arn = google_connection()
+    url = minter(arn, days=-1)
+    unchanged = _unchanged(deployed, arn)
+    browser.open(url)
+    browser.screenshot("negative-expired-link")
+    assert "This link has expired" in browser.text
+    unchanged()
+
+
+def test_a_tampered_state_gets_its_page(
+    deployed, fake_providers, google_connection, minter, browser
+) -> None:
+    arn = google_connection()
+    unchanged = _unchanged(deployed, arn)
+    browser.open(minter(arn))
+    browser.click("a.btn")
+    allow = browser.driver.find_element("css selector", "#allow").get_attribute("href")
+    back = requests.get(allow, allow_redirects=False, timeout=10).headers["Location"]
+    browser.open(re.sub(r"state=([^&]+)", lambda m: "state=A" + m.group(1)[1:], back))
+    browser.screenshot("negative-tampered-state")
+    assert "not valid" in browser.text
+    unchanged()
+
+
+def test_another_account_is_refused_with_an_alert(
+    deployed, fake_providers, google_connection, minter, browser, alerts_queue
+) -> None:
+    arn = google_connection()
+    unchanged = _unchanged(deployed, arn)
+    fake_providers.consent.set_account(
+        "google_ads", "200000000000000000002", "intruder@example.com"
+    )
+    browser.consent(minter(arn), shot="negative-other-account")
+    assert "A different account signed in" in browser.text
+    unchanged()
+    [refused] = _alerts(deployed, alerts_queue, "token.connect_refused")
+    assert refused["provider"] == "google_ads"
+
+
+def test_deny_gets_its_page_and_the_link_still_works(
+    deployed, fake_providers, google_connection, minter, browser
+) -> None:
+    arn = google_connection()
+    url = minter(arn)
+    unchanged = _unchanged(deployed, arn)
+    browser.consent(url, allow=False, shot="negative-deny")
+    assert "Access was not granted" in browser.text
+    unchanged()
+    seconds = browser.consent(url)
+    _record("link_to_success_after_deny_s", seconds)
+    assert "Connected" in browser.text
+
+
+def test_the_landing_page_headers(deployed, google_connection, minter) -> None:
+    url = minter(google_connection())
+    host = url.split("/")[2]
+    resp = requests.get(
+        url.replace(host, "127.0.0.1:" + host.rsplit(":", 1)[1]),
+        headers={"Host": host},
+        timeout=60,
+    )
+    assert resp.status_code == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "HttpOnly" in resp.headers["Set-Cookie"]
+    assert "<script" not in unescape(resp.text)

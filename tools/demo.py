@@ -158,6 +158,34 @@ def seed(sm: Any) -> dict[str, dict[str, Any]]:
     return demos
 
 
+def reconnect(sm: Any, alerts: list[dict[str, Any]]) -> str | None:
+    """The revoked Google connection's alert carries a consent link: open it in headless
+    Chromium, continue to the (fake) Google consent page, Allow, and wait for status ok."""
+    from tests.support import browser
+
+    link = next(
+        (e["alert"].get("reconnect_url") for e in alerts if e["alert"].get("reconnect_url")), None
+    )
+    if link is None:
+        say("no alert carried a reconnect link (ConnectEndpoint=false?)")
+        return None
+    if not browser.available():
+        say(f"reconnect link: {link} (install Chromium with `make browser` to click through)")
+        return link
+    say(f"reconnect link from the alert: {link}")
+    say("opening it in headless Chromium: Continue, then Allow on the fake Google consent page")
+    with browser.chromium() as chromium:
+        seconds = chromium.consent(link, shot="demo-reconnect")
+        say(f"the page says: {chromium.text.splitlines()[0]} ({seconds:.1f} s)")
+    name = "token-refresher/connections/google-revoked-demo"
+    stack.wait_for(
+        lambda: stack.tags_of(sm, name).get("token-refresher:status") == "ok",
+        timeout=30,
+        what="the Google connection to be ok again",
+    )
+    return link
+
+
 def main() -> int:
     if sys.argv[1:] == ["stop-fake"]:
         stop_fake_providers()
@@ -215,6 +243,8 @@ def main() -> int:
         lambda: stack.receive_alerts(sqs, queue), timeout=30, what="the alert for the revoked token"
     )
 
+    reconnected = reconnect(sm, alerts)
+
     print()
     print(f"{'connection':<48} {'provider':<14} {'old expiry':<21} {'new expiry':<21} status")
     for name in demos:
@@ -231,6 +261,11 @@ def main() -> int:
             f"  - {alert['event']} [{alert['severity']}] {alert['secret_id']}: {alert['message']}"
         )
         print(f"    remediation: {alert['remediation']}")
+    if reconnected:
+        print()
+        print(f"reconnect link (from the alert; used by the headless browser above): {reconnected}")
+        print("  `token-refresher link token-refresher/connections/google-revoked-demo` prints a")
+        print("  fresh one to open yourself (Chromium: map *.localstack.cloud to 127.0.0.1).")
     print()
     print(f"LocalStack is still running at {endpoint}; the stack is '{STACK}'.")
     print("Try the README's manual-rotation commands against it; stop everything with: make stop")

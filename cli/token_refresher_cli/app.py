@@ -12,9 +12,10 @@ from typing import Any, NoReturn
 from botocore.exceptions import BotoCoreError, ClientError
 
 from token_refresher.adapters.errors import AwsError
+from token_refresher.connect.links import CONSENT_PROVIDERS
 from token_refresher.errors import TokenRefresherError
 from token_refresher.providers import PROVIDER_NAMES
-from token_refresher_cli import __version__, check, onboard, rotate, status
+from token_refresher_cli import __version__, check, links, onboard, rotate, status
 from token_refresher_cli.aws import Aws, explain_aws_failure
 from token_refresher_cli.console import (
     EXIT_CODES,
@@ -50,6 +51,15 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         '--force --reason "new scopes"',
         "rotate one connection now, even if it was rotated minutes ago",
     ),
+    "link": (
+        "token-refresher link token-refresher/connections/acme-google",
+        "print a one-time consent link that re-authorizes this connection (docs/connect.md)",
+    ),
+    "connect": (
+        "token-refresher connect google_ads --name token-refresher/connections/acme-google "
+        "--app-secret-id token-refresher/apps/google-main --option login_customer_id=1234567890",
+        "create a connection awaiting consent and print its link for the account owner",
+    ),
     "check": (
         "token-refresher check token-refresher/connections/acme-meta",
         "validate it inside the deployed stack (document, app credentials, token); write nothing",
@@ -70,6 +80,27 @@ def _stack_option(parser: Any) -> None:  # a parser or a mutually exclusive grou
         help="the deployed token-refresher stack, read for its outputs "
         "(default: $TOKEN_REFRESHER_STACK or token-refresher)",
     )
+
+
+CONSENT_NAMES = sorted(CONSENT_PROVIDERS)
+
+
+def _link_options(parser: argparse.ArgumentParser, *, new_account: bool = True) -> None:
+    if new_account:
+        parser.add_argument(
+            "--allow-new-account",
+            action="store_true",
+            help="accept consent from another account than the connection's last one",
+        )
+    parser.add_argument(
+        "--valid-days",
+        type=int,
+        default=7,
+        choices=range(1, 91),
+        metavar="DAYS",
+        help="days the link stays valid (1-90, default 7)",
+    )
+    _stack_option(parser)
 
 
 def _exit_codes_text() -> str:
@@ -194,8 +225,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _stack_option(p)
     p.set_defaults(run=check.run)
+
+    _add_link_commands(commands)
     _add_examples(parser, commands)
     return parser
+
+
+def _add_link_commands(commands: Any) -> None:
+    """`link` and `connect` (consent links, docs/connect.md)."""
+    p = commands.add_parser(
+        "link",
+        help="print a one-time consent link that re-authorizes a connection",
+        description=links.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("secret", metavar="SECRET", help="the connection's secret name or ARN")
+    _link_options(p)
+    p.set_defaults(run=links.run_link)
+
+    p = commands.add_parser(
+        "connect",
+        help="create a connection awaiting consent and print its consent link",
+        description=links.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("provider", metavar="PROVIDER", help="one of: " + ", ".join(CONSENT_NAMES))
+    p.add_argument("--name", required=True, help="name of the token secret to create")
+    p.add_argument(
+        "--app-secret-id", required=True, help="the secret holding the app's client id/secret"
+    )
+    p.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="provider option (repeatable), e.g. region=EU, tenant=..., authorize_url=...",
+    )
+    _link_options(p, new_account=False)
+    p.set_defaults(run=links.run_connect, allow_new_account=True)
 
 
 def main(argv: Sequence[str] | None = None, context: Context | None = None) -> int:

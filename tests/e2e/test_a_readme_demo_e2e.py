@@ -91,7 +91,8 @@ MANUAL = table_commands(section("Manual rotation and the events/ files"), ("aws"
 CLI = [
     re.sub(r"\s*\[[^\]]*\]", "", c)  # `status [--json]`: the synopsis' optional parts left out
     for c in table_commands(section("CLI"), ("token-refresher",))
-    if not c.startswith("token-refresher onboard")  # reads a real token from stdin
+    # onboard reads a real token from stdin; connect creates a secret (tests/e2e/test_connect_*)
+    if not c.startswith(("token-refresher onboard", "token-refresher connect"))
 ]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from html import unescape
@@ -20,10 +21,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Deployed, rotate
+from tests.e2e.conftest import E2E_STACK, Deployed, rotate
 from tests.support import browser as chromium_support
 from tests.support import stack
 from tests.support.browser import Browser, chromium
+from tests.support.cli import run_cli
 from tests.support.fake_providers import FakeProviders
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.connect.minter import KeySource, LinkMinter
@@ -227,3 +229,58 @@ def test_the_landing_page_headers(deployed, google_connection, minter) -> None:
     assert resp.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert "HttpOnly" in resp.headers["Set-Cookie"]
     assert "<script" not in unescape(resp.text)
+
+
+@pytest.fixture
+def cli_aws(deployed: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in stack.aws_environment(deployed.endpoint).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TOKEN_REFRESHER_STACK", E2E_STACK)
+
+
+def test_cli_link_for_an_existing_connection(deployed, google_connection, cli_aws, browser) -> None:
+    # Given a connection and `token-refresher link` run against the deployed stack
+    arn = google_connection()
+    name = arn.split(":")[-1].rsplit("-", 1)[0]
+    run = run_cli(["link", name])
+    assert run.code == 0, run.text
+    url = run.out.strip()
+    assert f"{deployed.outputs['ConnectUrl']}callback/google_ads" in run.err
+    # When the owner completes the consent, Then the connection holds a new working grant
+    seconds = browser.consent(url, shot="cli-link")
+    _record("cli_link_to_success_s", seconds)
+    assert "Connected" in browser.text
+    assert stack.tags_of(deployed.sm, arn)["token-refresher:connect-nonce"] == "used"
+
+
+def test_cli_connect_creates_a_connection_on_consent(
+    deployed, fake_providers, make_app, secrets, cli_aws, browser
+) -> None:
+    # Given `token-refresher connect` for a new Google Ads connection
+    app = make_app("google-new", "g-new-client", "g-new-secret-0001", provider="google_ads")
+    name = f"tr-e2e/connect/{uuid.uuid4().hex[:10]}"
+    run = run_cli(
+        [
+            "connect",
+            "google_ads",
+            "--name",
+            name,
+            "--app-secret-id",
+            app,
+            "--option",
+            "login_customer_id=1234567890",
+        ]
+    )
+    assert run.code == 0, run.text
+    arn = deployed.sm.describe_secret(SecretId=name)["ARN"]
+    secrets._created.append(arn)  # force-deleted after the test
+    assert "token-refresher:managed" not in stack.tags_of(deployed.sm, arn)
+    # When the owner consents in the browser
+    browser.consent(run.out.strip(), shot="cli-connect")
+    # Then the connection exists, managed, with a working grant and its options
+    assert "Connected" in browser.text
+    tags = stack.tags_of(deployed.sm, arn)
+    assert (tags["token-refresher:managed"], tags["token-refresher:status"]) == ("true", "ok")
+    doc = stack.current_document(deployed.sm, arn)
+    assert fake_providers.is_valid(doc["refresh_token"], "refresh")
+    assert doc["options"] == {"login_customer_id": "1234567890"}

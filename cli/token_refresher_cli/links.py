@@ -1,0 +1,123 @@
+"""`token-refresher link SECRET` and `token-refresher connect PROVIDER`: consent links.
+
+A link opens the stack's connect page (docs/connect.md): the account owner signs in at the
+platform and the new grant is stored in the connection's secret. Links are signed with the
+stack's key (output ConnectKeySecretId), expire (``--valid-days``, default 7) and work once; a new
+link replaces the connection's previous one.
+
+- ``link``: for an existing managed connection (a revoked grant, a Meta token near its 90 days).
+- ``connect``: creates the connection's secret now, without tokens and tagged
+  ``token-refresher:awaiting-consent=true`` (the sweep ignores it), then prints its link; the
+  first consent stores the grant and makes it a managed connection. The app credentials are
+  checked (readable, declared for this provider, oauth2 URLs allowed) before anything is created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import timedelta
+
+from botocore.exceptions import ClientError
+
+from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
+from token_refresher.connect.links import CONSENT_PROVIDERS
+from token_refresher.connect.minter import KeySource, LinkMinter
+from token_refresher.connect.store import TAG_AWAITING
+from token_refresher.errors import ConfigError
+from token_refresher.model import TokenDocument
+from token_refresher.state import TAG_MANAGED, TAG_PROVIDER
+from token_refresher_cli.aws import error_code
+from token_refresher_cli.console import EXIT_OK, CliError
+from token_refresher_cli.context import Context
+from token_refresher_cli.shared import load_app_credentials, parse_options, verify_binding
+
+NO_FLOW_HINT = (
+    "meta_system_user tokens are generated in Business Manager: see "
+    "docs/providers/meta_system_user.md, then `token-refresher onboard meta_system_user`"
+)
+
+
+def _minter(ctx: Context, args: argparse.Namespace) -> tuple[LinkMinter, str]:
+    outputs = ctx.aws.stack_outputs(args.stack_name)
+    key_id = outputs.get("ConnectKeySecretId")
+    if not key_id:
+        raise CliError(
+            f"stack {args.stack_name!r} has no connect endpoint",
+            hint="deploy it with ConnectEndpoint=true (the default), see docs/connect.md",
+        )
+    keys = KeySource(ctx.store(), key_id)
+    ttl = timedelta(days=args.valid_days)
+    return LinkMinter(ctx.store(), lambda: keys.current, ttl=ttl, clock=ctx.clock), key_id
+
+
+def _print_link(ctx: Context, minter: LinkMinter, name: str, provider: str, new: bool) -> None:
+    url = minter.mint(name, provider, allow_new_account=new)
+    base = url.split("?", 1)[0]
+    ctx.console.print(url)
+    ctx.console.note(
+        f"valid until {minter.expiry():%Y-%m-%d %H:%M} UTC, once; send it to the account owner"
+    )
+    ctx.console.note(f"redirect URI to register on the {provider} app: {base}callback/{provider}")
+
+
+def run_link(args: argparse.Namespace, ctx: Context) -> int:
+    store = ctx.store()
+    try:
+        desc = store.describe(args.secret)
+    except SecretNotFound:
+        raise CliError(f"secret {args.secret!r} not found") from None
+    if desc.tags.get(TAG_MANAGED) != "true" and desc.tags.get(TAG_AWAITING) != "true":
+        raise CliError(
+            f"{desc.name!r} is not a token-refresher connection (no {TAG_MANAGED}=true tag)"
+        )
+    provider = desc.tags.get(TAG_PROVIDER) or _provider_of(ctx, desc.arn)
+    if provider not in CONSENT_PROVIDERS:
+        raise CliError(f"{provider} has no consent flow", hint=NO_FLOW_HINT)
+    minter, _ = _minter(ctx, args)
+    _print_link(ctx, minter, desc.name, provider, args.allow_new_account)
+    return EXIT_OK
+
+
+def _provider_of(ctx: Context, arn: str) -> str:
+    try:
+        return TokenDocument.from_json(ctx.store().get_value(arn, stage=AWSCURRENT)).provider
+    except ConfigError as err:
+        raise CliError(f"the connection's document is not readable: {err}") from None
+
+
+def run_connect(args: argparse.Namespace, ctx: Context) -> int:
+    if args.provider not in CONSENT_PROVIDERS:
+        raise CliError(f"{args.provider} has no consent flow", hint=NO_FLOW_HINT)
+    options = parse_options(args.option)
+    minter, _ = _minter(ctx, args)  # before anything is created: the stack has an endpoint
+    doc = TokenDocument(
+        provider=args.provider,
+        access_token=None,
+        app_secret_id=args.app_secret_id,
+        options=options,
+    )
+    app = load_app_credentials(ctx, args.app_secret_id)
+    warning = verify_binding(args.name, doc, args.app_secret_id, app)
+    if warning:
+        ctx.console.warn(warning)
+    _create_awaiting(ctx, args.name, doc)
+    ctx.console.note(f"created {args.name} (awaiting consent; the sweep ignores it until then)")
+    _print_link(ctx, minter, args.name, args.provider, True)
+    return EXIT_OK
+
+
+def _create_awaiting(ctx: Context, name: str, doc: TokenDocument) -> None:
+    body = {k: v for k, v in doc.to_dict().items() if v not in (None, [], {}) or k == "options"}
+    tags = {TAG_AWAITING: "true", TAG_PROVIDER: doc.provider}
+    try:
+        ctx.aws.client("secretsmanager").create_secret(
+            Name=name,
+            SecretString=json.dumps(body, sort_keys=True),
+            Description=f"token-refresher connection ({doc.provider}), awaiting consent",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+    except ClientError as exc:
+        code = error_code(exc)
+        hint = "choose another --name" if code == "ResourceExistsException" else None
+        raise CliError(f"could not create {name!r} ({code})", hint=hint) from None

@@ -1,0 +1,166 @@
+"""`token-refresher link` and `connect`: links for existing and new connections."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.fakes import FixedClock, InMemorySecretStore
+from token_refresher.connect.links import LINK_PARAM, Link
+from token_refresher_cli.app import main
+from token_refresher_cli.aws import Aws
+from token_refresher_cli.console import Console
+from token_refresher_cli.context import Context
+
+pytestmark = pytest.mark.unit
+
+KEY_ID = "tr/connect-signing-key"
+KEY = "s" * 64
+URL = "https://abc.lambda-url.us-east-1.on.aws/"
+
+
+class FakeSecretsClient:
+    def __init__(self, store: InMemorySecretStore) -> None:
+        self.store = store
+
+    def create_secret(
+        self, *, Name: str, SecretString: str, Tags: list[dict[str, str]], **_: Any
+    ) -> dict[str, str]:
+        self.store.create(Name, SecretString, tags={t["Key"]: t["Value"] for t in Tags})
+        return {"ARN": Name}
+
+
+class StackAws(Aws):
+    def __init__(self, store: InMemorySecretStore, outputs: dict[str, str]) -> None:
+        super().__init__()
+        self._client = FakeSecretsClient(store)
+        self._outputs = outputs
+
+    def client(self, service: str) -> Any:
+        assert service == "secretsmanager"
+        return self._client
+
+    def stack_outputs(self, stack_name: str) -> dict[str, str]:
+        return self._outputs
+
+
+@pytest.fixture
+def store() -> InMemorySecretStore:
+    store = InMemorySecretStore()
+    store.create(KEY_ID, {"key": KEY, "url": URL})
+    store.create(
+        "tr/apps/google",
+        {"client_id": "g", "client_secret": "g-secret-value-1", "provider": "google_ads"},
+    )
+    return store
+
+
+def run(
+    store: InMemorySecretStore, *argv: str, outputs: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(
+        console=Console(out, err),
+        stdin=io.StringIO(),
+        env={},
+        clock=FixedClock(),
+        store_override=store,
+    )
+    ctx.aws = StackAws(store, {"ConnectKeySecretId": KEY_ID} if outputs is None else outputs)
+    return main(list(argv), ctx), out.getvalue(), err.getvalue()
+
+
+def _link(out: str) -> Link:
+    url = out.strip().splitlines()[0]
+    assert url.startswith(URL + "?" + LINK_PARAM + "=")
+    token = url.split("=", 1)[1]
+    return Link.verify(token, KEY.encode(), now=FixedClock()())
+
+
+def test_link_prints_a_signed_link_bound_to_the_connection(store: InMemorySecretStore) -> None:
+    doc = {
+        "schema": 1,
+        "provider": "google_ads",
+        "refresh_token": "r",
+        "app_secret_id": "tr/apps/google",
+    }
+    store.create(
+        "c/google",
+        json.dumps(doc),
+        tags={"token-refresher:managed": "true", "token-refresher:provider": "google_ads"},
+    )
+    code, out, err = run(store, "link", "c/google")
+    assert code == 0
+    link = _link(out)
+    assert (link.secret_id, link.provider, link.allow_new_account) == (
+        "c/google",
+        "google_ads",
+        False,
+    )
+    assert store.tags_of("c/google")["token-refresher:connect-nonce"] == link.nonce
+    assert URL + "callback/google_ads" in err  # the redirect URI to register
+    assert KEY not in out + err
+
+
+def test_link_refuses_unmanaged_and_system_user_connections(store: InMemorySecretStore) -> None:
+    store.create("c/other", "{}")
+    store.create(
+        "c/su",
+        "{}",
+        tags={"token-refresher:managed": "true", "token-refresher:provider": "meta_system_user"},
+    )
+    assert run(store, "link", "c/other")[0] == 1
+    code, _, err = run(store, "link", "c/su")
+    assert code == 1
+    assert "Business Manager" in err
+
+
+def test_link_needs_a_stack_with_a_connect_endpoint(store: InMemorySecretStore) -> None:
+    store.create(
+        "c/google",
+        "{}",
+        tags={"token-refresher:managed": "true", "token-refresher:provider": "google_ads"},
+    )
+    code, _, err = run(store, "link", "c/google", outputs={})
+    assert code == 1
+    assert "ConnectEndpoint" in err
+
+
+def test_connect_creates_an_awaiting_connection_and_prints_its_link(
+    store: InMemorySecretStore,
+) -> None:
+    code, out, _ = run(
+        store,
+        "connect",
+        "google_ads",
+        "--name",
+        "c/new",
+        "--app-secret-id",
+        "tr/apps/google",
+        "--option",
+        "login_customer_id=123",
+    )
+    assert code == 0
+    link = _link(out)
+    assert (link.secret_id, link.allow_new_account) == ("c/new", True)
+    tags = store.tags_of("c/new")
+    assert tags["token-refresher:awaiting-consent"] == "true"
+    assert "token-refresher:managed" not in tags  # the sweep ignores it until the consent
+    doc = json.loads(store.current_value("c/new"))
+    assert doc["options"] == {"login_customer_id": "123"}
+    assert "access_token" not in doc
+
+
+def test_connect_checks_the_app_binding_before_creating_anything(
+    store: InMemorySecretStore,
+) -> None:
+    code, _, err = run(
+        store, "connect", "linkedin", "--name", "c/new", "--app-secret-id", "tr/apps/google"
+    )
+    assert code == 1
+    assert "refused" in err
+    with pytest.raises(KeyError):
+        store.tags_of("c/new")

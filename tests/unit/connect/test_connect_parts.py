@@ -3,6 +3,8 @@ platform answers that cannot be used."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support.fake_providers import FakeProviders, Response
@@ -187,3 +189,33 @@ def test_awaiting_document_must_be_json(world: World) -> None:
     world.store.create("conn/bad", "not json", tags={"token-refresher:awaiting-consent": "true"})
     with pytest.raises(ConfigError):
         world.open(world.link("conn/bad", "google_ads"))
+
+
+def test_links_carry_the_key_secrets_instance_and_refuse_another_instances_secret(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment named "prod" (its key secret says so) and the instance tag of issue 13
+    from token_refresher import state
+
+    monkeypatch.setattr(state, "TAG_INSTANCE", "token-refresher:instance", raising=False)
+    signing = SigningKey.from_json(
+        json.dumps({"key": "k" * 40, "url": "https://x/", "instance": "prod"}), "k"
+    )
+    world.service._keys = lambda: signing
+    world.minter._keys = lambda: signing
+    ours = world.connection("google_ads")
+    world.store.tag(ours, {"token-refresher:instance": "prod"})
+    theirs = "conn/theirs"
+    world.store.create(
+        theirs,
+        world.store.current_value(ours),
+        tags={
+            "token-refresher:managed": "true",
+            "token-refresher:provider": "google_ads",
+            "token-refresher:instance": "staging",
+        },
+    )
+    # When links are made for both
+    # Then only this instance's connection opens
+    assert world.open(world.link(ours, "google_ads")).page.status == 200
+    assert world.open(world.link(theirs, "google_ads")).page.status == 404

@@ -31,13 +31,17 @@ MIN_KEY_BYTES = 32
 class SigningKey:
     key: bytes
     base_url: str  # the connect endpoint, ending with "/"
+    # The deployment's instance name (issue 13), when the stack writes one into the key secret:
+    # links carry it and the endpoint only acts on secrets tagged with it.
+    instance: str = ""
 
     def __repr__(self) -> str:  # never print the key
         return f"SigningKey(base_url={self.base_url!r}, key=<redacted>)"
 
     @classmethod
     def from_json(cls, text: str | None, secret_id: str) -> SigningKey:
-        """``{"key": "<random>", "url": "<connect url>"}``, the secret the stack generates."""
+        """``{"key": "<random>", "url": "<connect url>", "instance": "<name>"}``, the secret the
+        stack generates (``instance`` optional)."""
         try:
             data = json.loads(text or "")
         except ValueError:
@@ -50,7 +54,9 @@ class SigningKey:
                 f"least {MIN_KEY_BYTES} characters and the connect url",
                 field="CONNECT_KEY_SECRET_ID",
             )
-        return cls(key.encode(), url if url.endswith("/") else url + "/")
+        instance = data.get("instance") if isinstance(data, dict) else None
+        base = url if url.endswith("/") else url + "/"
+        return cls(key.encode(), base, instance if isinstance(instance, str) else "")
 
 
 class KeySource:
@@ -72,13 +78,11 @@ class LinkMinter:
         store: SecretStore,
         keys: Callable[[], SigningKey],
         *,
-        instance: str = "",
         ttl: timedelta = DEFAULT_TTL,
         clock: Clock = utcnow,
     ) -> None:
         self._store = store
         self._keys = keys
-        self._instance = instance
         self._ttl = ttl
         self._clock = clock
 
@@ -93,7 +97,7 @@ class LinkMinter:
             provider=provider,
             nonce=new_nonce(),
             expires_at=self.expiry(),
-            instance=self._instance,
+            instance=signing.instance,
             allow_new_account=allow_new_account,
         )
         self._store.tag(secret_id, {TAG_CONNECT_NONCE: link.nonce})

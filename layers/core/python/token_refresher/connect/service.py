@@ -80,7 +80,6 @@ class ConnectService:
         keys: Callable[[], SigningKey],
         engine: RotationEngine,
         *,
-        instance: str = "",
         clock: Clock = utcnow,
     ) -> None:
         self.store = store
@@ -88,7 +87,6 @@ class ConnectService:
         self.ctx = ctx
         self._keys = keys
         self.engine = engine
-        self.instance = instance
         self._clock = clock
 
     def handle(self, req: HttpRequest) -> pages.Page:
@@ -111,8 +109,8 @@ class ConnectService:
     def landing(self, req: HttpRequest) -> pages.Page:
         signing = self._keys()
         token = req.query.get(LINK_PARAM, "")
-        link = Link.verify(token, signing.key, now=self._clock(), instance=self.instance)
-        conn = load_connection(self.store, link, self.instance)
+        link = Link.verify(token, signing.key, now=self._clock(), instance=signing.instance)
+        conn = load_connection(self.store, link, signing.instance)
         try:
             require_consent_flow(conn.doc)
             app = self.engine.apps.for_token(conn.desc, conn.doc, Redactor())
@@ -163,10 +161,12 @@ class ConnectService:
             flow = Flow.from_callback(req.cookie, req.query.get("state", ""), provider, signing.key)
         except FlowError as err:
             raise LinkError(LinkProblem.TAMPERED, str(err)) from None
-        link = Link.verify(flow.link_token, signing.key, now=self._clock(), instance=self.instance)
+        link = Link.verify(
+            flow.link_token, signing.key, now=self._clock(), instance=signing.instance
+        )
         if link.provider != provider:
             raise LinkError(LinkProblem.TAMPERED, "callback path of another platform")
-        conn = load_connection(self.store, link, self.instance)
+        conn = load_connection(self.store, link, signing.instance)
         if "error" in req.query:
             return self._refused_at_platform(conn, req.query, secure)
         code = req.query.get("auth_code" if provider == "tiktok" else "code", "")
@@ -207,7 +207,8 @@ class ConnectService:
                 f"the new token failed the platform's check ({check.detail or 'invalid'})",
                 provider=doc.provider,
             )
-        store_grant(self.store, self.engine, conn, doc, now=now, extra_tags=self._instance_tags())
+        tags = self._instance_tags(signing.instance)
+        store_grant(self.store, self.engine, conn, doc, now=now, extra_tags=tags)
         logger.info(
             "connection stored",
             extra={"secret_id": conn.desc.name, "provider": doc.provider, "new": conn.is_new},
@@ -221,9 +222,10 @@ class ConnectService:
         facts.pop("Last consenting account", None)
         return pages.success(facts, clear_cookie(secure=secure))
 
-    def _instance_tags(self) -> dict[str, str]:
+    @staticmethod
+    def _instance_tags(instance: str) -> dict[str, str]:
         key = instance_tag()
-        return {key: self.instance} if key and self.instance else {}
+        return {key: instance} if key and instance else {}
 
     def _account_allowed(self, conn: Connection, link: Link, consent: Consent) -> bool:
         previous = conn.previous_account

@@ -32,15 +32,31 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[st
 _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
-def rotation_statement(sid: str, *, tag_required: bool) -> dict[str, Any]:
-    """The rotation role's statement ``sid`` as IAM sees it for one RequireAppSecretTag value."""
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 # nosec B506
-    condition = template["Conditions"]["AppSecretTagRequired"]
-    assert condition == {"Fn::Equals": [{"Ref": "RequireAppSecretTag"}, "true"]}
+def _template() -> dict[str, Any]:
+    template: dict[str, Any] = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 # nosec B506
+    assert template["Conditions"]["AppSecretTagRequired"] == {
+        "Fn::Equals": [{"Ref": "RequireAppSecretTag"}, "true"]
+    }
     assert template["Parameters"]["RequireAppSecretTag"]["Default"] == "false"
-    policies = template["Resources"]["RotationFunction"]["Properties"]["Policies"]
-    statements = [s for p in policies for s in p["Statement"] if isinstance(s, dict)]
-    statement = dict(next(s for s in statements if s.get("Sid") == sid))
+    return template
+
+
+def app_credential_statements(*, tag_required: bool) -> dict[str, dict[str, Any]]:
+    """Every function's statements on ``AppSecretPrefix``, as IAM sees them for one value of
+    RequireAppSecretTag (the ``Fn::If`` resolved), by function name."""
+    found = {}
+    for name, resource in _template()["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                target = statement.get("Resource", {}) if isinstance(statement, dict) else {}
+                if "${AppSecretPrefix}" in str(target):
+                    found[name] = _resolved(dict(statement), tag_required)
+    return found
+
+
+def _resolved(statement: dict[str, Any], tag_required: bool) -> dict[str, Any]:
     cond = statement.get("Condition")
     if isinstance(cond, dict) and "Fn::If" in cond:
         name, when_true, when_false = cond["Fn::If"]
@@ -55,17 +71,22 @@ def rotation_statement(sid: str, *, tag_required: bool) -> dict[str, Any]:
 
 def test_by_default_app_credentials_are_scoped_by_name_prefix_alone():
     # Given the default parameters (existing deployments, untagged app secrets)
-    statement = rotation_statement("AppCredentials", tag_required=False)
-    # Then the function may read app secrets under the prefix, read only, with no tag condition
-    assert statement["Effect"] == "Allow"
-    assert statement["Action"] == "secretsmanager:GetSecretValue"
-    assert statement["Resource"]["Fn::Sub"].endswith(":secret:${AppSecretPrefix}*")
-    assert "Condition" not in statement
+    statements = app_credential_statements(tag_required=False)
+    # Then the rotation (and connect) functions may read app secrets under the prefix, read only,
+    # with no tag condition; no other function touches them
+    assert "RotationFunction" in statements
+    assert set(statements) <= {"RotationFunction", "ConnectFunction"}
+    for statement in statements.values():
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == "secretsmanager:GetSecretValue"
+        assert statement["Resource"]["Fn::Sub"].endswith(":secret:${AppSecretPrefix}*")
+        assert "Condition" not in statement
 
 
 def test_require_app_secret_tag_adds_the_app_for_tag_condition():
-    # Given RequireAppSecretTag=true
-    statement = rotation_statement("AppCredentials", tag_required=True)
-    # Then an app secret under the prefix is readable only when it carries token-refresher:app-for
-    assert statement["Resource"]["Fn::Sub"].endswith(":secret:${AppSecretPrefix}*")
-    assert statement["Condition"] == {"Null": {APP_FOR: "false"}}
+    # Given RequireAppSecretTag=true, then every function reading app secrets needs the tag
+    statements = app_credential_statements(tag_required=True)
+    assert "RotationFunction" in statements
+    for statement in statements.values():
+        assert statement["Resource"]["Fn::Sub"].endswith(":secret:${AppSecretPrefix}*")
+        assert statement["Condition"] == {"Null": {APP_FOR: "false"}}

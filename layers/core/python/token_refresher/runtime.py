@@ -181,3 +181,5 @@ def reset() -> None:
     for built in (settings, rotation_engine, sweep_engine, rotation_worker, _starter, _dispatcher):
         built.cache_clear()
     _store.cache_clear()
+    connect_service.cache_clear()
+    _keys.cache_clear()

@@ -57,7 +57,11 @@ def run(endpoint: str) -> dict[str, Any]:
                     "expires_at": expires,
                     "app_secret_id": sm.describe_secret(SecretId=app)["Name"],
                 }
-                arns.append(stack.create_token_secret(sm, f"tr-bench-q/{i}-{refresh[-8:]}", doc))
+                arns.append(
+                    stack.create_token_secret(
+                        sm, f"tr-bench-q/{i}-{refresh[-8:]}", doc, instance=STACK
+                    )
+                )
             before = {a: stack.current_document(sm, a)["refresh_token"] for a in arns}
             t0 = time.monotonic()
             resp = lam.invoke(

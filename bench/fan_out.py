@@ -29,6 +29,8 @@ from token_refresher.dispatch import ROTATE_QUOTA_PER_S, RotationWorker
 from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine, SweepRequest
 
+BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
+
 REGION = "eu-west-2"
 PREFIX = "tr-bench/fanout/"
 WORKERS = 5
@@ -96,6 +98,7 @@ def _seed(due: int) -> None:
             SecretString='{"schema": 1, "provider": "google_ads", "refresh_token": "1//0g-x"}',
             Tags=[
                 {"Key": "token-refresher:managed", "Value": "true"},
+                {"Key": "token-refresher:instance", "Value": BENCH_INSTANCE},
                 {"Key": "token-refresher:provider", "Value": "google_ads"},
             ],
         )
@@ -122,7 +125,7 @@ def run(endpoint: str, due: int = 1000) -> dict[str, Any]:
         lambda model, **_: sqs_calls.__setitem__(model.name, sqs_calls.get(model.name, 0) + 1),
     )
     store = CountOnlyRotate(SecretsManagerStore(sm))
-    starter = RotationStarter(store, rotation_lambda_arn=None)  # type: ignore[arg-type]
+    starter = RotationStarter(store, instance=BENCH_INSTANCE, rotation_lambda_arn=None)  # type: ignore[arg-type]
     sweeper = SweepEngine(
         store,  # type: ignore[arg-type]
         LogOnly(),

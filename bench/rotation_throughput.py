@@ -44,6 +44,8 @@ from token_refresher.protocol import RotationRequest, Step
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation import RotationEngine
 
+BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
+
 REGION = "eu-west-1"
 LATENCY_S = 0.2
 BUDGET = 50.0
@@ -104,7 +106,10 @@ def _prepare(fake: FakeProviders, count: int) -> list[tuple[str, str]]:
         arn = sm.create_secret(
             Name=f"tr-bench/rotation/{run}/{i:04d}",
             SecretString=json.dumps(doc),
-            Tags=[{"Key": "token-refresher:managed", "Value": "true"}],
+            Tags=[
+                {"Key": "token-refresher:managed", "Value": "true"},
+                {"Key": "token-refresher:instance", "Value": BENCH_INSTANCE},
+            ],
         )["ARN"]
         token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=noop)["VersionId"]
         return str(arn), str(token)
@@ -140,7 +145,12 @@ def run(endpoint: str, rotations: int = 200) -> dict[str, Any]:
         cfg = Settings.from_env({"PROVIDER_ENDPOINTS": provider_endpoints(fake.endpoints())})
         ctx = ProviderContext(http=HttpClient(session), endpoints=cfg.provider_endpoints)
         engine = RotationEngine(
-            SecretsManagerStore(client), LogOnly(), ctx, policy=cfg.policy, metrics=NullMetrics()
+            SecretsManagerStore(client),
+            LogOnly(),
+            ctx,
+            instance=BENCH_INSTANCE,
+            policy=cfg.policy,
+            metrics=NullMetrics(),
         )
 
         def rotate(job: tuple[str, str]) -> tuple[float, str | None]:

@@ -31,6 +31,8 @@ from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine, SweepRequest
 
+BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
+
 PREFIX = "tr-bench/sweep/"
 DUE_EVERY = 100  # 1 % due
 NAIVE_THREADS = 8
@@ -90,6 +92,7 @@ def seed(region: str, n: int) -> dict[str, float]:
         rotated = now - (timedelta(hours=23) if due else timedelta(days=20))
         tags = {
             "token-refresher:managed": "true",
+            "token-refresher:instance": BENCH_INSTANCE,
             "token-refresher:provider": "google_ads",
             "token-refresher:expires-at": str(int(expires.timestamp())),
             "token-refresher:last-rotated-at": str(int(rotated.timestamp())),
@@ -112,7 +115,7 @@ def product_sweep(region: str) -> dict[str, Any]:
     counter = CallCounter(client)
     store = CountOnlyRotate(SecretsManagerStore(client))
     rotation_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench-rotation"
-    starter = RotationStarter(store, rotation_lambda_arn=rotation_arn)  # type: ignore[arg-type]
+    starter = RotationStarter(store, instance=BENCH_INSTANCE, rotation_lambda_arn=rotation_arn)  # type: ignore[arg-type]
     engine = SweepEngine(store, LogOnly(), starter)  # type: ignore[arg-type]
     started = time.monotonic()
     report = engine.run(SweepRequest(scheduled=True))

@@ -99,7 +99,7 @@ def recreate(sm: Any, name: str, document: dict[str, Any]) -> str:
         stack.wait_for(lambda: not _exists(sm, name), timeout=10, what=f"{name} deleted")
     except sm.exceptions.ResourceNotFoundException:
         pass
-    return stack.create_token_secret(sm, name, document)
+    return stack.create_token_secret(sm, name, document, instance=STACK)
 
 
 def _exists(sm: Any, name: str) -> bool:
@@ -218,7 +218,12 @@ def main() -> int:
     say(f"seeded {len(demos)} demo connections")
 
     say("sending a manual rotation event (the shape of events/put-events-rotate-one.json)")
-    detail = {"secret_ids": list(demos), "force": True, "reason": "make demo"}
+    detail = {
+        "instance": outputs["InstanceName"],  # only that stack's rule matches
+        "secret_ids": list(demos),
+        "force": True,
+        "reason": "make demo",
+    }
     events.put_events(
         Entries=[
             {

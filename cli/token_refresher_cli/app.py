@@ -15,7 +15,7 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.connect.links import CONSENT_PROVIDERS
 from token_refresher.errors import TokenRefresherError
 from token_refresher.providers import PROVIDER_NAMES
-from token_refresher_cli import __version__, check, links, onboard, rotate, status
+from token_refresher_cli import __version__, adopt, check, links, onboard, rotate, status
 from token_refresher_cli.aws import Aws, explain_aws_failure
 from token_refresher_cli.console import (
     EXIT_CODES,
@@ -26,6 +26,7 @@ from token_refresher_cli.console import (
     Console,
 )
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import add_instance_option
 
 Command = Callable[[argparse.Namespace, Context], int]
 
@@ -64,6 +65,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "token-refresher check token-refresher/connections/acme-meta",
         "validate it inside the deployed stack (document, app credentials, token); write nothing",
     ),
+    "adopt": (
+        "token-refresher adopt --dry-run --stack-name token-refresher",
+        "list the managed secrets of no instance this stack would adopt; change nothing",
+    ),
 }
 
 
@@ -101,6 +106,7 @@ def _link_options(parser: argparse.ArgumentParser, *, new_account: bool = True) 
         help="days the link stays valid (1-90, default 7)",
     )
     _stack_option(parser)
+    add_instance_option(parser)
 
 
 def _exit_codes_text() -> str:
@@ -118,6 +124,45 @@ def _add_examples(parser: argparse.ArgumentParser, commands: Any) -> None:
     parser.epilog = f"examples:\n{examples}\n\n{_exit_codes_text()}"
     for name, sub in commands.choices.items():
         sub.epilog = f"example:\n{_example_text(name)}\n\n{_exit_codes_text()}"
+
+
+def _add_adopt(commands: Any) -> None:
+    p = commands.add_parser(
+        "adopt",
+        help="adopt managed secrets of no instance (made before instances) into an instance",
+        description=adopt.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--dry-run", action="store_true", help="list them; change nothing")
+    p.add_argument("--sweep-function", help="sweep function name (skips stack lookup)")
+    _stack_option(p)
+    add_instance_option(p)
+    p.set_defaults(run=adopt.run)
+
+
+def _add_check(commands: Any) -> None:
+    p = commands.add_parser(
+        "check",
+        help="validate connections inside the deployed stack (or --local) without rotating",
+        description=check.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
+    p.add_argument("--all", action="store_true", help="every managed secret of the instance")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--rotation-function",
+        help="the deployed rotation function to run the check in (skips stack lookup)",
+    )
+    where.add_argument(
+        "--local",
+        action="store_true",
+        help="LOCAL MODE: validate from this machine with your credentials instead of inside "
+        "the deployed stack (does not test the stack's endpoints, network or role)",
+    )
+    _stack_option(p)
+    add_instance_option(p)
+    p.set_defaults(run=check.run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     target = p.add_mutually_exclusive_group()
     target.add_argument("--rotation-lambda-arn", help="rotation function ARN (skips stack lookup)")
     _stack_option(target)
+    add_instance_option(p)
     p.add_argument(
         "--option",
         action="append",
@@ -176,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
     p.add_argument("--provider", help="only this provider's connections")
+    add_instance_option(p, all_instances=True)
+    _stack_option(p)
     p.set_defaults(run=status.run)
 
     p = commands.add_parser(
@@ -202,29 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-verify", action="store_true", help="do not check the named secrets exist first"
     )
     _stack_option(p)
+    add_instance_option(p)
     p.set_defaults(run=rotate.run)
 
-    p = commands.add_parser(
-        "check",
-        help="validate connections inside the deployed stack (or --local) without rotating",
-        description=check.__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("secret", nargs="*", metavar="SECRET", help="secret names or ARNs")
-    p.add_argument("--all", action="store_true", help="every managed secret")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument(
-        "--rotation-function",
-        help="the deployed rotation function to run the check in (skips stack lookup)",
-    )
-    where.add_argument(
-        "--local",
-        action="store_true",
-        help="LOCAL MODE: validate from this machine with your credentials instead of inside "
-        "the deployed stack (does not test the stack's endpoints, network or role)",
-    )
-    _stack_option(p)
-    p.set_defaults(run=check.run)
+    _add_adopt(commands)
+
+    _add_check(commands)
 
     _add_link_commands(commands)
     _add_examples(parser, commands)

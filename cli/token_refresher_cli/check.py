@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
 from token_refresher.errors import ConfigError, TokenRefresherError
+from token_refresher.instances import list_own
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ValidationResult
-from token_refresher.state import TAG_MANAGED
+from token_refresher.state import TAG_INSTANCE, TAG_MANAGED
 from token_refresher.timeutil import parse_iso
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import (
     explain_provider_error,
     fmt_date,
@@ -65,15 +67,21 @@ def _mask_before_parsing(ctx: Context, text: str) -> None:
         )
 
 
+def _ownership_warnings(tags: Mapping[str, str]) -> list[str]:
+    if tags.get(TAG_MANAGED) != "true":
+        return [f"not tagged {TAG_MANAGED}=true: the refresher leaves it alone"]
+    if not tags.get(TAG_INSTANCE):
+        return [f"no {TAG_INSTANCE} tag: no deployment rotates it (token-refresher adopt)"]
+    return []
+
+
 def check_local(ctx: Context, secret_id: str) -> Checked:
     store = ctx.store()
     try:
         desc = store.describe(secret_id)
     except SecretNotFound:
         raise CliError(f"secret {secret_id!r} not found") from None
-    warnings = []
-    if desc.tags.get(TAG_MANAGED) != "true":
-        warnings.append(f"not tagged {TAG_MANAGED}=true: the refresher leaves it alone")
+    warnings = _ownership_warnings(desc.tags)
     text = store.get_value(secret_id, stage=AWSCURRENT)
     if text is None:
         raise CliError(f"secret {desc.name!r} has no AWSCURRENT value")
@@ -190,9 +198,8 @@ def _target_ids(args: argparse.Namespace, ctx: Context) -> list[str]:
     if args.all:
         if args.secret:
             raise CliError("give secret ids or --all, not both")
-        return [
-            str(e.get("Name") or e["ARN"]) for e in ctx.store().list_by_tag(TAG_MANAGED, "true")
-        ]
+        own = list_own(ctx.store(), resolve_instance(args, ctx))
+        return [str(e.get("Name") or e["ARN"]) for e in own]
     ids = list(dict.fromkeys(args.secret))
     if not ids:
         raise CliError("name at least one secret, or use --all")

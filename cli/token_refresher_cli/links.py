@@ -25,11 +25,13 @@ from token_refresher.connect.links import CONSENT_PROVIDERS
 from token_refresher.connect.minter import KeySource, LinkMinter
 from token_refresher.connect.store import TAG_AWAITING
 from token_refresher.errors import ConfigError
+from token_refresher.instances import refusal
 from token_refresher.model import TokenDocument
-from token_refresher.state import TAG_MANAGED, TAG_PROVIDER
+from token_refresher.state import TAG_INSTANCE, TAG_MANAGED, TAG_PROVIDER
 from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import EXIT_OK, CliError
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import load_app_credentials, parse_options, verify_binding
 
 NO_FLOW_HINT = (
@@ -48,7 +50,11 @@ def _minter(ctx: Context, args: argparse.Namespace) -> tuple[LinkMinter, str]:
         )
     keys = KeySource(ctx.store(), key_id)
     ttl = timedelta(days=args.valid_days)
-    return LinkMinter(ctx.store(), lambda: keys.current, ttl=ttl, clock=ctx.clock), key_id
+    instance = resolve_instance(args, ctx)  # the stack's ConnectFunction accepts its own only
+    minter = LinkMinter(
+        ctx.store(), lambda: keys.current, instance=instance, ttl=ttl, clock=ctx.clock
+    )
+    return minter, key_id
 
 
 def _print_link(ctx: Context, minter: LinkMinter, name: str, provider: str, new: bool) -> None:
@@ -70,6 +76,14 @@ def run_link(args: argparse.Namespace, ctx: Context) -> int:
     if desc.tags.get(TAG_MANAGED) != "true" and desc.tags.get(TAG_AWAITING) != "true":
         raise CliError(
             f"{desc.name!r} is not a token-refresher connection (no {TAG_MANAGED}=true tag)"
+        )
+    owner = desc.tags.get(TAG_INSTANCE)
+    instance = resolve_instance(args, ctx)
+    if owner != instance and not (owner is None and desc.tags.get(TAG_AWAITING) == "true"):
+        raise CliError(
+            refusal(desc.tags, instance) or f"{desc.name!r} belongs to instance {owner!r}",
+            hint="name the connection's own instance (--instance / --stack-name); "
+            "`token-refresher status --all-instances` shows it",
         )
     provider = desc.tags.get(TAG_PROVIDER) or _provider_of(ctx, desc.arn)
     if provider not in CONSENT_PROVIDERS:
@@ -101,15 +115,15 @@ def run_connect(args: argparse.Namespace, ctx: Context) -> int:
     warning = verify_binding(args.name, doc, args.app_secret_id, app)
     if warning:
         ctx.console.warn(warning)
-    _create_awaiting(ctx, args.name, doc)
+    _create_awaiting(ctx, args.name, doc, resolve_instance(args, ctx))
     ctx.console.note(f"created {args.name} (awaiting consent; the sweep ignores it until then)")
     _print_link(ctx, minter, args.name, args.provider, True)
     return EXIT_OK
 
 
-def _create_awaiting(ctx: Context, name: str, doc: TokenDocument) -> None:
+def _create_awaiting(ctx: Context, name: str, doc: TokenDocument, instance: str) -> None:
     body = {k: v for k, v in doc.to_dict().items() if v not in (None, [], {}) or k == "options"}
-    tags = {TAG_AWAITING: "true", TAG_PROVIDER: doc.provider}
+    tags = {TAG_AWAITING: "true", TAG_INSTANCE: instance, TAG_PROVIDER: doc.provider}
     try:
         ctx.aws.client("secretsmanager").create_secret(
             Name=name,

@@ -27,14 +27,16 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from token_refresher.errors import TokenRefresherError
+from token_refresher.instances import ownership_tags
 from token_refresher.model import TokenDocument
 from token_refresher.notices import human_deadline, merge_refresh, token_tags
 from token_refresher.providers.base import Provider
-from token_refresher.state import TAG_LAST_ROTATED, TAG_MANAGED, TokenState
+from token_refresher.state import TAG_LAST_ROTATED, TokenState
 from token_refresher.timeutil import to_epoch
 from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import EXIT_OK, CliError
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import (
     explain_provider_error,
     fmt_date,
@@ -142,6 +144,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     plan = plan_for(args.provider, options, args.token_type)
     _name_is_free(ctx, args.name)
     rotation_arn, prefix = _rotation_target(ctx, args)
+    if args.rotation_lambda_arn and args.instance is None:
+        raise CliError("with --rotation-lambda-arn, name the instance too: --instance NAME")
+    instance = resolve_instance(args, ctx)
     app = load_app_credentials(ctx, args.app_secret_id, prefix=prefix)
     draft = TokenDocument(
         provider=args.provider,
@@ -162,14 +167,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     doc = _prove(provider, plan, doc, ctx, app)
     doc = TokenDocument.from_json(doc.to_json())  # exactly what the rotation function will parse
     now = ctx.clock()
-    arn = _create(ctx, args, doc, now)
+    arn = _create(ctx, args, doc, now, instance)
     _attach_rotation(ctx, arn, args.name, rotation_arn)
     _report(ctx, args.name, doc, now)
+    ctx.console.print(f"  instance: {instance}")
     return EXIT_OK
 
 
-def _create(ctx: Context, args: argparse.Namespace, doc: TokenDocument, now: datetime) -> str:
-    tags = {TAG_MANAGED: "true"} | token_tags(doc) | TokenState().to_tags()
+def _create(
+    ctx: Context, args: argparse.Namespace, doc: TokenDocument, now: datetime, instance: str
+) -> str:
+    tags = ownership_tags(instance) | token_tags(doc) | TokenState().to_tags()
     tags[TAG_LAST_ROTATED] = str(to_epoch(now))  # the sweep measures the lifetime from here
     request: dict[str, Any] = {
         "Name": args.name,

@@ -8,8 +8,10 @@
   name from the stack output SweepFunctionName or ``--sweep-function``), and its report is printed:
   what would rotate and why, what would be skipped. Sent as an event instead, the same verdicts
   go only to the function's log (one "dry run verdict" line per secret).
-- Named secrets are checked first (DescribeSecret: exists, tagged managed), so a typo is reported
-  here rather than as a ``token.config_invalid`` alert; ``--no-verify`` skips that.
+- Every request names its instance (``detail.instance``: ``--instance``, else the stack's
+  InstanceName output); only that deployment's rule matches it.
+- Named secrets are checked first (DescribeSecret: exists, managed, the instance's own), so a typo
+  is reported here rather than as a ``token.config_invalid`` alert; ``--no-verify`` skips that.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ from typing import Any
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretNotFound
 from token_refresher.errors import ConfigError
-from token_refresher.state import TAG_MANAGED
+from token_refresher.instances import refusal
 from token_refresher.sweep import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, MAX_SECRET_IDS, SweepRequest
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import resolve_provider
 
 ENTRIES_PER_CALL = 10  # PutEvents limit
 
 
-def details(args: argparse.Namespace) -> list[dict[str, Any]]:
+def details(args: argparse.Namespace, instance: str) -> list[dict[str, Any]]:
     """The event details to send, validated with the sweep's own parser."""
-    base: dict[str, Any] = {}
+    base: dict[str, Any] = {"instance": instance}
     if args.force:
         base["force"] = True
     if args.dry_run:
@@ -71,15 +74,15 @@ def entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
     }
 
 
-def _verify(ctx: Context, ids: list[str]) -> None:
+def _verify(ctx: Context, ids: list[str], instance: str) -> None:
     store = ctx.store()
     progress = ctx.console.progress("checked", len(ids))
     problems = []
     for secret_id in ids:
         try:
-            tags = store.describe(secret_id).tags
-            if tags.get(TAG_MANAGED) != "true":
-                problems.append(f"{secret_id}: not managed (tag {TAG_MANAGED}=true missing)")
+            why = refusal(store.describe(secret_id).tags, instance)
+            if why is not None:
+                problems.append(f"{secret_id}: {why}")
         except SecretNotFound:
             problems.append(f"{secret_id}: not found")
         except AwsError as exc:
@@ -94,12 +97,13 @@ def _verify(ctx: Context, ids: list[str]) -> None:
             ctx.console.note(f"  {line}")
         raise CliError(
             f"{len(problems)} of {len(ids)} secret(s) cannot be rotated; nothing was sent",
-            hint="check the ids (names or ARNs); only managed secrets are rotated. "
-            "`token-refresher status` lists them",
+            hint="check the ids (names or ARNs) and --instance; an instance rotates only its own "
+            "managed secrets. `token-refresher status --all-instances` lists them",
         )
 
 
-def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> int:
+def invoke_sweep(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> dict[str, Any]:
+    """The sweep function invoked synchronously with ``detail``; its report."""
     function = args.sweep_function or ctx.aws.stack_outputs(args.stack_name).get(
         "SweepFunctionName"
     )
@@ -115,6 +119,11 @@ def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> 
     if response.get("FunctionError") or not isinstance(body, dict):
         message = body.get("errorMessage") if isinstance(body, dict) else None
         raise CliError(f"the sweep function failed: {message or 'no report'}")
+    return body
+
+
+def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> int:
+    body = invoke_sweep(ctx, args, detail)
     if args.json:
         ctx.console.print(json.dumps(body, indent=2))
         return EXIT_OK
@@ -133,10 +142,11 @@ def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> 
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    batch = details(args)
+    instance = resolve_instance(args, ctx)
+    batch = details(args, instance)
     ids = [i for d in batch for i in d.get("secret_ids", [])]
     if ids and not args.no_verify:
-        _verify(ctx, ids)
+        _verify(ctx, ids, instance)
     if args.dry_run:
         if len(batch) != 1:
             raise CliError(f"--dry-run takes at most {MAX_SECRET_IDS} secrets at a time")
@@ -158,7 +168,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     flags = " (forced)" if args.force else ""
     ctx.console.print(
-        f"rotation requested for {what}{flags}: {len(entries)} event(s) sent to bus "
-        f"{args.event_bus}; `token-refresher status` shows the result in a minute"
+        f"rotation requested for {what}{flags} of instance {instance}: {len(entries)} event(s) "
+        f"sent to bus {args.event_bus}; `token-refresher status` shows the result in a minute"
     )
     return EXIT_OK

@@ -1,4 +1,7 @@
-"""`token-refresher status`: every managed connection from ListSecrets tags alone (no values read).
+"""`token-refresher status`: an instance's connections from ListSecrets tags (no values read).
+
+The instance is ``--instance``, else the stack's InstanceName output; ``--all-instances`` lists
+every managed secret of the account and region with its instance (``-`` for none).
 
 A connection needs a human when its status is ``reauth-required`` or ``failing``, when its token
 has expired, or when a deadline only a human can move (Meta data access, LinkedIn refresh token
@@ -18,12 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from token_refresher.instances import list_own
 from token_refresher.state import (
     BINDING_UNDECLARED,
     NEVER,
     TAG_APP_BINDING,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
+    TAG_INSTANCE,
     TAG_LAST_ERROR,
     TAG_LAST_ROTATED,
     TAG_MANAGED,
@@ -35,6 +40,7 @@ from token_refresher.state import (
 from token_refresher.timeutil import format_iso
 from token_refresher_cli.console import EXIT_ATTENTION, EXIT_OK
 from token_refresher_cli.context import Context
+from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import fmt_delta, fmt_until, resolve_provider
 
 DEADLINE_ATTENTION = timedelta(days=7)
@@ -53,6 +59,7 @@ COLUMNS = (
 class Row:
     connection: str
     arn: str
+    instance: str | None
     provider: str
     state: str
     expires_at: datetime | None
@@ -95,6 +102,7 @@ class Row:
         return cls(
             connection=str(entry.get("Name") or entry["ARN"]),
             arn=str(entry["ARN"]),
+            instance=tags.get(TAG_INSTANCE) or None,
             provider=provider,
             state=state,
             expires_at=expires_at,
@@ -130,6 +138,7 @@ class Row:
         return {
             "connection": self.connection,
             "arn": self.arn,
+            "instance": self.instance,
             "provider": self.provider,
             "state": self.state,
             "expires_at": iso(self.expires_at),
@@ -154,9 +163,14 @@ def collect(
     return sorted(rows, key=lambda r: (not r.attention, r.expires_at or far, r.connection))
 
 
-def table(rows: list[Row], now: datetime) -> str:
+def table(rows: list[Row], now: datetime, *, instances: bool = False) -> str:
     cells = [COLUMNS, *(r.cells(now) for r in rows)]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    if instances:
+        cells = [
+            ("INSTANCE", *cells[0]),
+            *((r.instance or "-", *c) for r, c in zip(rows, cells[1:], strict=True)),
+        ]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells
     )
@@ -175,9 +189,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.provider is not None:
         resolve_provider(args.provider)
     now = ctx.clock()
+    if args.all_instances:
+        listing = ctx.store().list_by_tag(TAG_MANAGED, "true")
+    else:
+        listing = list_own(ctx.store(), resolve_instance(args, ctx))
     progress = ctx.console.progress("listed")
     entries = []
-    for entry in ctx.store().list_by_tag(TAG_MANAGED, "true"):
+    for entry in listing:
         entries.append(entry)
         progress.advance()
     progress.finish()
@@ -187,7 +205,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         ctx.console.note(summary(rows))
     else:
         if rows:
-            ctx.console.print(table(rows, now))
+            ctx.console.print(table(rows, now, instances=args.all_instances))
         ctx.console.print(summary(rows))
         for row in rows:
             if row.attention:

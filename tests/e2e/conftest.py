@@ -79,7 +79,7 @@ def alerts_queue(deployed: Deployed) -> Iterator[str]:
 
 @pytest.fixture
 def secrets(deployed: Deployed) -> Iterator[stack.SecretFactory]:
-    factory = stack.SecretFactory(deployed.sm, "tr-e2e")
+    factory = stack.SecretFactory(deployed.sm, "tr-e2e", instance=E2E_STACK)
     yield factory
     factory.cleanup()
 

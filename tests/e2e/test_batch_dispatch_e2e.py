@@ -62,7 +62,9 @@ def test_scheduled_sweep_fans_out_through_the_queue(
                 "expires_at": expires,
                 "app_secret_id": app,
             }
-            arn = stack.create_token_secret(sm, f"tr-e2e-queue/{refresh[-10:]}", doc)
+            arn = stack.create_token_secret(
+                sm, f"tr-e2e-queue/{refresh[-10:]}", doc, instance=QUEUE_STACK
+            )
             arns.append(arn)
             created.append(arn)
         # When the scheduled sweep runs

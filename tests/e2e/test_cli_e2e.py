@@ -95,6 +95,7 @@ def test_onboard_status_rotate_status_for_a_meta_connection(
     assert doc["options"] == {"x": "1"}
     tags = stack.tags_of(deployed.sm, name)
     assert tags["token-refresher:managed"] == "true"
+    assert tags["token-refresher:instance"] == E2E_STACK  # the stack's InstanceName output
     assert tags["token-refresher:provider"] == "meta"
     assert tags["token-refresher:expires-at"] == str(int(expires.timestamp()))
     described = deployed.sm.describe_secret(SecretId=name)
@@ -163,6 +164,8 @@ def test_onboard_microsoft_stores_the_rotated_refresh_token_and_check_passes(
             app_id,
             "--rotation-lambda-arn",
             deployed.rotation_arn,
+            "--instance",  # no stack lookup with an ARN: the instance is named too
+            E2E_STACK,
         ],
         stdin="M.C5-cli-refresh-0001",
         env=cli_env,

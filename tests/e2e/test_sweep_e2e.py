@@ -61,7 +61,8 @@ def test_put_events_with_the_manual_event_rotates_the_named_secret(
     before = current_version(deployed, arn)
     # When the entries file from events/ is sent with this secret's id
     [entry] = json.loads((EVENTS / "put-events-rotate-one.json").read_text())
-    detail = json.loads(entry["Detail"]) | {"secret_ids": [arn]}
+    instance = deployed.outputs["InstanceName"]
+    detail = json.loads(entry["Detail"]) | {"secret_ids": [arn], "instance": instance}
     resp = deployed.events.put_events(Entries=[entry | {"Detail": json.dumps(detail)}])
     assert resp["FailedEntryCount"] == 0
     # Then the secret is rotated through the rule -> sweep -> RotateSecret -> rotation function
@@ -79,6 +80,7 @@ def test_dry_run_reports_and_changes_nothing(deployed, fake_providers, make_secr
     before_tags = stack.tags_of(deployed.sm, arn)
     # When the dry-run event from events/ is invoked directly
     payload = json.loads((EVENTS / "manual-dry-run-all.json").read_text())
+    payload["detail"]["instance"] = deployed.outputs["InstanceName"]  # the file's: the default
     report = deployed.invoke(deployed.outputs["SweepFunctionName"], payload)
     # Then the secret is listed with a reason, and nothing changed anywhere
     assert report["dry_run"] is True
@@ -138,7 +140,12 @@ def test_sweep_over_a_set_with_one_malformed_secret_rotates_the_others(
     # When one manual request names all four
     report = deployed.invoke(
         deployed.outputs["SweepFunctionName"],
-        {"secret_ids": [*good, bad], "force": True, "reason": "e2e set"},
+        {
+            "secret_ids": [*good, bad],
+            "force": True,
+            "reason": "e2e set",
+            "instance": deployed.outputs["InstanceName"],
+        },
     )
     # Then all four rotations were started, the three good ones completed
     assert sorted(report["started"]) == sorted([*good, bad])

@@ -17,6 +17,7 @@ from tests.support.fake_providers import FakeProviders
 from token_refresher import runtime
 
 NOOP_FUNCTION = "tr-integration-noop-rotation"
+INSTANCE = "tr-int"  # the INSTANCE_NAME the in-process handlers run as
 
 
 @dataclass
@@ -85,6 +86,7 @@ def handler_env(
     for key, value in stack.aws_environment(aws.endpoint).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("ALERT_TOPIC_ARN", alert_topic)
+    monkeypatch.setenv("INSTANCE_NAME", INSTANCE)
     monkeypatch.setenv("PROVIDER_ENDPOINTS", stack.provider_endpoints(fake_providers.endpoints()))
     monkeypatch.setenv("ROTATION_FUNCTION_ARN", noop_rotation_function)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TokenRefresher")
@@ -101,7 +103,7 @@ def _clear_runtime_caches() -> None:
 
 @pytest.fixture
 def secrets(aws: Aws) -> Iterator[stack.SecretFactory]:
-    factory = stack.SecretFactory(aws.sm, "tr-int")
+    factory = stack.SecretFactory(aws.sm, "tr-int", instance=INSTANCE)
     yield factory
     factory.cleanup()
 

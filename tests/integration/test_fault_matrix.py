@@ -18,7 +18,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from tests.integration.conftest import Aws, rotation_event, start_rotation
+from tests.integration.conftest import INSTANCE, Aws, rotation_event, start_rotation
 from tests.support import reliability, stack
 from tests.support.fake_providers import FakeProviders, Response
 from tests.support.handlers import LambdaContext, load_handler
@@ -458,7 +458,9 @@ def test_sweep_calls_throttled_once_are_absorbed(aws, secret_factory, noop_rotat
     calls = ["ListSecrets", "DescribeSecret", "RotateSecret"]
     injected = throttle(engine.store._client, "secrets-manager", dict.fromkeys(calls, 1))
     # When a manual sweep for it runs
-    report = engine.run(SweepRequest.from_event({"secret_ids": [arn], "force": True}))
+    report = engine.run(
+        SweepRequest.from_event({"secret_ids": [arn], "force": True, "instance": INSTANCE})
+    )
     # Then the rotation was started despite the throttles
     assert report.started == [arn]
     assert injected["DescribeSecret"] == 1
@@ -547,7 +549,7 @@ def test_two_sweeps_and_a_manual_event_at_once_refresh_each_secret_once(
             json.loads((stack.REPO_ROOT / "events" / "sweep-scheduled.json").read_text())
         ),
         SweepRequest(scheduled=True),
-        SweepRequest.from_event({"all": True, "reason": "concurrency test"}),
+        SweepRequest.from_event({"all": True, "reason": "concurrency test", "instance": INSTANCE}),
     ]
     reports: list[Any] = [None] * 3
     # When two scheduled sweeps and a manual request run at the same moment

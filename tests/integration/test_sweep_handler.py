@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from tests.integration.conftest import INSTANCE
 from tests.support import stack
 from tests.support.handlers import LambdaContext, load_handler
 
@@ -59,7 +60,10 @@ def test_manual_request_for_an_unmanaged_secret_is_refused_with_an_alert(aws, al
     arn = aws.sm.create_secret(Name=name, SecretString="{}")["ARN"]
     handler = load_handler("sweep").lambda_handler
     # When a forced manual rotation names it
-    report = handler({"secret_ids": [name], "force": True, "reason": "test"}, LambdaContext())
+    report = handler(
+        {"secret_ids": [name], "force": True, "reason": "test", "instance": INSTANCE},
+        LambdaContext(),
+    )
     # Then it is reported, alerted, and never rotated
     assert report["started"] == []
     assert report["errors"][0]["secret_id"] == name

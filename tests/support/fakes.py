@@ -24,6 +24,7 @@ from token_refresher.adapters.secrets import (
 from token_refresher.alerts import Alert
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext, RefreshResult, ValidationResult
+from token_refresher.state import TAG_INSTANCE, TAG_MANAGED
 
 
 def client_error(code: str, operation: str) -> ClientError:
@@ -38,6 +39,11 @@ class _Secret:
     stages: dict[str, set[str]] = field(default_factory=dict)  # version id -> labels
     tags: dict[str, str] = field(default_factory=dict)
     rotation_enabled: bool = True
+    rotation_lambda_arn: str | None = None
+    rotate_calls: list[str | None] = field(default_factory=list)  # lambda_arn of each RotateSecret
+
+
+TEST_INSTANCE = "token-refresher"  # the engines' instance under test (= events/ files')
 
 
 class InMemorySecretStore:
@@ -66,11 +72,15 @@ class InMemorySecretStore:
         name: str,
         value: str | dict[str, Any],
         *,
-        tags: Mapping[str, str] | None = None,
+        tags: Mapping[str, str | None] | None = None,
         rotation_enabled: bool = True,
     ) -> str:
         text = value if isinstance(value, str) else json.dumps(value)
         version = f"v-initial-{next(self._ids)}"
+        tags = dict(tags or {})
+        if tags.get(TAG_MANAGED) == "true":  # managed secrets are the test instance's unless told
+            tags.setdefault(TAG_INSTANCE, TEST_INSTANCE)
+        tags = {k: v for k, v in tags.items() if v is not None}
         self._secrets[name] = _Secret(
             name=name,
             arn=f"arn:aws:secretsmanager:us-east-1:000000000000:secret:{name}-AbCdEf",
@@ -120,6 +130,19 @@ class InMemorySecretStore:
     def set_rotation_enabled(self, name: str, enabled: bool) -> None:
         self._secrets[name].rotation_enabled = enabled
 
+    def attached_rotation(self, name: str) -> str | None:
+        """The rotation function ARN attached to the secret (RotationLambdaARN)."""
+        return self._secrets[name].rotation_lambda_arn
+
+    def attach_rotation(self, name: str, lambda_arn: str) -> None:
+        """Rotation on with ``lambda_arn`` attached, as another run (or instance) left it."""
+        self._secrets[name].rotation_enabled = True
+        self._secrets[name].rotation_lambda_arn = lambda_arn
+
+    def rotate_calls(self, name: str) -> list[str | None]:
+        """The ``lambda_arn`` of each RotateSecret call on the secret (None: kept as attached)."""
+        return list(self._secrets[name].rotate_calls)
+
     def stage_version(self, name: str, version_id: str, *labels: str) -> None:
         """Add staging labels to a version (created empty when new), leaving other versions be:
         e.g. an AWSPENDING a failed rotation left behind."""
@@ -155,6 +178,7 @@ class InMemorySecretStore:
             rotation_enabled=secret.rotation_enabled,
             versions={k: tuple(sorted(v)) for k, v in secret.stages.items()},
             tags=dict(secret.tags),
+            rotation_lambda_arn=secret.rotation_lambda_arn,
         )
 
     def get_value(
@@ -210,6 +234,7 @@ class InMemorySecretStore:
                     "ARN": secret.arn,
                     "Name": secret.name,
                     "RotationEnabled": secret.rotation_enabled,
+                    "RotationLambdaARN": secret.rotation_lambda_arn,
                     "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
                 }
 
@@ -222,8 +247,10 @@ class InMemorySecretStore:
         pending = [v for v, s in secret.stages.items() if AWSPENDING in s and AWSCURRENT not in s]
         if pending:
             raise RotationInProgress(secret_id)
+        secret.rotate_calls.append(lambda_arn)
         if lambda_arn:
             secret.rotation_enabled = True
+            secret.rotation_lambda_arn = lambda_arn
         token = f"rot-{next(self._tokens):05d}"
         self.start_rotation(secret.name, token)
         if self.on_rotate is not None:

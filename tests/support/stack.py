@@ -29,6 +29,7 @@ SAMLOCAL = REPO_ROOT / ".venv-sam" / "bin" / "samlocal"
 BUILT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 T = TypeVar("T")  # a PEP 695 parameter would not parse on Python 3.11 (the CLI tests run there)
 MANAGED = {"Key": "token-refresher:managed", "Value": "true"}
+INSTANCE_TAG = "token-refresher:instance"
 
 
 def iso_in(delta: timedelta) -> str:
@@ -155,9 +156,17 @@ def create_app_secret(
 
 
 def create_token_secret(
-    sm: Any, name: str, document: Mapping[str, Any], *, tags: Mapping[str, str] | None = None
+    sm: Any,
+    name: str,
+    document: Mapping[str, Any],
+    *,
+    instance: str | None,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
+    """A managed token secret of ``instance`` (None: managed tag only, as before instances)."""
     all_tags = [MANAGED, {"Key": "token-refresher:provider", "Value": document["provider"]}]
+    if instance is not None:
+        all_tags.append({"Key": INSTANCE_TAG, "Value": instance})
     all_tags += [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
     SCANNER.add_secrets(document.get("access_token"), document.get("refresh_token"))
     return str(sm.create_secret(Name=name, SecretString=json.dumps(document), Tags=all_tags)["ARN"])
@@ -202,16 +211,17 @@ def receive_alerts(sqs: Any, queue_url: str, *, wait_seconds: int = 1) -> list[d
 class SecretFactory:
     """Token and app-credential secrets with unique names, force-deleted by ``cleanup()``."""
 
-    def __init__(self, sm: Any, prefix: str) -> None:
+    def __init__(self, sm: Any, prefix: str, *, instance: str | None) -> None:
         self.sm = sm
         self.prefix = prefix
+        self.instance = instance
         self._created: list[str] = []
 
     def token(
         self, document: Mapping[str, Any], *, name: str | None = None, tags: Mapping[str, str] = {}
     ) -> str:
         secret_name = name or f"{self.prefix}/{document['provider']}/{uuid.uuid4().hex[:10]}"
-        arn = create_token_secret(self.sm, secret_name, document, tags=tags)
+        arn = create_token_secret(self.sm, secret_name, document, instance=self.instance, tags=tags)
         self._created.append(arn)
         return arn
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.fakes import (
+    TEST_INSTANCE,
     FakeProvider,
     FixedClock,
     InMemorySecretStore,
@@ -69,6 +70,7 @@ class Harness:
             self.store,
             self.notifier,
             ctx,
+            instance=TEST_INSTANCE,
             policy=self.policy,
             providers=lookup,
             metrics=self.metrics,
@@ -82,7 +84,11 @@ class Harness:
         self, *, rotation_lambda_arn: str | None = None, resumer: RotationResumer | None = None
     ) -> RotationStarter:
         return RotationStarter(
-            self.store, rotation_lambda_arn=rotation_lambda_arn, clock=self.clock, resumer=resumer
+            self.store,
+            instance=TEST_INSTANCE,
+            rotation_lambda_arn=rotation_lambda_arn,
+            clock=self.clock,
+            resumer=resumer,
         )
 
     def sweep_engine(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.support.fakes import FixedClock, InMemorySecretStore, RecordingNotifier
+from tests.support.fakes import TEST_INSTANCE, FixedClock, InMemorySecretStore, RecordingNotifier
 from tests.support.leaks import SCANNER
 from token_refresher.binding import BindingError, UrlPrefix, verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass
@@ -223,7 +223,7 @@ class Deputy:
         ctx = ProviderContext(
             http=HttpClient(sleep=lambda _s: None), endpoints=fake.endpoints(), clock=FixedClock()
         )
-        self.engine = RotationEngine(self.store, self.notifier, ctx)
+        self.engine = RotationEngine(self.store, self.notifier, ctx, instance=TEST_INSTANCE)
 
     def app_secret(self, name: str, client_id: str, secret: str, **declared: Any) -> str:
         self.store.create(name, {"client_id": client_id, "client_secret": secret, **declared})

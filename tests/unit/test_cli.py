@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.support.fakes import FixedClock, InMemorySecretStore, RecordingNotifier, client_error
+from tests.support.fakes import (
+    TEST_INSTANCE,
+    FixedClock,
+    InMemorySecretStore,
+    RecordingNotifier,
+    client_error,
+)
 from token_refresher.connection_check import CheckRequest, ConnectionChecker
 from token_refresher.http import HttpClient
 from token_refresher.providers import get_provider
@@ -250,7 +256,7 @@ def test_status_flags_what_needs_a_human_and_exits_2(store, clock) -> None:
     store.create("c/other", "{}", tags={"team": "x"})
     ctx = make_ctx(store, clock)
     # When status runs
-    code = main(["status"], ctx)
+    code = main(["status", "--instance", TEST_INSTANCE], ctx)
     # Then three rows are flagged with their reason, listed first, and the exit code is 2
     text = out(ctx)
     assert code == 2
@@ -271,7 +277,7 @@ def test_status_json_and_provider_filter_exit_0_when_all_is_well(store, clock) -
     store.create("c/li", "{}", tags=managed(clock, provider="linkedin", status="reauth-required"))
     ctx = make_ctx(store, clock)
     # When status is asked for Google only, as JSON
-    code = main(["status", "--json", "--provider", "google_ads"], ctx)
+    code = main(["status", "--json", "--provider", "google_ads", "--instance", TEST_INSTANCE], ctx)
     # Then stdout is JSON rows with ISO dates, and nothing in the selection needs a human
     rows = json.loads(out(ctx))
     assert code == 0
@@ -285,7 +291,7 @@ def test_status_json_and_provider_filter_exit_0_when_all_is_well(store, clock) -
 def test_status_with_an_unknown_provider_lists_the_known_ones(store, clock) -> None:
     # Given/When status is filtered by a misspelt provider
     ctx = make_ctx(store, clock)
-    code = main(["status", "--provider", "gogle_ads"], ctx)
+    code = main(["status", "--provider", "gogle_ads", "--instance", "x"], ctx)
     # Then it fails with the list of providers
     assert code == 1
     assert "unknown provider 'gogle_ads'" in err(ctx)
@@ -301,17 +307,18 @@ def test_rotate_details_are_split_at_the_sweeps_limit_and_validated() -> None:
         ["rotate", *(f"s/{n}" for n in range(1200)), "--force", "--reason", "bulk"]
     )
     # When the event details are built
-    batch = rotate.details(args)
+    batch = rotate.details(args, "prod")
     # Then three events carry 500/500/200 ids, each with the flags, in the sweep's shape
     assert [len(d["secret_ids"]) for d in batch] == [500, 500, 200]
     assert all(d["force"] is True and d["reason"] == "bulk" for d in batch)
+    assert all(d["instance"] == "prod" for d in batch)
     entry = rotate.entry(batch[0], "default")
     assert entry["Source"] == "token-refresher"
     assert entry["DetailType"] == "Token Rotation Requested"
     # And a detail the sweep would refuse is refused here
     too_long = build_parser().parse_args(["rotate", "s/1", "--reason", "x" * 300])
     with pytest.raises(CliError, match="256 characters"):
-        rotate.details(too_long)
+        rotate.details(too_long, "prod")
 
 
 def test_rotate_refuses_unknown_and_unmanaged_ids_and_sends_nothing(store, clock) -> None:
@@ -320,12 +327,79 @@ def test_rotate_refuses_unknown_and_unmanaged_ids_and_sends_nothing(store, clock
     store.create("c/unmanaged", "{}", tags={})
     ctx = make_ctx(store, clock)
     # When both and a missing id are named
-    code = main(["rotate", "c/ok", "c/unmanaged", "c/missing"], ctx)
+    code = main(["rotate", "c/ok", "c/unmanaged", "c/missing", "--instance", TEST_INSTANCE], ctx)
     # Then the two bad ones are named and the request is refused
     assert code == 1
     assert "c/unmanaged: not managed" in err(ctx)
     assert "c/missing: not found" in err(ctx)
     assert "2 of 3 secret(s) cannot be rotated; nothing was sent" in err(ctx)
+
+
+def test_rotate_refuses_another_instances_secret_and_one_of_no_instance(store, clock) -> None:
+    # Given a secret of instance "staging" and one made before instances (managed tag only)
+    store.create("c/staging", "{}", tags=managed(clock) | {"token-refresher:instance": "staging"})
+    store.create("c/legacy", "{}", tags=managed(clock) | {"token-refresher:instance": None})
+    ctx = make_ctx(store, clock)
+    # When instance "production" is asked to rotate them
+    code = main(["rotate", "c/staging", "c/legacy", "--instance", "production"], ctx)
+    # Then both are refused with the reason, and nothing is sent
+    assert code == 1
+    assert "c/staging: belongs to instance 'staging', not to this instance 'production'" in err(ctx)
+    assert "c/legacy: managed but belongs to no instance" in err(ctx)
+
+
+def three_instances(store: InMemorySecretStore, clock: FixedClock) -> None:
+    store.create("c/prod-1", "{}", tags=managed(clock) | {"token-refresher:instance": "prod"})
+    store.create("c/prod-2", "{}", tags=managed(clock) | {"token-refresher:instance": "prod"})
+    store.create("c/staging", "{}", tags=managed(clock) | {"token-refresher:instance": "staging"})
+    # a name that starts like "prod": ListSecrets' tag-value filter matches prefixes
+    store.create("c/prod2", "{}", tags=managed(clock) | {"token-refresher:instance": "prod2"})
+    store.create("c/legacy", "{}", tags=managed(clock) | {"token-refresher:instance": None})
+
+
+def test_status_shows_only_the_chosen_instance(store, clock) -> None:
+    # Given connections of instances prod, prod2 and staging, and one of no instance
+    three_instances(store, clock)
+    ctx = make_ctx(store, clock)
+    # When status is asked for instance prod
+    code = main(["status", "--json", "--instance", "prod"], ctx)
+    # Then only prod's connections are listed
+    rows = json.loads(out(ctx))
+    assert code == 0
+    assert sorted(r["connection"] for r in rows) == ["c/prod-1", "c/prod-2"]
+    assert {r["instance"] for r in rows} == {"prod"}
+
+
+def test_status_all_instances_shows_every_instance_and_the_unowned(store, clock) -> None:
+    # Given connections of three instances and one of no instance
+    three_instances(store, clock)
+    ctx = make_ctx(store, clock)
+    # When status is asked for every instance
+    code = main(["status", "--all-instances"], ctx)
+    # Then every managed secret is listed with its instance ("-" for none)
+    text = out(ctx)
+    assert code == 0
+    assert text.splitlines()[0].split()[:2] == ["INSTANCE", "CONNECTION"]
+    rows = {line.split()[1]: line.split()[0] for line in text.splitlines()[1:6]}
+    assert rows == {
+        "c/prod-1": "prod",
+        "c/prod-2": "prod",
+        "c/prod2": "prod2",
+        "c/staging": "staging",
+        "c/legacy": "-",
+    }
+
+
+def test_instance_comes_from_the_stack_output_unless_given(store, clock) -> None:
+    # Given a stack whose InstanceName output is "prod"
+    three_instances(store, clock)
+    ctx = make_ctx(store, clock)
+    ctx.aws._outputs["tr-prod"] = {"InstanceName": "prod"}  # no AWS in unit tests
+    # When status names only the stack
+    code = main(["status", "--json", "--stack-name", "tr-prod"], ctx)
+    # Then the stack's instance is listed
+    assert code == 0
+    assert sorted(r["connection"] for r in json.loads(out(ctx))) == ["c/prod-1", "c/prod-2"]
 
 
 # --- check --------------------------------------------------------------------------------------
@@ -388,8 +462,10 @@ class RotationFunctionInProcess:
     def __init__(self, store: InMemorySecretStore, clock: FixedClock, fake: FakeProviders):
         http = HttpClient(max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
         pctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=clock)
-        engine = RotationEngine(store, RecordingNotifier(), pctx)
-        self.checker = ConnectionChecker(store, pctx, get_provider, engine.apps.for_token)
+        engine = RotationEngine(store, RecordingNotifier(), pctx, instance=TEST_INSTANCE)
+        self.checker = ConnectionChecker(
+            store, pctx, get_provider, engine.apps.for_token, instance=TEST_INSTANCE
+        )
         self.invoked: list[tuple[str, dict[str, Any]]] = []
 
     def invoke(self, FunctionName: str, Payload: bytes) -> dict[str, Any]:
@@ -522,9 +598,9 @@ def test_status_shows_connections_whose_app_credentials_declare_no_provider(stor
     store.create("c/bound", "{}", tags=managed(clock, app_binding="declared"))
     ctx = make_ctx(store, clock)
     # When status runs (table and JSON)
-    code = main(["status"], ctx)
+    code = main(["status", "--instance", TEST_INSTANCE], ctx)
     as_json = make_ctx(store, clock)
-    main(["status", "--json"], as_json)
+    main(["status", "--json", "--instance", TEST_INSTANCE], as_json)
     # Then the warning names the connection and the fix, without asking for a human (exit 0)
     assert code == 0
     assert (
@@ -584,6 +660,8 @@ def test_onboard_refuses_a_foreign_token_url_before_reading_the_token(store, clo
             APP_ID,
             "--rotation-lambda-arn",
             "arn:aws:lambda:us-east-1:1:function:f",
+            "--instance",
+            TEST_INSTANCE,
             "--option",
             f"token_url=http://127.0.0.1:{fake.port + 1}/oauth2/token",
         ],

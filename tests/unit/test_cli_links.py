@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakes import FixedClock, InMemorySecretStore
+from tests.support.fakes import TEST_INSTANCE, FixedClock, InMemorySecretStore
 from token_refresher.connect.links import LINK_PARAM, Link
 from token_refresher_cli.app import main
 from token_refresher_cli.aws import Aws
@@ -69,7 +69,8 @@ def run(
         clock=FixedClock(),
         store_override=store,
     )
-    ctx.aws = StackAws(store, {"ConnectKeySecretId": KEY_ID} if outputs is None else outputs)
+    stack = {"ConnectKeySecretId": KEY_ID, "InstanceName": TEST_INSTANCE}
+    ctx.aws = StackAws(store, stack if outputs is None else outputs)
     return main(list(argv), ctx), out.getvalue(), err.getvalue()
 
 
@@ -77,7 +78,7 @@ def _link(out: str) -> Link:
     url = out.strip().splitlines()[0]
     assert url.startswith(URL + "?" + LINK_PARAM + "=")
     token = url.split("=", 1)[1]
-    return Link.verify(token, KEY.encode(), now=FixedClock()())
+    return Link.verify(token, KEY.encode(), now=FixedClock()(), instance=TEST_INSTANCE)
 
 
 def test_link_prints_a_signed_link_bound_to_the_connection(store: InMemorySecretStore) -> None:
@@ -124,7 +125,7 @@ def test_link_needs_a_stack_with_a_connect_endpoint(store: InMemorySecretStore) 
         "{}",
         tags={"token-refresher:managed": "true", "token-refresher:provider": "google_ads"},
     )
-    code, _, err = run(store, "link", "c/google", outputs={})
+    code, _, err = run(store, "link", "c/google", outputs={"InstanceName": TEST_INSTANCE})
     assert code == 1
     assert "ConnectEndpoint" in err
 
@@ -148,6 +149,7 @@ def test_connect_creates_an_awaiting_connection_and_prints_its_link(
     assert (link.secret_id, link.allow_new_account) == ("c/new", True)
     tags = store.tags_of("c/new")
     assert tags["token-refresher:awaiting-consent"] == "true"
+    assert tags["token-refresher:instance"] == TEST_INSTANCE  # the stack's ConnectFunction's own
     assert "token-refresher:managed" not in tags  # the sweep ignores it until the consent
     doc = json.loads(store.current_value("c/new"))
     assert doc["options"] == {"login_customer_id": "123"}
@@ -164,3 +166,22 @@ def test_connect_checks_the_app_binding_before_creating_anything(
     assert "refused" in err
     with pytest.raises(KeyError):
         store.tags_of("c/new")
+
+
+def test_link_refuses_another_instances_connection(store: InMemorySecretStore) -> None:
+    # Given a connection of instance "staging"
+    store.create(
+        "c/staging",
+        "{}",
+        tags={
+            "token-refresher:managed": "true",
+            "token-refresher:instance": "staging",
+            "token-refresher:provider": "google_ads",
+        },
+    )
+    # When this stack's instance is asked for a link to it
+    code, out, err = run(store, "link", "c/staging")
+    # Then no link is printed: the other instance's endpoint is the one to use
+    assert code == 1
+    assert out == ""
+    assert "belongs to instance 'staging'" in err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakes import client_error
+from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.unit.conftest import APP_CLIENT_SECRET, INITIAL_ACCESS, INITIAL_REFRESH, Harness
 from token_refresher.connection_check import CheckRequest, ConnectionChecker, is_check_event
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
@@ -21,7 +21,13 @@ STATE_WRITES = ("put_pending", "move_stage")
 
 def checker(harness: Harness) -> ConnectionChecker:
     engine = harness.engine
-    return ConnectionChecker(harness.store, engine.ctx, engine._providers, engine.apps.for_token)
+    return ConnectionChecker(
+        harness.store,
+        engine.ctx,
+        engine._providers,
+        engine.apps.for_token,
+        instance=TEST_INSTANCE,
+    )
 
 
 def check(harness: Harness, secret_id: str):
@@ -173,3 +179,20 @@ def test_bad_check_events_name_the_field(event, field):
     with pytest.raises(ConfigError) as info:
         CheckRequest.from_event(event)
     assert info.value.field == field
+
+
+def test_a_check_of_another_instances_secret_reads_nothing_and_says_whose_it_is(harness):
+    # Given a secret of another instance
+    harness.store.create(
+        "c/staging",
+        "{}",
+        tags={"token-refresher:managed": "true", "token-refresher:instance": "staging"},
+    )
+    harness.store.calls.clear()
+    # When this instance checks it
+    report = checker(harness).run(CheckRequest("c/staging"))
+    # Then it is refused as config, naming the owner, and its value was never read
+    assert report.ok is False
+    assert report.error_class == "config"
+    assert "belongs to instance 'staging'" in (report.message or "")
+    assert harness.store.calls == [("describe", "c/staging")]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.fakes import FakeSqs, client_error
+from tests.support.fakes import TEST_INSTANCE, FakeSqs, client_error
 from tests.support.handlers import LambdaContext, load_handler
 from tests.unit.conftest import Harness
 from token_refresher.adapters.queue import QueueDispatcher, RotationJob
@@ -133,7 +133,9 @@ class TestSweepInQueueMode:
             rotation_lambda_arn=ROTATION_ARN, dispatcher=QueueDispatcher(sqs, QUEUE_URL)
         )
         # When a manual rotation of that secret is requested
-        report = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        report = sweeper.run(
+            SweepRequest.from_event({"secret_ids": [name], "instance": TEST_INSTANCE})
+        )
         # Then it is started at once, nothing queued
         assert report.started == [harness.store.arn_of(name)]
         assert sqs.calls == []

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.fakes import TEST_INSTANCE
 from tests.unit.conftest import Harness
 from token_refresher.errors import ConfigError, ErrorClass
 from token_refresher.protocol import RotationRequest, Step
@@ -119,6 +120,8 @@ sweep_details = st.fixed_dictionaries(
         "force": st.booleans() | json_values,
         "dry_run": st.booleans() | json_values,
         "reason": st.text(max_size=20) | json_values,
+        "instance": st.sampled_from([TEST_INSTANCE, "other", "bad name!"]) | json_values,
+        "adopt_untagged": st.booleans() | json_values,
         "surprise": json_values,
     },
 )
@@ -144,6 +147,13 @@ def test_any_sweep_event_is_parsed_or_refused_by_field_and_never_rotates_unmanag
         assert err.field in ("event", "detail", "source", "detail-type") or err.field.startswith(
             "detail."
         )
+        assert harness.store.calls == []
+        return
+    if not request.scheduled and request.instance != TEST_INSTANCE:
+        # A request for another instance is refused as a whole, before anything is read
+        with pytest.raises(ConfigError) as info:
+            sweeper.run(request)
+        assert info.value.field == "detail.instance"
         assert harness.store.calls == []
         return
     report = sweeper.run(request)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakes import client_error
+from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.unit.conftest import Harness
 from token_refresher.due import RefreshAhead, decide
 from token_refresher.errors import ConfigError
@@ -123,7 +123,9 @@ class TestScheduledSweep:
         )
         # When the scheduled sweep runs (and a manual one asks for it without force)
         report = sweeper.run(SweepRequest(scheduled=True))
-        manual = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        manual = sweeper.run(
+            SweepRequest.from_event({"secret_ids": [name], "instance": TEST_INSTANCE})
+        )
         # Then neither starts a rotation; the manual report says why, and nothing is an error
         assert (report.due, report.started, report.errors) == (0, [], [])
         assert manual.started == []
@@ -196,7 +198,9 @@ class TestManualRequests:
         name = managed(
             harness, "conn/x", **{"last-rotated-at": epoch(harness, -timedelta(minutes=2))}
         )
-        report = sweeper.run(SweepRequest.from_event({"secret_ids": [name]}))
+        report = sweeper.run(
+            SweepRequest.from_event({"secret_ids": [name], "instance": TEST_INSTANCE})
+        )
         assert report.started == []
         assert "10 minutes" in report.skipped[0]["reason"]
 
@@ -204,7 +208,13 @@ class TestManualRequests:
         # Given a secret that is not managed, and an id that does not exist
         harness.store.create("someone/else", "{}")
         report = sweeper.run(
-            SweepRequest.from_event({"secret_ids": ["someone/else", "no/such"], "force": True})
+            SweepRequest.from_event(
+                {
+                    "secret_ids": ["someone/else", "no/such"],
+                    "force": True,
+                    "instance": TEST_INSTANCE,
+                }
+            )
         )
         # Then nothing is rotated, both are reported, and each raised one config alert
         assert report.started == []
@@ -263,7 +273,7 @@ class TestManualRequests:
 
     def test_a_real_run_logs_no_dry_run_verdicts(self, harness, sweeper, caplog):
         managed(harness, "conn/a", **{"expires-at": epoch(harness, timedelta(minutes=5))})
-        report = sweeper.run(SweepRequest.from_event({"all": True}))
+        report = sweeper.run(SweepRequest.from_event({"all": True, "instance": TEST_INSTANCE}))
         assert len(report.started) == 1
         assert [r for r in caplog.records if r.getMessage() == "dry run verdict"] == []
 
@@ -271,7 +281,11 @@ class TestManualRequests:
         managed(harness, "conn/a")
         other = managed(harness, "conn/b")
         harness.store.set_tags(other, {"token-refresher:provider": "meta"})
-        report = sweeper.run(SweepRequest.from_event({"provider": "meta", "dry_run": True}))
+        report = sweeper.run(
+            SweepRequest.from_event(
+                {"provider": "meta", "dry_run": True, "instance": TEST_INSTANCE}
+            )
+        )
         assert [w["secret_id"] for w in report.would_rotate] == [harness.store.arn_of(other)]
 
 
@@ -287,6 +301,7 @@ class TestRequestParsing:
                     secret_ids=("token-refresher/connections/meta-demo",),
                     force=True,
                     reason="user re-authorized; rotate now",
+                    instance=TEST_INSTANCE,
                 ),
             ),
             (
@@ -296,6 +311,7 @@ class TestRequestParsing:
                     all=True,
                     dry_run=True,
                     reason="preview what a manual rotation of everything would do",
+                    instance=TEST_INSTANCE,
                 ),
             ),
             (
@@ -305,11 +321,28 @@ class TestRequestParsing:
                     secret_ids=("token-refresher/connections/meta-demo",),
                     force=True,
                     reason="manual rotation from the CLI",
+                    instance=TEST_INSTANCE,
                 ),
             ),
             (
                 "put-events-dry-run",
-                SweepRequest(scheduled=False, provider="meta", dry_run=True, reason="preview"),
+                SweepRequest(
+                    scheduled=False,
+                    provider="meta",
+                    dry_run=True,
+                    reason="preview",
+                    instance=TEST_INSTANCE,
+                ),
+            ),
+            (
+                "manual-adopt-untagged",
+                SweepRequest(
+                    scheduled=False,
+                    reason="one deployment in this account and region: adopt the secrets made "
+                    "before instances",
+                    instance=TEST_INSTANCE,
+                    adopt_untagged=True,
+                ),
             ),
         ],
     )
@@ -333,6 +366,7 @@ class TestRequestParsing:
             "manual-dry-run-all",
             "put-events-rotate-one",
             "put-events-dry-run",
+            "manual-adopt-untagged",
         }
         sweep_files = {
             p.stem
@@ -373,6 +407,9 @@ class TestRecheckBeforeRotating:
 
         def list_then_rotated_elsewhere(key, value):
             entries = list(listed(key, value))
+            if key != "token-refresher:instance":  # the hourly look for unowned secrets
+                yield from entries
+                return
             harness.store.set_tags(
                 name, {"token-refresher:last-rotated-at": epoch(harness, timedelta(0))}
             )

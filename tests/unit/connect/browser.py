@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 
 from tests.support.fake_providers import FakeProviders
-from tests.support.fakes import InMemorySecretStore, RecordingNotifier
+from tests.support.fakes import TEST_INSTANCE, InMemorySecretStore, RecordingNotifier
 from token_refresher.connect.links import LINK_PARAM, TAG_CONNECT_NONCE
 from token_refresher.connect.minter import LinkMinter, SigningKey
 from token_refresher.connect.pages import Page
@@ -61,11 +61,19 @@ class World:
         self.clock = Clock()
         http = HttpClient(sleep=lambda _s: None, connect_timeout=1.0, read_timeout=2.0)
         self.ctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=self.clock)
-        self.engine = RotationEngine(self.store, self.notifier, self.ctx)
+        self.engine = RotationEngine(self.store, self.notifier, self.ctx, instance=TEST_INSTANCE)
         self.service = ConnectService(
-            self.store, self.notifier, self.ctx, lambda: SIGNING, self.engine, clock=self.clock
+            self.store,
+            self.notifier,
+            self.ctx,
+            lambda: SIGNING,
+            self.engine,
+            instance=TEST_INSTANCE,
+            clock=self.clock,
         )
-        self.minter = LinkMinter(self.store, lambda: SIGNING, clock=self.clock)
+        self.minter = LinkMinter(
+            self.store, lambda: SIGNING, instance=TEST_INSTANCE, clock=self.clock
+        )
 
     def app_secret(self, provider: str) -> str:
         name = f"token-refresher/apps/{provider}"

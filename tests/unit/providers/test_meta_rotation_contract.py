@@ -8,7 +8,7 @@ import json
 
 import pytest
 from tests.support.fake_providers import FakeProviders, Response
-from tests.support.fakes import InMemorySecretStore, RecordingNotifier
+from tests.support.fakes import TEST_INSTANCE, InMemorySecretStore, RecordingNotifier
 
 from token_refresher.errors import ProviderError
 from token_refresher.http import HttpClient
@@ -30,7 +30,7 @@ def _engine(
 ) -> tuple[RotationEngine, RecordingNotifier]:
     notifier = RecordingNotifier()
     ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), endpoints=fake.endpoints())
-    return RotationEngine(store, notifier, ctx), notifier
+    return RotationEngine(store, notifier, ctx, instance=TEST_INSTANCE), notifier
 
 
 def _connection(store: InMemorySecretStore, provider: str, app_secret: str) -> str:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from token_refresher.due import RefreshAhead
 from token_refresher.errors import ConfigError
 from token_refresher.http import check_url
+from token_refresher.instances import instance_name
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.state import AlertPolicy
 
@@ -130,6 +131,15 @@ class Settings:
     dispatch_senders: int = 8
     connect_key_secret_id: str | None = None  # the consent links' signing key (connect/)
     link_ttl: timedelta = timedelta(days=7)
+    instance: str | None = None  # INSTANCE_NAME (stack parameter InstanceName)
+    adopt_untagged: bool = False  # ADOPT_UNTAGGED: adopt managed secrets that have no instance
+
+    def require_instance(self) -> str:
+        if self.instance is None:
+            raise ConfigError(
+                "is required (the stack sets it from InstanceName)", field="INSTANCE_NAME"
+            )
+        return self.instance
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -142,7 +152,13 @@ class Settings:
         queue_url = env.get("ROTATION_QUEUE_URL", "").strip() or None
         if queue_url is not None and not queue_url.startswith(("https://", "http://")):
             raise ConfigError("must be an SQS queue URL", field="ROTATION_QUEUE_URL")
+        raw_instance = env.get("INSTANCE_NAME", "").strip()
+        adopt = env.get("ADOPT_UNTAGGED", "false").strip().lower() or "false"
+        if adopt not in ("true", "false"):
+            raise ConfigError("must be true or false", field="ADOPT_UNTAGGED")
         return cls(
+            instance=instance_name(raw_instance) if raw_instance else None,
+            adopt_untagged=adopt == "true",
             connect_key_secret_id=env.get("CONNECT_KEY_SECRET_ID", "").strip() or None,
             link_ttl=timedelta(days=_int(env, "CONNECT_LINK_TTL_DAYS", 7, 1, 90)),
             rotation_function_arn=rotation_arn,

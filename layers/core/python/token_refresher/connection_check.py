@@ -28,6 +28,7 @@ from token_refresher.adapters.secrets import (
 )
 from token_refresher.binding import verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
+from token_refresher.instances import refusal, remediation
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
 from token_refresher.providers.base import Provider, ProviderContext, ValidationResult
@@ -117,7 +118,10 @@ class ConnectionChecker:
         provider_ctx: ProviderContext,
         providers: Callable[[str], Provider],
         app_credentials: AppCredentialsFor,
+        *,
+        instance: str,
     ) -> None:
+        self.instance = instance
         self.store = store
         self.ctx = provider_ctx
         self._providers = providers
@@ -191,6 +195,9 @@ class ConnectionChecker:
                 "the check reads only the secrets the stack manages",
                 "Onboard the secret (token-refresher onboard) or tag it, then check again.",
             )
+        why = refusal(desc.tags, self.instance)  # another instance's secret, or none's
+        if why is not None:
+            raise _Stop(ErrorClass.CONFIG, why, remediation(self.instance))
         return desc
 
     @staticmethod

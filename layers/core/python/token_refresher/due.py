@@ -130,6 +130,8 @@ class SweepReport:
     enqueued: list[str] = field(default_factory=list)
     warnings_sent: int = 0
     due_ids: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)  # secrets of no instance adopted (instances)
+    unowned: list[str] = field(default_factory=list)  # secrets of no instance left (alerted)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +146,8 @@ class SweepReport:
             "deferred": self.deferred,
             "enqueued": self.enqueued,
             "warnings_sent": self.warnings_sent,
+            "adopted": self.adopted,
+            "unowned": self.unowned,
         }
 
 

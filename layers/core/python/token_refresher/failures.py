@@ -14,11 +14,19 @@ from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretDescription, SecretStore
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import ErrorClass, TokenRefresherError, VersionNotPending
+from token_refresher.instances import NotThisInstance
 from token_refresher.model import TokenDocument
 from token_refresher.observability import MetricSink, logger
 from token_refresher.protocol import RotationRequest, StepOutcome
 from token_refresher.redact import Redactor
-from token_refresher.state import TAG_MANAGED, TAG_PROVIDER, AlertPolicy, TokenState, on_failure
+from token_refresher.state import (
+    TAG_INSTANCE,
+    TAG_MANAGED,
+    TAG_PROVIDER,
+    AlertPolicy,
+    TokenState,
+    on_failure,
+)
 
 
 def publish_alert(notifier: Notifier, alert: Alert) -> None:
@@ -95,6 +103,9 @@ class FailureReporter:
         )
         if desc is None:
             return  # no such secret: nothing to tag, nobody to tell about a typo'd id
+        if isinstance(err, NotThisInstance):  # one alert; its tags are not ours to write
+            self._refused_rotation(request.secret_id, provider, err)
+            return
         self._record(request.secret_id, desc=desc, provider=provider, doc=doc, err=err)
 
     def _record(
@@ -131,6 +142,20 @@ class FailureReporter:
             expires_at=expires_at,
             consecutive_failures=decision.state.consecutive_failures,
             reminder=decision.reminder,
+        )
+        publish_alert(self.notifier, alert)
+
+    def _refused_rotation(
+        self, secret_id: str, provider: str | None, err: TokenRefresherError
+    ) -> None:
+        alert = Alert(
+            AlertEvent.CONFIG_INVALID,
+            secret_id=secret_id,
+            provider=provider,
+            message=f"rotation refused: {err.message}",
+            occurred_at=self.clock(),
+            error_class=err.error_class.value,
+            remediation=err.remediation,
         )
         publish_alert(self.notifier, alert)
 
@@ -173,8 +198,9 @@ class FailureReporter:
                 secret_id=secret_id,
                 provider=None,
                 message=f"manual rotation refused: {why}",
-                remediation=f"Only secrets tagged {TAG_MANAGED}=true are rotated. Check the id, "
-                "or onboard the secret first.",
+                remediation=f"Each deployment rotates only secrets tagged {TAG_MANAGED}=true "
+                f"and {TAG_INSTANCE}=<its InstanceName>. Check the id and the instance, or "
+                "onboard the secret first.",
                 occurred_at=self.clock(),
                 error_class=ErrorClass.CONFIG.value,
             ),

@@ -40,6 +40,7 @@ from token_refresher.errors import (
     VersionNotPending,
 )
 from token_refresher.failures import FailureReporter, publish_alert, save_tags
+from token_refresher.instances import ensure_own
 from token_refresher.model import TokenDocument
 from token_refresher.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.observability import MetricSink, NullMetrics, logger
@@ -66,6 +67,7 @@ class RotationEngine:
         notifier: Notifier,
         provider_ctx: ProviderContext,
         *,
+        instance: str,
         policy: AlertPolicy | None = None,
         providers: Callable[[str], Provider] = get_provider,
         metrics: MetricSink | None = None,
@@ -73,6 +75,7 @@ class RotationEngine:
         min_refresh_interval: timedelta = MIN_ROTATION_INTERVAL,
     ) -> None:
         self.min_refresh_interval = min_refresh_interval
+        self.instance = instance
         self.store = store
         self.notifier = notifier
         self.ctx = provider_ctx
@@ -95,6 +98,7 @@ class RotationEngine:
         desc: SecretDescription | None = None
         try:
             desc = describe_for_rotation(self.store, request.secret_id)
+            ensure_own(desc.tags, self.instance)  # another instance's secret, or none's: refused
             if already_current(desc, request):
                 return StepResult(request.step, request.secret_id, StepOutcome.SKIPPED)
             doc = parse_current(self.store.get_value(request.secret_id, stage=AWSCURRENT), redactor)

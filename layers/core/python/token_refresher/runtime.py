@@ -75,7 +75,9 @@ def link_minter(cfg: Settings) -> LinkMinter | None:
     from token_refresher.connect.minter import LinkMinter  # noqa: PLC0415
 
     keys = _keys(cfg.connect_key_secret_id)
-    return LinkMinter(_store(), lambda: keys.current, ttl=cfg.link_ttl)
+    return LinkMinter(
+        _store(), lambda: keys.current, instance=cfg.require_instance(), ttl=cfg.link_ttl
+    )
 
 
 @cache
@@ -99,6 +101,7 @@ def connect_service() -> ConnectService:
         provider_context(cfg),
         lambda: keys.current,
         rotation_engine(),
+        instance=cfg.require_instance(),
     )
 
 
@@ -111,6 +114,7 @@ def rotation_engine() -> RotationEngine:
         _store(),
         notifier(cfg),
         provider_context(cfg),
+        instance=cfg.require_instance(),
         policy=cfg.policy,
         metrics=EmfMetrics(),
     )
@@ -127,6 +131,8 @@ def sweep_engine() -> SweepEngine:
         concurrency=cfg.sweep_concurrency,
         metrics=EmfMetrics(),
         dispatcher=_dispatcher(),
+        adopt_untagged=cfg.adopt_untagged,
+        sweep_interval=cfg.policy.sweep_interval,
     )
 
 
@@ -141,6 +147,7 @@ def _starter() -> RotationStarter:
     cfg = settings()
     return RotationStarter(
         _store(),
+        instance=cfg.require_instance(),
         rotation_lambda_arn=cfg.rotation_function_arn,
         rotation_after_days=cfg.rotation_after_days,
         resumer=_resumer(cfg),
@@ -173,7 +180,9 @@ def connection_checker() -> ConnectionChecker:
     from token_refresher.providers import get_provider  # noqa: PLC0415
 
     engine = rotation_engine()
-    return ConnectionChecker(engine.store, engine.ctx, get_provider, engine.apps.for_token)
+    return ConnectionChecker(
+        engine.store, engine.ctx, get_provider, engine.apps.for_token, instance=engine.instance
+    )
 
 
 def reset() -> None:

@@ -1,11 +1,12 @@
 """One way to start a rotation, used by the sweep (direct mode) and the queue worker.
 
 Right before RotateSecret the secret is described again (a listing or a queued message may be
-minutes old): a secret deleted or no longer managed is skipped, a rotation pending on it is left
-alone ("in progress") or, when stuck longer than ``stuck_after``, finished first (its pending
-value is reused, never dropped), and one rotated within the minimum interval is skipped unless
-forced. Then the rotation function is attached when rotation is not set up yet, and RotateSecret
-starts it; Secrets Manager's "previous rotation isn't complete" is "in progress" too.
+minutes old): a secret deleted, no longer managed or no longer this instance's is skipped, a
+rotation pending on it is left alone ("in progress") or, when stuck longer than ``stuck_after``,
+finished first (its pending value is reused, never dropped), and one rotated within the minimum
+interval is skipped unless forced. Then this instance's rotation function is attached when
+rotation is not set up yet or another instance's function is (a moved connection), and
+RotateSecret starts it; Secrets Manager's "previous rotation isn't complete" is "in progress" too.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Protocol
 from token_refresher.adapters.errors import NotFound, RotationInProgress
 from token_refresher.adapters.secrets import AWSCURRENT, AWSPENDING, SecretDescription, SecretStore
 from token_refresher.due import MIN_ROTATION_INTERVAL, human_interval, last_rotation
+from token_refresher.instances import refusal, rotation_to_attach
 from token_refresher.observability import logger
-from token_refresher.state import TAG_FORCE_AFTER, TAG_MANAGED
+from token_refresher.state import TAG_FORCE_AFTER, TAG_INSTANCE, TAG_MANAGED
 from token_refresher.timeutil import Clock, from_epoch, utcnow
 
 
@@ -58,7 +60,7 @@ _REASONS = {
     StartOutcome.IN_PROGRESS: "rotation already in progress",
     StartOutcome.RECENT: "rotated moments ago by another run",
     StartOutcome.NOT_FOUND: "secret deleted since it was listed",
-    StartOutcome.NOT_MANAGED: f"no longer managed by token-refresher (tag {TAG_MANAGED}=true gone)",
+    StartOutcome.NOT_MANAGED: f"no longer this instance's (tags {TAG_MANAGED}, {TAG_INSTANCE})",
 }
 
 
@@ -94,6 +96,7 @@ class RotationStarter:
         self,
         store: SecretStore,
         *,
+        instance: str,
         rotation_lambda_arn: str | None,
         rotation_after_days: int | None = 7,
         min_interval: timedelta = MIN_ROTATION_INTERVAL,
@@ -102,6 +105,7 @@ class RotationStarter:
         stuck_after: timedelta = timedelta(minutes=15),
     ) -> None:
         self.store = store
+        self.instance = instance
         self.rotation_lambda_arn = rotation_lambda_arn
         self.rotation_after_days = rotation_after_days
         self.min_interval = min_interval
@@ -128,7 +132,9 @@ class RotationStarter:
                 # Lets the rotation function refresh even within the minimum interval.
                 now_epoch = str(int(self.clock().timestamp()))
                 self.store.tag(desc.arn, {TAG_FORCE_AFTER: now_epoch})
-            lambda_arn = None if desc.rotation_enabled else self.rotation_lambda_arn
+            lambda_arn = rotation_to_attach(
+                desc.rotation_enabled, desc.rotation_lambda_arn, self.rotation_lambda_arn
+            )
             self.store.rotate(desc.arn, lambda_arn=lambda_arn, after_days=self.rotation_after_days)
         except NotFound:
             return StartOutcome.NOT_FOUND
@@ -139,8 +145,8 @@ class RotationStarter:
     def _skip(
         self, desc: SecretDescription, *, force: bool, decided_at: datetime | None
     ) -> StartOutcome | None:
-        if desc.tags.get(TAG_MANAGED) != "true":
-            return StartOutcome.NOT_MANAGED
+        if refusal(desc.tags, self.instance) is not None:
+            return StartOutcome.NOT_MANAGED  # not managed, or not this instance's
         now = self.clock()
         pending = pending_outcome(
             self.store, self.resumer, desc, now=now, stuck_after=self.stuck_after

@@ -22,6 +22,8 @@ from token_refresher.timeutil import from_epoch, to_epoch
 
 TAG_PREFIX = "token-refresher:"
 TAG_MANAGED = TAG_PREFIX + "managed"
+TAG_INSTANCE = TAG_PREFIX + "instance"  # the deployment (InstanceName) a secret belongs to
+TAG_UNOWNED_ALERTED = TAG_PREFIX + "unowned-alerted-at"  # managed, no instance: alerted then
 TAG_PROVIDER = TAG_PREFIX + "provider"
 TAG_KIND = TAG_PREFIX + "kind"
 TAG_EXPIRES_AT = TAG_PREFIX + "expires-at"

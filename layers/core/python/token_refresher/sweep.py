@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.queue import Dispatcher, RotationJob
 from token_refresher.adapters.secrets import SecretNotFound, SecretStore
+from token_refresher.adoption import UnownedSecrets, scan_due
 from token_refresher.deadlines import DeadlineWarner
 from token_refresher.due import (
     Candidate,
@@ -33,13 +34,13 @@ from token_refresher.due import (
     last_rotation,
 )
 from token_refresher.errors import ConfigError, TokenRefresherError
-from token_refresher.failures import FailureReporter
+from token_refresher.failures import FailureReporter, publish_alert
+from token_refresher.instances import instance_name, list_own, refusal
 from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.starter import RotationStarter, StartOutcome
 from token_refresher.state import (
     TAG_EXPIRES_AT,
-    TAG_MANAGED,
     TAG_PROVIDER,
     TAG_STATUS,
     Status,
@@ -52,6 +53,7 @@ __all__ = ["RefreshAhead", "SweepEngine", "SweepReport", "SweepRequest", "decide
 MANUAL_DETAIL_TYPE = "Token Rotation Requested"
 MANUAL_SOURCE = "token-refresher"
 MAX_SECRET_IDS = 500
+EVERY_UNOWNED = "*"  # the report's secret_id when looking for secrets of no instance failed
 
 
 # --- the request --------------------------------------------------------------------------------
@@ -73,6 +75,13 @@ class SweepRequest:
     force: bool = False
     dry_run: bool = False
     reason: str | None = None
+    instance: str | None = None  # manual requests name the instance they are meant for
+    adopt_untagged: bool = False
+
+    @property
+    def selects(self) -> bool:
+        """False for a manual request that only asks for adoption."""
+        return self.scheduled or bool(self.secret_ids) or self.provider is not None or self.all
 
     @classmethod
     def from_event(cls, event: object) -> SweepRequest:
@@ -95,7 +104,8 @@ class SweepRequest:
 
     @classmethod
     def _from_detail(cls, detail: Mapping[str, Any]) -> SweepRequest:
-        known = {"secret_ids", "provider", "all", "force", "dry_run", "reason"}
+        known = {"secret_ids", "provider", "all", "force", "dry_run", "reason", "instance"}
+        known.add("adopt_untagged")
         unknown = sorted(set(detail) - known)
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)}", field="detail")
@@ -117,23 +127,38 @@ class SweepRequest:
                 f"unknown provider; known: {', '.join(PROVIDER_NAMES)}", field="detail.provider"
             )
         everything = _flag(detail, "all")
+        adopt = _flag(detail, "adopt_untagged")
         selectors = sum([ids is not None, provider is not None, everything])
-        if selectors != 1:
+        if selectors != 1 and not (adopt and selectors == 0):
             raise ConfigError(
                 "exactly one of secret_ids, provider or all is required", field="detail"
             )
         reason = detail.get("reason")
         if reason is not None and (not isinstance(reason, str) or len(reason) > 256):
             raise ConfigError("must be a string of at most 256 characters", field="detail.reason")
+        force, dry_run = _flag(detail, "force"), _flag(detail, "dry_run")
         return cls(
             scheduled=False,
             secret_ids=tuple(dict.fromkeys(i.strip() for i in ids or [])),
             provider=provider,
             all=everything,
-            force=_flag(detail, "force"),
-            dry_run=_flag(detail, "dry_run"),
+            force=force,
+            dry_run=dry_run,
             reason=reason,
+            instance=_instance(detail),
+            adopt_untagged=adopt,
         )
+
+
+def _instance(detail: Mapping[str, Any]) -> str:
+    instance = detail.get("instance")
+    if not isinstance(instance, str):
+        raise ConfigError(
+            "is required: the InstanceName of the deployment this request is for "
+            "(stack output InstanceName)",
+            field="detail.instance",
+        )
+    return instance_name(instance, field="detail.instance")
 
 
 # --- the sweep ----------------------------------------------------------------------------------
@@ -166,9 +191,15 @@ class SweepEngine:
         metrics: MetricSink | None = None,
         reserve_ms: int = 10_000,
         dispatcher: Dispatcher | None = None,
+        adopt_untagged: bool = False,
+        sweep_interval: timedelta = timedelta(minutes=15),
     ) -> None:
         self.store = store
         self.starter = starter
+        self.instance = starter.instance  # one instance: the starter's
+        self.adopt_untagged = adopt_untagged
+        self.sweep_interval = sweep_interval
+        self.notifier = notifier
         self.clock: Clock = starter.clock
         policies = dict(policies or {})
         self.policy = policies.pop("*", RefreshAhead())
@@ -187,7 +218,14 @@ class SweepEngine:
         rotations ``reserve_ms`` before the end (the rest are reported as deferred)."""
         started = time.monotonic()
         now = self.clock()
+        if not request.scheduled and request.instance != self.instance:
+            raise ConfigError(
+                f"this request is for instance {request.instance!r}; this deployment is "
+                f"{self.instance!r}",
+                field="detail.instance",
+            )
         report = SweepReport(scheduled=request.scheduled, dry_run=request.dry_run)
+        self._unowned(request, report, now)
         candidates = self._select(request, report)
         report.scanned = len(candidates)
         due = self._decide(candidates, request, report, now)
@@ -206,11 +244,30 @@ class SweepEngine:
 
     # --- selection -----------------------------------------------------------------------------
 
+    def _unowned(self, request: SweepRequest, report: SweepReport, now: datetime) -> None:
+        """Managed secrets of no instance: adopted when told to, alerted otherwise."""
+        adopt = request.adopt_untagged or (request.scheduled and self.adopt_untagged)
+        if not adopt and not (request.scheduled and scan_due(now, self.sweep_interval)):
+            return
+        unowned = UnownedSecrets(
+            self.store, lambda alert: publish_alert(self.notifier, alert), self.instance
+        )
+        try:
+            outcome = unowned.handle(adopt=adopt, dry_run=request.dry_run, now=now)
+        except AwsError as exc:
+            report.errors.append(
+                {"secret_id": EVERY_UNOWNED, "error": exc.code, "error_class": "adopt"}
+            )
+            return
+        report.adopted, report.unowned = outcome.adopted, outcome.unowned
+
     def _select(self, request: SweepRequest, report: SweepReport) -> list[Candidate]:
+        if not request.selects:
+            return []
         if request.secret_ids:
             return [c for c in (self._named(i, report) for i in request.secret_ids) if c]
         out = []
-        for entry in self.store.list_by_tag(TAG_MANAGED, "true"):
+        for entry in list_own(self.store, self.instance):
             cand = candidate_from_listing(entry)
             if request.provider is None or cand.provider == request.provider:
                 out.append(cand)
@@ -222,12 +279,9 @@ class SweepEngine:
         except SecretNotFound:
             self._refuse(secret_id, "secret not found", report)
             return None
-        if desc.tags.get(TAG_MANAGED) != "true":
-            self._refuse(
-                secret_id,
-                f"not managed by token-refresher (tag {TAG_MANAGED}=true missing)",
-                report,
-            )
+        why = refusal(desc.tags, self.instance)
+        if why is not None:
+            self._refuse(secret_id, why, report)
             return None
         return Candidate(
             secret_id=desc.arn,
@@ -354,6 +408,8 @@ def _log_report(request: SweepRequest, report: SweepReport, seconds: float) -> N
             "errors": len(report.errors),
             "deferred": len(report.deferred),
             "enqueued": len(report.enqueued),
+            "adopted": len(report.adopted),
+            "unowned": len(report.unowned),
             "seconds": round(seconds, 3),
         },
     )

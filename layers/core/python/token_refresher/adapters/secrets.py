@@ -25,6 +25,7 @@ class SecretDescription:
     versions: Mapping[str, tuple[str, ...]]  # version id -> staging labels
     tags: Mapping[str, str] = field(default_factory=dict)
     last_rotated_at: float | None = None  # epoch seconds
+    rotation_lambda_arn: str | None = None
 
     def version_with(self, stage: str) -> str | None:
         for version_id, stages in self.versions.items():
@@ -99,6 +100,7 @@ class SecretsManagerStore:
             versions={k: tuple(v) for k, v in resp.get("VersionIdsToStages", {}).items()},
             tags={t["Key"]: t["Value"] for t in resp.get("Tags", [])},
             last_rotated_at=last.timestamp() if last is not None else None,
+            rotation_lambda_arn=resp.get("RotationLambdaARN"),
         )
 
     def get_value(

@@ -50,11 +50,7 @@ def _minter(ctx: Context, args: argparse.Namespace) -> tuple[LinkMinter, str]:
         )
     keys = KeySource(ctx.store(), key_id)
     ttl = timedelta(days=args.valid_days)
-    instance = resolve_instance(args, ctx)  # the stack's ConnectFunction accepts its own only
-    minter = LinkMinter(
-        ctx.store(), lambda: keys.current, instance=instance, ttl=ttl, clock=ctx.clock
-    )
-    return minter, key_id
+    return LinkMinter(ctx.store(), lambda: keys.current, ttl=ttl, clock=ctx.clock), key_id
 
 
 def _print_link(ctx: Context, minter: LinkMinter, name: str, provider: str, new: bool) -> None:

@@ -54,9 +54,7 @@ def minter(deployed: Deployed) -> Callable[..., str]:
 
     def mint(secret: str, *, days: float = 7, **kw: Any) -> str:
         clock = (lambda: utcnow() - timedelta(days=8)) if days < 0 else utcnow
-        instance = deployed.outputs["InstanceName"]  # the stack's ConnectFunction's own
-        minter = LinkMinter(store, lambda: keys.current, instance=instance, clock=clock)
-        return minter.mint(secret, "google_ads", **kw)
+        return LinkMinter(store, lambda: keys.current, clock=clock).mint(secret, "google_ads", **kw)
 
     return mint
 

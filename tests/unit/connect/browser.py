@@ -68,12 +68,9 @@ class World:
             self.ctx,
             lambda: SIGNING,
             self.engine,
-            instance=TEST_INSTANCE,
             clock=self.clock,
         )
-        self.minter = LinkMinter(
-            self.store, lambda: SIGNING, instance=TEST_INSTANCE, clock=self.clock
-        )
+        self.minter = LinkMinter(self.store, lambda: SIGNING, clock=self.clock)
 
     def app_secret(self, provider: str) -> str:
         name = f"token-refresher/apps/{provider}"

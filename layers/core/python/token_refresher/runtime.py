@@ -75,9 +75,7 @@ def link_minter(cfg: Settings) -> LinkMinter | None:
     from token_refresher.connect.minter import LinkMinter  # noqa: PLC0415
 
     keys = _keys(cfg.connect_key_secret_id)
-    return LinkMinter(
-        _store(), lambda: keys.current, instance=cfg.require_instance(), ttl=cfg.link_ttl
-    )
+    return LinkMinter(_store(), lambda: keys.current, ttl=cfg.link_ttl)
 
 
 @cache
@@ -101,7 +99,6 @@ def connect_service() -> ConnectService:
         provider_context(cfg),
         lambda: keys.current,
         rotation_engine(),
-        instance=cfg.require_instance(),
     )
 
 

@@ -6,9 +6,10 @@ in the README's "Manual rotation and the events/ files" table and its CLI table 
 README.md and run as a subprocess, with the environment of the README's own `export` line (the
 port swapped for this session's). The demo stack and its connections are deleted afterwards.
 
-The file name sorts first among the e2e files: the demo must run while no other stack is deployed,
-because every stack's manual-rotation rule takes every "Token Rotation Requested" event (the
-shared e2e stack's sweep would attach its own rotation function to the demo's connections).
+The file name sorts first among the e2e files, so that the demo runs on a quiet LocalStack. Other
+stacks no longer interfere (each answers only events addressed to its instance, and its sweep
+lists only its instance's secrets: tests/e2e/test_instances_e2e.py), but the demo's timings and
+the README's `status` output are easier to read alone.
 """
 
 from __future__ import annotations

@@ -326,7 +326,12 @@ def _cli_commands(text: str) -> Iterator[list[str]]:
 
 
 def test_cli_commands_in_the_docs_parse():
-    subcommands = {"onboard", "status", "rotate", "check"}
+    subcommands = {
+        name
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
     problems = []
     for span in CODE:
         if "..." in span.text:

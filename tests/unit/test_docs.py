@@ -344,8 +344,10 @@ def test_cli_commands_in_the_docs_parse():
                 with contextlib.redirect_stderr(err):
                     build_parser().parse_args(argv)
             except SystemExit as exc:
-                if exc.code not in (0, None):  # --help / --version exit 0
-                    problems.append(f"{span.where()}: {err.getvalue().strip().splitlines()[-1]}")
+                message = err.getvalue().strip().splitlines()[-1]
+                # --help / --version exit 0; "arguments are required": a command named in prose
+                if exc.code not in (0, None) and "arguments are required" not in message:
+                    problems.append(f"{span.where()}: {message}")
     report(problems, "CLI commands the parser refuses")
 
 

@@ -1,8 +1,8 @@
 """The installed `token-refresher` command, on Python 3.11 and 3.13, against the deployed stack.
 
-3.11 runs the `make dist` wheel installed in .venv-py311 (`make cli-py311`, which this module runs:
-a no-op when it is up to date); 3.13 runs the command `make venv` installs in .venv. Each is a
-separate process with AWS aimed at LocalStack through the usual environment variables.
+3.11 runs the `make dist` wheel installed in .venv-py311 (`make cli-py311`); 3.13 runs the command
+`make venv` installs in .venv. This module asks make for both (a no-op when they are up to date).
+Each is a separate process with AWS aimed at LocalStack through the usual environment variables.
 """
 
 from __future__ import annotations
@@ -30,21 +30,22 @@ APP_SECRET = "g-installed-cli-secret-0001"
 
 
 @pytest.fixture(scope="module")
-def installed_py311() -> None:
-    """The 3.11 venv with the current wheel (built and installed when missing or stale)."""
+def installed() -> None:
+    """Both commands, current: the 3.11 venv's wheel and .venv's editable install (re)made."""
+    targets = [str(SCRIPTS["3.13"].relative_to(stack.REPO_ROOT)), "cli-py311"]
     made = subprocess.run(
-        ["make", "--no-print-directory", "cli-py311"],
+        ["make", "--no-print-directory", *targets],
         cwd=stack.REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    assert made.returncode == 0, f"make cli-py311 failed:\n{made.stdout}\n{made.stderr}"
+    assert made.returncode == 0, f"make {' '.join(targets)} failed:\n{made.stdout}\n{made.stderr}"
 
 
 @pytest.fixture
-def command(deployed: Deployed, installed_py311: None) -> Callable[..., Callable[..., CliRun]]:
+def command(deployed: Deployed, installed: None) -> Callable[..., Callable[..., CliRun]]:
     env = os.environ | stack.aws_environment(deployed.endpoint)
     env["TOKEN_REFRESHER_STACK"] = E2E_STACK
     env.pop("PYTHONPATH", None)  # the installed package only, not the clone

@@ -58,6 +58,16 @@ def test_failing_is_reminded_daily_not_more():
     assert (later.event, later.reminder) == (AlertEvent.REFRESH_FAILED, True)
 
 
+def test_a_failing_connection_alerts_at_once_when_it_needs_reauthorization():
+    # Given a connection already failing and alerted about an hour ago (alerts.md's edge case)
+    failing = TokenState(Status.FAILING, 3, "transient", last_alert_at=NOW)
+    # When the provider then says the grant is gone
+    decision = fail(failing, ErrorClass.REAUTH_REQUIRED, now=NOW + timedelta(hours=1))
+    # Then token.reauth_required goes out at once, not as a reminder a day later
+    assert (decision.event, decision.reminder) == (AlertEvent.REAUTH_REQUIRED, False)
+    assert decision.state.status is Status.REAUTH_REQUIRED
+
+
 def test_transient_error_does_not_clear_reauth_required():
     reauth = TokenState(Status.REAUTH_REQUIRED, 1, "reauth_required", last_alert_at=NOW)
     decision = fail(reauth, ErrorClass.TRANSIENT, now=NOW + timedelta(hours=1))

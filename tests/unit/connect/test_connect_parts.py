@@ -186,9 +186,13 @@ def test_a_link_for_a_foreign_provider_tag_is_tampered(world: World) -> None:
 
 
 def test_awaiting_document_must_be_json(world: World) -> None:
+    # Given an awaiting-consent connection whose document is not JSON
     world.store.create("conn/bad", "not json", tags={"token-refresher:awaiting-consent": "true"})
-    with pytest.raises(ConfigError):
-        world.open(world.link("conn/bad", "google_ads"))
+    # When its link is opened
+    visit = world.open(world.link("conn/bad", "google_ads"))
+    # Then our "not set up correctly" page answers (not an exception, i.e. a bare 502)
+    assert visit.page.status == 400
+    assert "not set up correctly" in visit.text
 
 
 def test_links_carry_the_key_secrets_instance_and_refuse_another_instances_secret(

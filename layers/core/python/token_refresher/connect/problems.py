@@ -108,6 +108,18 @@ def different_account_page(expected: str, clear: str) -> Page:
     )
 
 
+def not_stored_page(clear: str) -> Page:
+    return failure(
+        409,
+        "Your consent was not stored",
+        "The sign-in worked, but the new authorization could not be saved (for example a "
+        "scheduled refresh of this connection ran at the same moment and took precedence). The "
+        "connection was not changed, and this link cannot be used again.",
+        "Ask the person who manages this connection for a new link.",
+        clear,
+    )
+
+
 def not_found_page() -> Page:
     return failure(
         404, "Nothing here", "This address is not a connect link.", "Open the link you were sent."

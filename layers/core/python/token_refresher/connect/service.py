@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretStore
 from token_refresher.alerts import Alert, AlertEvent
@@ -20,9 +21,11 @@ from token_refresher.connect.problems import (
     error_page,
     link_page,
     not_found_page,
+    not_stored_page,
 )
 from token_refresher.connect.store import (
     Connection,
+    GrantNotStored,
     consented_document,
     instance_tag,
     load_connection,
@@ -103,6 +106,23 @@ class ConnectService:
                 "connect link refused", extra={"problem": err.problem.value, "detail": err.detail}
             )
             return link_page(err.problem, clear_cookie(secure=req.secure))
+        except (AwsError, TokenRefresherError) as exc:
+            return self._unexpected(req, exc)
+
+    @staticmethod
+    def _unexpected(req: HttpRequest, exc: AwsError | TokenRefresherError) -> pages.Page:
+        """Reading the key or the connection failed: our page, not a bare 502 (no token here:
+        AWS messages name resources, ours name fields)."""
+        if isinstance(exc, AwsError):
+            error_class, detail = ErrorClass.TRANSIENT, {"aws_code": exc.code}
+        else:
+            error_class, detail = exc.error_class, {"detail": exc.message}
+        logger.error(
+            "connect failed",
+            extra={"path": req.path[:64], "error": type(exc).__name__, "error_class": error_class}
+            | detail,
+        )
+        return error_page(error_class, clear_cookie(secure=req.secure))
 
     # --- the landing page ----------------------------------------------------------------------
 
@@ -172,10 +192,13 @@ class ConnectService:
         code = req.query.get("auth_code" if provider == "tiktok" else "code", "")
         if not code:
             raise LinkError(LinkProblem.TAMPERED, "no authorization code")
+        redactor = Redactor([code])
         try:
-            return self._complete(conn, link, flow, code, signing=signing, secure=secure)
+            return self._complete(
+                conn, link, flow, code, signing=signing, secure=secure, redactor=redactor
+            )
         except TokenRefresherError as err:
-            return self._failed(conn, err, "callback", secure=secure)
+            return self._failed(conn, err, "callback", secure=secure, redactor=redactor)
 
     def _complete(  # noqa: PLR0913 - one attempt's parts, keyword-only past the code
         self,
@@ -186,8 +209,8 @@ class ConnectService:
         *,
         signing: SigningKey,
         secure: bool,
+        redactor: Redactor,
     ) -> pages.Page:
-        redactor = Redactor([code])
         app = self.engine.apps.for_token(conn.desc, conn.doc, redactor)  # binding check first
         if app is None:
             raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)
@@ -208,7 +231,7 @@ class ConnectService:
                 provider=doc.provider,
             )
         tags = self._instance_tags(signing.instance)
-        store_grant(self.store, self.engine, conn, doc, now=now, extra_tags=tags)
+        store_grant(self.store, self.engine, conn, doc, nonce=link.nonce, now=now, extra_tags=tags)
         logger.info(
             "connection stored",
             extra={"secret_id": conn.desc.name, "provider": doc.provider, "new": conn.is_new},
@@ -263,8 +286,15 @@ class ConnectService:
         return denied_page(code, clear_cookie(secure=secure))
 
     def _failed(
-        self, conn: Connection, err: TokenRefresherError, where: str, *, secure: bool = True
+        self,
+        conn: Connection,
+        err: TokenRefresherError,
+        where: str,
+        *,
+        secure: bool = True,
+        redactor: Redactor | None = None,
     ) -> pages.Page:
+        redact = redactor or Redactor()
         logger.error(
             "connect failed",
             extra={
@@ -273,8 +303,12 @@ class ConnectService:
                 "where": where,
                 "error_class": err.error_class.value,
                 "provider_code": err.provider_code,
+                "detail": redact(err.message),
+                "remediation": redact(err.remediation) if err.remediation else None,
             },
         )
+        if isinstance(err, GrantNotStored):
+            return not_stored_page(clear_cookie(secure=secure))
         return error_page(err.error_class, clear_cookie(secure=secure))
 
     def _publish(self, alert: Alert) -> None:

@@ -1,13 +1,14 @@
 """The connection a link names, and storing the grant a consent produced.
 
-Storing never races a rotation and never drops a refresh token: the new document is written as
-AWSPENDING on a fresh version, and the rotation engine's own steps (createSecret, which reuses a
-pending value without calling the provider; setSecret; testSecret, the provider's check; and
-finishSecret, which moves AWSCURRENT, resets the state tags and sends ``token.recovered`` for a
-connection that was failing) finish it with that ClientRequestToken, exactly as Secrets Manager's
-retry of a rotation would. While that version is pending RotateSecret refuses new rotations; a
-rotation that had started just before loses its AWSPENDING label and its remaining steps are
-refused as "not the pending version" (the consented grant supersedes the token it refreshed).
+Storing never races a rotation and never drops a refresh token: the new document (validated
+with the platform before) is written as AWSPENDING on a version named after the link's nonce, and
+the rotation engine's finishSecret (which moves AWSCURRENT, resets the state tags and sends
+``token.recovered`` for a connection that was failing) completes it. While that version is pending
+RotateSecret refuses new rotations; a rotation that had started just before loses its AWSPENDING
+label and its remaining steps are refused as "not the pending version". If instead a rotation's
+createSecret takes AWSPENDING back before finishSecret, nothing is stored, the page says so and
+the nonce stays. A second browser finishing the same link writes the same version id with another
+value: Secrets Manager refuses it and that browser sees "already used".
 
 A new connection (``token-refresher connect``) is created by the CLI unmanaged, with the
 ``awaiting-consent`` tag and a document without tokens: the sweep never sees it. The first
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import (
     AWSCURRENT,
+    AWSPENDING,
     SecretDescription,
     SecretNotFound,
     SecretStore,
@@ -37,10 +40,15 @@ from token_refresher.connect.links import (
     LinkError,
     LinkProblem,
 )
-from token_refresher.errors import ConfigError, SecretFormatError
+from token_refresher.errors import (
+    ConfigError,
+    RotationStateError,
+    SecretFormatError,
+)
 from token_refresher.model import TokenDocument
 from token_refresher.notices import merge_refresh, token_tags
 from token_refresher.protocol import RotationRequest, Step
+from token_refresher.redact import Redactor
 from token_refresher.rotation import RotationEngine
 from token_refresher.state import (
     TAG_LAST_ROTATED,
@@ -139,18 +147,61 @@ def _identity_record(identity: Identity) -> dict[str, str]:
     return {"account_id": identity.account_id, "account_label": identity.label}
 
 
+# Pending versions are named after the link's nonce: a second browser finishing the same link
+# writes the same version id with another value, which Secrets Manager refuses
+# (ResourceExistsException) -- single use holds even when two callbacks race.
+PENDING_NAMESPACE = uuid.UUID("6f1d3c52-8a0e-5b7e-9c1a-2f4e6b8d0a13")
+
+
+class GrantNotStored(RotationStateError):
+    """Another rotation took AWSPENDING before the consented grant became AWSCURRENT."""
+
+
+def pending_version(nonce: str) -> str:
+    """The version id a consent through the link with ``nonce`` writes."""
+    return str(uuid.uuid5(PENDING_NAMESPACE, nonce))
+
+
 def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, explicitly
     store: SecretStore,
     engine: RotationEngine,
     conn: Connection,
     doc: TokenDocument,
     *,
+    nonce: str,
     now: datetime,
     extra_tags: Mapping[str, str],
 ) -> str:
-    """Write ``doc`` as the connection's new AWSCURRENT; returns the version id."""
-    version = str(uuid.uuid4())
-    store.put_pending(conn.desc.arn, version, doc.to_json())  # the new grant is safe from here
+    """Write ``doc`` as the connection's new AWSCURRENT; returns the version id.
+
+    Raises LinkError(USED) when another browser already wrote this link's grant, GrantNotStored
+    when a rotation took AWSPENDING first; the nonce is marked used only once the grant is stored.
+    """
+    version = pending_version(nonce)
+    try:
+        store.put_pending(conn.desc.arn, version, doc.to_json())  # the new grant is safe from here
+    except AwsError as exc:
+        if exc.code == "ResourceExistsException":
+            raise LinkError(LinkProblem.USED, "this link's grant was already written") from None
+        raise
+    try:
+        _make_current(store, engine, conn, doc, version, now=now, extra_tags=extra_tags)
+    except AwsError as exc:  # the version id is spent: the page must not say "open it again"
+        raise GrantNotStored(f"finishing the consented grant failed ({exc.code})") from exc
+    store.tag(conn.desc.arn, {TAG_CONNECT_NONCE: NONCE_USED})
+    return version
+
+
+def _make_current(  # noqa: PLR0913 - as store_grant
+    store: SecretStore,
+    engine: RotationEngine,
+    conn: Connection,
+    doc: TokenDocument,
+    version: str,
+    *,
+    now: datetime,
+    extra_tags: Mapping[str, str],
+) -> None:
     if conn.is_new:
         current = conn.desc.version_with(AWSCURRENT)
         store.move_stage(conn.desc.arn, AWSCURRENT, to_version=version, from_version=current)
@@ -162,10 +213,21 @@ def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, exp
             | dict(extra_tags),
         )
     else:
-        for step in (Step.CREATE, Step.SET, Step.TEST, Step.FINISH):
-            engine.run(RotationRequest(step, conn.desc.arn, version))
-    store.tag(conn.desc.arn, {TAG_CONNECT_NONCE: NONCE_USED})
-    return version
+        _finish(store, engine, conn, doc, version)
+
+
+def _finish(
+    store: SecretStore, engine: RotationEngine, conn: Connection, doc: TokenDocument, version: str
+) -> None:
+    """The engine's finishSecret for the pending grant. createSecret (it would reuse the value),
+    setSecret (nothing to set) and testSecret (the service validated the grant before writing)
+    are not run, nor the engine's failure reporting: a failure here is shown on the page, and
+    neither marks the connection failing nor sends an alert whose new link would kill this one."""
+    request = RotationRequest(Step.FINISH, conn.desc.arn, version)
+    desc = store.describe(conn.desc.arn)
+    if AWSPENDING not in desc.versions.get(version, ()):
+        raise GrantNotStored("a rotation took AWSPENDING before the consented grant was stored")
+    engine.finish_secret(desc, conn.doc, request, Redactor(doc.secret_values()))
 
 
 def require_consent_flow(doc: TokenDocument) -> None:

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tests.support.fakes import client_error
+from tests.support.fakes import InMemorySecretStore, client_error
 from tests.unit.connect.browser import World
-from token_refresher.connect import service
-from token_refresher.connect.links import NONCE_USED
-from token_refresher.connect.store import pending_version
+from token_refresher.adapters.linking import LinkingNotifier
+from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.connect import exchange, service
+from token_refresher.connect.links import NONCE_USED, pending_version
+from token_refresher.connect.minter import KeySource
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ValidationResult
+from token_refresher.timeutil import utcnow
 
 pytestmark = pytest.mark.unit
 
@@ -166,3 +171,116 @@ def test_a_failed_exchange_logs_its_message_and_remediation_without_the_code(
 
 def test_the_pending_version_is_named_after_the_nonce() -> None:
     assert pending_version("abc") == pending_version("abc") != pending_version("abd")
+
+
+def test_a_pinned_connection_refuses_a_consent_that_names_no_account(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an oauth2 connection pinned to an account, and a server answering without id_token
+    name = world.connection("oauth2", account="acct-1")
+    before = world.store.current_value(name)
+    real = service.exchange_code
+    monkeypatch.setattr(
+        service, "exchange_code", lambda *a: dataclasses.replace(real(*a), identity=None)
+    )
+    # When the owner consents
+    done = world.connect(world.link(name, "oauth2"))
+    # Then nothing is stored and the operator is alerted
+    assert done.page.status == 409, done.text
+    assert world.store.current_value(name) == before
+    assert world.notifier.events() == ["token.connect_refused"]
+
+
+def test_the_landing_page_says_whether_any_account_is_accepted(world: World) -> None:
+    # Given one connection with no recorded account and one pinned
+    unpinned = world.connection("google_ads")
+    pinned = world.connection("linkedin", account="li-1")
+    # When each link is opened
+    open_text = world.open(world.link(unpinned, "google_ads")).text
+    pinned_text = world.open(world.link(pinned, "linkedin")).text
+    # Then the unpinned page says any account is accepted, the pinned one names its account
+    assert "any account will be accepted" in open_text
+    assert "account named above" not in open_text
+    assert "account named above" in pinned_text
+
+
+def test_oauth2_reconsent_without_a_refresh_token_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an oauth2 connection holding a refresh token, and a server answering without one
+    name = world.connection("oauth2")
+    before = world.store.current_value(name)
+    real = exchange._post_code
+
+    def no_refresh(*args: Any, **kwargs: Any) -> Any:
+        token, body = real(*args, **kwargs)
+        return dataclasses.replace(token, refresh_token=None), body
+
+    monkeypatch.setattr(exchange, "_post_code", no_refresh)
+    # When the owner consents
+    done = world.connect(world.link(name, "oauth2"))
+    # Then the grant is refused and the refreshable one kept
+    assert done.page.status == 400, done.text
+    assert world.store.current_value(name) == before
+
+
+def test_a_replaced_signing_key_takes_effect_within_five_minutes() -> None:
+    # Given a key source that read the key
+    store = InMemorySecretStore()
+    store.create("stack/connect-signing-key", {"key": "a" * 40, "url": "https://x/"})
+    now = [1000.0]
+    keys = KeySource(store, "stack/connect-signing-key", monotonic=lambda: now[0])
+    first = keys.current
+    # When the secret's value is replaced
+    store.put_pending("stack/connect-signing-key", "v2", json.dumps({"key": "b" * 40, "url": "u"}))
+    store.move_stage(
+        "stack/connect-signing-key",
+        "AWSCURRENT",
+        to_version="v2",
+        from_version=store.describe("stack/connect-signing-key").version_with("AWSCURRENT"),
+    )
+    now[0] += 299
+    cached = keys.current
+    now[0] += 2
+    # Then the old key serves until 5 minutes have passed, the new one after
+    assert cached.key == first.key == b"a" * 40
+    assert keys.current.key == b"b" * 40
+
+
+def test_two_links_open_in_one_browser_do_not_break_each_other(world: World) -> None:
+    # Given two connections' links opened one after the other in the same browser
+    first = world.connection("google_ads")
+    second = world.connection("linkedin")
+    landing_first = world.open(world.link(first, "google_ads"))
+    landing_second = world.open(world.link(second, "linkedin"))
+    jar = f"{landing_first.cookie}; {landing_second.cookie}"
+    # When the first sign-in comes back with both cookies in the browser
+    back = world.decide(world.consent_href(landing_first))
+    done = world.open(back, cookie=jar)
+    # Then it completes
+    assert done.page.status == 200, done.text
+    assert world.nonce(first) == NONCE_USED
+
+
+def test_a_reminder_alert_keeps_the_earlier_link_working(world: World) -> None:
+    # Given a connection needing re-authorization and the link of yesterday's alert
+    name = world.connection("google_ads")
+    notifier = LinkingNotifier(world.notifier, world.minter)
+    alert = Alert(
+        AlertEvent.REAUTH_REQUIRED,
+        secret_id=name,
+        provider="google_ads",
+        message="revoked",
+        occurred_at=utcnow(),
+    )
+    yesterday = notifier.with_link(alert).reconnect_url
+    # When today's reminder is sent
+    today = notifier.with_link(alert).reconnect_url
+    # Then both links carry a consent; the first one used works
+    assert yesterday
+    assert today
+    done = world.connect(yesterday)
+    assert done.page.status == 200, done.text
+    assert world.open(today).page.status == 410  # same nonce: used now
+    # and after that consent a new alert carries a fresh, working link
+    assert world.connect(notifier.with_link(alert).reconnect_url or "").page.status == 200

@@ -36,7 +36,7 @@ class LinkingNotifier:
         ):
             return alert
         try:
-            url = self._minter.mint(alert.secret_id, alert.provider or "")
+            url = self._minter.mint(alert.secret_id, alert.provider or "", reuse_nonce=True)
         except (TokenRefresherError, AwsError) as exc:
             logger.warning(
                 "alert sent without a reconnect link",

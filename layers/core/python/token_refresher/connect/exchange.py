@@ -197,6 +197,8 @@ def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     if not oauth2_pkce(doc):
         g = CodeGrant(g.code, g.redirect_uri, None)
     token, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)
+    if doc.refresh_token:  # never trade a refreshable grant for one that is not
+        _require_refresh(token, "oauth2", "the connection had one; ask for offline access")
     identity = None
     if "id_token" in body:
         identity = Identity(_claim(id_token_claims(body, "oauth2"), "sub", "oauth2"))

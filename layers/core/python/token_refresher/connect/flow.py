@@ -3,8 +3,10 @@
 The landing page starts an attempt with a random flow id. Everything else is derived from the link
 token, the flow id and the signing key, so the callback recomputes it instead of looking it up:
 
-- the cookie ``tr_connect`` (HttpOnly, SameSite=Lax) holds ``<link token>~<flow id>``: the callback
-  knows which link it serves, and only the browser that opened the link can finish it;
+- the cookie ``tr_connect_<flow id>`` (HttpOnly, SameSite=Lax) holds the link token: the callback
+  finds it by the flow id in ``state``, knows which link it serves, and only the browser that
+  opened the link can finish it; one cookie per attempt, so a second link opened in the same
+  browser does not break the first one's sign-in;
 - ``state`` = ``<flow id>.<MAC(platform, link token, flow id)>``: short (TikTok), bound to the link,
   the flow and the platform (mix-up defence, with one callback path per platform), and useless
   without the cookie;
@@ -23,7 +25,7 @@ from http.cookies import CookieError, SimpleCookie
 
 from token_refresher.connect.links import b64url, mac
 
-COOKIE_NAME = "tr_connect"
+COOKIE_PREFIX = "tr_connect_"
 COOKIE_MAX_AGE_S = 3600
 FLOW_ID_BYTES = 12
 STATE_MAC_BYTES = 18
@@ -56,17 +58,17 @@ class Flow:
     def cookie(self, *, secure: bool) -> str:
         """A ``Set-Cookie`` header value."""
         attrs = f"Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax"
-        return f"{COOKIE_NAME}={self.link_token}~{self.flow_id}; {attrs}" + (
+        return f"{COOKIE_PREFIX}{self.flow_id}={self.link_token}; {attrs}" + (
             "; Secure" if secure else ""
         )
 
     @classmethod
     def from_callback(cls, cookie_header: str, state: str, platform: str, key: bytes) -> Flow:
         """The attempt a callback belongs to; raises FlowError when state or cookie disagree."""
-        value = _cookie(cookie_header)
-        if value is None or value.count("~") != 1:
+        flow_id = state.partition(".")[0]
+        link_token = _cookie(cookie_header, COOKIE_PREFIX + flow_id) if flow_id else None
+        if link_token is None:
             raise FlowError("no consent cookie in this browser")
-        link_token, _, flow_id = value.partition("~")
         flow = cls(link_token, flow_id, platform)
         if not hmac.compare_digest(state.encode(), flow.state(key).encode()):
             raise FlowError("state does not match this attempt")
@@ -77,17 +79,20 @@ def pkce_challenge(verifier: str) -> str:
     return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
-def clear_cookie(*, secure: bool) -> str:
-    return f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax" + (
+def clear_cookie(*, secure: bool, flow_id: str = "") -> str:
+    """The ``Set-Cookie`` value deleting the attempt's cookie ("" when no attempt is known)."""
+    if not flow_id:
+        return ""
+    return f"{COOKIE_PREFIX}{flow_id}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax" + (
         "; Secure" if secure else ""
     )
 
 
-def _cookie(header: str) -> str | None:
+def _cookie(header: str, name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(header or "")
     except CookieError:
         return None
-    morsel = jar.get(COOKIE_NAME)
+    morsel = jar.get(name)
     return morsel.value if morsel is not None and morsel.value else None

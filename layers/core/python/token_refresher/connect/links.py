@@ -5,7 +5,8 @@ carries no token and no secret. The signature is HMAC-SHA256 with the deployment
 Secrets Manager secret the stack generates), so a link made by another deployment, or edited by
 hand, does not verify. Single use: the nonce must equal the connection secret's
 ``token-refresher:connect-nonce`` tag, which a successful consent replaces with ``used`` and which
-each newly made link replaces with its own nonce (only the newest link works).
+each link the CLI makes replaces with its own nonce (only the newest such link works); alerts'
+links reuse an unused nonce (minter.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,6 +70,17 @@ def mac(key: bytes, *parts: str) -> bytes:
 
 def new_nonce() -> str:
     return secrets.token_urlsafe(NONCE_BYTES)
+
+
+# A consent through a link writes its grant as the pending version named after the link's nonce:
+# a second browser finishing the same link writes the same version id with another value, which
+# Secrets Manager refuses (ResourceExistsException), so single use holds when callbacks race.
+PENDING_NAMESPACE = uuid.UUID("6f1d3c52-8a0e-5b7e-9c1a-2f4e6b8d0a13")
+
+
+def pending_version(nonce: str) -> str:
+    """The version id a consent through the link with ``nonce`` writes."""
+    return str(uuid.uuid5(PENDING_NAMESPACE, nonce))
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,34 @@
 """Making links: a fresh nonce on the connection secret, then the signed link.
 
 Used by the CLI (``token-refresher link`` / ``connect``) and by the alerting path (alerts that need
-a human carry ``reconnect_url``). Each new link replaces the previous one's nonce: only the newest
-link of a connection works.
+a human carry ``reconnect_url``). Each link made by the CLI replaces the previous one's nonce: only
+the newest such link works. An alert's link reuses the connection's unused nonce, so a daily
+reminder does not kill yesterday's link or a sign-in in progress.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretStore
 from token_refresher.connect.links import (
     CONSENT_PROVIDERS,
     DEFAULT_TTL,
+    NONCE_USED,
     TAG_CONNECT_NONCE,
     Link,
     new_nonce,
+    pending_version,
 )
 from token_refresher.errors import ConfigError
 from token_refresher.timeutil import Clock, utcnow
 
 MIN_KEY_BYTES = 32
+KEY_CACHE_TTL_S = 300.0  # a replaced key takes effect within 5 minutes
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,28 @@ class SigningKey:
 
 
 class KeySource:
-    """Reads the signing key secret once per container (the key never changes under a stack)."""
+    """Reads the signing key secret, again after ``KEY_CACHE_TTL_S``: replacing the secret's
+    value revokes every outstanding link within that time."""
 
-    def __init__(self, store: SecretStore, secret_id: str) -> None:
+    def __init__(
+        self,
+        store: SecretStore,
+        secret_id: str,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._secret_id = secret_id
+        self._monotonic = monotonic
+        self._cached: tuple[float, SigningKey] | None = None
 
-    @cached_property
+    @property
     def current(self) -> SigningKey:
-        text = self._store.get_value(self._secret_id, stage=AWSCURRENT)
-        return SigningKey.from_json(text, self._secret_id)
+        now = self._monotonic()
+        if self._cached is None or now - self._cached[0] >= KEY_CACHE_TTL_S:
+            text = self._store.get_value(self._secret_id, stage=AWSCURRENT)
+            self._cached = (now, SigningKey.from_json(text, self._secret_id))
+        return self._cached[1]
 
 
 class LinkMinter:
@@ -86,22 +102,41 @@ class LinkMinter:
         self._ttl = ttl
         self._clock = clock
 
-    def mint(self, secret_id: str, provider: str, *, allow_new_account: bool = False) -> str:
+    def mint(
+        self,
+        secret_id: str,
+        provider: str,
+        *,
+        allow_new_account: bool = False,
+        reuse_nonce: bool = False,
+    ) -> str:
         """A new link for ``secret_id`` (tags a fresh nonce on it); ConfigError for providers
-        without a consent flow."""
+        without a consent flow. ``reuse_nonce`` (alerts): keep the connection's unused nonce, so
+        the links of earlier alerts and a sign-in in progress keep working."""
         if provider not in CONSENT_PROVIDERS:
             raise ConfigError(f"provider {provider!r} has no consent flow", field="provider")
         signing = self._keys()
+        nonce = self._unused_nonce(secret_id) if reuse_nonce else None
         link = Link(
             secret_id=secret_id,
             provider=provider,
-            nonce=new_nonce(),
+            nonce=nonce or new_nonce(),
             expires_at=self.expiry(),
             instance=signing.instance,
             allow_new_account=allow_new_account,
         )
-        self._store.tag(secret_id, {TAG_CONNECT_NONCE: link.nonce})
+        if nonce is None:
+            self._store.tag(secret_id, {TAG_CONNECT_NONCE: link.nonce})
         return link.url(signing.base_url, signing.key)
+
+    def _unused_nonce(self, secret_id: str) -> str | None:
+        """The connection's current nonce unless it was used (or its grant already written)."""
+        nonce = self._store.describe(secret_id).tags.get(TAG_CONNECT_NONCE)
+        if not nonce or nonce == NONCE_USED:
+            return None
+        if self._store.get_value(secret_id, version_id=pending_version(nonce)) is not None:
+            return None  # a consent wrote its grant but could not finish: that link is spent
+        return nonce
 
     def expiry(self) -> datetime:
         return self._clock() + self._ttl

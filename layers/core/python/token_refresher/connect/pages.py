@@ -67,16 +67,22 @@ def _facts(rows: Mapping[str, str]) -> str:
     return f"<dl>{items}</dl>"
 
 
-def landing(facts: Mapping[str, str], platform_label: str, href: str, cookie: str) -> Page:
+def landing(
+    facts: Mapping[str, str], platform_label: str, href: str, cookie: str, *, pinned: bool
+) -> Page:
     title = f"Connect {platform_label}"
+    who = (
+        "Sign in with the account named above."
+        if pinned
+        else "Any account you sign in with will be accepted and recorded for this connection."
+    )
     body = (
         f"<h1>{escape(title)}</h1>"
         "<p>You were sent this link to sign in to the platform and give the token refresher "
         "access again. Check the details, then continue.</p>"
         f"{_facts(facts)}"
         f'<a class="btn" href="{escape(href, quote=True)}">Continue to {escape(platform_label)}</a>'
-        '<p class="note">Sign in with the account named above. The link works once and only '
-        "in this browser.</p>"
+        f'<p class="note">{who} The link works once and only in this browser.</p>'
     )
     return Page(200, title, _doc(title, body), {"Set-Cookie": cookie})
 
@@ -88,7 +94,7 @@ def success(facts: Mapping[str, str], clear_cookie: str) -> Page:
         "stored. The token refresher keeps it alive from now on; you can close this page.</p>"
         f"{_facts(facts)}"
     )
-    return Page(200, title, _doc(title, body), {"Set-Cookie": clear_cookie})
+    return Page(200, title, _doc(title, body), {"Set-Cookie": clear_cookie} if clear_cookie else {})
 
 
 def failure(status: int, title: str, what: str, todo: str, clear_cookie: str | None = None) -> Page:

@@ -100,8 +100,9 @@ def different_account_page(expected: str, clear: str) -> Page:
     return failure(
         409,
         "A different account signed in",
-        f"This connection belongs to the account '{expected}', but another account gave "
-        "consent. Nothing was stored and the operator was alerted.",
+        f"This connection belongs to the account '{expected}', but the platform reported "
+        "another account (or did not say which). Nothing was stored and the operator was "
+        "alerted.",
         "Open the link again and sign in with that account. If the connection should move to a "
         "new account, ask the operator for a link made with --allow-new-account.",
         clear,

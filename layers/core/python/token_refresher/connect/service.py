@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
@@ -102,10 +102,7 @@ class ConnectService:
                 return self.callback(req, req.path[len(CALLBACK_PREFIX) :].strip("/"))
             return not_found_page()
         except LinkError as err:
-            logger.warning(
-                "connect link refused", extra={"problem": err.problem.value, "detail": err.detail}
-            )
-            return link_page(err.problem, clear_cookie(secure=req.secure))
+            return _link_refused(err, "")
         except (AwsError, TokenRefresherError) as exc:
             return self._unexpected(req, exc)
 
@@ -122,7 +119,7 @@ class ConnectService:
             extra={"path": req.path[:64], "error": type(exc).__name__, "error_class": error_class}
             | detail,
         )
-        return error_page(error_class, clear_cookie(secure=req.secure))
+        return error_page(error_class, "")
 
     # --- the landing page ----------------------------------------------------------------------
 
@@ -154,7 +151,10 @@ class ConnectService:
             "connect link opened", extra={"secret_id": conn.desc.name, "provider": link.provider}
         )
         facts = self._facts(conn, link) | {"Link valid until": format_iso(link.expires_at)}
-        return pages.landing(facts, LABELS[link.provider], href, flow.cookie(secure=req.secure))
+        pinned = conn.previous_account is not None and not link.allow_new_account
+        return pages.landing(
+            facts, LABELS[link.provider], href, flow.cookie(secure=req.secure), pinned=pinned
+        )
 
     def redirect_uri(self, signing: SigningKey, provider: str) -> str:
         return f"{signing.base_url}callback/{provider}"
@@ -168,6 +168,8 @@ class ConnectService:
         }
         if link.allow_new_account:
             facts["Account"] = "any account may consent (new account allowed)"
+        elif conn.previous_account is None:
+            facts["Account"] = "any account will be accepted (none recorded yet)"
         if conn.is_new:
             facts["Last consenting account"] = "new connection"
         return facts
@@ -181,6 +183,17 @@ class ConnectService:
             flow = Flow.from_callback(req.cookie, req.query.get("state", ""), provider, signing.key)
         except FlowError as err:
             raise LinkError(LinkProblem.TAMPERED, str(err)) from None
+        try:
+            page = self._attempt(req, provider, flow, signing)
+        except LinkError as err:
+            page = _link_refused(err, "")
+        cleared = clear_cookie(secure=secure, flow_id=flow.flow_id)
+        return replace(page, headers={**page.headers, "Set-Cookie": cleared})
+
+    def _attempt(
+        self, req: HttpRequest, provider: str, flow: Flow, signing: SigningKey
+    ) -> pages.Page:
+        secure = req.secure
         link = Link.verify(
             flow.link_token, signing.key, now=self._clock(), instance=signing.instance
         )
@@ -252,13 +265,19 @@ class ConnectService:
 
     def _account_allowed(self, conn: Connection, link: Link, consent: Consent) -> bool:
         previous = conn.previous_account
-        if link.allow_new_account or previous is None or consent.identity is None:
+        if link.allow_new_account or previous is None:
             return True
-        if same_account(previous, consent.identity, link.provider):
+        if consent.identity is not None and same_account(previous, consent.identity, link.provider):
             return True
+        # A pinned connection and a platform answer that names no account (oauth2 without an
+        # id_token) cannot be shown to be the same account: refused like a different one.
         logger.warning(
             "connect refused: a different account consented",
-            extra={"secret_id": conn.desc.name, "provider": link.provider},
+            extra={
+                "secret_id": conn.desc.name,
+                "provider": link.provider,
+                "identity_reported": consent.identity is not None,
+            },
         )
         self._publish(
             Alert(
@@ -313,3 +332,10 @@ class ConnectService:
 
     def _publish(self, alert: Alert) -> None:
         self.notifier.publish(alert)
+
+
+def _link_refused(err: LinkError, clear: str) -> pages.Page:
+    logger.warning(
+        "connect link refused", extra={"problem": err.problem.value, "detail": err.detail}
+    )
+    return link_page(err.problem, clear)

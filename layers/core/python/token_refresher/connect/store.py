@@ -18,7 +18,6 @@ consent writes the grant as its AWSCURRENT and only then tags it managed.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +38,7 @@ from token_refresher.connect.links import (
     Link,
     LinkError,
     LinkProblem,
+    pending_version,
 )
 from token_refresher.errors import (
     ConfigError,
@@ -147,19 +147,8 @@ def _identity_record(identity: Identity) -> dict[str, str]:
     return {"account_id": identity.account_id, "account_label": identity.label}
 
 
-# Pending versions are named after the link's nonce: a second browser finishing the same link
-# writes the same version id with another value, which Secrets Manager refuses
-# (ResourceExistsException) -- single use holds even when two callbacks race.
-PENDING_NAMESPACE = uuid.UUID("6f1d3c52-8a0e-5b7e-9c1a-2f4e6b8d0a13")
-
-
 class GrantNotStored(RotationStateError):
     """Another rotation took AWSPENDING before the consented grant became AWSCURRENT."""
-
-
-def pending_version(nonce: str) -> str:
-    """The version id a consent through the link with ``nonce`` writes."""
-    return str(uuid.uuid5(PENDING_NAMESPACE, nonce))
 
 
 def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, explicitly

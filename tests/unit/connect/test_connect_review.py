@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import yaml
 
 from tests.support.fakes import InMemorySecretStore, client_error
 from tests.unit.connect.browser import World
@@ -16,7 +17,7 @@ from token_refresher.adapters.linking import LinkingNotifier
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import exchange, service
 from token_refresher.connect.links import NONCE_USED, pending_version
-from token_refresher.connect.minter import KeySource
+from token_refresher.connect.minter import KeySource, SigningKey
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ValidationResult
@@ -284,3 +285,42 @@ def test_a_reminder_alert_keeps_the_earlier_link_working(world: World) -> None:
     assert world.open(today).page.status == 410  # same nonce: used now
     # and after that consent a new alert carries a fresh, working link
     assert world.connect(notifier.with_link(alert).reconnect_url or "").page.status == 200
+
+
+def test_the_connect_function_has_a_reservation_parameter_and_room_for_retries() -> None:
+    # Given the template read as data
+    from tests.unit.test_template_instances import TEMPLATE, _CfnLoader
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    # When the ConnectFunction and its parameter are looked at
+    param = template["Parameters"]["ConnectReservedConcurrency"]
+    props = template["Resources"]["ConnectFunction"]["Properties"]
+    # Then a small reservation is the default (0 = none) and the timeout covers retried calls
+    assert (param["Default"], param["MinValue"]) == (2, 0)
+    assert props["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasConnectReservation",
+            {"Ref": "ConnectReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert template["Conditions"]["HasConnectReservation"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ConnectReservedConcurrency"}, 0]}]
+    }
+    assert props["Timeout"] >= 90
+
+
+def test_a_connection_without_the_instance_tag_is_foreign_to_a_named_instance(
+    world: World,
+) -> None:
+    # Given a deployment named "prod" and a managed connection carrying no instance tag
+    signing = SigningKey.from_json(
+        json.dumps({"key": "k" * 40, "url": "https://x/", "instance": "prod"}), "k"
+    )
+    world.service._keys = lambda: signing  # type: ignore[method-assign]
+    world.minter._keys = lambda: signing
+    name = world.connection("google_ads")
+    # When its link is opened
+    visit = world.open(world.link(name, "google_ads"))
+    # Then it is refused as another deployment's
+    assert visit.page.status == 404

@@ -27,7 +27,6 @@ from token_refresher.connect.store import (
     Connection,
     GrantNotStored,
     consented_document,
-    instance_tag,
     load_connection,
     require_consent_flow,
     store_grant,
@@ -38,6 +37,7 @@ from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor
 from token_refresher.rotation import RotationEngine
+from token_refresher.state import TAG_INSTANCE
 from token_refresher.timeutil import Clock, format_iso, utcnow
 
 CALLBACK_PREFIX = "/callback/"
@@ -260,8 +260,7 @@ class ConnectService:
 
     @staticmethod
     def _instance_tags(instance: str) -> dict[str, str]:
-        key = instance_tag()
-        return {key: instance} if key and instance else {}
+        return {TAG_INSTANCE: instance} if instance else {}
 
     def _account_allowed(self, conn: Connection, link: Link, consent: Consent) -> bool:
         previous = conn.previous_account

@@ -51,6 +51,7 @@ from token_refresher.protocol import RotationRequest, Step
 from token_refresher.redact import Redactor
 from token_refresher.rotation import RotationEngine
 from token_refresher.state import (
+    TAG_INSTANCE,
     TAG_LAST_ROTATED,
     TAG_MANAGED,
     TAG_PREFIX,
@@ -83,14 +84,6 @@ class Connection:
         return str(shown) if shown else "none recorded yet"
 
 
-def instance_tag() -> str | None:
-    """The instance tag key once the deployment carries one (issue 13), else None."""
-    from token_refresher import state  # noqa: PLC0415
-
-    value = getattr(state, "TAG_INSTANCE", None)
-    return value if isinstance(value, str) else None
-
-
 def load_connection(store: SecretStore, link: Link, instance: str) -> Connection:
     """The connection ``link`` names, checked: this deployment's, same provider, nonce unused."""
     try:
@@ -101,8 +94,7 @@ def load_connection(store: SecretStore, link: Link, instance: str) -> Connection
     is_new = tags.get(TAG_MANAGED) != "true"
     if is_new and tags.get(TAG_AWAITING) != "true":
         raise LinkError(LinkProblem.FOREIGN, "not a connection of this deployment")
-    key = instance_tag()
-    if key and instance and tags.get(key, instance) != instance:
+    if instance and tags.get(TAG_INSTANCE) != instance:
         raise LinkError(LinkProblem.FOREIGN, "another deployment's connection")
     if tags.get(TAG_PROVIDER, link.provider) != link.provider:
         raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")

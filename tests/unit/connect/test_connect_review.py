@@ -324,3 +324,98 @@ def test_a_connection_without_the_instance_tag_is_foreign_to_a_named_instance(
     visit = world.open(world.link(name, "google_ads"))
     # Then it is refused as another deployment's
     assert visit.page.status == 404
+
+
+def test_the_meta_code_exchange_is_not_retried_after_a_read_timeout(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the HTTP client recording how each call is marked
+    real = world.ctx.http.request
+    marks: dict[str, Any] = {}
+
+    def recording(method: str, url: str, **kwargs: Any) -> Any:
+        if url.endswith("/oauth/access_token") and "code" in (kwargs.get("params") or {}):
+            marks["code exchange"] = kwargs.get("idempotent")
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(world.ctx.http, "request", recording)
+    name = world.connection("meta")
+    # When a Meta connection is reconnected
+    assert world.connect(world.link(name, "meta")).page.status == 200
+    # Then the code exchange was sent as not idempotent (a single-use code is never replayed)
+    assert marks == {"code exchange": False}
+
+
+def test_tiktok_advertiser_ids_are_stored_in_the_options(world: World) -> None:
+    # Given a TikTok connection
+    name = world.connection("tiktok")
+    # When it is reconnected
+    assert world.connect(world.link(name, "tiktok")).page.status == 200
+    # Then the advertiser ids of the grant are stored in its options
+    doc = world.store.current_doc(name)
+    ids = doc.options.get("advertiser_ids")
+    assert isinstance(ids, list)
+    assert ids
+    assert ",".join(ids) == doc.extras["consent"]["account_id"]
+
+
+def test_a_link_is_not_parsed_before_its_signature_is_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a forged link (the body is JSON, the signature is not ours)
+    from token_refresher.connect import links
+
+    body = links.b64url(b'{"s":"x","p":"meta","n":"n","e":9999999999}')
+    parsed: list[object] = []
+    real_loads = links.json.loads
+    monkeypatch.setattr(links.json, "loads", lambda text: parsed.append(text) or real_loads(text))
+    # When it is verified
+    with pytest.raises(links.LinkError) as err:
+        links.Link.verify(body + "." + links.b64url(b"x" * 32), b"k" * 48, now=utcnow())
+    # Then it is refused on the signature, its body never decoded as JSON
+    assert err.value.detail == "bad signature"
+    assert parsed == []
+
+
+def test_the_log_only_notifier_does_not_log_the_live_link(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given an alert carrying a reconnect link, and no topic configured
+    from token_refresher.runtime import LogOnlyNotifier
+
+    url = "https://abc.lambda-url.us-east-1.on.aws/?l=live-link-token-0001.sig"
+    alert = Alert(
+        AlertEvent.REAUTH_REQUIRED,
+        secret_id="conn/x",
+        provider="google_ads",
+        message="revoked",
+        remediation=f"To reconnect, open this link (it works once): {url}",
+        occurred_at=utcnow(),
+        reconnect_url=url,
+    )
+    # When it is published
+    with caplog.at_level(logging.ERROR):
+        LogOnlyNotifier().publish(alert)
+    # Then the log line says an alert was raised, without the link
+    logged = [r for r in caplog.records if r.getMessage() == "alert (no topic configured)"]
+    assert logged
+    assert "live-link-token-0001" not in repr(logged[0].__dict__)
+
+
+def test_error_pages_show_no_operator_commands() -> None:
+    # Given every page a person following a link can meet
+    from token_refresher.connect import problems
+    from token_refresher.connect.links import LinkProblem
+
+    shown = [problems.link_page(p, "").html for p in LinkProblem]
+    shown += [problems.error_page(c, "").html for c in ErrorClass]
+    shown += [
+        problems.different_account_page("someone", "").html,
+        problems.not_stored_page("").html,
+        problems.denied_page("access_denied", "").html,
+    ]
+    # Then none of them shows CLI syntax
+    for html in shown:
+        assert "token-refresher " not in html
+        assert "--allow" not in html
+        assert "&lt;secret-id&gt;" not in html

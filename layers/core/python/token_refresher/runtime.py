@@ -31,7 +31,13 @@ class LogOnlyNotifier:
     """Used when no ALERT_TOPIC_ARN is configured: alerts become error log lines."""
 
     def publish(self, alert: Alert) -> None:
-        logger.error("alert (no topic configured)", extra={"alert": alert.to_dict()})
+        fields = alert.to_dict()
+        if fields.get("reconnect_url"):  # a live, single-use link: never in a log
+            fields["reconnect_url"] = "<withheld: a live consent link>"
+            fields["remediation"] = str(fields.get("remediation") or "").replace(
+                str(alert.reconnect_url), "<link>"
+            )
+        logger.error("alert (no topic configured)", extra={"alert": fields})
 
 
 @cache

@@ -216,6 +216,7 @@ def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Code
             "redirect_uri": g.redirect_uri,  # must equal the dialog's (error 36008 otherwise)
             "code": g.code,
         },
+        idempotent=False,  # a code works once: never replay the exchange after a read timeout
     )
     if not isinstance(short.get("access_token"), str):
         raise malformed("meta", "no access_token in the code exchange answer")

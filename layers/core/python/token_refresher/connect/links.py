@@ -119,11 +119,14 @@ class Link:
         body, _, sig = token.partition(".")
         try:
             given = unb64url(sig)
+        except (binascii.Error, ValueError):
+            raise LinkError(LinkProblem.TAMPERED, "malformed") from None
+        if not hmac.compare_digest(given, mac(key, "link", body)):  # before any parsing
+            raise LinkError(LinkProblem.TAMPERED, "bad signature")
+        try:
             payload = json.loads(unb64url(body))
         except (binascii.Error, ValueError):
             raise LinkError(LinkProblem.TAMPERED, "malformed") from None
-        if not hmac.compare_digest(given, mac(key, "link", body)):
-            raise LinkError(LinkProblem.TAMPERED, "bad signature")
         link = cls._from_payload(payload)
         if link.instance != instance:
             raise LinkError(LinkProblem.FOREIGN, "another deployment's link")

@@ -7,8 +7,8 @@ from token_refresher.connect.pages import Page, failure
 from token_refresher.errors import ErrorClass
 
 NEW_LINK = (
-    "Ask the operator for a new link (`token-refresher link <secret-id>`), or wait for the next "
-    "alert, which carries a fresh one."
+    "Ask the person who manages this connection for a new link, or wait for the next alert, "
+    "which carries a fresh one."
 )
 
 _LINK_PAGES = {
@@ -23,8 +23,8 @@ _LINK_PAGES = {
         "This link was already used",
         "Each link works once, and a newer link replaces older ones. This one was used to "
         "connect already, or a newer link was made since.",
-        "If the connection still needs you, ask the operator for a new link "
-        "(`token-refresher link <secret-id>`).",
+        "If the connection still needs you, ask the person who manages this connection for a "
+        "new link.",
     ),
     LinkProblem.TAMPERED: (
         400,
@@ -37,7 +37,8 @@ _LINK_PAGES = {
         404,
         "This link is not for this deployment",
         "It names a connection this token refresher does not manage.",
-        "Check that you opened the link from the right alert, or ask the operator for a new link.",
+        "Check that you opened the link from the right alert, or ask the person who manages "
+        "this connection for a new link.",
     ),
 }
 
@@ -46,7 +47,8 @@ _ERROR_PAGES = {
         "The connection is not set up correctly",
         "The app credentials or the connection's settings were refused (for example a redirect "
         "URI the app does not list, or credentials meant for another platform).",
-        "Tell the operator: the details are in the connect function's log (docs/connect.md).",
+        "Tell the person who manages this connection: the details are in the connect "
+        "function's log.",
     ),
     ErrorClass.PERMISSION: (
         "The platform did not grant the access needed",
@@ -104,7 +106,7 @@ def different_account_page(expected: str, clear: str) -> Page:
         "another account (or did not say which). Nothing was stored and the operator was "
         "alerted.",
         "Open the link again and sign in with that account. If the connection should move to a "
-        "new account, ask the operator for a link made with --allow-new-account.",
+        "new account, ask the person who manages this connection for a link that allows it.",
         clear,
     )
 

@@ -128,6 +128,7 @@ def consented_document(
         data_access_expires_at=consent.token.data_access_expires_at,
         kind=consent.kind or conn.doc.kind,
         notices=(),
+        options={**conn.doc.options, **consent.options_update},  # e.g. TikTok's advertiser ids
     )
     record: dict[str, Any] = {"consented_at": format_iso(now), "scopes": scopes}
     if consent.identity is not None:

@@ -198,15 +198,17 @@ def graph_call(  # noqa: PLR0913 - a Graph call: context, token, method, path, p
     *,
     provider: str = NAME,
     app_token: bool = False,
+    idempotent: bool | None = None,
 ) -> dict[str, Any]:
-    """Call ``{base}/{version}/{path}``; return the JSON object or raise the mapped Graph error."""
+    """Call ``{base}/{version}/{path}``; return the JSON object or raise the mapped Graph error.
+    ``idempotent=False``: a read timeout is not retried (a single-use code exchange)."""
     # meta_system_user may have an override of its own; otherwise both share Meta's.
     key = provider if provider in ctx.endpoints else NAME
     url = f"{ctx.base_url(key, DEFAULT_BASE_URL)}/{graph_version(doc)}/{path.lstrip('/')}"
     if method == "GET":
-        resp = ctx.http.request("GET", url, provider=provider, params=params)
+        resp = ctx.http.request("GET", url, provider=provider, params=params, idempotent=idempotent)
     else:
-        resp = ctx.http.request(method, url, provider=provider, data=params)
+        resp = ctx.http.request(method, url, provider=provider, data=params, idempotent=idempotent)
     if resp.status != 200:
         raise graph_error(resp, provider, app_secret_id=doc.app_secret_id, app_token=app_token)
     body = json_object(resp, provider)
@@ -228,8 +230,11 @@ def graph_get(  # noqa: PLR0913 - graph_call's parameters less the method
     *,
     provider: str = NAME,
     app_token: bool = False,
+    idempotent: bool | None = None,
 ) -> dict[str, Any]:
-    return graph_call(ctx, doc, "GET", path, params, provider=provider, app_token=app_token)
+    return graph_call(
+        ctx, doc, "GET", path, params, provider=provider, app_token=app_token, idempotent=idempotent
+    )
 
 
 def debug_token(

@@ -419,3 +419,19 @@ def test_error_pages_show_no_operator_commands() -> None:
         assert "token-refresher " not in html
         assert "--allow" not in html
         assert "&lt;secret-id&gt;" not in html
+
+
+def test_a_link_whose_grant_was_written_is_not_written_again(world: World) -> None:
+    # Given a consent whose grant was written but could not be made current
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    world.store.fail_on["move_stage"] = [
+        client_error("InternalServiceError", "UpdateSecretVersionStage")
+    ]
+    assert world.connect(url).page.status == 409
+    puts = [c for c in world.store.calls if c[0] == "put_pending"]
+    # When the same link is opened again
+    again = world.open(url)
+    # Then it is "already used" at once, and nothing is written a second time
+    assert again.page.status == 410, again.text
+    assert [c for c in world.store.calls if c[0] == "put_pending"] == puts

@@ -100,6 +100,8 @@ def load_connection(store: SecretStore, link: Link, instance: str) -> Connection
         raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")
     if tags.get(TAG_CONNECT_NONCE) != link.nonce:
         raise LinkError(LinkProblem.USED)
+    if store.get_value(desc.arn, version_id=pending_version(link.nonce)) is not None:
+        raise LinkError(LinkProblem.USED, "this link's grant was written already")
     text = store.get_value(desc.arn, stage=AWSCURRENT)
     doc = _placeholder(text) if is_new else TokenDocument.from_json(text)
     if doc.provider != link.provider:
@@ -160,6 +162,8 @@ def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, exp
     when a rotation took AWSPENDING first; the nonce is marked used only once the grant is stored.
     """
     version = pending_version(nonce)
+    if store.get_value(conn.desc.arn, version_id=version) is not None:
+        raise LinkError(LinkProblem.USED, "this link's grant was already written")
     try:
         store.put_pending(conn.desc.arn, version, doc.to_json())  # the new grant is safe from here
     except AwsError as exc:

@@ -204,26 +204,22 @@ def tag_names() -> frozenset[str]:
     return frozenset(found)
 
 
-def alert_fields() -> set[str]:
-    alert = Alert(
+def _sample_alert() -> Alert:
+    return Alert(
         AlertEvent.RECOVERED,
         secret_id="s",
         provider="p",
         message="m",
         occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    return set(alert.to_dict())
+
+
+def alert_fields() -> set[str]:
+    return set(_sample_alert().to_dict())
 
 
 def alert_attributes() -> set[str]:
-    alert = Alert(
-        AlertEvent.RECOVERED,
-        secret_id="s",
-        provider="p",
-        message="m",
-        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-    return set(alert.attributes())
+    return set(_sample_alert().attributes())
 
 
 def cli_options() -> set[str]:

@@ -54,6 +54,8 @@ AUTHORIZE_SUFFIXES = {
     "amazon": "/ap/oa",
     "oauth2": "/authorize",
 }
+# The real platforms' issuers (Microsoft's names the tenant: set per token below).
+ISSUERS = {"google": "https://accounts.google.com"}
 CONSENT_PAGE_STYLE = (
     "body{font-family:sans-serif;max-width:30rem;margin:3rem auto}a{margin-right:1rem}"
 )
@@ -88,6 +90,8 @@ class FakeConsent:
         self.accounts: dict[str, tuple[str, str]] = dict(DEFAULT_ACCOUNTS)
         self._transactions: dict[str, _Pending] = {}
         self._codes: dict[str, _Pending] = {}
+        # Claims laid over each platform's id_token (tests of a wrong aud or iss).
+        self.id_token_overrides: dict[str, dict[str, Any]] = {}
 
     @property
     def codes(self) -> list[str]:
@@ -98,6 +102,12 @@ class FakeConsent:
         from tests.support.fake_providers import _canon
 
         self.accounts[_canon(provider)] = (account_id, label or account_id)
+
+    def override_id_token(self, provider: str, **claims: Any) -> None:
+        """Lay ``claims`` over the platform's next id_tokens (a wrong ``aud`` or ``iss``)."""
+        from tests.support.fake_providers import _canon
+
+        self.id_token_overrides[_canon(provider)] = claims
 
     # --- routing ----------------------------------------------------------------------------
     def handle(self, req: RecordedRequest) -> Response | None:  # noqa: PLR0911 - one route each
@@ -248,7 +258,7 @@ class FakeConsent:
         if provider == "linkedin":
             body["refresh_token_expires_in"] = DEFAULT_SETTINGS["linkedin"]["refresh_expires_in"]
         claims: dict[str, Any] = {
-            "iss": f"https://fake/{provider}",
+            "iss": ISSUERS.get(provider, f"https://fake/{provider}"),
             "aud": pending.client_id,
             "sub": account_id,
             "email": label,
@@ -260,7 +270,9 @@ class FakeConsent:
                 "oid": oid,
                 "sub": "pairwise-" + oid,
                 "preferred_username": label,
+                "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
             }
+        claims |= self.id_token_overrides.get(provider, {})
         if provider in ("google", "microsoft", "oauth2"):
             body["id_token"] = fake_id_token(claims)
         return Response(200, body)

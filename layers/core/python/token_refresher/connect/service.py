@@ -9,6 +9,7 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretStore
 from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.binding import BindingError
 from token_refresher.connect import pages
 from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
 from token_refresher.connect.flow import Flow, FlowError, clear_cookie, new_flow_id
@@ -32,6 +33,7 @@ from token_refresher.connect.store import (
     store_grant,
 )
 from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
+from token_refresher.failures import publish_alert
 from token_refresher.observability import logger
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
@@ -327,7 +329,25 @@ class ConnectService:
         )
         if isinstance(err, GrantNotStored):
             return not_stored_page(clear_cookie(secure=secure))
+        if isinstance(err, BindingError):
+            self._binding_refused(conn, err, redact)
         return error_page(err.error_class, clear_cookie(secure=secure))
+
+    def _binding_refused(self, conn: Connection, err: BindingError, redact: Redactor) -> None:
+        """The app-credential binding refused the connection: one alert, like rotation's (the
+        message names the two secrets; no token, code or link)."""
+        publish_alert(
+            self.notifier,
+            Alert(
+                AlertEvent.CONFIG_INVALID,
+                secret_id=conn.desc.name,
+                provider=conn.doc.provider,
+                message=f"consent refused: {redact(err.message)}",
+                occurred_at=self._clock(),
+                error_class=err.error_class.value,
+                remediation=redact(err.remediation) if err.remediation else None,
+            ),
+        )
 
     def _publish(self, alert: Alert) -> None:
         self.notifier.publish(alert)

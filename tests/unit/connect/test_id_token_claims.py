@@ -1,0 +1,122 @@
+"""The id_token names the consenting account only when it was issued to this app (``aud``) by the
+platform (``iss``); a binding refusal of the flow alerts once (token.config_invalid)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.support.fake_providers import FakeProviders
+from tests.unit.connect.browser import World, link_token
+
+pytestmark = pytest.mark.unit
+
+OTHER_TENANT = "11111111-0000-4000-8000-000000000002"
+
+
+def _refused_nothing_written(world: World, name: str, visit_status: int, before: str) -> None:
+    assert visit_status == 400
+    assert world.store.current_value(name) == before
+    assert world.notifier.events() == []
+
+
+@pytest.mark.parametrize(
+    ("provider", "claims"),
+    [
+        ("google_ads", {"aud": "another-app.apps.googleusercontent.com"}),
+        ("microsoft_ads", {"aud": ["another-app"]}),
+        ("oauth2", {"aud": "another-client"}),
+        ("google_ads", {"iss": "https://accounts.example.com"}),
+        ("microsoft_ads", {"iss": f"https://login.microsoftonline.com/{OTHER_TENANT}/v2.0"}),
+        ("oauth2", {"iss": "https://other-issuer.example.com"}),
+    ],
+)
+def test_an_id_token_for_another_app_or_issuer_is_refused(
+    world: World, fake_providers: FakeProviders, provider: str, claims: dict[str, Any]
+) -> None:
+    # Given a connection (oauth2 with an issuer option) and a platform whose id_token names
+    # another client (aud) or another issuer (iss)
+    extra = {}
+    if provider == "oauth2":
+        extra = {"options": world.options("oauth2") | {"issuer": "https://fake/oauth2"}}
+    name = world.connection(provider, **extra)
+    before = world.store.current_value(name) or ""
+    fake_providers.consent.override_id_token(provider, **claims)
+    # When the owner consents
+    visit = world.connect(world.link(name, provider))
+    # Then the configuration error page shows, nothing is written and no alert is sent
+    assert "Connected" not in visit.text
+    _refused_nothing_written(world, name, visit.page.status, before)
+
+
+@pytest.mark.parametrize(
+    ("provider", "claims"),
+    [
+        ("google_ads", {"iss": "accounts.google.com"}),  # Google's legacy issuer form
+        ("google_ads", {"aud": ["google_ads-client", "another-audience"]}),
+        ("oauth2", {"iss": "https://any-issuer.example.com"}),  # no issuer option: not checked
+    ],
+)
+def test_an_id_token_for_this_app_is_accepted(
+    world: World, fake_providers: FakeProviders, provider: str, claims: dict[str, Any]
+) -> None:
+    # Given a platform issuing an id_token in an accepted form
+    name = world.connection(provider)
+    fake_providers.consent.override_id_token(provider, **claims)
+    # When the owner consents, then the grant is stored
+    visit = world.connect(world.link(name, provider))
+    assert visit.page.status == 200, visit.text
+    assert world.store.current_doc(name).access_token != "old-access-token-0000"
+
+
+def test_oauth2_issuer_option_matching_is_accepted(world: World) -> None:
+    # Given an oauth2 connection whose issuer option is the platform's iss
+    options = world.options("oauth2") | {"issuer": "https://fake/oauth2"}
+    name = world.connection("oauth2", options=options)
+    # When the owner consents, then the grant is stored
+    assert world.connect(world.link(name, "oauth2")).page.status == 200
+
+
+def _assert_one_config_alert(world: World, name: str, url: str) -> None:
+    assert world.notifier.events() == ["token.config_invalid"]
+    [alert] = world.notifier.alerts
+    assert alert.secret_id == name
+    body = json.dumps(alert.to_dict())
+    assert link_token(url) not in body
+    assert "old-access-token-0000" not in body
+    assert "old-refresh-token-0000" not in body
+    assert alert.reconnect_url is None
+
+
+def test_a_binding_refusal_at_the_landing_page_alerts_once(world: World) -> None:
+    # Given a Google Ads connection naming the Meta app's credentials
+    name = world.connection("google_ads", app_secret_id=world.app_secret("meta"))
+    url = world.link(name, "google_ads")
+    # When the owner opens its link
+    visit = world.open(url)
+    # Then the config error page shows and one token.config_invalid alert names the connection
+    assert visit.page.status == 400
+    _assert_one_config_alert(world, name, url)
+
+
+def test_a_binding_refusal_at_the_callback_alerts_once_and_writes_nothing(
+    world: World, fake_providers: FakeProviders
+) -> None:
+    # Given a link opened and consented while the app credentials were Google's
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    before = world.store.current_value(name)
+    landing = world.open(url)
+    back = world.decide(world.consent_href(landing))
+    # When the connection is switched to the Meta app's credentials before the callback runs
+    doc = json.loads(before or "{}") | {"app_secret_id": world.app_secret("meta")}
+    world.store.create(name, json.dumps(doc), tags=world.store.tags_of(name))
+    before = world.store.current_value(name)
+    visit = world.open(back, landing.cookie)
+    # Then the config error page shows, nothing is written, and one alert names the connection
+    assert visit.page.status == 400
+    assert world.store.current_value(name) == before
+    _assert_one_config_alert(world, name, url)
+    assert not [r for r in fake_providers.requests("google_ads") if r.method == "POST"]

@@ -180,7 +180,51 @@ class TestScheduledSweep:
         # Then one warning at 30 days, none the next day, one at 7 and one at 1 day
         assert sent == [1, 0, 1, 1]
         assert harness.notifier.events() == ["token.expiring"] * 3
-        assert harness.store.tags_of(name)["token-refresher:deadline-warned"] == "1"
+        warned = harness.store.tags_of(name)["token-refresher:deadline-warned"]
+        assert warned == f"1@{epoch(harness, timedelta(0))}"
+
+    def test_a_renewed_deadline_gets_its_own_30_7_1_day_warnings(self, harness, sweeper):
+        # Given a connection warned down to its 1-day warning (issue 21, item 1)
+        name = managed(
+            harness,
+            "conn/renewed",
+            **{
+                "expires-at": epoch(harness, timedelta(days=400)),
+                "human-deadline": epoch(harness, timedelta(hours=12)),
+                "deadline-warned": "1",
+            },
+        )
+        harness.store.on_rotate = None
+        # When a human renews the grant (re-consent: a new deadline a year out) and time passes
+        renewed = {"token-refresher:human-deadline": epoch(harness, timedelta(days=365))}
+        harness.store.set_tags(name, renewed)
+        sent = []
+        for advance in (timedelta(days=335, hours=1), timedelta(days=23), timedelta(days=6)):
+            harness.clock.advance(advance)
+            sent.append(sweeper.run(SweepRequest(scheduled=True)).warnings_sent)
+        # Then the new deadline gets its 30-, 7- and 1-day warnings too
+        assert sent == [1, 1, 1]
+        assert harness.notifier.events() == ["token.expiring"] * 3
+
+    def test_a_deadline_counting_down_again_is_not_a_new_one(self, harness, sweeper):
+        # Given a 7-day warning sent for a deadline that refreshes restate a few seconds apart
+        deadline = harness.clock.now + timedelta(days=6)
+        name = managed(
+            harness,
+            "conn/jitter",
+            **{
+                "expires-at": epoch(harness, timedelta(days=40)),
+                "human-deadline": epoch(harness, timedelta(days=6)),
+            },
+        )
+        harness.store.on_rotate = None
+        assert sweeper.run(SweepRequest(scheduled=True)).warnings_sent == 1
+        # When a refresh restates the same deadline 3 seconds later (countdown rounding)
+        later = str(int(deadline.timestamp()) + 3)
+        harness.store.set_tags(name, {"token-refresher:human-deadline": later})
+        harness.clock.advance(timedelta(hours=1))
+        # Then no second warning is sent
+        assert sweeper.run(SweepRequest(scheduled=True)).warnings_sent == 0
 
 
 class TestManualRequests:

@@ -242,6 +242,9 @@ class InMemorySecretStore:
         self._call("list_versions", secret_id)
         return self.created_at.get(version_id)
 
+    def version_exists(self, secret_id: str, version_id: str) -> bool:
+        return version_id in self._call("list_versions", secret_id).values
+
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         secret = self._call("rotate", secret_id)
         pending = [v for v, s in secret.stages.items() if AWSPENDING in s and AWSCURRENT not in s]

@@ -196,6 +196,25 @@ class TestSecretsManagerStore:
         assert store.version_created_at("conn/a", V2) == created.timestamp()
         assert store.version_created_at("conn/a", V3) is None
 
+    def test_version_exists_counts_unlabelled_versions_and_reads_no_value(self, sm):
+        # Given a secret whose version V2 lost its labels (deprecated), listed on a second page
+        store, stub = sm
+        stub.add_response(
+            "list_secret_version_ids",
+            {"Versions": [{"VersionId": V1}], "NextToken": "p2"},
+            {"SecretId": "conn/a", "IncludeDeprecated": True},
+        )
+        stub.add_response(
+            "list_secret_version_ids",
+            {"Versions": [{"VersionId": V2}]},
+            {"SecretId": "conn/a", "IncludeDeprecated": True, "NextToken": "p2"},
+        )
+        stub.add_response("list_secret_version_ids", {"Versions": [{"VersionId": V1}]})
+        # Then it exists and V3 does not (only ListSecretVersionIds was called: the stubber
+        # refuses any other operation)
+        assert store.version_exists("conn/a", V2)
+        assert not store.version_exists("conn/a", V3)
+
     def test_list_by_tag_rechecks_the_pair_and_translates_errors(self, sm):
         store, stub = sm
         tagged = {"ARN": ARN, "Name": "conn/a", "Tags": [{"Key": "m", "Value": "true"}]}

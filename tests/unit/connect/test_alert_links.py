@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from tests.support.fakes import client_error
+from tests.support.template import allows_on_own_managed_secret, load_template, statements
 from tests.unit.conftest import Harness
 from token_refresher.adapters.linking import LinkingNotifier
-from token_refresher.connect.links import Link
+from token_refresher.connect.links import TAG_CONNECT_NONCE, Link, pending_version
 from token_refresher.connect.minter import LinkMinter, SigningKey
 from token_refresher.sweep import SweepEngine, SweepRequest
 
@@ -49,3 +51,80 @@ def test_the_sweeps_deadline_warning_carries_a_link(harness: Harness) -> None:
     link = Link.verify(alert.reconnect_url.split("=", 1)[1], SIGNING.key, now=harness.clock())
     assert link.secret_id.split(":")[-1].startswith(name)  # the sweep names secrets by ARN
     assert link.provider == "google_ads"
+
+
+def _deadline_connection(harness: Harness, name: str, nonce: str) -> str:
+    """A Google connection 6 days from its human deadline, holding an unused link nonce."""
+    harness.add_secret(name)
+    deadline = int((harness.clock.now + timedelta(days=6)).timestamp())
+    far = int((harness.clock.now + timedelta(days=40)).timestamp())
+    harness.store.set_tags(
+        name,
+        {
+            "token-refresher:provider": "google_ads",
+            "token-refresher:human-deadline": str(deadline),
+            "token-refresher:expires-at": str(far),
+            TAG_CONNECT_NONCE: nonce,
+        },
+    )
+    return name
+
+
+def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_value(
+    harness: Harness,
+) -> None:
+    # Given a connection whose unused link nonce the sweep's alert must reuse, and a store that
+    # refuses every GetSecretValue, as AWS does for the sweep's role (issue 19, item 1)
+    _deadline_connection(harness, "conn/google-unread", "n-unused")
+    denied = client_error("AccessDeniedException", "GetSecretValue")
+    harness.store.fail_on["get_value"] = [denied] * 10
+    sweep = SweepEngine(harness.store, _linking(harness), harness.starter(rotation_lambda_arn=None))
+    # When the scheduled sweep sends the deadline warning
+    sweep.run(SweepRequest(scheduled=True))
+    # Then the warning carries the link of the unused nonce, and no token value was asked for
+    [alert] = harness.notifier.alerts
+    assert alert.reconnect_url
+    link = Link.verify(alert.reconnect_url.split("=", 1)[1], SIGNING.key, now=harness.clock())
+    assert link.nonce == "n-unused"
+    assert not [call for call in harness.store.calls if call[0] == "get_value"]
+
+
+def test_a_nonce_whose_grant_version_exists_is_not_reused(harness: Harness) -> None:
+    # Given a connection whose link wrote its grant version (unlabelled: a rotation took
+    # AWSPENDING) but could not finish: that link is spent
+    name = _deadline_connection(harness, "conn/google-spent", "n-spent")
+    harness.store.put_pending(name, pending_version("n-spent"), '{"grant": "written"}')
+    harness.store.unstage_version(name, pending_version("n-spent"), "AWSPENDING")
+    # When an alert's link is made
+    url = LinkMinter(harness.store, lambda: SIGNING, clock=harness.clock).mint(
+        harness.store.arn_of(name), "google_ads", reuse_nonce=True
+    )
+    # Then it carries a new nonce, tagged on the connection
+    link = Link.verify(url.split("=", 1)[1], SIGNING.key, now=harness.clock())
+    assert link.nonce != "n-spent"
+    assert harness.store.tags_of(name)[TAG_CONNECT_NONCE] == link.nonce
+
+
+# The IAM action behind each SecretStore call (adapters/secrets.py).
+IAM_ACTION = {
+    "describe": "secretsmanager:DescribeSecret",
+    "get_value": "secretsmanager:GetSecretValue",
+    "tag": "secretsmanager:TagResource",
+    "list_versions": "secretsmanager:ListSecretVersionIds",
+}
+
+
+@pytest.mark.parametrize("function", ["SweepFunction", "RotationFunction", "ConnectFunction"])
+def test_every_function_that_alerts_may_make_an_alert_links_calls(
+    harness: Harness, function: str
+) -> None:
+    # Given the calls an alert's link makes on a connection holding an unused nonce
+    name = _deadline_connection(harness, "conn/google-iam", "n-iam")
+    LinkMinter(harness.store, lambda: SIGNING, clock=harness.clock).mint(
+        harness.store.arn_of(name), "google_ads", reuse_nonce=True
+    )
+    needed = {IAM_ACTION[op] for op, _ in harness.store.calls}
+    # Then the function's deployed role allows each of them on its own managed secrets
+    granted = statements(load_template(), function, {"ConnectOn": True})
+    missing = {a for a in needed if not any(allows_on_own_managed_secret(s, a) for s in granted)}
+    assert not missing, f"{function} may not {sorted(missing)} on its own connections"

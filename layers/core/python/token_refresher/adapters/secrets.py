@@ -64,6 +64,11 @@ class SecretStore(Protocol):
         """Epoch seconds when that version was created (ListSecretVersionIds), None if unknown."""
         ...
 
+    def version_exists(self, secret_id: str, version_id: str) -> bool:
+        """Whether the secret has that version, labelled or not (ListSecretVersionIds with
+        deprecated versions: metadata only, no value is read)."""
+        ...
+
 
 __all__ = [
     "AWSCURRENT",
@@ -159,14 +164,23 @@ class SecretsManagerStore:
             raise RotationInProgress(secret_id) from None
 
     def version_created_at(self, secret_id: str, version_id: str) -> float | None:
-        kwargs: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": False}
+        version = self._find_version(secret_id, version_id, include_deprecated=False)
+        created = version.get("CreatedDate") if version is not None else None
+        return created.timestamp() if created is not None else None
+
+    def version_exists(self, secret_id: str, version_id: str) -> bool:
+        return self._find_version(secret_id, version_id, include_deprecated=True) is not None
+
+    def _find_version(
+        self, secret_id: str, version_id: str, *, include_deprecated: bool
+    ) -> Mapping[str, Any] | None:
+        kwargs: dict[str, Any] = {"SecretId": secret_id, "IncludeDeprecated": include_deprecated}
         while True:
             with aws_errors():
                 page = self._client.list_secret_version_ids(**kwargs)
             for version in page.get("Versions", []):
                 if version.get("VersionId") == version_id:
-                    created = version.get("CreatedDate")
-                    return created.timestamp() if created is not None else None
+                    return version
             if not page.get("NextToken"):
                 return None
             kwargs["NextToken"] = page["NextToken"]

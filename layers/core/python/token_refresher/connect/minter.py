@@ -134,8 +134,11 @@ class LinkMinter:
         nonce = self._store.describe(secret_id).tags.get(TAG_CONNECT_NONCE)
         if not nonce or nonce == NONCE_USED:
             return None
-        if self._store.get_value(secret_id, version_id=pending_version(nonce)) is not None:
-            return None  # a consent wrote its grant but could not finish: that link is spent
+        # A consent wrote its grant but could not finish: that link is spent. Asked from the
+        # version list (metadata), never the value: the sweep, which sends deadline warnings,
+        # may not read token values (issue 19, item 1).
+        if self._store.version_exists(secret_id, pending_version(nonce)):
+            return None
         return nonce
 
     def expiry(self) -> datetime:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from tests.integration.conftest import Aws, rotation_event, start_rotation
+from tests.integration.conftest import INSTANCE, Aws, rotation_event, start_rotation
 from tests.support import stack
 from tests.support.fake_providers import FakeProviders
 from tests.support.handlers import LambdaContext, load_handler
@@ -27,7 +27,7 @@ CONNECT_URL = "https://abcdefghij.lambda-url.us-east-1.on.aws/"
 @pytest.fixture
 def key_secret(aws: Aws, handler_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = f"tr-int/connect-signing-key-{uuid.uuid4().hex[:8]}"
-    value = json.dumps({"key": uuid.uuid4().hex * 2, "url": CONNECT_URL})
+    value = json.dumps({"key": uuid.uuid4().hex * 2, "url": CONNECT_URL, "instance": INSTANCE})
     arn = aws.sm.create_secret(Name=name, SecretString=value)["ARN"]
     monkeypatch.setenv("CONNECT_KEY_SECRET_ID", name)
     yield name

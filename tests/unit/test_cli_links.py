@@ -50,7 +50,7 @@ class StackAws(Aws):
 @pytest.fixture
 def store() -> InMemorySecretStore:
     store = InMemorySecretStore()
-    store.create(KEY_ID, {"key": KEY, "url": URL})
+    store.create(KEY_ID, {"key": KEY, "url": URL, "instance": TEST_INSTANCE})
     store.create(
         "tr/apps/google",
         {"client_id": "g", "client_secret": "g-secret-value-1", "provider": "google_ads"},
@@ -78,7 +78,7 @@ def _link(out: str) -> Link:
     url = out.strip().splitlines()[0]
     assert url.startswith(URL + "?" + LINK_PARAM + "=")
     token = url.split("=", 1)[1]
-    return Link.verify(token, KEY.encode(), now=FixedClock()())
+    return Link.verify(token, KEY.encode(), now=FixedClock()(), instance=TEST_INSTANCE)
 
 
 def test_link_prints_a_signed_link_bound_to_the_connection(store: InMemorySecretStore) -> None:

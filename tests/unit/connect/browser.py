@@ -26,7 +26,7 @@ from token_refresher.rotation import RotationEngine
 from token_refresher.timeutil import utcnow
 
 BASE_URL = "https://abcdefghij.lambda-url.us-east-1.on.aws/"
-SIGNING = SigningKey(b"k" * 48, BASE_URL)
+SIGNING = SigningKey(b"k" * 48, BASE_URL, TEST_INSTANCE)
 APP_SECRETS = {
     "meta": {"app_id": "meta-app-1", "app_secret": "meta-app-secret-0001"},
     "tiktok": {"app_id": "tiktok-app-1", "secret": "tiktok-app-secret-0001"},
@@ -134,7 +134,13 @@ class World:
             "options": self.options(provider),
         }
         self.store.create(
-            name, json.dumps(doc), tags={TAG_AWAITING: "true", "token-refresher:provider": provider}
+            name,
+            json.dumps(doc),
+            tags={
+                TAG_AWAITING: "true",
+                "token-refresher:provider": provider,
+                "token-refresher:instance": TEST_INSTANCE,
+            },
         )
         return name
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support.fakes import client_error
+from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.support.template import allows_on_own_managed_secret, load_template, statements
 from tests.unit.conftest import Harness
 from token_refresher.adapters.linking import LinkingNotifier
@@ -18,7 +18,7 @@ from token_refresher.sweep import SweepEngine, SweepRequest
 
 pytestmark = pytest.mark.unit
 
-SIGNING = SigningKey(b"z" * 40, "https://c.lambda-url.us-east-1.on.aws/")
+SIGNING = SigningKey(b"z" * 40, "https://c.lambda-url.us-east-1.on.aws/", TEST_INSTANCE)
 
 
 def _linking(harness: Harness) -> LinkingNotifier:
@@ -48,7 +48,12 @@ def test_the_sweeps_deadline_warning_carries_a_link(harness: Harness) -> None:
     assert alert.event.value == "token.expiring"
     assert alert.reconnect_url
     assert alert.reconnect_url in (alert.remediation or "")
-    link = Link.verify(alert.reconnect_url.split("=", 1)[1], SIGNING.key, now=harness.clock())
+    link = Link.verify(
+        alert.reconnect_url.split("=", 1)[1],
+        SIGNING.key,
+        now=harness.clock(),
+        instance=TEST_INSTANCE,
+    )
     assert link.secret_id.split(":")[-1].startswith(name)  # the sweep names secrets by ARN
     assert link.provider == "google_ads"
 
@@ -84,7 +89,12 @@ def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_valu
     # Then the warning carries the link of the unused nonce, and no token value was asked for
     [alert] = harness.notifier.alerts
     assert alert.reconnect_url
-    link = Link.verify(alert.reconnect_url.split("=", 1)[1], SIGNING.key, now=harness.clock())
+    link = Link.verify(
+        alert.reconnect_url.split("=", 1)[1],
+        SIGNING.key,
+        now=harness.clock(),
+        instance=TEST_INSTANCE,
+    )
     assert link.nonce == "n-unused"
     assert not [call for call in harness.store.calls if call[0] == "get_value"]
 
@@ -100,7 +110,9 @@ def test_a_nonce_whose_grant_version_exists_is_not_reused(harness: Harness) -> N
         harness.store.arn_of(name), "google_ads", reuse_nonce=True
     )
     # Then it carries a new nonce, tagged on the connection
-    link = Link.verify(url.split("=", 1)[1], SIGNING.key, now=harness.clock())
+    link = Link.verify(
+        url.split("=", 1)[1], SIGNING.key, now=harness.clock(), instance=TEST_INSTANCE
+    )
     assert link.nonce != "n-spent"
     assert harness.store.tags_of(name)[TAG_CONNECT_NONCE] == link.nonce
 

@@ -8,13 +8,15 @@ import json
 import pytest
 
 from tests.support.fake_providers import FakeProviders, Response
-from tests.support.fakes import InMemorySecretStore, RecordingNotifier
-from tests.unit.connect.browser import World
+from tests.support.fakes import TEST_INSTANCE, InMemorySecretStore, RecordingNotifier
+from tests.unit.connect.browser import BASE_URL, SIGNING, World
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.linking import LinkingNotifier
 from token_refresher.alerts import Alert, AlertEvent
+from token_refresher.connect.links import Link, LinkError, LinkProblem
 from token_refresher.connect.minter import KeySource, LinkMinter, SigningKey
 from token_refresher.connect.service import HttpRequest
+from token_refresher.connect.store import load_connection
 from token_refresher.errors import ConfigError
 from token_refresher.timeutil import utcnow
 
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.unit
 def test_the_key_secret_is_read_once_and_never_printed() -> None:
     store = InMemorySecretStore()
     store.create(
-        "stack/connect-key", {"key": "k" * 64, "url": "https://x.lambda-url.us-east-1.on.aws"}
+        "stack/connect-key",
+        {"key": "k" * 64, "url": "https://x.lambda-url.us-east-1.on.aws", "instance": "i"},
     )
     source = KeySource(store, "stack/connect-key")
     first, second = source.current, source.current
@@ -42,6 +45,9 @@ def test_the_key_secret_is_read_once_and_never_printed() -> None:
         "[]",
         '{"key": "short", "url": "https://x/"}',
         '{"key": "' + "k" * 40 + '"}',
+        '{"key": "' + "k" * 40 + '", "url": "https://x/"}',  # no instance: fail closed
+        '{"key": "' + "k" * 40 + '", "url": "https://x/", "instance": ""}',
+        '{"key": "' + "k" * 40 + '", "url": "https://x/", "instance": 7}',
     ],
 )
 def test_a_bad_key_secret_is_a_config_error_without_its_value(text: str | None) -> None:
@@ -75,7 +81,7 @@ def test_an_alert_goes_out_without_a_link_when_none_can_be_made() -> None:
     store = InMemorySecretStore()
     store.fail_on["tag"] = [AwsError("denied", code="AccessDeniedException")]
     sent = RecordingNotifier()
-    minter = LinkMinter(store, lambda: SigningKey(b"k" * 32, "https://x/"))
+    minter = LinkMinter(store, lambda: SigningKey(b"k" * 32, "https://x/", "i"))
     alert = Alert(AlertEvent.REAUTH_REQUIRED, "conn/a", "google_ads", "gone", utcnow())
     LinkingNotifier(sent, minter).publish(alert)
     assert sent.alerts == [alert]
@@ -187,7 +193,14 @@ def test_a_link_for_a_foreign_provider_tag_is_tampered(world: World) -> None:
 
 def test_awaiting_document_must_be_json(world: World) -> None:
     # Given an awaiting-consent connection whose document is not JSON
-    world.store.create("conn/bad", "not json", tags={"token-refresher:awaiting-consent": "true"})
+    world.store.create(
+        "conn/bad",
+        "not json",
+        tags={
+            "token-refresher:awaiting-consent": "true",
+            "token-refresher:instance": TEST_INSTANCE,
+        },
+    )
     # When its link is opened
     visit = world.open(world.link("conn/bad", "google_ads"))
     # Then our "not set up correctly" page answers (not an exception, i.e. a bare 502)
@@ -223,3 +236,36 @@ def test_links_carry_the_key_secrets_instance_and_refuse_another_instances_secre
     # Then only this instance's connection opens
     assert world.open(world.link(ours, "google_ads")).page.status == 200
     assert world.open(world.link(theirs, "google_ads")).page.status == 404
+
+
+def test_a_key_secret_without_an_instance_opens_no_connection(world: World) -> None:
+    # Given the key secret replaced by hand without its "instance" (issue 19, item 7), and a
+    # managed connection with a live link made before
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    world.store.create("stack/key", {"key": "k" * 48, "url": BASE_URL})
+    keys = KeySource(world.store, "stack/key")
+    world.service._keys = lambda: keys.current
+    world.store.calls.clear()
+    # When the link is opened
+    visit = world.open(url)
+    # Then the endpoint refuses as misconfigured (fail closed) without reading the connection
+    assert visit.page.status >= 400
+    assert "not set up correctly" in visit.text
+    assert [c for c in world.store.calls if c[1] != "stack/key"] == []
+
+
+def test_an_endpoint_without_an_instance_refuses_every_connection(world: World) -> None:
+    # Given a signing key that somehow names no instance (the check in load_connection does not
+    # rely on SigningKey refusing it)
+    name = world.connection("google_ads")
+    link = Link.verify(
+        world.link(name, "google_ads").split("=", 1)[1],
+        SIGNING.key,
+        now=utcnow(),
+        instance=TEST_INSTANCE,
+    )
+    # Then no connection is loaded for an empty instance
+    with pytest.raises(LinkError) as err:
+        load_connection(world.store, link, "")
+    assert err.value.problem is LinkProblem.FOREIGN

@@ -228,12 +228,18 @@ def test_oauth2_reconsent_without_a_refresh_token_is_refused(
 def test_a_replaced_signing_key_takes_effect_within_five_minutes() -> None:
     # Given a key source that read the key
     store = InMemorySecretStore()
-    store.create("stack/connect-signing-key", {"key": "a" * 40, "url": "https://x/"})
+    store.create(
+        "stack/connect-signing-key", {"key": "a" * 40, "url": "https://x/", "instance": "i"}
+    )
     now = [1000.0]
     keys = KeySource(store, "stack/connect-signing-key", monotonic=lambda: now[0])
     first = keys.current
     # When the secret's value is replaced
-    store.put_pending("stack/connect-signing-key", "v2", json.dumps({"key": "b" * 40, "url": "u"}))
+    store.put_pending(
+        "stack/connect-signing-key",
+        "v2",
+        json.dumps({"key": "b" * 40, "url": "u", "instance": "i"}),
+    )
     store.move_stage(
         "stack/connect-signing-key",
         "AWSCURRENT",

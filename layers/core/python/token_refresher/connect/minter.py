@@ -35,9 +35,16 @@ KEY_CACHE_TTL_S = 300.0  # a replaced key takes effect within 5 minutes
 class SigningKey:
     key: bytes
     base_url: str  # the connect endpoint, ending with "/"
-    # The deployment's instance name (issue 13), when the stack writes one into the key secret:
-    # links carry it and the endpoint only acts on secrets tagged with it.
-    instance: str = ""
+    # The deployment's instance name (issue 13), written by the stack into the key secret: links
+    # carry it and the endpoint only acts on secrets tagged with it. Required: a key without one
+    # would switch the endpoint's instance check off, so it is refused (fail closed, issue 19).
+    instance: str
+
+    def __post_init__(self) -> None:
+        if not self.instance:
+            raise ConfigError(
+                "the consent links' signing key names no instance: refused", field="instance"
+            )
 
     def __repr__(self) -> str:  # never print the key
         return f"SigningKey(base_url={self.base_url!r}, key=<redacted>)"
@@ -45,7 +52,7 @@ class SigningKey:
     @classmethod
     def from_json(cls, text: str | None, secret_id: str) -> SigningKey:
         """``{"key": "<random>", "url": "<connect url>", "instance": "<name>"}``, the secret the
-        stack generates (``instance`` optional)."""
+        stack generates; each of the three is required."""
         try:
             data = json.loads(text or "")
         except ValueError:
@@ -59,8 +66,14 @@ class SigningKey:
                 field="CONNECT_KEY_SECRET_ID",
             )
         instance = data.get("instance") if isinstance(data, dict) else None
+        if not isinstance(instance, str) or not instance:
+            raise ConfigError(
+                f"signing key secret {secret_id!r} must name its deployment's instance "
+                '("instance"): without it the endpoint could act on any instance\'s connection',
+                field="CONNECT_KEY_SECRET_ID",
+            )
         base = url if url.endswith("/") else url + "/"
-        return cls(key.encode(), base, instance if isinstance(instance, str) else "")
+        return cls(key.encode(), base, instance)
 
 
 class KeySource:

@@ -94,7 +94,7 @@ def load_connection(store: SecretStore, link: Link, instance: str) -> Connection
     is_new = tags.get(TAG_MANAGED) != "true"
     if is_new and tags.get(TAG_AWAITING) != "true":
         raise LinkError(LinkProblem.FOREIGN, "not a connection of this deployment")
-    if instance and tags.get(TAG_INSTANCE) != instance:
+    if not instance or tags.get(TAG_INSTANCE) != instance:  # fail closed without an instance
         raise LinkError(LinkProblem.FOREIGN, "another deployment's connection")
     if tags.get(TAG_PROVIDER, link.provider) != link.provider:
         raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")

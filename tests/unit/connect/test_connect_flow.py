@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.fake_providers import FakeProviders
 from tests.unit.connect.browser import World, link_token
+from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.linking import LinkingNotifier
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect.links import NONCE_USED
@@ -160,6 +161,27 @@ def test_another_account_is_refused_and_alerted(
     assert "different account" in visit.text
     assert world.store.current_value(name) == before
     assert world.notifier.events() == ["token.connect_refused"]
+
+
+class _FailingNotifier:
+    def publish(self, alert: Alert) -> None:
+        raise AwsError("topic unreachable", code="KMSAccessDeniedException")
+
+
+def test_a_refusal_whose_alert_cannot_be_published_still_shows_the_refusal(
+    world: World, fake_providers: FakeProviders
+) -> None:
+    # Given a pinned connection, another account at the platform, and an SNS topic that fails
+    name = world.connection("google_ads", account="100000000000000000001")
+    fake_providers.consent.set_account("google_ads", "999", "Someone Else")
+    world.service.notifier = _FailingNotifier()
+    before = world.store.current_value(name)
+    # When the link is completed
+    visit = world.connect(world.link(name, "google_ads"))
+    # Then the person still reads "different account" (not a generic error) and nothing is stored
+    assert visit.page.status == 409, visit.text
+    assert "different account" in visit.text
+    assert world.store.current_value(name) == before
 
 
 def test_allow_new_account_accepts_another_account(

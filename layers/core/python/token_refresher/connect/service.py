@@ -280,7 +280,8 @@ class ConnectService:
                 "identity_reported": consent.identity is not None,
             },
         )
-        self._publish(
+        publish_alert(  # an SNS failure is logged: the person still reads why they were refused
+            self.notifier,
             Alert(
                 AlertEvent.CONNECT_REFUSED,
                 secret_id=conn.desc.name,
@@ -291,7 +292,7 @@ class ConnectService:
                     "`token-refresher link <secret-id> --allow-new-account` to switch accounts."
                 ),
                 occurred_at=self._clock(),
-            )
+            ),
         )
         return False
 
@@ -348,9 +349,6 @@ class ConnectService:
                 remediation=redact(err.remediation) if err.remediation else None,
             ),
         )
-
-    def _publish(self, alert: Alert) -> None:
-        self.notifier.publish(alert)
 
 
 def _link_refused(err: LinkError, clear: str) -> pages.Page:

@@ -266,6 +266,25 @@ class TestManualRequests:
         assert harness.notifier.events() == ["token.config_invalid"] * 2
         assert not any(op == "rotate" for op, _ in harness.store.calls)
 
+    def test_a_dry_run_naming_unmanaged_or_unknown_ids_reports_them_and_sends_nothing(
+        self, harness, sweeper
+    ):
+        # Given a secret that is not managed, and an id that does not exist
+        harness.store.create("someone/else", "{}")
+        # When a dry run names both
+        report = sweeper.run(
+            SweepRequest.from_event(
+                {
+                    "secret_ids": ["someone/else", "no/such"],
+                    "dry_run": True,
+                    "instance": TEST_INSTANCE,
+                }
+            )
+        )
+        # Then both are reported as refused, and no alert is published
+        assert [e["secret_id"] for e in report.errors] == ["someone/else", "no/such"]
+        assert harness.notifier.alerts == []
+
     def test_dry_run_changes_nothing(self, harness, sweeper):
         managed(harness, "conn/a", **{"expires-at": epoch(harness, timedelta(minutes=5))})
         managed(harness, "conn/b", **{"expires-at": epoch(harness, timedelta(days=50))})

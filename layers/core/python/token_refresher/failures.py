@@ -188,9 +188,12 @@ class FailureReporter:
             "--query VersionIdsToStages"
         )
 
-    def refused(self, secret_id: str, why: str) -> dict[str, str]:
-        """A manual rotation the sweep refuses (unknown or unmanaged secret): alert, and the
-        report's error entry."""
+    def refused(self, secret_id: str, why: str, *, alert: bool = True) -> dict[str, str]:
+        """A manual rotation the sweep refuses (unknown or unmanaged secret): alert (not for a
+        dry run: ``alert=False``), and the report's error entry."""
+        entry = {"secret_id": secret_id, "error": why, "error_class": ErrorClass.CONFIG.value}
+        if not alert:
+            return entry
         publish_alert(
             self.notifier,
             Alert(
@@ -205,7 +208,7 @@ class FailureReporter:
                 error_class=ErrorClass.CONFIG.value,
             ),
         )
-        return {"secret_id": secret_id, "error": why, "error_class": ErrorClass.CONFIG.value}
+        return entry
 
 
 def _scrub(err: TokenRefresherError, redactor: Redactor) -> None:

@@ -265,7 +265,8 @@ class SweepEngine:
         if not request.selects:
             return []
         if request.secret_ids:
-            return [c for c in (self._named(i, report) for i in request.secret_ids) if c]
+            named = (self._named(i, report, request.dry_run) for i in request.secret_ids)
+            return [c for c in named if c]
         out = []
         for entry in list_own(self.store, self.instance):
             cand = candidate_from_listing(entry)
@@ -273,15 +274,17 @@ class SweepEngine:
                 out.append(cand)
         return out
 
-    def _named(self, secret_id: str, report: SweepReport) -> Candidate | None:
+    def _named(self, secret_id: str, report: SweepReport, dry_run: bool) -> Candidate | None:
         try:
             desc = self.store.describe(secret_id)
         except SecretNotFound:
-            self._refuse(secret_id, "secret not found", report)
+            report.errors.append(
+                self.failures.refused(secret_id, "secret not found", alert=not dry_run)
+            )
             return None
         why = refusal(desc.tags, self.instance)
-        if why is not None:
-            self._refuse(secret_id, why, report)
+        if why is not None:  # a dry run sends nothing: reported only
+            report.errors.append(self.failures.refused(secret_id, why, alert=not dry_run))
             return None
         return Candidate(
             secret_id=desc.arn,
@@ -291,9 +294,6 @@ class SweepEngine:
             rotation_enabled=desc.rotation_enabled,
             last_rotated=from_epoch(desc.last_rotated_at) if desc.last_rotated_at else None,
         )
-
-    def _refuse(self, secret_id: str, why: str, report: SweepReport) -> None:
-        report.errors.append(self.failures.refused(secret_id, why))
 
     # --- decision ------------------------------------------------------------------------------
 

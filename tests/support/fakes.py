@@ -236,6 +236,7 @@ class InMemorySecretStore:
                     "RotationEnabled": secret.rotation_enabled,
                     "RotationLambdaARN": secret.rotation_lambda_arn,
                     "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
+                    "SecretVersionsToStages": {v: sorted(s) for v, s in secret.stages.items()},
                 }
 
     def version_created_at(self, secret_id: str, version_id: str) -> float | None:

@@ -524,6 +524,34 @@ class TestRecheckBeforeRotating:
         assert harness.store.current_doc(name).refresh_token == "fake-refresh-token-0001-xyz"
         assert harness.provider.refresh_calls == 1
 
+    def test_a_stuck_forced_rotation_of_a_connection_not_due_is_finished_by_the_next_sweep(
+        self, harness, sweeper
+    ):
+        # Given a connection far from due whose forced rotation wrote AWSPENDING 20 minutes ago,
+        # then crashed
+        name = managed(
+            harness,
+            "conn/forced-stuck",
+            **{
+                "expires-at": epoch(harness, timedelta(days=30)),
+                "last-rotated-at": epoch(harness, -timedelta(days=2)),
+            },
+        )
+        harness.store.start_rotation(name, "stuck-token")
+        harness.store.created_at["stuck-token"] = harness.clock.now.timestamp() - 1200
+        resumed = []
+
+        class Resumer:
+            def resume(self, secret_id, version_id):
+                resumed.append(version_id)
+
+        sweeper.starter.resumer = Resumer()
+        # When the next scheduled sweep runs
+        report = sweeper.run(SweepRequest(scheduled=True))
+        # Then the stuck rotation is finished (not left until the connection is due)
+        assert resumed == ["stuck-token"]
+        assert report.started == [harness.store.arn_of(name)]
+
     def test_young_pending_is_left_alone(self, harness, sweeper):
         name = managed(
             harness, "conn/busy2", **{"expires-at": epoch(harness, timedelta(minutes=1))}

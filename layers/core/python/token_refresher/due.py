@@ -159,6 +159,9 @@ class Candidate:
     tags: Mapping[str, str]
     rotation_enabled: bool
     last_rotated: datetime | None
+    # An AWSPENDING version that is not AWSCURRENT: a rotation in progress, or one that crashed
+    # (the starter finishes it once it is stuck), whether or not the token is due.
+    pending: bool = False
 
 
 def candidate_from_listing(entry: Mapping[str, Any]) -> Candidate:
@@ -172,4 +175,10 @@ def candidate_from_listing(entry: Mapping[str, Any]) -> Candidate:
         tags=tags,
         rotation_enabled=bool(entry.get("RotationEnabled", False)),
         last_rotated=last if isinstance(last, datetime) else None,
+        pending=_has_pending(entry.get("SecretVersionsToStages") or {}),
     )
+
+
+def _has_pending(stages: Mapping[str, Any]) -> bool:
+    """ListSecrets' SecretVersionsToStages: a version labelled AWSPENDING but not AWSCURRENT."""
+    return any("AWSPENDING" in s and "AWSCURRENT" not in s for s in stages.values())

@@ -317,6 +317,8 @@ class SweepEngine:
         last = last_rotation(cand.tags, cand.last_rotated)
         recent = last is not None and now - last < self.starter.min_interval
         within = f"rotated less than {self.starter.recent_text} ago"
+        if request.scheduled and cand.pending:  # the starter finishes it if stuck
+            return Verdict(True, "rotation pending: finished if stuck")
         if request.scheduled:
             policy = self.provider_policies.get(cand.provider, self.policy)
             verdict = decide(cand.tags, now, policy, last_rotated=cand.last_rotated)

@@ -15,7 +15,7 @@ from tests.support import stack
 pytestmark = pytest.mark.e2e
 
 BUILD = stack.REPO_ROOT / ".aws-sam" / "build"
-FUNCTIONS = ("RotationFunction", "SweepFunction", "WorkerFunction")
+FUNCTIONS = ("RotationFunction", "SweepFunction", "WorkerFunction", "AlarmRelayFunction")
 
 
 @pytest.fixture(scope="module")

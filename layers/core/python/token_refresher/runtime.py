@@ -20,6 +20,7 @@ from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine
 
 if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
+    from token_refresher.alarm_relay import AlarmRelay
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
     from token_refresher.connection_check import ConnectionChecker
@@ -140,6 +141,18 @@ def sweep_engine() -> SweepEngine:
 
 
 @cache
+def alarm_relay() -> AlarmRelay:
+    """The alarm relay publishes straight to the topic (no consent links; failures raise, so that
+    the alarm's asynchronous invoke is retried)."""
+    from token_refresher.alarm_relay import AlarmRelay  # noqa: PLC0415
+
+    topic = settings().alert_topic_arn
+    if not topic:
+        raise ConfigError("is required for the alarm relay", field="ALERT_TOPIC_ARN")
+    return AlarmRelay(SnsNotifier(client("sns"), topic))
+
+
+@cache
 def rotation_worker() -> RotationWorker:
     return RotationWorker(_starter())
 
@@ -192,6 +205,7 @@ def reset() -> None:
     """Forget every object built here (tests change the environment between cases)."""
     for built in (settings, rotation_engine, sweep_engine, rotation_worker, _starter, _dispatcher):
         built.cache_clear()
+    alarm_relay.cache_clear()
     _store.cache_clear()
     connect_service.cache_clear()
     _keys.cache_clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from token_refresher.adapters.errors import aws_errors
 from token_refresher.alerts import Alert
@@ -18,12 +18,22 @@ class Notifier(Protocol):
         ...
 
 
+class SnsMessage(Protocol):
+    """What SnsNotifier publishes: an Alert, or a relayed alarm (alarm_relay.AlarmNotice)."""
+
+    def subject(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def attributes(self) -> dict[str, str]: ...
+
+
 class SnsNotifier:
     def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
 
-    def publish(self, alert: Alert) -> None:
+    def publish(self, alert: SnsMessage) -> None:
         with aws_errors():
             self._client.publish(
                 TopicArn=self._topic_arn,

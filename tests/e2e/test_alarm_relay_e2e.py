@@ -1,0 +1,126 @@
+"""An alarm notification, in its real shape and delivered as CloudWatch delivers it (an
+asynchronous invoke of the alarm's action), reaches a queue subscribed with the on-call filter
+policy of docs/alerts.md (issue 19 item 2, issue 21 item 3)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import E2E_STACK, Deployed
+from tests.support import stack
+from tests.support.alarms import ALARM_EVENT, documented_oncall_filter
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def oncall_queue(deployed: Deployed) -> Iterator[str]:
+    """A queue subscribed to the alert topic with the documented on-call filter policy."""
+    url = deployed.sqs.create_queue(QueueName=f"tr-oncall-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    arn = deployed.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    deployed.sns.subscribe(
+        TopicArn=deployed.outputs["AlertTopicArn"],
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(documented_oncall_filter())},
+    )
+    yield url
+    deployed.sqs.delete_queue(QueueUrl=url)
+
+
+def deployed_alarm(deployed: Deployed, suffix: str) -> dict[str, Any]:
+    cloudwatch = stack.client("cloudwatch", deployed.endpoint)
+    alarms = cloudwatch.describe_alarms(AlarmNames=[f"{E2E_STACK}-{suffix}"])["MetricAlarms"]
+    assert len(alarms) == 1, alarms
+    return dict(alarms[0])
+
+
+def deliver(deployed: Deployed, alarm: dict[str, Any], state: str) -> None:
+    """What CloudWatch does on a state change: invoke each action asynchronously with the
+    Lambda alarm-action payload (events/alarm-sweep-not-running.json, named for this alarm)."""
+    event = copy.deepcopy(ALARM_EVENT)
+    event["alarmArn"] = alarm["AlarmArn"]
+    event["alarmData"]["alarmName"] = alarm["AlarmName"]
+    event["alarmData"]["state"]["value"] = state
+    actions = alarm["AlarmActions"] if state == "ALARM" else alarm["OKActions"]
+    for action in actions:
+        resp = deployed.lambda_.invoke(
+            FunctionName=action, InvocationType="Event", Payload=json.dumps(event).encode()
+        )
+        assert resp["StatusCode"] == 202
+
+
+def test_a_sweep_not_running_alarm_reaches_the_oncall_queue(
+    deployed: Deployed, oncall_queue: str
+) -> None:
+    # Given the deployed "sweep not running" alarm, whose action is the relay, not the topic
+    alarm = deployed_alarm(deployed, "sweep-not-running")
+    relay = deployed.lambda_.get_function(FunctionName=deployed.outputs["AlarmRelayFunctionName"])[
+        "Configuration"
+    ]["FunctionArn"]
+    assert alarm["AlarmActions"] == [relay]
+    # When it goes into ALARM and its notification is delivered
+    deliver(deployed, alarm, "ALARM")
+    # Then the on-call queue receives it: event, severity, attributes, a readable body
+    received = stack.wait_for(
+        lambda: stack.receive_alerts(deployed.sqs, oncall_queue),
+        timeout=60,
+        what="the relayed alarm in the on-call queue",
+    )
+    assert len(received) == 1
+    message = received[0]
+    assert message["alert"]["event"] == "alarm.sweep_not_running"
+    assert message["alert"]["severity"] == "critical"
+    assert message["alert"]["alarm_name"] == f"{E2E_STACK}-sweep-not-running"
+    assert "the sweep has not run" in message["alert"]["message"]
+    attributes = {k: v["Value"] for k, v in message["MessageAttributes"].items()}
+    assert attributes == {"event": "alarm.sweep_not_running", "severity": "critical"}
+    assert message["Subject"] == f"[token-refresher] alarm ALARM: {E2E_STACK}-sweep-not-running"
+
+
+def test_an_alarm_back_to_ok_reaches_the_topic_but_does_not_page(
+    deployed: Deployed, oncall_queue: str, alerts_queue: str
+) -> None:
+    # Given the rotation-errors alarm
+    alarm = deployed_alarm(deployed, "rotation-errors")
+    # When it returns to OK and its notification is delivered
+    deliver(deployed, alarm, "OK")
+    # Then an unfiltered subscriber gets alarm.resolved (info), and on call gets nothing
+    received = stack.wait_for(
+        lambda: stack.receive_alerts(deployed.sqs, alerts_queue),
+        timeout=60,
+        what="the relayed OK in the unfiltered queue",
+    )
+    assert [m["alert"]["event"] for m in received] == ["alarm.resolved"]
+    assert received[0]["alert"]["severity"] == "info"
+    assert stack.receive_alerts(deployed.sqs, oncall_queue, wait_seconds=3) == []
+
+
+def test_an_alarm_that_changes_state_in_cloudwatch_pages_oncall_through_the_relay(
+    deployed: Deployed, oncall_queue: str
+) -> None:
+    # Given the deployed sweep-errors alarm
+    cloudwatch = stack.client("cloudwatch", deployed.endpoint)
+    name = deployed_alarm(deployed, "sweep-errors")["AlarmName"]
+    # When CloudWatch moves it into ALARM (LocalStack then runs the alarm's actions)
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="e2e: forced")
+    try:
+        # Then on call receives alarm.sweep_errors, built from CloudWatch's own payload
+        received = stack.wait_for(
+            lambda: stack.receive_alerts(deployed.sqs, oncall_queue),
+            timeout=60,
+            what="the alarm CloudWatch raised, relayed",
+        )
+        assert [m["alert"]["event"] for m in received] == ["alarm.sweep_errors"]
+        assert received[0]["alert"]["alarm_name"] == name
+        assert "e2e: forced" in received[0]["alert"]["message"]
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="e2e: reset")

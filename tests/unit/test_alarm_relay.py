@@ -1,0 +1,143 @@
+"""The alarm relay: a CloudWatch Lambda alarm action, in its real payload shape, becomes an alert
+with an event, a severity, a readable body and the message attributes the on-call filter matches."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.support.alarms import ALARM_EVENT, documented_oncall_filter, matches
+from tests.unit.test_adapters import TOPIC, stubbed
+from token_refresher.adapters.errors import StoreThrottled
+from token_refresher.adapters.notifier import SnsNotifier
+from token_refresher.alarm_relay import ALARM_KINDS, AlarmNotice, AlarmRelay
+from token_refresher.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 3, 2, 9, 15, 43, tzinfo=UTC)
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.sent: list[AlarmNotice] = []
+
+    def publish(self, alert: AlarmNotice) -> None:
+        self.sent.append(alert)
+
+
+def relayed(event: dict[str, Any]) -> AlarmNotice:
+    publisher = RecordingPublisher()
+    AlarmRelay(publisher, clock=lambda: NOW).relay(event)
+    assert len(publisher.sent) == 1
+    return publisher.sent[0]
+
+
+def with_state(value: str, name: str = "tr-sweep-not-running") -> dict[str, Any]:
+    event = json.loads(json.dumps(ALARM_EVENT))
+    event["alarmData"]["alarmName"] = name
+    event["alarmData"]["state"]["value"] = value
+    return event
+
+
+def test_the_sweep_not_running_alarm_becomes_a_critical_alert_the_oncall_filter_matches():
+    # Given the Lambda alarm action's payload of the "sweep not running" alarm (events/)
+    # When it is relayed
+    notice = relayed(ALARM_EVENT)
+    # Then it is a critical alarm.sweep_not_running alert with a readable body
+    body = notice.to_dict()
+    assert body["event"] == "alarm.sweep_not_running"
+    assert body["severity"] == "critical"
+    assert body["message"].startswith("the sweep has not run: no token is being refreshed")
+    assert "token-refresher-sweep-not-running is ALARM" in body["message"]
+    assert "Threshold Crossed" in body["message"]
+    assert "schedule rule" in body["remediation"]
+    assert body["state"] == "ALARM"
+    assert body["previous_state"] == "OK"
+    assert body["occurred_at"] == "2026-03-02T09:15:43Z"
+    assert notice.subject() == "[token-refresher] alarm ALARM: token-refresher-sweep-not-running"
+    # and its message attributes match the on-call filter policy of docs/alerts.md
+    assert notice.attributes() == {"event": "alarm.sweep_not_running", "severity": "critical"}
+    assert matches(documented_oncall_filter(), notice.attributes())
+
+
+@pytest.mark.parametrize(
+    ("suffix", "event", "severity"),
+    [
+        ("sweep-errors", "alarm.sweep_errors", "error"),
+        ("rotation-errors", "alarm.rotation_errors", "error"),
+        ("sweep-dead-letters", "alarm.sweep_dead_letters", "error"),
+        ("rotation-dead-letters", "alarm.rotation_dead_letters", "error"),
+        ("something-else", "alarm.other", "error"),
+    ],
+)
+def test_every_alarm_pages_oncall_with_its_own_event(suffix, event, severity):
+    notice = relayed(with_state("ALARM", f"tr-e2e-{suffix}"))
+    assert (notice.event, notice.severity) == (event, severity)
+    assert matches(documented_oncall_filter(), notice.attributes())
+
+
+def test_back_to_ok_is_an_info_alarm_resolved_that_does_not_page():
+    notice = relayed(with_state("OK", "tr-rotation-errors"))
+    body = notice.to_dict()
+    assert (body["event"], body["severity"]) == ("alarm.resolved", "info")
+    assert body["message"].startswith("resolved: rotation steps are failing")
+    assert body["remediation"] is None
+    assert notice.subject() == "[token-refresher] alarm resolved: tr-rotation-errors"
+    assert not matches(documented_oncall_filter(), notice.attributes())
+
+
+def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
+    assert set(ALARM_KINDS) == {
+        "sweep-not-running",
+        "sweep-errors",
+        "rotation-errors",
+        "sweep-dead-letters",
+        "rotation-dead-letters",
+    }
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"source": "aws.events", "alarmData": {}},
+        {"source": "aws.cloudwatch"},
+        {"source": "aws.cloudwatch", "alarmData": {"alarmName": "x", "state": "ALARM"}},
+        {"source": "aws.cloudwatch", "alarmData": {"alarmName": 3, "state": {"value": "OK"}}},
+    ],
+)
+def test_anything_but_an_alarm_action_is_refused_and_nothing_is_sent(event):
+    publisher = RecordingPublisher()
+    with pytest.raises(ConfigError):
+        AlarmRelay(publisher).relay(event)
+    assert publisher.sent == []
+
+
+def test_the_sns_notifier_publishes_the_notice_with_its_attributes_and_raises_on_failure():
+    # Given SNS, which answers once and then throttles
+    aws, stub = stubbed("sns")
+    notice = AlarmNotice.from_event(ALARM_EVENT, now=NOW)
+    stub.add_response(
+        "publish",
+        {"MessageId": "m1"},
+        {
+            "TopicArn": TOPIC,
+            "Subject": notice.subject(),
+            "Message": json.dumps(notice.to_dict(), sort_keys=True),
+            "MessageAttributes": {
+                "event": {"DataType": "String", "StringValue": "alarm.sweep_not_running"},
+                "severity": {"DataType": "String", "StringValue": "critical"},
+            },
+        },
+    )
+    stub.add_client_error("publish", "Throttling")
+    relay = AlarmRelay(SnsNotifier(aws, TOPIC), clock=lambda: NOW)
+    with stub:
+        assert relay.relay(ALARM_EVENT)["event"] == "alarm.sweep_not_running"
+        # Then a failure propagates, so that Lambda retries the alarm's asynchronous invoke
+        with pytest.raises(StoreThrottled):
+            relay.relay(ALARM_EVENT)

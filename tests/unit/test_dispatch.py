@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +16,19 @@ from tests.support.fakes import TEST_INSTANCE, FakeSqs, client_error
 from tests.support.handlers import LambdaContext, load_handler
 from tests.unit.conftest import Harness
 from token_refresher.adapters.queue import QueueDispatcher, RotationJob
-from token_refresher.dispatch import RotationWorker, plan_sweep, rotation_concurrency
+from token_refresher.dispatch import (
+    SWEEP_RESERVE_SECONDS,
+    SWEEP_TIMEOUT_SECONDS,
+    RotationWorker,
+    plan_sweep,
+    rotation_concurrency,
+)
 from token_refresher.errors import ConfigError
 from token_refresher.sweep import SweepRequest
 
 pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ROTATION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:rotation"
 QUEUE_URL = "http://127.0.0.1/000000000000/rotations"
@@ -257,6 +267,23 @@ class TestCapacity:
         # 50 writes/s, 2 writes per rotation: 25 rotations/s; 0.6 s each -> 15 in flight
         assert rotation_concurrency(0.6) == 15
         assert rotation_concurrency(0.6, headroom=0.8) == 12
+
+    def test_the_deployed_sweep_timeout_is_the_one_the_plan_and_the_scaling_table_assume(self):
+        # Given the SweepFunction's Timeout in template.yaml and the table in docs/benchmarks.md
+        template = (ROOT / "template.yaml").read_text()
+        sweep = re.split(r"\n  \w", template.split("\n  SweepFunction:\n", 1)[1], maxsplit=1)[0]
+        timeout = re.search(r"^      Timeout: (\d+)", sweep, re.M)
+        doc = (ROOT / "docs" / "benchmarks.md").read_text()
+        # Then they agree with the plan's limit, and listing 100,000 secrets at the slowest page
+        # time measured (0.288 s) fits with room to start rotations
+        assert timeout is not None
+        assert int(timeout.group(1)) == SWEEP_TIMEOUT_SECONDS
+        assert (
+            f"the SweepFunction's {SWEEP_TIMEOUT_SECONDS // 60}-minute Timeout, "
+            f"{SWEEP_RESERVE_SECONDS} s reserve" in doc
+        )
+        listing = plan_sweep(100_000, 0, page_seconds=0.288).list_seconds
+        assert listing < (SWEEP_TIMEOUT_SECONDS - SWEEP_RESERVE_SECONDS) / 2
 
     def test_100k_secrets_all_due_do_not_fit_one_direct_sweep_but_do_queued(self):
         # Given 100,000 secrets, every one due (e.g. the first sweep after onboarding)

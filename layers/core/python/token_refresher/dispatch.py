@@ -63,6 +63,13 @@ def rotation_concurrency(
     return concurrency_for(write_quota_per_s * headroom / writes_per_rotation, rotation_seconds)
 
 
+# The SweepFunction's Timeout in template.yaml (Lambda's maximum): listing 100,000 secrets takes
+# ~290 s at the slowest page time measured (docs/benchmarks.md), which 300 s would not leave room
+# for; tests/unit/test_dispatch.py keeps the two equal.
+SWEEP_TIMEOUT_SECONDS = 900
+SWEEP_RESERVE_SECONDS = 10  # SweepEngine stops starting rotations this long before the end
+
+
 @dataclass(frozen=True)
 class SweepPlan:
     secrets: int
@@ -88,8 +95,8 @@ def plan_sweep(  # noqa: PLR0913 - the quotas as keyword parameters, each defaul
     senders: int = 8,
     write_quota_per_s: float = WRITE_QUOTA_PER_S,
     writes_per_rotation: int = WRITES_PER_ROTATION,
-    limit_seconds: float = 900.0,
-    reserve_seconds: float = 10.0,
+    limit_seconds: float = SWEEP_TIMEOUT_SECONDS,
+    reserve_seconds: float = SWEEP_RESERVE_SECONDS,
 ) -> SweepPlan:
     """Can one sweep invocation list ``secrets`` and start ``due`` rotations within the limit?
 

@@ -132,6 +132,7 @@ class SweepReport:
     due_ids: list[str] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)  # secrets of no instance adopted (instances)
     unowned: list[str] = field(default_factory=list)  # secrets of no instance left (alerted)
+    checks_requested: list[str] = field(default_factory=list)  # daily liveness checks (liveness.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +149,7 @@ class SweepReport:
             "warnings_sent": self.warnings_sent,
             "adopted": self.adopted,
             "unowned": self.unowned,
+            "checks_requested": self.checks_requested,
         }
 
 

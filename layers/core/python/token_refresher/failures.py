@@ -108,6 +108,26 @@ class FailureReporter:
             return
         self._record(request.secret_id, desc=desc, provider=provider, doc=doc, err=err)
 
+    def check_failed(
+        self, desc: SecretDescription, provider: str | None, err: TokenRefresherError
+    ) -> None:
+        """A daily liveness check's failure (liveness_check.py): logged, counted, and recorded
+        like a rotation's (tags, alert when the policy says so)."""
+        logger.error(
+            "liveness check failed",
+            extra={
+                "secret_id": desc.arn,
+                "provider": provider,
+                "error_class": err.error_class.value,
+                "provider_code": err.provider_code,
+                "error": err.message,
+            },
+        )
+        self.metrics.count(
+            "LivenessChecks", provider=provider or "unknown", outcome=err.error_class.value
+        )
+        self._record(desc.arn, desc=desc, provider=provider, doc=None, err=err)
+
     def _record(
         self,
         secret_id: str,

@@ -1,12 +1,17 @@
-"""Composition root: build the engine once per Lambda container from the validated settings."""
+"""Composition root: build the engine once per Lambda container from the validated settings.
+
+Every engine built here reads the time through :func:`now`: the wall clock, unless a test runs the
+handlers on a simulated one (``runtime.clock``, the lifecycle test)."""
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
 from token_refresher.adapters.aws import client
+from token_refresher.adapters.checks import LambdaLivenessRequester
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
 from token_refresher.adapters.queue import QueueDispatcher
 from token_refresher.adapters.resume import LambdaRotationResumer
@@ -15,17 +20,27 @@ from token_refresher.alerts import Alert
 from token_refresher.config import Settings
 from token_refresher.dispatch import RotationWorker
 from token_refresher.errors import ConfigError
+from token_refresher.liveness import LivenessSweep
 from token_refresher.observability import EmfMetrics, logger
 from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine
+from token_refresher.timeutil import Clock, utcnow
 
 if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
     from token_refresher.alarm_relay import AlarmRelay
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
     from token_refresher.connection_check import ConnectionChecker
+    from token_refresher.liveness_check import LivenessCheck
     from token_refresher.providers.base import ProviderContext
     from token_refresher.rotation import RotationEngine
+
+
+clock: Clock = utcnow
+
+
+def now() -> datetime:
+    return clock()
 
 
 class LogOnlyNotifier:
@@ -58,7 +73,7 @@ def provider_context(cfg: Settings) -> ProviderContext:
         read_timeout=cfg.http_read_timeout,
         max_attempts=cfg.http_max_attempts,
     )
-    return ProviderContext(http=http, endpoints=cfg.provider_endpoints)
+    return ProviderContext(http=http, endpoints=cfg.provider_endpoints, clock=now)
 
 
 def notifier(cfg: Settings) -> Notifier:
@@ -82,7 +97,7 @@ def link_minter(cfg: Settings) -> LinkMinter | None:
     from token_refresher.connect.minter import LinkMinter  # noqa: PLC0415
 
     keys = _keys(cfg.connect_key_secret_id)
-    return LinkMinter(_store(), lambda: keys.current, ttl=cfg.link_ttl)
+    return LinkMinter(_store(), lambda: keys.current, ttl=cfg.link_ttl, clock=now)
 
 
 @cache
@@ -106,6 +121,7 @@ def connect_service() -> ConnectService:
         provider_context(cfg),
         lambda: keys.current,
         rotation_engine(),
+        clock=now,
     )
 
 
@@ -137,6 +153,7 @@ def sweep_engine() -> SweepEngine:
         dispatcher=_dispatcher(),
         adopt_untagged=cfg.adopt_untagged,
         sweep_interval=cfg.policy.sweep_interval,
+        liveness=_liveness(cfg),
     )
 
 
@@ -167,7 +184,16 @@ def _starter() -> RotationStarter:
         rotation_lambda_arn=cfg.rotation_function_arn,
         rotation_after_days=cfg.rotation_after_days,
         resumer=_resumer(cfg),
+        clock=now,
     )
+
+
+def _liveness(cfg: Settings) -> LivenessSweep | None:
+    """The daily liveness check: the sweep asks the rotation function (liveness.py)."""
+    if not cfg.rotation_function_arn:
+        return None
+    requester = LambdaLivenessRequester(client("lambda"), cfg.rotation_function_arn)
+    return LivenessSweep(requester, sweep_interval=cfg.policy.sweep_interval)
 
 
 def _resumer(cfg: Settings) -> LambdaRotationResumer | None:
@@ -199,6 +225,15 @@ def connection_checker() -> ConnectionChecker:
     return ConnectionChecker(
         engine.store, engine.ctx, get_provider, engine.apps.for_token, instance=engine.instance
     )
+
+
+def liveness_check() -> LivenessCheck:
+    """The sweep's daily liveness check, answered by the rotation function: the check above, its
+    verdict recorded through the rotation engine's failure policy."""
+    from token_refresher.liveness_check import LivenessCheck  # noqa: PLC0415
+
+    engine = rotation_engine()
+    return LivenessCheck(connection_checker(), engine.failures, instance=engine.instance)
 
 
 def reset() -> None:

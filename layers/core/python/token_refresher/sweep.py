@@ -36,6 +36,7 @@ from token_refresher.due import (
 from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.failures import FailureReporter, publish_alert
 from token_refresher.instances import instance_name, list_own, refusal
+from token_refresher.liveness import LivenessSweep
 from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.starter import RotationStarter, StartOutcome
@@ -193,7 +194,9 @@ class SweepEngine:
         dispatcher: Dispatcher | None = None,
         adopt_untagged: bool = False,
         sweep_interval: timedelta = timedelta(minutes=15),
+        liveness: LivenessSweep | None = None,
     ) -> None:
+        self.liveness = liveness
         self.store = store
         self.starter = starter
         self.instance = starter.instance  # one instance: the starter's
@@ -225,6 +228,7 @@ class SweepEngine:
                 field="detail.instance",
             )
         report = SweepReport(scheduled=request.scheduled, dry_run=request.dry_run)
+        budget = TimeBudget(time_left_ms, self.reserve_ms)
         self._unowned(request, report, now)
         candidates = self._select(request, report)
         report.scanned = len(candidates)
@@ -234,8 +238,9 @@ class SweepEngine:
         elif self.dispatcher is not None and request.scheduled:
             self._enqueue(self.dispatcher, due, report, now)
         else:
-            budget = TimeBudget(time_left_ms, self.reserve_ms)
             self._start_rotations(due, report, force=request.force, budget=budget)
+        if request.scheduled and not request.dry_run and self.liveness is not None:
+            self.liveness.run(candidates, report, now, budget.exhausted, self.concurrency)
         emit_metrics(self.metrics, candidates, report, now)
         if request.dry_run:
             _log_dry_run(report)
@@ -412,6 +417,7 @@ def _log_report(request: SweepRequest, report: SweepReport, seconds: float) -> N
             "enqueued": len(report.enqueued),
             "adopted": len(report.adopted),
             "unowned": len(report.unowned),
+            "checks_requested": len(report.checks_requested),
             "seconds": round(seconds, 3),
         },
     )

@@ -1,0 +1,242 @@
+"""The daily liveness check (issue 21, item 2): every connection is validated with its platform at
+least once a day without rotating, and a revoked grant alerts within a day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.fakes import TEST_INSTANCE, client_error
+from tests.unit.conftest import Harness
+from token_refresher.adapters.checks import LambdaLivenessRequester
+from token_refresher.adapters.errors import AwsError
+from token_refresher.connection_check import ConnectionChecker
+from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.liveness import TAG_CHECKED_AT, LivenessSweep
+from token_refresher.liveness_check import LivenessCheck, LivenessRequest, is_liveness_event
+from token_refresher.providers.base import ValidationResult
+from token_refresher.sweep import SweepEngine, SweepRequest
+
+pytestmark = pytest.mark.unit
+
+ROTATION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:rotation"
+SWEEP = timedelta(minutes=15)
+
+
+class InProcessRequester:
+    """Stands in for the asynchronous invoke: runs the rotation function's liveness path."""
+
+    def __init__(self, harness: Harness) -> None:
+        engine = harness.engine
+        checker = ConnectionChecker(
+            harness.store,
+            engine.ctx,
+            engine._providers,
+            engine.apps.for_token,
+            instance=TEST_INSTANCE,
+        )
+        self.check = LivenessCheck(checker, engine.failures, instance=TEST_INSTANCE)
+        self.requested: list[str] = []
+
+    def request(self, secret_id: str) -> None:
+        self.requested.append(secret_id)
+        self.check.run(LivenessRequest(secret_id))
+
+
+@pytest.fixture
+def requester(harness: Harness) -> InProcessRequester:
+    return InProcessRequester(harness)
+
+
+@pytest.fixture
+def sweeper(harness: Harness, requester: InProcessRequester) -> SweepEngine:
+    return harness.sweep_engine(
+        rotation_lambda_arn=ROTATION_ARN, liveness=LivenessSweep(requester, sweep_interval=SWEEP)
+    )
+
+
+def epoch(harness: Harness, delta: timedelta) -> str:
+    return str(int((harness.clock.now + delta).timestamp()))
+
+
+def long_lived(harness: Harness, name: str, **tags: str) -> str:
+    """A 60-day token rotated two days ago: not due for 51 days."""
+    harness.add_secret(name)
+    harness.store.set_tags(
+        name,
+        {
+            "token-refresher:provider": "fake",
+            "token-refresher:expires-at": epoch(harness, timedelta(days=58)),
+            "token-refresher:last-rotated-at": epoch(harness, -timedelta(days=2)),
+        }
+        | {f"token-refresher:{k}": v for k, v in tags.items()},
+    )
+    return name
+
+
+def test_a_revoked_grant_that_is_not_due_alerts_within_one_day(harness, sweeper, requester):
+    # Given a long-lived connection, checked by the sweep, whose grant is revoked a minute later
+    name = long_lived(harness, "conn/meta-like")
+    sweeper.run(SweepRequest(scheduled=True))
+    assert harness.provider.validate_calls == 1
+    harness.clock.advance(timedelta(minutes=1))
+    revoked_at = harness.clock.now
+    harness.provider.validate_with = ValidationResult(valid=False, detail="190/460 revoked")
+    # When the scheduled sweep keeps running every 15 minutes for a day
+    alerted_at = None
+    while harness.clock.now - revoked_at <= timedelta(hours=24) and alerted_at is None:
+        harness.clock.advance(SWEEP)
+        sweeper.run(SweepRequest(scheduled=True))
+        if harness.notifier.alerts:
+            alerted_at = harness.clock.now
+    # Then a token.reauth_required alert went out within 24 hours, without any rotation
+    assert alerted_at is not None
+    assert alerted_at - revoked_at <= timedelta(hours=24)
+    [alert] = harness.notifier.alerts
+    assert (alert.event.value, alert.error_class) == ("token.reauth_required", "reauth_required")
+    assert "daily check" in alert.message
+    assert harness.provider.refresh_calls == 0
+    assert not any(op == "rotate" for op, _ in harness.store.calls)
+    # And the connection's state says so (the sweep re-checks it daily from then on)
+    tags = harness.store.tags_of(name)
+    assert tags["token-refresher:status"] == "reauth-required"
+    assert requester.requested.count(harness.store.arn_of(name)) == 2
+
+
+def test_a_healthy_check_records_its_time_and_nothing_else(harness, sweeper):
+    # Given a long-lived connection never checked
+    name = long_lived(harness, "conn/ok")
+    # When two sweeps run 15 minutes apart
+    sweeper.run(SweepRequest(scheduled=True))
+    harness.clock.advance(SWEEP)
+    report = sweeper.run(SweepRequest(scheduled=True))
+    # Then it was validated once, its check time recorded, and nobody alerted
+    assert harness.provider.validate_calls == 1
+    assert report.checks_requested == []
+    assert harness.store.tags_of(name)[TAG_CHECKED_AT] == epoch(harness, -SWEEP)
+    assert harness.notifier.alerts == []
+
+
+def test_connections_validated_within_a_day_or_awaiting_a_human_are_not_checked(
+    harness, sweeper, requester
+):
+    # Given one rotated an hour ago (hourly platforms), one checked 20 hours ago, and one that
+    # already needs re-authorization (the rotation re-checks those daily)
+    long_lived(harness, "conn/rotated", **{"last-rotated-at": epoch(harness, -timedelta(hours=1))})
+    long_lived(harness, "conn/checked", **{"checked-at": epoch(harness, -timedelta(hours=20))})
+    long_lived(
+        harness,
+        "conn/reauth",
+        **{"status": "reauth-required", "last-alert-at": epoch(harness, -timedelta(hours=2))},
+    )
+    # When the scheduled sweep runs, and a dry run and a manual request too
+    sweeper.run(SweepRequest(scheduled=True))
+    sweeper.run(SweepRequest(scheduled=True, dry_run=True))
+    # Then nothing is checked
+    assert requester.requested == []
+
+
+def test_a_transient_failure_is_counted_and_retried_at_the_next_sweep(harness, sweeper, requester):
+    # Given a long-lived connection whose platform is briefly unreachable
+    name = long_lived(harness, "conn/blip")
+    harness.provider.validate_with = ProviderError(
+        ErrorClass.TRANSIENT, "HTTP 503", provider="fake"
+    )
+    # When the sweep checks it
+    sweeper.run(SweepRequest(scheduled=True))
+    # Then the failure is counted quietly (the rotation's policy) and no check time is recorded
+    tags = harness.store.tags_of(name)
+    assert (tags["token-refresher:consecutive-failures"], tags["token-refresher:status"]) == (
+        "1",
+        "ok",
+    )
+    assert TAG_CHECKED_AT not in tags
+    assert harness.notifier.alerts == []
+    # And the next sweep checks again; a success then records the time
+    harness.provider.validate_with = None
+    harness.clock.advance(SWEEP)
+    sweeper.run(SweepRequest(scheduled=True))
+    assert len(requester.requested) == 2
+    assert harness.store.tags_of(name)[TAG_CHECKED_AT] == epoch(harness, timedelta(0))
+
+
+def test_checks_per_sweep_are_capped_oldest_first(harness, requester):
+    # Given 120 connections never checked, and a sweep every 15 minutes
+    for n in range(120):
+        long_lived(harness, f"conn/{n:03d}", **{"checked-at": str(1_700_000_000 + n)})
+    sweeper = harness.sweep_engine(
+        rotation_lambda_arn=ROTATION_ARN,
+        liveness=LivenessSweep(requester, sweep_interval=SWEEP, min_per_sweep=50),
+    )
+    # When it runs
+    report = sweeper.run(SweepRequest(scheduled=True))
+    # Then at most the share that spreads them over the day (or the floor) is requested, oldest
+    # first, and the rest follow at the next sweeps
+    assert len(report.checks_requested) == 50
+    assert sorted(r.rsplit("/", 1)[-1][:3] for r in requester.requested) == [
+        f"{n:03d}" for n in range(50)
+    ]
+
+
+def test_a_refused_invoke_is_a_report_error_not_a_crash(harness):
+    # Given a requester whose invoke is throttled
+    class Throttled:
+        def request(self, secret_id: str) -> None:
+            raise AwsError("Invoke", code="TooManyRequestsException")
+
+    long_lived(harness, "conn/x")
+    sweeper = harness.sweep_engine(liveness=LivenessSweep(Throttled(), sweep_interval=SWEEP))
+    # When the sweep runs, then the error is reported and the sweep finishes
+    report = sweeper.run(SweepRequest(scheduled=True))
+    assert [e["error_class"] for e in report.errors] == ["liveness"]
+    assert report.checks_requested == []
+
+
+def test_the_lambda_requester_invokes_the_rotation_function_asynchronously():
+    calls: list[dict[str, Any]] = []
+
+    class Client:
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            calls.append(kwargs)
+            return {"StatusCode": 202}
+
+    LambdaLivenessRequester(Client(), ROTATION_ARN).request("conn/a")  # type: ignore[arg-type]
+    assert calls == [
+        {
+            "FunctionName": ROTATION_ARN,
+            "InvocationType": "Event",
+            "Payload": b'{"action": "liveness", "secret_id": "conn/a"}',
+        }
+    ]
+
+
+def test_the_lambda_requester_translates_aws_errors():
+    class Client:
+        def invoke(self, **kwargs: Any) -> dict[str, Any]:
+            raise client_error("TooManyRequestsException", "Invoke")
+
+    with pytest.raises(AwsError):
+        LambdaLivenessRequester(Client(), ROTATION_ARN).request("conn/a")  # type: ignore[arg-type]
+
+
+def test_liveness_events_are_parsed_strictly():
+    assert is_liveness_event({"action": "liveness", "secret_id": "a"})
+    assert not is_liveness_event({"action": "check", "secret_id": "a"})
+    assert LivenessRequest.from_event({"action": "liveness", "secret_id": " a "}).secret_id == "a"
+    with pytest.raises(Exception, match="unknown field"):
+        LivenessRequest.from_event({"action": "liveness", "secret_id": "a", "x": 1})
+
+
+def test_another_instances_secret_is_neither_checked_nor_tagged(harness, requester):
+    # Given a secret of another instance
+    name = long_lived(harness, "conn/theirs")
+    harness.store.set_tags(name, {"token-refresher:instance": "someone-else"})
+    # When a liveness request names it
+    result = requester.check.run(LivenessRequest(name))
+    # Then nothing is validated, written or sent
+    assert result["recorded"] is False
+    assert harness.provider.validate_calls == 0
+    assert TAG_CHECKED_AT not in harness.store.tags_of(name)
+    assert harness.notifier.alerts == []

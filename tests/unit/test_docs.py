@@ -521,3 +521,14 @@ def test_environment_variables_named_in_the_docs_are_read_somewhere():
                 continue
             problems.append(f"{span.where()}: {name} is read nowhere in the repository")
     report(problems, "variables nothing reads")
+
+
+def test_tiktok_reauthorization_codes_in_the_docs_are_the_codes_the_provider_maps() -> None:
+    # 40100 is TikTok's rate limit, not a re-authorization: no "4010x" shorthand
+    from token_refresher.providers.tiktok import REAUTH_CODES
+
+    listed = "/".join(str(code) for code in sorted(REAUTH_CODES))
+    for path in ("docs/alerts.md", "docs/providers/README.md", "docs/providers/tiktok.md"):
+        text = (ROOT / path).read_text()
+        assert "4010x" not in text, path
+        assert listed in text, path

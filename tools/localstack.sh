@@ -10,11 +10,13 @@
 #
 # Environment: PYTHON313 (interpreter to use), LOCALSTACK_PORT (default 4566),
 # LOCALSTACK_START_TIMEOUT (seconds, default 90), LOCALSTACK_SERVICES (restrict SERVICES; default all).
+# State (pid file, log, data) lives in .localstack/<port>/: one LocalStack per port, so a second
+# LOCALSTACK_PORT in the same clone starts, stops and reports its own and never touches the first.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${LOCALSTACK_PORT:-4566}"
-STATE_DIR="$ROOT/.localstack"
+STATE_DIR="$ROOT/.localstack/$PORT"
 PID_FILE="$STATE_DIR/localstack.pid"
 LOG_FILE="$STATE_DIR/localstack.log"
 LS_VENV="$ROOT/.venv-localstack"

@@ -21,7 +21,9 @@ written, so a module without a shipped ``.pyc`` is compiled from source on every
 - What dominates: one ``-X importtime`` import per handler, the heaviest direct imports of ``app``
   and the heaviest modules by self time.
 - Sizes: every file under each built function and layer folder (including ``__pycache__``),
-  unzipped, in MiB (1 MiB = 1,048,576 bytes); boto3 must not be in the deps layer.
+  unzipped, in MiB (1 MiB = 1,048,576 bytes); boto3 must not be in the deps layer. Zipped: the
+  same folder as one deflate zip (what ``sam deploy`` uploads). ``python -m bench.cold_start``
+  prints both for the build without timing anything.
 - Before/after: ``BENCH_COLDSTART_BEFORE=<build dir>`` (``sam build --build-dir`` of an older
   commit) is measured the same way right after, and shown beside it.
 """
@@ -34,6 +36,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +144,25 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def _zipped_size(path: Path) -> int:
+    """Bytes of ``path`` as one deflate zip, the way sam packages a function or layer folder."""
+    with tempfile.TemporaryFile() as tmp:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                zf.write(file, file.relative_to(path))
+        return tmp.tell()
+
+
+def artifact_sizes(build: Path) -> dict[str, Any]:
+    """Unzipped and zipped bytes of each built function and layer."""
+    layers = layer_dirs(build)
+    functions = sorted(p for p in build.iterdir() if p.is_dir() and (p / "app.py").exists())
+    folders = {fn.name: fn for fn in functions} | {n: layers[n] for n in LAYERS}
+    sizes = {name: _size(folder) for name, folder in folders.items()}
+    zipped = {name: _zipped_size(folder) for name, folder in folders.items()}
+    return {"sizes": sizes, "total_bytes": sum(sizes.values()), "zipped": zipped}
+
+
 def import_times(build: Path, functions: list[Path], layers: dict[str, Path]) -> dict[str, Any]:
     has_pyc = any(build.rglob("*.pyc")) or any(any(p.rglob("*.pyc")) for p in layers.values())
     samples: dict[str, list[tuple[float, float]]] = {}
@@ -186,9 +208,7 @@ def measure(build: Path) -> dict[str, Any]:
     functions = sorted(p for p in build.iterdir() if p.is_dir() and (p / "app.py").exists())
     out = import_times(build, functions, layers)
     out["build"] = str(build.relative_to(ROOT) if build.is_relative_to(ROOT) else build)
-    sizes = {fn.name: _size(fn) for fn in functions} | {n: _size(layers[n]) for n in LAYERS}
-    out["sizes"] = sizes
-    out["total_bytes"] = sum(sizes.values())
+    out |= artifact_sizes(build)
     out["boto_in_layer"] = [
         d.name for d in (layers["DependenciesLayer"] / "python").glob("boto*") if d.is_dir()
     ]
@@ -206,3 +226,11 @@ def run() -> dict[str, Any]:
         out["before"] = measure(Path(before).resolve())
         out["before"]["label"] = os.environ.get("BENCH_COLDSTART_BEFORE_LABEL", before)
     return out
+
+
+if __name__ == "__main__":
+    import json
+
+    measured = artifact_sizes(build_dir())
+    print(json.dumps({k: v / MIB for k, v in measured["sizes"].items()} | {"unit": "MiB"}))
+    print(json.dumps({k: v / MIB for k, v in measured["zipped"].items()} | {"zipped": "MiB"}))

@@ -80,6 +80,9 @@ def _render_coldstart(c: dict[str, Any]) -> list[str]:
             f"the layer: {m['boto_in_layer'] or 'no'}; X-Ray SDK in the layer: "
             f"{'yes' if m.get('xray_in_layer') else 'no'}."
         )
+        if m.get("zipped"):
+            zipped = ", ".join(f"{k} {v / MIB:.2f} MiB" for k, v in m["zipped"].items())
+            out.append(f"Artifacts {label}, zipped as uploaded: {zipped}.")
     out.append("")
     worst = max(max(t["ratio"], t["cpu_ratio"]) for t in c["handlers"].values())
     out += [

@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import timedelta
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
+from token_refresher.connect.idtoken import IDENTITY_PROVIDERS, require_identity_source
 from token_refresher.connect.links import CONSENT_PROVIDERS
 from token_refresher.connect.minter import KeySource, LinkMinter
 from token_refresher.connect.store import TAG_AWAITING
@@ -81,25 +83,40 @@ def run_link(args: argparse.Namespace, ctx: Context) -> int:
             hint="name the connection's own instance (--instance / --stack-name); "
             "`token-refresher status --all-instances` shows it",
         )
-    provider = desc.tags.get(TAG_PROVIDER) or _provider_of(ctx, desc.arn)
+    provider = desc.tags.get(TAG_PROVIDER) or _document(ctx, desc.arn).get("provider")
     if provider not in CONSENT_PROVIDERS:
         raise CliError(f"{provider} has no consent flow", hint=NO_FLOW_HINT)
+    if provider in IDENTITY_PROVIDERS:
+        options = _document(ctx, desc.arn).get("options")
+        _require_identity_source(provider, options if isinstance(options, dict) else {})
     minter, _ = _minter(ctx, args)
     _print_link(ctx, minter, desc.name, provider, args.allow_new_account)
     return EXIT_OK
 
 
-def _provider_of(ctx: Context, arn: str) -> str:
+def _document(ctx: Context, arn: str) -> dict[str, Any]:
+    """The connection's JSON document (an awaiting-consent one has no tokens yet)."""
     try:
-        return TokenDocument.from_json(ctx.store().get_value(arn, stage=AWSCURRENT)).provider
+        data = json.loads(ctx.store().get_value(arn, stage=AWSCURRENT) or "")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise CliError("the connection's document is not readable: not a JSON object")
+    return data
+
+
+def _require_identity_source(provider: str, options: dict[str, Any]) -> None:
+    try:
+        require_identity_source(provider, options)
     except ConfigError as err:
-        raise CliError(f"the connection's document is not readable: {err}") from None
+        raise CliError(err.message, hint=err.remediation) from None
 
 
 def run_connect(args: argparse.Namespace, ctx: Context) -> int:
     if args.provider not in CONSENT_PROVIDERS:
         raise CliError(f"{args.provider} has no consent flow", hint=NO_FLOW_HINT)
     options = parse_options(args.option)
+    _require_identity_source(args.provider, options)
     minter, _ = _minter(ctx, args)  # before anything is created: the stack has an endpoint
     doc = TokenDocument(
         provider=args.provider,

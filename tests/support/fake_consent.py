@@ -78,10 +78,12 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def fake_id_token(claims: dict[str, Any]) -> str:
-    """An id_token shaped like the real ones (the signature is not checked by the client)."""
-    header = _b64(json.dumps({"alg": "RS256", "kid": "fake"}).encode())
-    return f"{header}.{_b64(json.dumps(claims).encode())}.{_b64(b'fake-signature')}"
+def fake_id_token(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    """An id_token shaped like the real ones (the signature is not checked by the client);
+    ``header`` is laid over the default one (``{"alg": "none"}``: an unsigned token)."""
+    fields = {"alg": "RS256", "kid": "fake"} | (header or {})
+    signature = "" if fields["alg"] == "none" else _b64(b"fake-signature")
+    return f"{_b64(json.dumps(fields).encode())}.{_b64(json.dumps(claims).encode())}.{signature}"
 
 
 class FakeConsent:
@@ -90,8 +92,9 @@ class FakeConsent:
         self.accounts: dict[str, tuple[str, str]] = dict(DEFAULT_ACCOUNTS)
         self._transactions: dict[str, _Pending] = {}
         self._codes: dict[str, _Pending] = {}
-        # Claims laid over each platform's id_token (tests of a wrong aud or iss).
+        # Claims (and header fields) laid over each platform's id_token (tests of a wrong aud...).
         self.id_token_overrides: dict[str, dict[str, Any]] = {}
+        self.id_token_headers: dict[str, dict[str, Any]] = {}
 
     @property
     def codes(self) -> list[str]:
@@ -103,11 +106,15 @@ class FakeConsent:
 
         self.accounts[_canon(provider)] = (account_id, label or account_id)
 
-    def override_id_token(self, provider: str, **claims: Any) -> None:
-        """Lay ``claims`` over the platform's next id_tokens (a wrong ``aud`` or ``iss``)."""
+    def override_id_token(
+        self, provider: str, header: dict[str, Any] | None = None, **claims: Any
+    ) -> None:
+        """Lay ``claims`` (and ``header`` fields) over the platform's next id_tokens (a wrong
+        ``aud`` or ``iss``, an expired token, ``alg: none``); a claim set to None is left out."""
         from tests.support.fake_providers import _canon
 
         self.id_token_overrides[_canon(provider)] = claims
+        self.id_token_headers[_canon(provider)] = header or {}
 
     # --- routing ----------------------------------------------------------------------------
     def handle(self, req: RecordedRequest) -> Response | None:  # noqa: PLR0911 - one route each
@@ -128,6 +135,8 @@ class FakeConsent:
             return self._userinfo(req, "linkedin", "sub")
         if req.provider == "amazon" and path == "/user/profile":
             return self._userinfo(req, "amazon", "user_id")
+        if req.provider == "oauth2" and path == "/userinfo":  # OpenID Connect Core §5.3
+            return self._userinfo(req, "oauth2", "sub")
         return None
 
     # --- the consent page -------------------------------------------------------------------
@@ -262,6 +271,8 @@ class FakeConsent:
             "aud": pending.client_id,
             "sub": account_id,
             "email": label,
+            "iat": int(time.time()),  # Core §2: both required
+            "exp": int(time.time()) + 3600,
         }
         if provider == "microsoft":
             tid, _, oid = account_id.partition("/")
@@ -273,8 +284,9 @@ class FakeConsent:
                 "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
             }
         claims |= self.id_token_overrides.get(provider, {})
+        claims = {k: v for k, v in claims.items() if v is not None}
         if provider in ("google", "microsoft", "oauth2"):
-            body["id_token"] = fake_id_token(claims)
+            body["id_token"] = fake_id_token(claims, self.id_token_headers.get(provider))
         return Response(200, body)
 
     def _meta_code(self, req: RecordedRequest) -> Response:

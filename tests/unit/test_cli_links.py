@@ -185,3 +185,61 @@ def test_link_refuses_another_instances_connection(store: InMemorySecretStore) -
     assert code == 1
     assert out == ""
     assert "belongs to instance 'staging'" in err
+
+
+OAUTH2_APP = {
+    "client_id": "o",
+    "client_secret": "o-secret-value-1",
+    "provider": "oauth2",
+    "allowed_url_prefixes": ["https://auth.example.com/"],
+}
+OAUTH2_OPTIONS = {
+    "authorize_url": "https://auth.example.com/authorize",
+    "token_url": "https://auth.example.com/token",
+}
+
+
+def test_connect_refuses_an_oauth2_connection_that_cannot_name_its_account(
+    store: InMemorySecretStore,
+) -> None:
+    # Given oauth2 app credentials, and options naming neither an issuer nor a userinfo URL
+    store.create("tr/apps/oauth2", OAUTH2_APP)
+    argv = ["connect", "oauth2", "--name", "c/new", "--app-secret-id", "tr/apps/oauth2"]
+    argv += [f"--option={k}={v}" for k, v in OAUTH2_OPTIONS.items()]
+    # When the operator makes the connection, then it is refused before anything is created
+    code, out, err = run(store, *argv)
+    assert code == 1
+    assert "options.issuer" in err
+    assert "options.userinfo_url" in err
+    assert LINK_PARAM + "=" not in out
+    with pytest.raises(KeyError):
+        store.tags_of("c/new")
+    # And with an issuer it is made
+    assert run(store, *argv, "--option", "issuer=https://auth.example.com")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [({}, 1), ({"userinfo_url": "https://auth.example.com/userinfo"}, 0)],
+)
+def test_link_refuses_an_oauth2_connection_that_cannot_name_its_account(
+    store: InMemorySecretStore, options: dict[str, str], expected: int
+) -> None:
+    # Given an existing oauth2 connection with or without a userinfo URL
+    store.create("tr/apps/oauth2", OAUTH2_APP)
+    doc = {
+        "schema": 1,
+        "provider": "oauth2",
+        "refresh_token": "r",
+        "app_secret_id": "tr/apps/oauth2",
+        "options": OAUTH2_OPTIONS | options,
+    }
+    tags = {"token-refresher:managed": "true", "token-refresher:provider": "oauth2"}
+    tags["token-refresher:instance"] = TEST_INSTANCE
+    store.create("c/oauth2", json.dumps(doc), tags=tags)
+    # When the operator asks for a link
+    code, out, err = run(store, "link", "c/oauth2")
+    # Then it is refused (no link, no new nonce) unless the account can be named
+    assert code == expected, err
+    assert (LINK_PARAM + "=" in out) is (expected == 0)
+    assert ("token-refresher:connect-nonce" in store.tags_of("c/oauth2")) is (expected == 0)

@@ -4,6 +4,7 @@ platform (``iss``); a binding refusal of the flow alerts once (token.config_inva
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -38,10 +39,7 @@ def test_an_id_token_for_another_app_or_issuer_is_refused(
 ) -> None:
     # Given a connection (oauth2 with an issuer option) and a platform whose id_token names
     # another client (aud) or another issuer (iss)
-    extra = {}
-    if provider == "oauth2":
-        extra = {"options": world.options("oauth2") | {"issuer": "https://fake/oauth2"}}
-    name = world.connection(provider, **extra)
+    name = world.connection(provider)
     before = world.store.current_value(name) or ""
     fake_providers.consent.override_id_token(provider, **claims)
     # When the owner consents
@@ -51,20 +49,70 @@ def test_an_id_token_for_another_app_or_issuer_is_refused(
     _refused_nothing_written(world, name, visit.page.status, before)
 
 
+NOW = int(time.time())
+
+
+@pytest.mark.parametrize("provider", ["google_ads", "microsoft_ads", "oauth2"])
 @pytest.mark.parametrize(
-    ("provider", "claims"),
+    ("header", "claims"),
     [
-        ("google_ads", {"iss": "accounts.google.com"}),  # Google's legacy issuer form
-        ("google_ads", {"aud": ["google_ads-client", "another-audience"]}),
-        ("oauth2", {"iss": "https://any-issuer.example.com"}),  # no issuer option: not checked
+        pytest.param(None, {"exp": NOW - 3600, "iat": NOW - 7200}, id="expired"),
+        pytest.param(None, {"exp": None}, id="no-exp"),
+        pytest.param(None, {"iat": NOW + 3600}, id="issued-in-the-future"),
+        pytest.param(None, {"iat": NOW - 86400}, id="issued-a-day-ago"),
+        pytest.param(None, {"aud": ["{client}", "another-audience"]}, id="audiences-without-azp"),
+        pytest.param(None, {"azp": "another-client"}, id="wrong-azp"),
+        pytest.param(
+            None, {"aud": ["{client}", "another"], "azp": "another"}, id="audiences-wrong-azp"
+        ),
+        pytest.param({"alg": "none"}, {}, id="alg-none"),
+        pytest.param({"alg": "None"}, {}, id="alg-None"),
+    ],
+)
+def test_an_id_token_failing_openid_connect_core_3_1_3_7_is_refused(
+    world: World,
+    fake_providers: FakeProviders,
+    provider: str,
+    header: dict[str, Any] | None,
+    claims: dict[str, Any],
+) -> None:
+    # Given a platform whose id_token is expired, stale, names several audiences without azp,
+    # another azp, or is unsigned (alg none): OpenID Connect Core 1.0 §2 and §3.1.3.7
+    name = world.connection(provider)
+    before = world.store.current_value(name) or ""
+    client = f"{provider}-client"
+    laid = {
+        k: [client if a == "{client}" else a for a in v] if isinstance(v, list) else v
+        for k, v in claims.items()
+    }
+    fake_providers.consent.override_id_token(provider, header, **laid)
+    # When the owner consents
+    visit = world.connect(world.link(name, provider))
+    # Then the configuration error page shows, nothing is written and no alert is sent
+    assert "Connected" not in visit.text
+    _refused_nothing_written(world, name, visit.page.status, before)
+
+
+@pytest.mark.parametrize(
+    ("provider", "header", "claims"),
+    [
+        ("google_ads", None, {"iss": "accounts.google.com"}),  # Google's legacy issuer form
+        ("google_ads", None, {"aud": ["google_ads-client", "other"], "azp": "google_ads-client"}),
+        ("google_ads", None, {"azp": "google_ads-client"}),  # Google sends azp = aud
+        ("microsoft_ads", {"alg": "HS256"}, {}),  # the signature itself is not checked (TLS)
+        ("oauth2", None, {"exp": NOW - 60}),  # within the clock skew
     ],
 )
 def test_an_id_token_for_this_app_is_accepted(
-    world: World, fake_providers: FakeProviders, provider: str, claims: dict[str, Any]
+    world: World,
+    fake_providers: FakeProviders,
+    provider: str,
+    header: dict[str, Any] | None,
+    claims: dict[str, Any],
 ) -> None:
     # Given a platform issuing an id_token in an accepted form
     name = world.connection(provider)
-    fake_providers.consent.override_id_token(provider, **claims)
+    fake_providers.consent.override_id_token(provider, header, **claims)
     # When the owner consents, then the grant is stored
     visit = world.connect(world.link(name, provider))
     assert visit.page.status == 200, visit.text

@@ -7,22 +7,21 @@
   verifier where the platform takes it) -> access and refresh token; the account is the id_token's
   ``sub`` (Google, oauth2), ``tid``/``oid`` (Microsoft), ``/v2/userinfo`` ``sub`` (LinkedIn), or
   ``/user/profile`` ``user_id`` (Amazon).
-An id_token is read only when its ``aud`` is the app's client id and its ``iss`` the platform's
-documented issuer (Google: ``https://accounts.google.com`` or ``accounts.google.com``; Microsoft:
-``https://login.microsoftonline.com/{tid}/v2.0``; oauth2: the connection's ``issuer`` option, when
-set). It comes straight from the token endpoint over TLS, so its signature is not checked.
+  oauth2 takes its account from ``options.issuer``'s id_token and/or ``options.userinfo_url``.
+An id_token is read only once idtoken.py's OpenID Connect Core §3.1.3.7 checks pass, its ``iss``
+the platform's documented issuer (Google: ``https://accounts.google.com`` or
+``accounts.google.com``; Microsoft: ``https://login.microsoftonline.com/{tid}/v2.0``; oauth2: the
+connection's ``issuer`` option).
 No value returned or raised here carries a token or a code in a message.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from token_refresher.connect.links import unb64url
+from token_refresher.connect.idtoken import Expected, id_token_claims, oauth2_subject
 from token_refresher.connect.platforms import amazon_region, oauth2_pkce, platform
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
@@ -96,41 +95,6 @@ def _post_code(  # noqa: PLR0913 - the grant's parts; headers keyword-only
     return oauth_token_response(resp, provider, ctx.now(), None), json_object(resp, provider)
 
 
-def id_token_claims(body: Mapping[str, Any], provider: str, audience: str) -> dict[str, Any]:
-    """The claims of an id_token received straight from the token endpoint over TLS (OpenID
-    Connect Core 3.1.3.7: the TLS server validation stands in for the signature check), once its
-    ``aud`` names ``audience`` (the app's client id). The issuer is the caller's to check."""
-    token = body.get("id_token")
-    if not isinstance(token, str) or token.count(".") != 2:
-        raise malformed(provider, "no id_token in the answer (is the openid scope granted?)")
-    try:
-        claims = json.loads(unb64url(token.split(".")[1]))
-    except (binascii.Error, ValueError):
-        raise malformed(provider, "the id_token is not readable") from None
-    if not isinstance(claims, dict):
-        raise malformed(provider, "the id_token is not readable")
-    aud = claims.get("aud")
-    audiences = aud if isinstance(aud, list) else [aud]
-    if not audience or audience not in audiences:
-        raise ProviderError(
-            ErrorClass.CONFIG,
-            "the id_token was not issued to this app (its aud is not the app's client_id)",
-            provider=provider,
-            remediation="Check that the connection names the app credentials it consented with.",
-        )
-    return claims
-
-
-def require_issuer(claims: Mapping[str, Any], provider: str, issuers: Collection[str]) -> None:
-    if claims.get("iss") not in issuers:
-        raise ProviderError(
-            ErrorClass.CONFIG,
-            "the id_token's iss is not the platform's issuer",
-            provider=provider,
-            remediation="Check the platform's endpoints (and, for oauth2, the issuer option).",
-        )
-
-
 def _claim(claims: Mapping[str, Any], name: str, provider: str) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value:
@@ -156,8 +120,8 @@ def _google(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     url = ctx.base_url("google_ads", GOOGLE_OAUTH_BASE) + "/token"
     token, body = _post_code(ctx, url, "google_ads", _client_form(app), g)
     _require_refresh(token, "google_ads", "consent again (the link asks with prompt=consent)")
-    claims = id_token_claims(body, "google_ads", app.client_id)
-    require_issuer(claims, "google_ads", GOOGLE_ISSUERS)
+    expected = Expected(app.client_id, GOOGLE_ISSUERS, ctx.now())
+    claims = id_token_claims(body, "google_ads", expected)
     label = claims.get("email") if isinstance(claims.get("email"), str) else ""
     return Consent(token, Identity(_claim(claims, "sub", "google_ads"), str(label)))
 
@@ -171,11 +135,16 @@ def _microsoft(
     form = _client_form(app) | {"scope": scope or microsoft_ads.DEFAULT_SCOPE}
     token, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
     _require_refresh(token, "microsoft_ads", "the scope must include offline_access")
-    claims = id_token_claims(body, "microsoft_ads", app.client_id)
+    expected = Expected(app.client_id, _microsoft_issuers, ctx.now())
+    claims = id_token_claims(body, "microsoft_ads", expected)
     tid, oid = _claim(claims, "tid", "microsoft_ads"), _claim(claims, "oid", "microsoft_ads")
-    require_issuer(claims, "microsoft_ads", [MICROSOFT_ISSUER.format(tid=tid)])
     label = claims.get("preferred_username")
     return Consent(token, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
+
+
+def _microsoft_issuers(claims: Mapping[str, Any]) -> list[str]:
+    tid = claims.get("tid")  # the v2.0 issuer names the token's own tenant
+    return [MICROSOFT_ISSUER.format(tid=tid)] if isinstance(tid, str) and tid else []
 
 
 def _bearer_json(ctx: ProviderContext, url: str, provider: str, token: str) -> dict[str, Any]:
@@ -227,14 +196,7 @@ def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     token, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)
     if doc.refresh_token:  # never trade a refreshable grant for one that is not
         _require_refresh(token, "oauth2", "the connection had one; ask for offline access")
-    identity = None
-    if "id_token" in body:
-        claims = id_token_claims(body, "oauth2", app.client_id)
-        issuer = doc.str_option("issuer", "").strip()
-        if issuer:
-            require_issuer(claims, "oauth2", [issuer])
-        identity = Identity(_claim(claims, "sub", "oauth2"))
-    return Consent(token, identity)
+    return Consent(token, Identity(oauth2_subject(doc, app, ctx, (token.access_token, body))))
 
 
 def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:

@@ -13,6 +13,7 @@ from token_refresher.binding import BindingError
 from token_refresher.connect import pages
 from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
 from token_refresher.connect.flow import Flow, FlowError, clear_cookie, new_flow_id
+from token_refresher.connect.idtoken import require_identity_source
 from token_refresher.connect.links import LINK_PARAM, Link, LinkError, LinkProblem
 from token_refresher.connect.minter import SigningKey
 from token_refresher.connect.platforms import LABELS, AuthorizeRequest, platform
@@ -132,6 +133,7 @@ class ConnectService:
         conn = load_connection(self.store, link, signing.instance)
         try:
             require_consent_flow(conn.doc)
+            require_identity_source(conn.doc.provider, conn.doc.options)  # oauth2: pinnable
             app = self.engine.apps.for_token(conn.desc, conn.doc, Redactor())
             if app is None:
                 raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)

@@ -1,0 +1,197 @@
+"""The consenting account from an OpenID Connect id_token, or from a userinfo endpoint.
+
+An id_token here always comes straight from the token endpoint over TLS, so, as OpenID Connect
+Core 1.0 §3.1.3.7 step 6 allows, the TLS server check stands in for its signature. Everything else
+that section requires of such a token is checked before any claim is used:
+
+- the header is a JWS header whose ``alg`` is not ``none`` (Core §2: ``none`` only for a client
+  that registered for it; we never do), and the token is signed (a third, non-empty part);
+- ``iss`` is exactly the platform's issuer (step 2);
+- ``aud`` is, or contains, the app's client id (step 3), and a token naming several audiences
+  must carry ``azp`` (step 4 of errata set 1; errata set 2 keeps step 3's "reject additional
+  audiences not trusted by the Client", and we trust no other audience unless ``azp`` says the
+  token was issued to us); an ``azp``, when present, must be the client id (step 5);
+- ``exp`` is in the future and ``iat`` not in the future, both with CLOCK_SKEW of leeway, and
+  ``iat`` at most MAX_AGE old (steps 9 and 10: "the acceptable range is Client specific");
+- no nonce is sent in the authorization request (the code is bound to the flow by ``state`` and
+  PKCE), so none is checked (step 11).
+A refusal is a ``config`` ProviderError: the configuration error page, nothing written.
+
+``oauth2`` has no fixed issuer, so its consent needs ``options.issuer`` (the server issues
+id_tokens) or ``options.userinfo_url`` (OpenID Connect Core §5.3, or any endpoint answering
+``{"sub": ...}`` for the access token); with neither, no account could be pinned and the link is
+refused where it is made and where it is opened (:func:`require_identity_source`).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from token_refresher.connect.links import unb64url
+from token_refresher.errors import ConfigError, ErrorClass, ProviderError
+from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers.base import ProviderContext, json_object, malformed
+from token_refresher.timeutil import to_epoch
+
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_AGE = timedelta(hours=1)
+ISSUER_OPTION = "issuer"
+USERINFO_OPTION = "userinfo_url"
+IDENTITY_PROVIDERS = frozenset({"oauth2"})  # providers whose identity source is configured
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the token must say: issued by one of ``issuers`` to ``client_id``, at ``now``.
+    ``issuers`` may be a function of the claims (Microsoft's issuer names the token's tenant)."""
+
+    client_id: str
+    issuers: Collection[str] | Callable[[Mapping[str, Any]], Collection[str]]
+    now: datetime
+
+    def issuers_for(self, claims: Mapping[str, Any]) -> Collection[str]:
+        return self.issuers(claims) if callable(self.issuers) else self.issuers
+
+
+def _refused(provider: str, what: str) -> ProviderError:
+    return ProviderError(
+        ErrorClass.CONFIG,
+        f"the id_token is refused: {what}",
+        provider=provider,
+        remediation=(
+            "Check that the connection names the app credentials it consented with, the "
+            "platform's endpoints (oauth2: the issuer option) and this system's clock."
+        ),
+    )
+
+
+def _segment(text: str, provider: str) -> dict[str, Any]:
+    try:
+        value = json.loads(unb64url(text))
+    except (binascii.Error, ValueError):
+        raise malformed(provider, "the id_token is not readable") from None
+    if not isinstance(value, dict):
+        raise malformed(provider, "the id_token is not readable")
+    return value
+
+
+def id_token_claims(body: Mapping[str, Any], provider: str, expected: Expected) -> dict[str, Any]:
+    """The claims of the answer's id_token once every check above passed."""
+    token = body.get("id_token")
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise malformed(provider, "no id_token in the answer (is the openid scope granted?)")
+    header_part, claims_part, signature = token.split(".")
+    header, claims = _segment(header_part, provider), _segment(claims_part, provider)
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none" or not signature:
+        raise _refused(provider, "it is unsigned (alg none)")
+    if claims.get("iss") not in expected.issuers_for(claims):
+        raise _refused(provider, "its iss is not the platform's issuer")
+    _check_audience(claims, provider, expected.client_id)
+    _check_times(claims, provider, expected.now)
+    return claims
+
+
+def _check_audience(claims: Mapping[str, Any], provider: str, client_id: str) -> None:
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if not client_id or client_id not in audiences:
+        raise _refused(provider, "it was not issued to this app (aud is not the app's client_id)")
+    azp = claims.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise _refused(provider, "it names several audiences and no azp")
+    if azp is not None and azp != client_id:
+        raise _refused(provider, "its azp is not the app's client_id")
+
+
+def _number(claims: Mapping[str, Any], name: str, provider: str) -> float:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _refused(provider, f"it has no numeric {name}")
+    return float(value)
+
+
+def _check_times(claims: Mapping[str, Any], provider: str, now: datetime) -> None:
+    exp, iat = _number(claims, "exp", provider), _number(claims, "iat", provider)
+    at, skew = to_epoch(now), CLOCK_SKEW.total_seconds()
+    if exp + skew <= at:
+        raise _refused(provider, "it has expired (exp)")
+    if iat - skew > at or iat + MAX_AGE.total_seconds() + skew < at:
+        raise _refused(provider, "its issue time (iat) is not recent")
+
+
+# --- oauth2: where the account comes from --------------------------------------------------------
+
+
+def require_identity_source(provider: str, options: Mapping[str, Any]) -> None:
+    """An ``oauth2`` consent must be able to name its account: ``issuer`` or ``userinfo_url``."""
+    if provider not in IDENTITY_PROVIDERS:
+        return
+    if any(isinstance(options.get(o), str) and options[o].strip() for o in _SOURCES):
+        return
+    raise ConfigError(
+        "an oauth2 consent needs options.issuer (a server that issues id_tokens) or "
+        "options.userinfo_url, so that the consenting account can be pinned",
+        field="options",
+        remediation=(
+            "set options.issuer to the server's issuer (its id_token iss), or options."
+            "userinfo_url to its OpenID Connect userinfo endpoint (docs/providers/oauth2.md)"
+        ),
+    )
+
+
+_SOURCES = (ISSUER_OPTION, USERINFO_OPTION)
+
+
+def userinfo_subject(ctx: ProviderContext, url: str, provider: str, access_token: str) -> str:
+    """``sub`` of the userinfo endpoint's answer for ``access_token`` (Core §5.3)."""
+    resp = ctx.http.request(
+        "GET", url, provider=provider, headers={"Authorization": f"Bearer {access_token}"}
+    )
+    if resp.status != 200:
+        raise ProviderError(
+            ErrorClass.PERMISSION,
+            f"the account could not be read (userinfo HTTP {resp.status})",
+            provider=provider,
+            provider_code=resp.status,
+        )
+    sub = json_object(resp, provider).get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise malformed(provider, "userinfo has no sub")
+    return sub
+
+
+def oauth2_subject(
+    doc: TokenDocument,
+    app: AppCredentials,
+    ctx: ProviderContext,
+    answer: tuple[str, Mapping[str, Any]],
+) -> str:
+    """The oauth2 account: the id_token's ``sub`` (``issuer`` set), the userinfo ``sub``
+    (``userinfo_url`` set), and both must agree when both are set (Core §5.3.2)."""
+    access_token, body = answer
+    require_identity_source("oauth2", doc.options)
+    issuer = doc.str_option(ISSUER_OPTION, "").strip()
+    userinfo = doc.str_option(USERINFO_OPTION, "").strip()
+    sub = ""
+    if issuer:
+        claims = id_token_claims(body, "oauth2", Expected(app.client_id, [issuer], ctx.now()))
+        sub = _subject(claims, "oauth2")
+    if userinfo:
+        info_sub = userinfo_subject(ctx, userinfo, "oauth2", access_token)
+        if sub and info_sub != sub:
+            raise _refused("oauth2", "its sub differs from the userinfo endpoint's")
+        sub = info_sub
+    return sub
+
+
+def _subject(claims: Mapping[str, Any], provider: str) -> str:
+    value = claims.get("sub")
+    if not isinstance(value, str) or not value:
+        raise malformed(provider, "the id_token has no sub")
+    return value

@@ -409,3 +409,30 @@ def test_the_read_only_lookup_checks_the_binding_but_writes_nothing(deputy):
     assert app_ok.client_id == "g-client"
     assert [c for c in deputy.store.calls if c[0] == "tag"] == []
     assert deputy.fake.requests() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://auth.example.com/oauth/..;/admin/token",  # Tomcat-style: ..; is ..
+        "https://auth.example.com/oauth/%252e%252e/admin/token",  # decoded twice by a proxy
+        "https://auth.example.com/oauth/%2E%2E/admin/token",
+        "https://auth.example.com/oauth/%2e./admin/token",
+        "https://auth.example.com/oauth//evil/token",
+        "https://auth.example.com/oauth/token;jsessionid=x",
+        "https://auth.example.com/oauth/%25/token",
+    ],
+)
+def test_same_host_paths_a_server_may_read_otherwise_are_refused(url):
+    # Given oauth2 app credentials allowing https://auth.example.com/oauth/, and a token_url on
+    # that host whose path starts with the prefix but may resolve elsewhere
+    declared = app(provider="oauth2", allowed_url_prefixes=["https://auth.example.com/oauth/"])
+    doc = oauth2_doc(token_url=url)
+    # When the binding is checked, then it is refused before any call
+    with pytest.raises(BindingError):
+        verify_app_binding(CONN, doc, APP, declared)
+
+
+def test_a_trailing_slash_is_still_allowed():
+    prefix = UrlPrefix.parse("https://auth.example.com/oauth/", prefix=True)
+    assert prefix.allows(UrlPrefix.parse("https://auth.example.com/oauth/token/", prefix=False))

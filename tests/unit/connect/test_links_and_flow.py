@@ -3,11 +3,21 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
+from tests.unit.connect.browser import BASE_URL, World, link_token
 from token_refresher.connect.flow import Flow, FlowError, pkce_challenge
-from token_refresher.connect.links import Link, LinkError, LinkProblem, b64url, unb64url
+from token_refresher.connect.links import (
+    LINK_PARAM,
+    Link,
+    LinkError,
+    LinkProblem,
+    b64url,
+    unb64url,
+)
 from token_refresher.timeutil import utcnow
 
 pytestmark = pytest.mark.unit
@@ -109,3 +119,35 @@ def test_state_is_bound_to_cookie_platform_and_key() -> None:
     with pytest.raises(FlowError):  # edited state
         Flow.from_callback(cookie, flow.state(KEY)[:-2] + "AA", "google_ads", KEY)
     assert len(flow.state(KEY)) < 64  # TikTok: keep state short
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda t: t + "=; SameSite=None; Path=/x", id="cookie-attributes"),
+        pytest.param(lambda t: t[:-10] + "!" + t[-10:] + "=", id="character-outside-the-alphabet"),
+        pytest.param(lambda t: t + "==", id="padding"),
+        pytest.param(lambda t: t[:-1] + chr(ord(t[-1]) + 1), id="non-canonical-trailing-bits"),
+    ],
+)
+def test_a_link_spelled_other_than_canonically_is_tampered(edit: Any) -> None:
+    # Given a signed link whose signature is respelled (same bytes to a lenient decoder, or
+    # extra characters a lenient decoder skips)
+    token = _link().sign(KEY)
+    spelled = edit(token)
+    # When it is verified, then it is refused
+    with pytest.raises(LinkError) as err:
+        Link.verify(spelled, KEY, now=utcnow())
+    assert err.value.problem is LinkProblem.TAMPERED
+
+
+def test_a_respelled_link_never_reaches_set_cookie(world: World) -> None:
+    # Given a connection's link with a cookie attribute smuggled into its signature
+    name = world.connection("google_ads")
+    url = world.link(name, "google_ads")
+    token = link_token(url) + "=; SameSite=None; Domain=evil"
+    # When it is opened
+    visit = world.open(BASE_URL + "?" + urlencode({LINK_PARAM: token}))
+    # Then the link is refused and no cookie is set
+    assert visit.page.status == 400, visit.text
+    assert "evil" not in visit.page.headers.get("Set-Cookie", "")

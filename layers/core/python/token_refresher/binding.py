@@ -17,7 +17,9 @@ declares what it is for, and every path that resolves app credentials for a conn
   (``token_url``, ``introspection_url``, ``authorize_url``...) must fall under one of them. URLs
   are compared parsed: same scheme, same host, same port, and the path under the prefix's path at a
   segment boundary. ``https://auth.example.com.evil.com/``, ``https://auth.example.com@evil.com/``
-  and ``https://auth.example.com/oauth/../admin`` do not match ``https://auth.example.com/oauth/``.
+  and ``https://auth.example.com/oauth/../admin`` do not match ``https://auth.example.com/oauth/``;
+  paths with dot segments (also ``..;``), ``;`` parameters, ``//``, or encoded (even double
+  encoded, ``%252e``) dots, slashes or backslashes are refused outright, whatever the prefix.
 
 App secrets written before the declaration existed keep working for the platform providers (their
 hosts are fixed in code): the provider is taken from the connection and a warning says how to
@@ -32,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from token_refresher.errors import ConfigError
 from token_refresher.http import is_loopback_host
@@ -102,10 +104,7 @@ class UrlPrefix:
         except ValueError:
             raise ValueError("has an invalid port") from None
         path = parts.path or "/"
-        lowered = path.lower()
-        segments = path.split("/")
-        if any(t in lowered for t in _ENCODED_TRICKS) or "." in segments or ".." in segments:
-            raise ValueError("must not contain dot segments or encoded '.', '/' or '\\'")
+        _check_path(path)
         return cls(scheme, host, port, path)
 
     def allows(self, url: UrlPrefix) -> bool:
@@ -118,6 +117,22 @@ class UrlPrefix:
     def __str__(self) -> str:
         default = _DEFAULT_PORTS[self.scheme] == self.port
         return f"{self.scheme}://{self.host}{'' if default else f':{self.port}'}{self.path}"
+
+
+def _check_path(path: str) -> None:
+    """Refuse a path a server could read as another one than the prefix comparison sees: dot
+    segments (also ``..;`` and percent-encoded or double-encoded dots), ``;`` parameters, empty
+    segments (``//``), encoded ``/`` or ``\\``; ValueError (with a reason, never the path)."""
+    lowered = path.lower()
+    if "%25" in lowered or any(t in lowered for t in _ENCODED_TRICKS):
+        raise ValueError("must not contain dot segments or encoded '.', '/', '\\' or '%'")
+    if ";" in path:
+        raise ValueError("must not contain ';' path parameters")
+    segments = unquote(path).split("/")[1:]
+    if any(seg in (".", "..") for seg in segments):
+        raise ValueError("must not contain dot segments or encoded '.', '/', '\\' or '%'")
+    if "" in segments[:-1]:  # only the last segment may be empty (a trailing "/")
+        raise ValueError("must not contain empty segments ('//')")
 
 
 def _host(parts: SplitResult) -> str:

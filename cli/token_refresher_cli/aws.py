@@ -20,6 +20,7 @@ from botocore.exceptions import (
 )
 
 from token_refresher.adapters.errors import error_code, error_message
+from token_refresher.dispatch import SWEEP_TIMEOUT_SECONDS
 from token_refresher_cli.console import CliError
 
 __all__ = ["CLIENT_CONFIG", "Aws", "error_code", "explain_aws_failure"]
@@ -27,7 +28,9 @@ __all__ = ["CLIENT_CONFIG", "Aws", "error_code", "explain_aws_failure"]
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
     connect_timeout=5,
-    read_timeout=300,  # a synchronous sweep invocation (rotate --dry-run) may take a while
+    # A synchronous sweep invocation (rotate --dry-run) may run for the SweepFunction's whole
+    # Timeout: reading less would time out and retry, i.e. invoke the sweep again.
+    read_timeout=SWEEP_TIMEOUT_SECONDS + 30,
     user_agent_extra="token-refresher-cli",
 )
 

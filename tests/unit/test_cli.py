@@ -674,3 +674,12 @@ def test_onboard_refuses_a_foreign_token_url_before_reading_the_token(store, clo
         ctx
     )
     assert fake.requests() == []
+
+
+def test_the_cli_waits_for_a_synchronous_sweep_as_long_as_the_sweep_may_run() -> None:
+    # rotate --dry-run invokes the sweep and reads its answer: a shorter read timeout would give
+    # up and retry (invoking the sweep again) while a large fleet is still being listed
+    from token_refresher.dispatch import SWEEP_TIMEOUT_SECONDS
+    from token_refresher_cli.aws import CLIENT_CONFIG
+
+    assert CLIENT_CONFIG.read_timeout > SWEEP_TIMEOUT_SECONDS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -122,6 +123,30 @@ def test_a_callback_in_another_browser_writes_nothing(world: World) -> None:
     world.store.calls.clear()
     assert world.open(back, cookie="").page.status == 400
     _unchanged(world, name, before)
+
+
+@pytest.mark.parametrize("provider", ["google_ads", "linkedin"])  # with and without PKCE
+@pytest.mark.parametrize("value", ["{link}", "AAAAAAAAAAAAAAAAAAAAAA.{link}", "{secret}.{link}"])
+def test_the_link_and_the_callback_url_do_not_finish_a_consent_in_another_browser(
+    world: World, provider: str, value: str
+) -> None:
+    # Given a link opened in the owner's browser and consented, and someone else who holds the
+    # same link and sees the callback URL (its state names the attempt's cookie)
+    name = world.connection(provider)
+    url = world.link(name, provider)
+    landing = world.open(url)
+    back = world.decide(world.consent_href(landing))
+    flow_id = dict(parse_qsl(urlsplit(back).query))["state"].split(".")[0]
+    other = world.open(url)  # the other browser's own attempt: its own cookie secret
+    other_secret = other.cookie.split("=", 1)[1].split(".")[0]
+    forged = value.format(link=link_token(url), secret=other_secret)
+    before = world.store.current_value(name)
+    # When the other browser sends the callback with a cookie built from what it holds
+    visit = world.open(back, cookie=f"tr_connect_{flow_id}={forged}")
+    # Then nothing is written, the link still works for its owner
+    assert visit.page.status == 400, visit.text
+    assert world.store.current_value(name) == before
+    assert world.open(back, cookie=landing.cookie).page.status == 200
 
 
 def test_deny_writes_nothing_and_the_link_still_works(world: World) -> None:

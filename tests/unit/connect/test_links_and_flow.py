@@ -151,3 +151,22 @@ def test_a_respelled_link_never_reaches_set_cookie(world: World) -> None:
     # Then the link is refused and no cookie is set
     assert visit.page.status == 400, visit.text
     assert "evil" not in visit.page.headers.get("Set-Cookie", "")
+
+
+def test_the_cookie_secret_binds_state_and_verifier() -> None:
+    # Given an attempt, and another with the same link and flow id but its own secret
+    flow = Flow.start("tok", "google_ads")
+    other = Flow("tok", flow.flow_id, "google_ads")
+    cookie = flow.cookie(secure=True).split(";")[0]
+    # Then the verifier and state differ, and the state matches only its own cookie
+    assert other.code_verifier(KEY) != flow.code_verifier(KEY)
+    assert other.state(KEY) != flow.state(KEY)
+    assert Flow.from_callback(cookie, flow.state(KEY), "google_ads", KEY) == flow
+    for forged in (
+        other.cookie(secure=True).split(";")[0],  # another secret
+        f"tr_connect_{flow.flow_id}=tok",  # the link alone
+        f"tr_connect_{flow.flow_id}=.tok",  # no secret
+        f"tr_connect_{flow.flow_id}=!!.tok",  # not a secret
+    ):
+        with pytest.raises(FlowError):
+            Flow.from_callback(forged, flow.state(KEY), "google_ads", KEY)

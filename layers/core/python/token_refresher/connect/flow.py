@@ -1,18 +1,20 @@
 """One consent attempt: ``state``, the browser cookie and the PKCE pair, without a datastore.
 
-The landing page starts an attempt with a random flow id. Everything else is derived from the link
-token, the flow id and the signing key, so the callback recomputes it instead of looking it up:
+The landing page starts an attempt with a random flow id and a random per-attempt secret that
+only the browser's cookie holds. Everything else is derived from the secret, the link token, the
+flow id and the signing key, so the callback recomputes it instead of looking it up:
 
-- the cookie ``tr_connect_<flow id>`` (HttpOnly, SameSite=Lax) holds the link token: the callback
-  finds it by the flow id in ``state``, knows which link it serves, and only the browser that
-  opened the link can finish it; one cookie per attempt, so a second link opened in the same
-  browser does not break the first one's sign-in;
-- ``state`` = ``<flow id>.<MAC(platform, link token, flow id)>``: short (TikTok), bound to the link,
-  the flow and the platform (mix-up defence, with one callback path per platform), and useless
-  without the cookie;
-- the PKCE verifier (RFC 7636, 43 unreserved characters) = base64url(MAC(link token, flow id)),
-  and the challenge its S256.
-Single use comes from the link's nonce (links.py): a used link cannot start or finish an attempt.
+- the cookie ``tr_connect_<flow id>`` (HttpOnly, SameSite=Lax) holds ``<secret>.<link token>``:
+  the callback finds it by the flow id in ``state`` and knows which link it serves; one cookie per
+  attempt, so a second link opened in the same browser does not break the first one's sign-in;
+- ``state`` = ``<flow id>.<MAC(platform, link token, flow id, secret)>``: short (TikTok), bound to
+  the link, the attempt and the platform (mix-up defence, with one callback path per platform);
+- the PKCE verifier (RFC 7636, 43 unreserved characters) = base64url(MAC(link token, flow id,
+  secret)), and the challenge its S256.
+The secret is what makes the cookie more than the link: whoever holds the link and sees the
+callback URL (its code and state) still cannot build the cookie that matches the state, nor the
+verifier the code is bound to. Single use comes from the link's nonce (links.py): a used link
+cannot start or finish an attempt.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 
-from token_refresher.connect.links import b64url, mac
+from token_refresher.connect.links import b64url, mac, unb64url
 
 COOKIE_PREFIX = "tr_connect_"
 COOKIE_MAX_AGE_S = 3600
 FLOW_ID_BYTES = 12
+SECRET_BYTES = 16
 STATE_MAC_BYTES = 18
 
 
@@ -39,18 +42,29 @@ def new_flow_id() -> str:
     return secrets.token_urlsafe(FLOW_ID_BYTES)
 
 
+def new_secret() -> str:
+    return b64url(secrets.token_bytes(SECRET_BYTES))
+
+
 @dataclass(frozen=True)
 class Flow:
     link_token: str
     flow_id: str
     platform: str
+    secret: str = field(default_factory=new_secret, repr=False)
+
+    @classmethod
+    def start(cls, link_token: str, platform: str) -> Flow:
+        """A new attempt: a fresh flow id and secret."""
+        return cls(link_token, new_flow_id(), platform, new_secret())
 
     def state(self, key: bytes) -> str:
-        tag = mac(key, "state", self.platform, self.link_token, self.flow_id)[:STATE_MAC_BYTES]
+        parts = (self.platform, self.link_token, self.flow_id, self.secret)
+        tag = mac(key, "state", *parts)[:STATE_MAC_BYTES]
         return self.flow_id + "." + b64url(tag)
 
     def code_verifier(self, key: bytes) -> str:
-        return b64url(mac(key, "pkce", self.link_token, self.flow_id))  # 43 characters
+        return b64url(mac(key, "pkce", self.link_token, self.flow_id, self.secret))  # 43 chars
 
     def code_challenge(self, key: bytes) -> str:
         return pkce_challenge(self.code_verifier(key))
@@ -58,21 +72,30 @@ class Flow:
     def cookie(self, *, secure: bool) -> str:
         """A ``Set-Cookie`` header value."""
         attrs = f"Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax"
-        return f"{COOKIE_PREFIX}{self.flow_id}={self.link_token}; {attrs}" + (
-            "; Secure" if secure else ""
-        )
+        value = f"{self.secret}.{self.link_token}"
+        return f"{COOKIE_PREFIX}{self.flow_id}={value}; {attrs}" + ("; Secure" if secure else "")
 
     @classmethod
     def from_callback(cls, cookie_header: str, state: str, platform: str, key: bytes) -> Flow:
         """The attempt a callback belongs to; raises FlowError when state or cookie disagree."""
         flow_id = state.partition(".")[0]
-        link_token = _cookie(cookie_header, COOKIE_PREFIX + flow_id) if flow_id else None
-        if link_token is None:
+        value = _cookie(cookie_header, COOKIE_PREFIX + flow_id) if flow_id else None
+        if value is None:
             raise FlowError("no consent cookie in this browser")
-        flow = cls(link_token, flow_id, platform)
+        secret, _, link_token = value.partition(".")
+        if not _is_secret(secret) or not link_token:
+            raise FlowError("the consent cookie is not this attempt's")
+        flow = cls(link_token, flow_id, platform, secret)
         if not hmac.compare_digest(state.encode(), flow.state(key).encode()):
             raise FlowError("state does not match this attempt")
         return flow
+
+
+def _is_secret(text: str) -> bool:
+    try:
+        return len(unb64url(text)) == SECRET_BYTES
+    except ValueError:
+        return False
 
 
 def pkce_challenge(verifier: str) -> str:

@@ -12,7 +12,7 @@ from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.binding import BindingError
 from token_refresher.connect import pages
 from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
-from token_refresher.connect.flow import Flow, FlowError, clear_cookie, new_flow_id
+from token_refresher.connect.flow import Flow, FlowError, clear_cookie
 from token_refresher.connect.idtoken import require_identity_source
 from token_refresher.connect.links import LINK_PARAM, Link, LinkError, LinkProblem
 from token_refresher.connect.minter import SigningKey
@@ -138,7 +138,7 @@ class ConnectService:
             if app is None:
                 raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)
             spec = platform(link.provider)
-            flow = Flow(token, new_flow_id(), link.provider)
+            flow = Flow.start(token, link.provider)
             href = spec.authorize_url(
                 conn.doc,
                 app,

@@ -146,7 +146,7 @@ class AlarmNotice:
         return {
             "event": self.event,
             "severity": self.severity,
-            "secret_id": None,
+            "secret_id": None,  # nosec B105 - an alarm is about the stack, not a secret
             "provider": None,
             "message": f"{what} ({self.alarm_name} is {self.state}). {self.reason}".strip(),
             "remediation": None if self.resolved else self.kind.remediation,

@@ -97,6 +97,7 @@ def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
         "rotation-errors",
         "sweep-dead-letters",
         "rotation-dead-letters",
+        "connect-traffic",
     }
 
 

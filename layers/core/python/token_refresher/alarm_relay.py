@@ -67,6 +67,14 @@ ALARM_KINDS = {
         "queued rotation jobs failed five times",
         "Inspect the rotation dead-letter queue; `token-refresher rotate` the secrets it names.",
     ),
+    "connect-traffic": AlarmKind(
+        "alarm.connect_traffic",
+        "warning",
+        "the public consent URL gets far more requests than sign-ins make: a probe or a flood",
+        "Read the ConnectFunction's log (`connect link refused`, `connect link locked after "
+        "failed callbacks`); a link locks after 5 failed callbacks; where the account's "
+        "concurrency limit allows, set ConnectReservedConcurrency (docs/security.md).",
+    ),
 }
 OTHER = AlarmKind(
     "alarm.other",

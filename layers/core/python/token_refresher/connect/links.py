@@ -46,6 +46,7 @@ class LinkProblem(StrEnum):
     EXPIRED = "expired"
     USED = "used"  # the nonce is no longer the connection's (used, or replaced by a newer link)
     FOREIGN = "foreign"  # another deployment's link, or a secret this deployment does not manage
+    LOCKED = "locked"  # too many failed callbacks through this link (attempts.py)
 
 
 class LinkError(Exception):

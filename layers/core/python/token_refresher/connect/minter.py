@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretStore
+from token_refresher.connect.attempts import is_locked
 from token_refresher.connect.links import (
     CONSENT_PROVIDERS,
     DEFAULT_TTL,
@@ -144,8 +145,9 @@ class LinkMinter:
 
     def _unused_nonce(self, secret_id: str) -> str | None:
         """The connection's current nonce unless it was used (or its grant already written)."""
-        nonce = self._store.describe(secret_id).tags.get(TAG_CONNECT_NONCE)
-        if not nonce or nonce == NONCE_USED:
+        tags = self._store.describe(secret_id).tags
+        nonce = tags.get(TAG_CONNECT_NONCE)
+        if not nonce or nonce == NONCE_USED or is_locked(tags, nonce):
             return None
         # A consent wrote its grant but could not finish: that link is spent. Asked from the
         # version list (metadata), never the value: the sweep, which sends deadline warnings,

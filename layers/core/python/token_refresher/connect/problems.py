@@ -33,6 +33,12 @@ _LINK_PAGES = {
         "from this link in this browser.",
         "Open the original link again in this browser and continue from there. " + NEW_LINK,
     ),
+    LinkProblem.LOCKED: (
+        429,
+        "This link is locked",
+        "Sign-ins through this link failed too many times, so it no longer accepts any.",
+        NEW_LINK,
+    ),
     LinkProblem.FOREIGN: (
         404,
         "This link is not for this deployment",

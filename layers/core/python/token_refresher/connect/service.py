@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from http import HTTPStatus
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
@@ -11,6 +12,7 @@ from token_refresher.adapters.secrets import SecretStore
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.binding import BindingError
 from token_refresher.connect import pages
+from token_refresher.connect.attempts import record_failed_callback
 from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
 from token_refresher.connect.flow import Flow, FlowError, clear_cookie
 from token_refresher.connect.idtoken import require_identity_source
@@ -197,16 +199,29 @@ class ConnectService:
     def _attempt(
         self, req: HttpRequest, provider: str, flow: Flow, signing: SigningKey
     ) -> pages.Page:
-        secure = req.secure
         link = Link.verify(
             flow.link_token, signing.key, now=self._clock(), instance=signing.instance
         )
         if link.provider != provider:
             raise LinkError(LinkProblem.TAMPERED, "callback path of another platform")
         conn = load_connection(self.store, link, signing.instance)
+        stored = False
+        try:
+            page = self._answer(req, conn, link, flow, signing)
+            stored = page.status == HTTPStatus.OK  # the success page
+        finally:  # a callback that stored nothing counts against the link (attempts.py)
+            if not stored:
+                record_failed_callback(self.store, conn.desc.arn, conn.desc.tags, link.nonce)
+        return page
+
+    def _answer(
+        self, req: HttpRequest, conn: Connection, link: Link, flow: Flow, signing: SigningKey
+    ) -> pages.Page:
+        """The callback of a checked link: the platform's refusal, or the code exchanged."""
+        secure = req.secure
         if "error" in req.query:
             return self._refused_at_platform(conn, req.query, secure)
-        code = req.query.get("auth_code" if provider == "tiktok" else "code", "")
+        code = req.query.get("auth_code" if link.provider == "tiktok" else "code", "")
         if not code:
             raise LinkError(LinkProblem.TAMPERED, "no authorization code")
         redactor = Redactor([code])

@@ -31,6 +31,7 @@ from token_refresher.adapters.secrets import (
     SecretNotFound,
     SecretStore,
 )
+from token_refresher.connect.attempts import refuse_when_locked
 from token_refresher.connect.exchange import Consent, Identity
 from token_refresher.connect.links import (
     NONCE_USED,
@@ -100,6 +101,7 @@ def load_connection(store: SecretStore, link: Link, instance: str) -> Connection
         raise LinkError(LinkProblem.TAMPERED, "provider differs from the connection's")
     if tags.get(TAG_CONNECT_NONCE) != link.nonce:
         raise LinkError(LinkProblem.USED)
+    refuse_when_locked(tags, link.nonce)  # from the tags: no value read, no provider called
     if store.get_value(desc.arn, version_id=pending_version(link.nonce)) is not None:
         raise LinkError(LinkProblem.USED, "this link's grant was written already")
     text = store.get_value(desc.arn, stage=AWSCURRENT)

@@ -52,9 +52,9 @@ def minter(deployed: Deployed) -> Callable[..., str]:
     store = SecretsManagerStore(deployed.sm)
     keys = KeySource(store, deployed.outputs["ConnectKeySecretId"])
 
-    def mint(secret: str, *, days: float = 7, **kw: Any) -> str:
+    def mint(secret: str, *, days: float = 7, provider: str = "google_ads", **kw: Any) -> str:
         clock = (lambda: utcnow() - timedelta(days=8)) if days < 0 else utcnow
-        return LinkMinter(store, lambda: keys.current, clock=clock).mint(secret, "google_ads", **kw)
+        return LinkMinter(store, lambda: keys.current, clock=clock).mint(secret, provider, **kw)
 
     return mint
 
@@ -151,6 +151,40 @@ def test_reconnect_from_an_alert_in_chromium(
     browser.screenshot("negative-reused-link")
     assert "This link was already used" in browser.text
     assert _versions(deployed, arn) == versions
+
+
+MICROSOFT_ACCOUNT = "72f988bf-0000-4000-8000-000000000001/00000000-0000-4000-8000-0000000000a1"
+
+
+def test_a_microsoft_consent_in_chromium(
+    deployed, fake_providers: FakeProviders, make_secret, make_app, minter, browser
+) -> None:
+    # Given a Microsoft Advertising connection that needs a new consent, and a link for it
+    arn = make_secret(
+        {
+            "schema": 1,
+            "provider": "microsoft_ads",
+            "access_token": "EwB-e2e-connect-old-0001",
+            "refresh_token": "M.C5-e2e-connect-revoked-0001",
+            "expires_at": stack.iso_in(timedelta(minutes=20)),
+            "app_secret_id": make_app(
+                "microsoft-connect",
+                "ms-connect-client",
+                "ms-connect-secret-0001",
+                provider="microsoft_ads",
+            ),
+            "consent": {"account_id": MICROSOFT_ACCOUNT, "account_label": "owner@contoso.example"},
+        }
+    )
+    # When the owner consents at the (strict) fake Microsoft identity platform
+    seconds = browser.consent(minter(arn, provider="microsoft_ads"), shot="microsoft")
+    _record("microsoft_link_to_success_s", seconds)
+    # Then the connection holds a working grant from the same tenant and user object
+    assert "Connected" in browser.text, browser.text
+    assert "owner@contoso.example" in browser.text
+    doc = stack.current_document(deployed.sm, arn)
+    assert fake_providers.is_valid(doc["refresh_token"], "refresh")
+    assert doc["consent"]["account_id"] == MICROSOFT_ACCOUNT
 
 
 def _unchanged(deployed: Deployed, arn: str) -> Callable[[], None]:

@@ -116,6 +116,24 @@ class FakeConsent:
         self.id_token_overrides[_canon(provider)] = claims
         self.id_token_headers[_canon(provider)] = header or {}
 
+    def issue(self, provider: str, *, scope: str, client_id: str = "") -> dict[str, Any]:
+        """The token endpoint's answer to an allowed consent for ``scope`` (tests of the fake's
+        per-scope rules, read by the platforms' own libraries)."""
+        from tests.support.fake_providers import _canon
+
+        name = _canon(provider)
+        pending = _Pending(
+            provider=name,
+            client_id=client_id or f"{provider}-client",
+            redirect_uri="",
+            state="",
+            challenge=None,
+            account=self.accounts[name],
+            scope=scope,
+        )
+        body: dict[str, Any] = self._tokens(name, pending).json
+        return body
+
     # --- routing ----------------------------------------------------------------------------
     def handle(self, req: RecordedRequest) -> Response | None:  # noqa: PLR0911 - one route each
         rest = req.path.split("/", 2)[-1] if req.path.count("/") >= 2 else ""
@@ -252,7 +270,7 @@ class FakeConsent:
         from tests.support.fake_providers import DEFAULT_SETTINGS, Response
 
         fake = self._fake
-        account_id, label = pending.account
+        account_id, _label = pending.account
         expires_in = DEFAULT_SETTINGS[provider]["expires_in"]
         info: dict[str, Any] = {"user_id": account_id, "aud": pending.client_id}
         body: dict[str, Any] = {
@@ -266,28 +284,46 @@ class FakeConsent:
         }
         if provider == "linkedin":
             body["refresh_token_expires_in"] = DEFAULT_SETTINGS["linkedin"]["refresh_expires_in"]
+        if provider == "microsoft" and "offline_access" not in pending.scope.split():
+            del body["refresh_token"]  # v2.0 token endpoint: only with offline_access
+        if provider == "oauth2" or (
+            provider in ("google", "microsoft") and "openid" in pending.scope.split()
+        ):
+            body["id_token"] = fake_id_token(
+                self._claims(provider, pending), self.id_token_headers.get(provider)
+            )
+        return Response(200, body)
+
+    def _claims(self, provider: str, pending: _Pending) -> dict[str, Any]:
+        """The id_token's claims, each only with the scope the platform documents for it."""
+        account_id, label = pending.account
+        scopes = set(pending.scope.split())
         claims: dict[str, Any] = {
             "iss": ISSUERS.get(provider, f"https://fake/{provider}"),
             "aud": pending.client_id,
             "sub": account_id,
-            "email": label,
             "iat": int(time.time()),  # Core §2: both required
             "exp": int(time.time()) + 3600,
         }
+        if "email" in scopes or provider == "oauth2":
+            # Google's OpenID Connect reference (developers.google.com/identity/openid-connect/
+            # openid-connect, "An ID token's payload"): email "provided only if your scope
+            # included the email scope value".
+            claims["email"] = label
         if provider == "microsoft":
             tid, _, oid = account_id.partition("/")
             claims |= {
                 "tid": tid,
-                "oid": oid,
                 "sub": "pairwise-" + oid,
-                "preferred_username": label,
                 "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
             }
+            if "profile" in scopes:
+                # Microsoft identity platform, "ID token claims reference" (learn.microsoft.com/
+                # entra/identity-platform/id-token-claims-reference): "the profile scope is
+                # required to receive" oid, name and preferred_username (tid has no such rule).
+                claims |= {"oid": oid, "name": label, "preferred_username": label}
         claims |= self.id_token_overrides.get(provider, {})
-        claims = {k: v for k, v in claims.items() if v is not None}
-        if provider in ("google", "microsoft", "oauth2"):
-            body["id_token"] = fake_id_token(claims, self.id_token_headers.get(provider))
-        return Response(200, body)
+        return {k: v for k, v in claims.items() if v is not None}
 
     def _meta_code(self, req: RecordedRequest) -> Response:
         from tests.support.fake_providers import Response, _graph_error

@@ -596,10 +596,24 @@ class FakeProviders:
                 70008,
                 "The provided authorization code or refresh token has expired due to inactivity.",
             )
-        body = self._token_answer(
-            "microsoft", p["refresh_token"], scope=p["scope"], ext_expires_in=3599
+        body = (
+            self._token_answer(
+                "microsoft", p["refresh_token"], scope=p["scope"], ext_expires_in=3599
+            )
+            if "offline_access" in str(p["scope"]).split()
+            else self._microsoft_access_only(str(p["scope"]))
         )
         return Response(200, body)
+
+    def _microsoft_access_only(self, scope: str) -> dict[str, Any]:
+        """The v2.0 token endpoint returns a refresh token only for offline_access (Microsoft
+        identity platform, "OAuth 2.0 authorization code flow", refresh_token): the access token
+        alone, and the old refresh token is not rotated away."""
+        expires_in = self._settings["microsoft"]["expires_in"]
+        access = self._issue("microsoft", "access", expires_in)
+        return {"access_token": access, "token_type": "Bearer", "expires_in": expires_in} | {
+            "scope": scope
+        }
 
     # oauth2 ---------------------------------------------------------------------------------
     def _oauth2_token(self, req: RecordedRequest) -> Response:

@@ -140,6 +140,23 @@ def test_answer_without_refresh_token_is_malformed(
     assert "refresh_token" in str(info.value)
 
 
+def test_a_scope_without_offline_access_is_a_config_error_naming_it(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a custom scope that leaves out offline_access (the platform then sends no refresh
+    # token: the strict fake does as Microsoft documents)
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    scope = "https://ads.microsoft.com/msads.manage"
+    # When refreshed
+    with pytest.raises(ProviderError) as info:
+        microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
+    # Then a configuration error that names the scope and the missing word, not a transient one
+    assert info.value.error_class is ErrorClass.CONFIG
+    assert scope in str(info.value)
+    assert "offline_access" in str(info.value)
+    assert "options.scope" in (info.value.remediation or "")
+
+
 @pytest.mark.parametrize(
     ("error", "code", "expected", "hint"),
     [

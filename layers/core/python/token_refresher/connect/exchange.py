@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from token_refresher.connect.idtoken import Expected, id_token_claims, oauth2_subject
-from token_refresher.connect.platforms import amazon_region, oauth2_pkce, platform
+from token_refresher.connect.platforms import (
+    amazon_region,
+    microsoft_scope,
+    oauth2_pkce,
+    platform,
+)
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import amazon_ads, meta, microsoft_ads, oauth2, tiktok
@@ -131,8 +136,7 @@ def _microsoft(
 ) -> Consent:
     tenant = doc.str_option("tenant", microsoft_ads.DEFAULT_TENANT).strip() or "common"
     base = ctx.base_url("microsoft_ads", microsoft_ads.DEFAULT_BASE_URL)
-    scope = doc.str_option("scope", microsoft_ads.DEFAULT_SCOPE).strip()
-    form = _client_form(app) | {"scope": scope or microsoft_ads.DEFAULT_SCOPE}
+    form = _client_form(app) | {"scope": microsoft_scope(doc)}  # the authorize request's, as MSAL
     token, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
     _require_refresh(token, "microsoft_ads", "the scope must include offline_access")
     expected = Expected(app.client_id, _microsoft_issuers, ctx.now())

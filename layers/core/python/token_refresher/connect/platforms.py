@@ -18,7 +18,10 @@ from token_refresher.providers import amazon_ads, meta, microsoft_ads
 from token_refresher.providers.base import ProviderContext
 
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/adwords openid email"
-MICROSOFT_SCOPE = "openid offline_access https://ads.microsoft.com/msads.manage"
+# Always asked with options.scope, as MSAL adds them to every request: openid (the id_token),
+# profile (its oid and preferred_username: the ID token claims reference makes them need it) and
+# offline_access (the refresh token).
+MICROSOFT_CONSENT_SCOPES = ("openid", "profile", "offline_access")
 LINKEDIN_SCOPE = "r_ads rw_ads r_ads_reporting openid profile"
 AMAZON_SCOPE = "advertising::campaign_management profile:user_id"
 META_SCOPE = "ads_management,ads_read,business_management"
@@ -107,10 +110,11 @@ def _google(
     return _compose(base + "/o/oauth2/v2/auth", params | _pkce(r))
 
 
-def _microsoft_scope(doc: TokenDocument) -> str:
-    scope = _opt(doc, "scope", microsoft_ads.DEFAULT_SCOPE)
-    words = scope.split()
-    return " ".join(["openid", *[w for w in words if w != "openid"]])
+def microsoft_scope(doc: TokenDocument) -> str:
+    """The consent's scope, at the authorize and the token endpoint alike."""
+    words = _opt(doc, "scope", microsoft_ads.DEFAULT_SCOPE).split()
+    extra = [w for w in words if w not in MICROSOFT_CONSENT_SCOPES]
+    return " ".join([*MICROSOFT_CONSENT_SCOPES, *extra])
 
 
 def _microsoft(
@@ -123,7 +127,7 @@ def _microsoft(
         "response_type": "code",
         "redirect_uri": r.redirect_uri,
         "response_mode": "query",
-        "scope": _microsoft_scope(doc),
+        "scope": microsoft_scope(doc),
         "state": r.state,
     }
     return _compose(f"{base}/{tenant}/oauth2/v2.0/authorize", params | _pkce(r))
@@ -212,7 +216,7 @@ PLATFORMS: Mapping[str, Platform] = {
     "google_ads": Platform(
         "google_ads", _always, lambda d: _opt(d, "consent_scope", GOOGLE_SCOPE), _google
     ),
-    "microsoft_ads": Platform("microsoft_ads", _always, _microsoft_scope, _microsoft),
+    "microsoft_ads": Platform("microsoft_ads", _always, microsoft_scope, _microsoft),
     "linkedin": Platform(
         "linkedin", _never, lambda d: _opt(d, "consent_scope", LINKEDIN_SCOPE), _linkedin
     ),

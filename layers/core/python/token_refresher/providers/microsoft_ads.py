@@ -9,7 +9,8 @@
 - Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
   An answer without one is treated as malformed (transient): Microsoft documents rotation on every
   refresh, so a missing token means a broken answer; the stored token is left untouched and the
-  next attempt uses it again.
+  next attempt uses it again. Unless the scope sent lacks ``offline_access``: Microsoft then sends
+  no refresh token by design, and that is a ``config`` error naming the scope.
 - Errors are read from ``error_codes`` (AADSTS numbers) first, then ``error``; the description is
   only echoed. ``provider_code`` is ``error`` and ``provider_subcode`` the first AADSTS code.
 - Validation: Microsoft has no introspection endpoint for these tokens (they are meant for the Ads
@@ -124,6 +125,20 @@ def _tenant(doc: TokenDocument) -> str:
     return tenant
 
 
+def _no_refresh_token(scope: str) -> ProviderError:
+    if "offline_access" not in scope.split():
+        # Documented: a refresh token only when offline_access is asked for. Retrying cannot help.
+        return ProviderError(
+            ErrorClass.CONFIG,
+            f"no refresh_token in the answer: options.scope '{scope}' lacks offline_access",
+            provider=NAME,
+            remediation="Add offline_access to options.scope in the token secret (default "
+            f"'{DEFAULT_SCOPE}'); the stored refresh token is still the one to use.",
+        )
+    # Rotation is documented for every refresh: no new token means a broken answer.
+    return malformed(NAME, "no refresh_token in the answer (Microsoft rotates it every time)")
+
+
 class MicrosoftAds:
     name = NAME
     requires_app_credentials = True
@@ -149,10 +164,7 @@ class MicrosoftAds:
             raise microsoft_error(oauth_error(resp, NAME, classify=_classify), resp.json())
         result = oauth_token_response(resp, NAME, ctx.now(), None)
         if not result.refresh_token:
-            # Rotation is documented for every refresh: no new token means a broken answer.
-            raise malformed(
-                NAME, "no refresh_token in the answer (Microsoft rotates it every time)"
-            )
+            raise _no_refresh_token(scope)
         return RefreshResult(
             access_token=result.access_token,
             expires_at=result.expires_at,

@@ -1,0 +1,147 @@
+"""The platforms' official client libraries as judges (tests/unit/oracles/).
+
+Each oracle test makes the library and our code perform the same operation with no network: both
+send through a :class:`Recorder` mounted on a ``requests`` session (the libraries that use urllib3
+get a recorder pool instead), which keeps what was sent and answers with a canned body. The
+comparison is on what the platform would see: method, URL, parameters (query, form and JSON, in any
+order) and the client authentication.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+
+from token_refresher.http import HttpClient
+from token_refresher.providers.base import ProviderContext
+from token_refresher.timeutil import utcnow
+
+Answer = tuple[int, Any]
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request as the platform would receive it."""
+
+    method: str
+    url: str  # scheme://host/path, no query
+    query: dict[str, str]
+    form: dict[str, str]
+    json: dict[str, Any]
+    headers: dict[str, str] = field(compare=False)
+
+    @classmethod
+    def parse(
+        cls, method: str, url: str, headers: Mapping[str, str], body: bytes | str | None
+    ) -> Sent:
+        parts = urlsplit(url)
+        text = body.decode() if isinstance(body, bytes) else (body or "")
+        kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        form = dict(parse_qsl(text)) if "x-www-form-urlencoded" in kind else {}
+        data = json.loads(text) if "json" in kind and text else {}
+        return cls(
+            method=method.upper(),
+            url=f"{parts.scheme}://{parts.netloc}{parts.path}",
+            query=dict(parse_qsl(parts.query)),
+            form=form,
+            json=data if isinstance(data, dict) else {},
+            headers={k.lower(): str(v) for k, v in headers.items()},
+        )
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Every parameter, wherever it travels (query, form or JSON body)."""
+        return {**self.query, **self.form, **{k: str(v) for k, v in self.json.items()}}
+
+    def client_auth(self) -> tuple[str, str | None, str | None]:
+        """("basic" | "body", client id, client secret)."""
+        header = self.headers.get("authorization", "")
+        if header.startswith("Basic "):
+            user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            return "basic", user, secret
+        p = self.params
+        return (
+            "body",
+            p.get("client_id") or p.get("app_id"),
+            p.get("client_secret") or p.get("secret"),
+        )
+
+
+class Recorder(BaseAdapter):
+    """A ``requests`` transport that records and answers from ``answer`` (status, JSON body)."""
+
+    def __init__(self, answer: Callable[[Sent], Answer] | Answer = (200, {})) -> None:
+        super().__init__()
+        self._answer = answer
+        self.sent: list[Sent] = []
+
+    def respond(self, sent: Sent) -> Answer:
+        self.sent.append(sent)
+        return self._answer(sent) if callable(self._answer) else self._answer
+
+    def send(self, request: requests.PreparedRequest, **_kw: Any) -> requests.Response:  # type: ignore[override]
+        sent = Sent.parse(
+            request.method or "GET", request.url or "", dict(request.headers), request.body
+        )
+        status, body = self.respond(sent)
+        resp = requests.Response()
+        resp.status_code = status
+        resp._content = json.dumps(body).encode()
+        resp.headers["Content-Type"] = "application/json"
+        resp.url = request.url or ""
+        resp.request = request
+        return resp
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def session(self, session: requests.Session | None = None) -> requests.Session:
+        """``session`` (a new one by default) sending every request here."""
+        session = session or requests.Session()
+        session.mount("https://", self)
+        session.mount("http://", self)
+        return session
+
+    def only(self) -> Sent:
+        assert len(self.sent) == 1, self.sent
+        return self.sent[0]
+
+
+def our_context(recorder: Recorder, endpoints: Mapping[str, str] | None = None) -> ProviderContext:
+    """Our provider context, its HTTP client sending through ``recorder``."""
+    http = HttpClient(recorder.session(), sleep=lambda _s: None, max_attempts=1)
+    return ProviderContext(http=http, endpoints=dict(endpoints or {}), clock=utcnow)
+
+
+def authorize_request(url: str) -> Sent:
+    """An authorize URL as the request the browser sends."""
+    return Sent.parse("GET", url, {}, None)
+
+
+def assert_same_request(
+    ours: Sent, theirs: Sent, *, ours_only: Mapping[str, str], theirs_only: Mapping[str, str]
+) -> None:
+    """Same method, URL and parameters except the named ones, each named with the reason why
+    one side sends it and the other does not (the test's documentation of a deliberate gap)."""
+    assert (ours.method, ours.url) == (theirs.method, theirs.url)
+    mine = _normal({k: v for k, v in ours.params.items() if k not in ours_only})
+    other = _normal({k: v for k, v in theirs.params.items() if k not in theirs_only})
+    assert mine == other
+    assert set(ours_only) <= set(ours.params), "a documented gap that no longer exists"
+    assert set(theirs_only) <= set(theirs.params), "a documented gap that no longer exists"
+
+
+def scopes(value: str) -> set[str]:
+    return set(value.replace(",", " ").split())
+
+
+def _normal(params: Mapping[str, str]) -> dict[str, Any]:
+    """Scope lists compare as sets: the order of their words means nothing to a platform."""
+    return {k: scopes(v) if k == "scope" else v for k, v in params.items()}

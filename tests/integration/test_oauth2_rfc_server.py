@@ -28,6 +28,7 @@ import requests
 from tests.integration.conftest import Aws, rotation_event, start_rotation
 from tests.support import stack
 from tests.support.handlers import LambdaContext, load_handler
+from token_refresher.connect import exchange
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials, TokenDocument
@@ -93,6 +94,24 @@ def rfc_server() -> Iterator[RfcServer]:
 def authorize(server: RfcServer) -> str:
     """Run the authorization-code flow with PKCE through the dev login/consent forms; returns the
     first refresh token."""
+    code, verifier = authorization_code(server)
+    answer = requests.post(
+        server.token_url,
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": server.redirect_uri,
+            "code_verifier": verifier,
+        },
+        headers={"Authorization": _rfc_basic(CLIENT_ID, CLIENT_SECRET)},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["refresh_token"])
+
+
+def authorization_code(server: RfcServer) -> tuple[str, str]:
+    """A person's consent through the dev login/consent forms: the code and its PKCE verifier."""
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -112,20 +131,7 @@ def authorize(server: RfcServer) -> str:
         allow_redirects=False,
         timeout=5,
     )
-    code = _follow_to_code(browser, server, resp)
-    answer = requests.post(
-        server.token_url,
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": server.redirect_uri,
-            "code_verifier": verifier,
-        },
-        headers={"Authorization": _rfc_basic(CLIENT_ID, CLIENT_SECRET)},
-        timeout=5,
-    )
-    assert answer.status_code == 200, answer.text
-    return str(answer.json()["refresh_token"])
+    return _follow_to_code(browser, server, resp), verifier
 
 
 def _rfc_basic(client_id: str, secret: str) -> str:
@@ -251,3 +257,44 @@ def test_a_secret_outside_rfc_6749s_characters_gets_a_clean_config_error(
     with pytest.raises(ProviderError) as info:
         oauth2.PROVIDER.refresh(doc, AppCredentials(CLIENT_ID, "sécret-秘密"), _ctx())
     assert info.value.error_class is ErrorClass.CONFIG
+
+
+def _consent_doc(server: RfcServer, **options: str) -> TokenDocument:
+    doc = _doc(server, "placeholder-refresh-token")
+    return TokenDocument.from_dict(doc | {"options": doc["options"] | options})
+
+
+@pytest.mark.parametrize("source", ["issuer", "userinfo_url", "both"])
+def test_a_consent_at_a_real_openid_provider_names_its_account(
+    rfc_server: RfcServer, source: str
+) -> None:
+    # Given a code from a person's consent at oidc-provider (its id_tokens are signed RS256 and
+    # carry its own iss, aud, exp and iat), and an oauth2 connection naming its issuer, its
+    # userinfo endpoint (/me), or both
+    code, verifier = authorization_code(rfc_server)
+    options = {"issuer": rfc_server.issuer, "userinfo_url": rfc_server.issuer + "/me"}
+    if source != "both":
+        options = {source: options[source]}
+    doc = _consent_doc(rfc_server, **options)
+    # When the connect flow's exchange runs against it
+    grant = exchange.CodeGrant(code, rfc_server.redirect_uri, verifier)
+    consent = exchange.exchange_code(doc, AppCredentials(CLIENT_ID, CLIENT_SECRET), _ctx(), grant)
+    # Then its id_token passes the OpenID Connect Core 3.1.3.7 checks and names the account that
+    # signed in (the same one its userinfo endpoint names)
+    assert consent.identity is not None
+    assert consent.identity.account_id == "integration-user"
+    assert consent.token.refresh_token
+
+
+def test_a_real_openid_providers_id_token_for_another_issuer_is_refused(
+    rfc_server: RfcServer,
+) -> None:
+    # Given a code from oidc-provider, and a connection naming another issuer
+    code, verifier = authorization_code(rfc_server)
+    doc = _consent_doc(rfc_server, issuer="https://accounts.example.com")
+    grant = exchange.CodeGrant(code, rfc_server.redirect_uri, verifier)
+    # When the exchange runs, then the id_token is refused as a configuration error
+    with pytest.raises(ProviderError) as info:
+        exchange.exchange_code(doc, AppCredentials(CLIENT_ID, CLIENT_SECRET), _ctx(), grant)
+    assert info.value.error_class is ErrorClass.CONFIG
+    assert "iss" in info.value.message

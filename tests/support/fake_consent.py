@@ -284,6 +284,10 @@ class FakeConsent:
         }
         if provider == "linkedin":
             body["refresh_token_expires_in"] = DEFAULT_SETTINGS["linkedin"]["refresh_expires_in"]
+            if not fake._settings["linkedin"].get("programmatic_refresh", True):
+                # Refresh tokens only for apps approved for programmatic refresh (LinkedIn
+                # "Refresh Tokens with OAuth 2.0"): the others get the access token alone.
+                del body["refresh_token"], body["refresh_token_expires_in"]
         if provider == "microsoft" and "offline_access" not in pending.scope.split():
             del body["refresh_token"]  # v2.0 token endpoint: only with offline_access
         if provider == "oauth2" or (

@@ -15,7 +15,7 @@ from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect.links import NONCE_USED
 from token_refresher.connect.pages import CSP, STYLE, STYLE_HASH
 from token_refresher.errors import ConfigError
-from token_refresher.timeutil import utcnow
+from token_refresher.timeutil import format_iso, utcnow
 
 pytestmark = pytest.mark.unit
 
@@ -304,3 +304,31 @@ def test_alerts_that_need_a_human_carry_a_reconnect_link(world: World) -> None:
     assert link_token(sent[0].reconnect_url) not in json.dumps(
         world.store.current_doc(name).to_dict()
     )
+
+
+@pytest.mark.parametrize("existing", [True, False])
+def test_a_linkedin_consent_without_refresh_token_says_when_to_consent_again(
+    world: World, fake_providers: FakeProviders, existing: bool
+) -> None:
+    # Given a LinkedIn app not approved for programmatic refresh (no refresh token in the answer),
+    # for an existing connection and a new one
+    fake_providers.configure("linkedin", programmatic_refresh=False)
+    name = world.connection("linkedin") if existing else world.new_connection("linkedin")
+    # When the member consents
+    done = world.connect(world.link(name, "linkedin"))
+    # Then the page says a new consent is needed before the access token expires, and when
+    assert done.page.status == 200, done.text
+    doc = world.store.current_doc(name)
+    assert doc.refresh_token is None
+    assert doc.expires_at is not None
+    deadline = format_iso(doc.expires_at)
+    assert "no refresh token" in done.text
+    assert deadline in done.text
+    # And the human deadline is the access token's expiry (the 30/7/1-day warnings follow it)
+    assert world.store.tags_of(name)["token-refresher:human-deadline"] == str(
+        int(doc.expires_at.timestamp())
+    )
+    # And one alert says the same, with a link for the next consent
+    [expiring] = [a for a in world.notifier.alerts if a.event.value == "token.expiring"]
+    assert expiring.expires_at == doc.expires_at
+    assert "no refresh token" in expiring.message

@@ -207,3 +207,20 @@ def test_validate_treats_active_but_past_expiry_as_invalid(
     fake_provider.script("linkedin", "introspect", [Response(200, body)])
     # When validated / Then it is not valid
     assert linkedin.PROVIDER.validate(_doc(), app, ctx).valid is False
+
+
+def test_a_grant_without_refresh_token_asks_for_a_new_consent_before_it_expires(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a consent that came without a refresh token (no programmatic refresh for the app)
+    expires = "2027-02-03T08:00:00Z"
+    doc = TokenDocument.from_dict(
+        {"schema": 1, "provider": "linkedin", "access_token": "AQX-only", "expires_at": expires}
+    )
+    # When the refresh is due
+    with pytest.raises(ProviderError) as info:
+        linkedin.PROVIDER.refresh(doc, app, ctx)
+    # Then only a new consent helps (the alert carries a reconnect link), before the token's end
+    assert info.value.error_class is ErrorClass.REAUTH_REQUIRED
+    assert "2027-02-03T08:00:00Z" in (info.value.remediation or "")
+    assert fake_provider.requests() == []

@@ -18,7 +18,7 @@ No value returned or raised here carries a token or a code in a message.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from token_refresher.connect.idtoken import Expected, id_token_claims, oauth2_subject
@@ -32,6 +32,8 @@ from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import amazon_ads, meta, microsoft_ads, oauth2, tiktok
 from token_refresher.providers.base import (
+    Notice,
+    NoticeKind,
     ProviderContext,
     RefreshResult,
     json_object,
@@ -39,6 +41,7 @@ from token_refresher.providers.base import (
     oauth_error,
     oauth_token_response,
 )
+from token_refresher.timeutil import format_iso
 
 GOOGLE_OAUTH_BASE = "https://oauth2.googleapis.com"
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
@@ -176,6 +179,15 @@ def _linkedin(
     if not isinstance(sub, str) or not sub:
         raise malformed("linkedin", "userinfo has no sub")
     name = info.get("name") if isinstance(info.get("name"), str) else ""
+    if not token.refresh_token:  # an app not approved for programmatic refresh tokens
+        when = format_iso(token.expires_at) if token.expires_at else "the access token expires"
+        notice = Notice(
+            NoticeKind.NOT_EXTENDED,
+            "LinkedIn issued no refresh token (the app is not approved for programmatic refresh):"
+            f" the member must consent again before {when}",
+            deadline=token.expires_at,
+        )
+        token = replace(token, notices=(*token.notices, notice))
     return Consent(token, Identity(sub, str(name)))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from http import HTTPStatus
 
 from token_refresher.adapters.errors import AwsError
@@ -37,6 +38,8 @@ from token_refresher.connect.store import (
 )
 from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
 from token_refresher.failures import publish_alert
+from token_refresher.model import TokenDocument
+from token_refresher.notices import new_notice_alerts
 from token_refresher.observability import logger
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
@@ -275,7 +278,18 @@ class ConnectService:
             "Token valid until": format_iso(doc.expires_at) if doc.expires_at else "until revoked",
         }
         facts.pop("Last consenting account", None)
-        return pages.success(facts, clear_cookie(secure=secure))
+        return pages.success(facts | self._announce(conn, doc, now), clear_cookie(secure=secure))
+
+    def _announce(self, conn: Connection, doc: TokenDocument, now: datetime) -> dict[str, str]:
+        """The grant's notices (a deadline only a new consent pushes back): a line on the page,
+        and one alert each (the engine's finishSecret sends it for an existing connection)."""
+        alerts = new_notice_alerts(
+            conn.doc, doc, secret_id=conn.desc.name, now=now, redact=Redactor(doc.secret_values())
+        )
+        for alert in alerts if conn.is_new else ():
+            publish_alert(self.notifier, alert)
+        notes = [str(n.get("message", "")) for n in doc.notices]
+        return {"Next consent": " ".join(notes)} if notes else {}
 
     @staticmethod
     def _instance_tags(instance: str) -> dict[str, str]:

@@ -130,8 +130,7 @@ def consented_document(
         refresh_token=consent.token.refresh_token,  # the new grant's (None for Meta, TikTok)
         refresh_token_expires_at=consent.token.refresh_token_expires_at,
         data_access_expires_at=consent.token.data_access_expires_at,
-        kind=consent.kind or conn.doc.kind,
-        notices=(),
+        kind=consent.kind or conn.doc.kind,  # notices: the consent's own (LinkedIn without refresh)
         options={**conn.doc.options, **consent.options_update},  # e.g. TikTok's advertiser ids
     )
     record: dict[str, Any] = {"consented_at": format_iso(now), "scopes": scopes}

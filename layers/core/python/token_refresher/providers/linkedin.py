@@ -4,7 +4,9 @@
   and refreshing does NOT reset that lifetime: ``refresh_token_expires_in`` counts down. The result
   therefore carries ``refresh_token_expires_at`` from the answer, or the document's value when the
   answer leaves it out, so that the engine can warn ahead of the hard end.
-- Programmatic refresh tokens are only issued to approved Marketing partners.
+- Programmatic refresh tokens are only issued to approved Marketing partners. A grant without one
+  (a consent by another app) cannot be refreshed: a refresh is then ``reauth_required`` naming the
+  access token's end, which the consent flow also set as the human deadline.
 - An invalid, expired or revoked refresh token comes back as 400 ``invalid_request`` (not
   ``invalid_grant``) with a description saying so: both mean the member must re-authorize.
 - Validation: ``POST /oauth/v2/introspectToken`` (client_id, client_secret, token) answers
@@ -71,11 +73,16 @@ class LinkedIn:
     ) -> RefreshResult:
         app = require_app(app, NAME)
         if not doc.refresh_token:
+            # A consent without one (the app lacks programmatic refresh): only a new consent
+            # renews the grant, before the access token's end (also the human deadline).
+            end = format_iso(doc.expires_at) if doc.expires_at else "the access token expires"
             raise ProviderError(
-                ErrorClass.CONFIG,
-                "refresh_token is required for LinkedIn",
+                ErrorClass.REAUTH_REQUIRED,
+                "no refresh token: LinkedIn gives them only to apps approved for programmatic "
+                "refresh",
                 provider=NAME,
-                remediation=CONFIG_HINT,
+                remediation=f"The member must consent again before {end}; or have the app "
+                "approved for programmatic refresh tokens (Marketing Developer Platform).",
             )
         resp = ctx.http.request(
             "POST",

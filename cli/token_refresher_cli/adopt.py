@@ -4,8 +4,9 @@ Secrets made before instances existed carry ``token-refresher:managed=true`` onl
 rotates them, and each sweep alerts about them. In an account and region with ONE deployment,
 adopt them into it: the sweep function is invoked synchronously with
 ``{"instance": ..., "adopt_untagged": true}`` and tags each one ``token-refresher:instance``.
-``--dry-run`` lists them and changes nothing. (Deploying with ``AdoptUntagged=true`` does the
-same on every scheduled sweep.)
+``--dry-run`` lists them and changes nothing. Only a stack deployed with
+``AdoptUntagged=on-request`` (or ``true``, which also adopts on every scheduled sweep) adopts; one
+with the default ``false`` refuses and says so.
 """
 
 from __future__ import annotations

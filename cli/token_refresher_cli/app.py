@@ -236,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--provider", help="every managed secret of this provider")
     which.add_argument("--all", action="store_true", help="every managed secret")
-    p.add_argument("--force", action="store_true", help="ignore the 10-minute guard")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="ignore the 10-minute guard (once per ForcedRotationFloorMinutes per secret)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",

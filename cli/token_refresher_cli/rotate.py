@@ -12,18 +12,25 @@
   InstanceName output); only that deployment's rule matches it.
 - Named secrets are checked first (DescribeSecret: exists, managed, the instance's own), so a typo
   is reported here rather than as a ``token.config_invalid`` alert; ``--no-verify`` skips that.
+- ``--force`` rotates one secret at most once per ForcedRotationFloorMinutes (the stack's output,
+  default 60): a named secret forced more recently is left out of the request, with the time it
+  may be forced again; with ``--provider``/``--all`` the sweep skips such secrets (its log says so).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretNotFound
+from token_refresher.due import human_interval
 from token_refresher.errors import ConfigError
 from token_refresher.instances import refusal
+from token_refresher.starter import force_floor_refusal
 from token_refresher.sweep import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, MAX_SECRET_IDS, SweepRequest
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
@@ -31,6 +38,8 @@ from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import resolve_provider
 
 ENTRIES_PER_CALL = 10  # PutEvents limit
+FLOOR_OUTPUT = "ForcedRotationFloorMinutes"
+DEFAULT_FLOOR_MINUTES = 60
 
 
 def details(args: argparse.Namespace, instance: str) -> list[dict[str, Any]]:
@@ -74,13 +83,15 @@ def entry(detail: dict[str, Any], bus: str) -> dict[str, Any]:
     }
 
 
-def _verify(ctx: Context, ids: list[str], instance: str) -> None:
+def _verify(ctx: Context, ids: list[str], instance: str) -> dict[str, Mapping[str, str]]:
+    """Each named secret's tags; CliError naming those that cannot be rotated."""
     store = ctx.store()
     progress = ctx.console.progress("checked", len(ids))
-    problems = []
+    problems, tags = [], {}
     for secret_id in ids:
         try:
-            why = refusal(store.describe(secret_id).tags, instance)
+            tags[secret_id] = store.describe(secret_id).tags
+            why = refusal(tags[secret_id], instance)
             if why is not None:
                 problems.append(f"{secret_id}: {why}")
         except SecretNotFound:
@@ -100,6 +111,36 @@ def _verify(ctx: Context, ids: list[str], instance: str) -> None:
             hint="check the ids (names or ARNs) and --instance; an instance rotates only its own "
             "managed secrets. `token-refresher status --all-instances` lists them",
         )
+    return tags
+
+
+def force_floor(ctx: Context, args: argparse.Namespace) -> timedelta:
+    """The stack's ForcedRotationFloorMinutes (its output; the default without a stack)."""
+    stack = getattr(args, "stack_name", None)
+    raw = ctx.aws.stack_outputs(stack).get(FLOOR_OUTPUT) if stack else None
+    return timedelta(minutes=int(raw) if raw and raw.isdigit() else DEFAULT_FLOOR_MINUTES)
+
+
+def _drop_floored(
+    ctx: Context, args: argparse.Namespace, batch: list[dict[str, Any]], tags: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The forced request without the secrets forced within the floor (each one stated)."""
+    floor, now = force_floor(ctx, args), ctx.clock()
+    floored = {i: why for i, t in tags.items() if (why := force_floor_refusal(t, now, floor))}
+    for secret_id, why in floored.items():
+        ctx.console.note(f"  {secret_id}: not forced: {why}")
+    kept = []
+    for detail in batch:
+        ids = [i for i in detail["secret_ids"] if i not in floored]
+        if ids:
+            kept.append(detail | {"secret_ids": ids})
+    if not kept:
+        raise CliError(
+            f"every named secret was force-rotated less than {human_interval(floor)} ago; "
+            "nothing was sent",
+            hint="wait for the time above, or request it without --force",
+        )
+    return kept
 
 
 def invoke_sweep(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +187,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     batch = details(args, instance)
     ids = [i for d in batch for i in d.get("secret_ids", [])]
     if ids and not args.no_verify:
-        _verify(ctx, ids, instance)
+        tags = _verify(ctx, ids, instance)
+        if args.force and not args.dry_run:
+            batch = _drop_floored(ctx, args, batch, tags)
+            ids = [i for d in batch for i in d["secret_ids"]]
     if args.dry_run:
         if len(batch) != 1:
             raise CliError(f"--dry-run takes at most {MAX_SECRET_IDS} secrets at a time")
@@ -166,7 +210,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if ids
         else (f"provider {args.provider}" if args.provider else "all")
     )
-    flags = " (forced)" if args.force else ""
+    flags = (
+        f" (forced: at most once per {human_interval(force_floor(ctx, args))} per secret)"
+        if args.force
+        else ""
+    )
     ctx.console.print(
         f"rotation requested for {what}{flags} of instance {instance}: {len(entries)} event(s) "
         f"sent to bus {args.event_bus}; `token-refresher status` shows the result in a minute"

@@ -119,7 +119,7 @@ def world(deployed: Deployed, fake_providers_server: FakeProviders) -> Iterator[
             endpoints_json=stack.provider_endpoints(blue_fake.endpoints()),
             sweep_rate_minutes=1,
             stack_name=BLUE_STACK,
-            extra=[f"InstanceName={BLUE}"],
+            extra=[f"InstanceName={BLUE}", "AdoptUntagged=on-request"],  # B adopts
         )
         deploy_seconds = time.monotonic() - started
         queues = [
@@ -243,7 +243,12 @@ def test_a_legacy_secret_is_left_alone_until_adopted_then_rotated_by_its_new_ins
     # Given a secret made before instances (managed tag only): neither sweep has touched it
     assert not rotated(world, deployed.sm, world.legacy)
     assert deployed.sm.describe_secret(SecretId=world.legacy).get("RotationLambdaARN") is None
-    # When B's operator previews the adoption, then adopts
+    # And A (AdoptUntagged=false, the default) refuses to adopt it and says what to change
+    refused = run_cli(["adopt", "--stack-name", E2E_STACK])
+    assert refused.code == 1
+    assert "AdoptUntagged=on-request" in refused.out
+    assert INSTANCE_TAG not in stack.tags_of(deployed.sm, world.legacy)
+    # When B's operator (AdoptUntagged=on-request) previews the adoption, then adopts
     preview = run_cli(["adopt", "--dry-run", "--stack-name", BLUE_STACK])
     assert INSTANCE_TAG not in stack.tags_of(deployed.sm, world.legacy)
     adopted = run_cli(["adopt", "--stack-name", BLUE_STACK])

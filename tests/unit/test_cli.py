@@ -683,3 +683,53 @@ def test_the_cli_waits_for_a_synchronous_sweep_as_long_as_the_sweep_may_run() ->
     from token_refresher_cli.aws import CLIENT_CONFIG
 
     assert CLIENT_CONFIG.read_timeout > SWEEP_TIMEOUT_SECONDS
+
+
+class EventsAws(Aws):
+    """The CLI's AWS: stack outputs and a recording EventBridge client (no AWS in unit tests)."""
+
+    def __init__(self, outputs: dict[str, str]) -> None:
+        super().__init__()
+        self._stack = outputs
+        self.sent: list[dict[str, Any]] = []
+
+    def client(self, service: str) -> Any:
+        assert service == "events"
+        return self
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.sent += Entries
+        return {"Entries": [{"EventId": "e"} for _ in Entries]}
+
+    def stack_outputs(self, stack_name: str) -> dict[str, str]:
+        return self._stack
+
+
+def test_rotate_force_leaves_out_a_secret_forced_within_the_floor_and_says_when(
+    store, clock
+) -> None:
+    # Given two connections, one force-rotated 20 minutes ago, and a stack whose floor is 60
+    forced_at = int((clock() - timedelta(minutes=20)).timestamp())
+    store.create(
+        "c/recent", "{}", tags=managed(clock) | {"token-refresher:force-after": str(forced_at)}
+    )
+    store.create("c/other", "{}", tags=managed(clock))
+    ctx = make_ctx(store, clock)
+    aws = EventsAws({"InstanceName": TEST_INSTANCE, "ForcedRotationFloorMinutes": "60"})
+    ctx.aws = aws
+    # When both are force-rotated (issue 19, item 4)
+    code = main(["rotate", "c/recent", "c/other", "--force"], ctx)
+    # Then only the other one is requested, and the floor and the next allowed time are stated
+    assert code == 0
+    [entry] = aws.sent
+    assert json.loads(entry["Detail"])["secret_ids"] == ["c/other"]
+    assert (
+        "c/recent: not forced: forced rotations of one secret are limited to one per 1 hour"
+        in err(ctx)
+    )
+    assert "may be forced from" in err(ctx)
+    assert "at most once per 1 hour per secret" in out(ctx)
+    # And when every named secret is within the floor, nothing is sent
+    assert main(["rotate", "c/recent", "--force"], ctx) == 1
+    assert "nothing was sent" in err(ctx)
+    assert len(aws.sent) == 1

@@ -219,13 +219,14 @@ def test_adopt_untagged_adopts_unowned_secrets_and_the_same_sweep_leaves_others_
 
 
 def test_the_adopt_event_adopts_now_and_its_dry_run_changes_nothing(harness):
+    # Given a deployment that allows adoption by request (AdoptUntagged=on-request)
     legacy = secret(harness, "c/legacy", None)
     event = json.loads((EVENTS / "manual-adopt-untagged.json").read_text())
     dry = SweepRequest.from_event(event | {"detail": event["detail"] | {"dry_run": True}})
-    report = sweeper(harness).run(dry)
+    report = sweeper(harness, adopt_on_request=True).run(dry)
     assert report.adopted == [harness.store.arn_of(legacy)]
     assert INSTANCE not in harness.store.tags_of(legacy)
-    report = sweeper(harness).run(SweepRequest.from_event(event))
+    report = sweeper(harness, adopt_on_request=True).run(SweepRequest.from_event(event))
     assert report.adopted == [harness.store.arn_of(legacy)]
     assert report.started == []  # adoption only: nothing selected for rotation
     assert harness.store.tags_of(legacy)[INSTANCE] == TEST_INSTANCE
@@ -265,6 +266,36 @@ def test_adopt_untagged_is_parsed_once(raw, adopt):
     assert Settings.from_env({"ADOPT_UNTAGGED": raw}).adopt_untagged is adopt
 
 
-def test_adopt_untagged_refuses_anything_but_true_or_false():
+def test_adopt_untagged_refuses_anything_but_its_three_settings():
     with pytest.raises(ConfigError, match="ADOPT_UNTAGGED"):
         Settings.from_env({"ADOPT_UNTAGGED": "auto"})
+
+
+def test_a_request_to_adopt_is_refused_where_the_stack_does_not_allow_it(harness):
+    # Given a deployment with AdoptUntagged=false (the default) and a secret of no instance
+    legacy = secret(harness, "c/legacy", None)
+    event = json.loads((EVENTS / "manual-adopt-untagged.json").read_text())
+    # When anyone who may send the manual event asks it to adopt (issue 19, item 4)
+    report = sweeper(harness).run(SweepRequest.from_event(event))
+    # Then nothing is adopted or tagged, and the report says why and what to change
+    assert report.adopted == []
+    assert report.unowned == [harness.store.arn_of(legacy)]
+    assert INSTANCE not in harness.store.tags_of(legacy)
+    assert [op for op, _ in harness.store.calls if op == "tag"] == []
+    [error] = report.errors
+    assert "AdoptUntagged=on-request" in error["error"]
+
+
+def test_a_refused_adoption_with_nothing_to_adopt_is_no_error(harness):
+    event = json.loads((EVENTS / "manual-adopt-untagged.json").read_text())
+    report = sweeper(harness).run(SweepRequest.from_event(event))
+    assert (report.adopted, report.errors) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "scheduled", "on_request"),
+    [("false", False, False), ("on-request", False, True), ("true", True, True)],
+)
+def test_adopt_untagged_has_three_settings(raw, scheduled, on_request):
+    cfg = Settings.from_env({"ADOPT_UNTAGGED": raw})
+    assert (cfg.adopt_untagged, cfg.adopt_on_request) == (scheduled, on_request)

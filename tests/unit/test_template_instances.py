@@ -122,9 +122,16 @@ def test_adoption_is_limited_to_secrets_of_no_instance_and_two_tag_keys(template
     assert _actions(statement) == {"secretsmanager:TagResource"}
     assert condition["Null"] == {INSTANCE_TAG: "true"}  # only secrets that have no instance yet
     assert condition["StringEquals"] == {"aws:ResourceTag/token-refresher:managed": "true"}
-    assert set(condition["ForAllValues:StringEquals"]["aws:TagKeys"]) == {
-        "token-refresher:instance",
-        "token-refresher:unowned-alerted-at",
+    # adopting (the instance key) only where AdoptUntagged allows it (issue 19, item 4)
+    assert condition["ForAllValues:StringEquals"]["aws:TagKeys"] == {
+        "Fn::If": [
+            "AdoptionAllowed",
+            ["token-refresher:instance", "token-refresher:unowned-alerted-at"],
+            ["token-refresher:unowned-alerted-at"],
+        ]
+    }
+    assert template["Conditions"]["AdoptionAllowed"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AdoptUntagged"}, "false"]}]
     }
 
 

@@ -2,7 +2,9 @@
 
 A sweep looks for them now and then (``scan_due``: the first scheduled sweep of each hour, every
 scheduled sweep when AdoptUntagged is on, and every manual request with ``adopt_untagged``). It
-adopts them into its own instance only when told to; otherwise each one gets a
+adopts them into its own instance only when told to: by every scheduled sweep with
+AdoptUntagged=true, by a request only with AdoptUntagged=on-request or true (a request elsewhere
+only lists them, with ADOPTION_OFF as its error); otherwise each one gets a
 ``token.config_invalid`` alert (repeated at most daily, remembered in a tag), so that no secret is
 left unmanaged in silence.
 """
@@ -21,6 +23,11 @@ from token_refresher.state import TAG_INSTANCE, TAG_PROVIDER, TAG_UNOWNED_ALERTE
 from token_refresher.timeutil import to_epoch
 
 REMIND_EVERY = timedelta(hours=24)
+# A request (event, `token-refresher adopt`) to adopt, refused by a stack that does not allow it.
+ADOPTION_OFF = (
+    "adoption by request is off for this deployment (AdoptUntagged=false); deploy it with "
+    "AdoptUntagged=on-request (the one deployment of its account and region) to adopt"
+)
 
 
 class _Store(Protocol):
@@ -78,8 +85,8 @@ class UnownedSecrets:
                 f"(no {TAG_INSTANCE} tag): no deployment rotates it",
                 remediation=f"Tag it {TAG_INSTANCE}=<InstanceName of the deployment that "
                 f"should manage it> (this one: {self.instance}). In an account with one "
-                "deployment, run `token-refresher adopt` (or deploy it with AdoptUntagged=true) "
-                "to adopt every such secret.",
+                "deployment, deploy it with AdoptUntagged=on-request and run "
+                "`token-refresher adopt` (or with AdoptUntagged=true) to adopt every such secret.",
                 occurred_at=now,
                 error_class="config",
                 reminder=reminder,

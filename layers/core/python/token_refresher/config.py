@@ -132,7 +132,11 @@ class Settings:
     connect_key_secret_id: str | None = None  # the consent links' signing key (connect/)
     link_ttl: timedelta = timedelta(days=7)
     instance: str | None = None  # INSTANCE_NAME (stack parameter InstanceName)
-    adopt_untagged: bool = False  # ADOPT_UNTAGGED: adopt managed secrets that have no instance
+    adopt_untagged: bool = (
+        False  # ADOPT_UNTAGGED=true: scheduled sweeps adopt secrets of no instance
+    )
+    adopt_on_request: bool = False  # ADOPT_UNTAGGED=true or on-request: a request may adopt them
+    forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -154,11 +158,15 @@ class Settings:
             raise ConfigError("must be an SQS queue URL", field="ROTATION_QUEUE_URL")
         raw_instance = env.get("INSTANCE_NAME", "").strip()
         adopt = env.get("ADOPT_UNTAGGED", "false").strip().lower() or "false"
-        if adopt not in ("true", "false"):
-            raise ConfigError("must be true or false", field="ADOPT_UNTAGGED")
+        if adopt not in ("true", "false", "on-request"):
+            raise ConfigError("must be true, false or on-request", field="ADOPT_UNTAGGED")
         return cls(
             instance=instance_name(raw_instance) if raw_instance else None,
             adopt_untagged=adopt == "true",
+            adopt_on_request=adopt in ("true", "on-request"),
+            forced_rotation_floor=timedelta(
+                minutes=_int(env, "FORCED_ROTATION_FLOOR_MINUTES", 60, 10, 10080)
+            ),
             connect_key_secret_id=env.get("CONNECT_KEY_SECRET_ID", "").strip() or None,
             link_ttl=timedelta(days=_int(env, "CONNECT_LINK_TTL_DAYS", 7, 1, 90)),
             rotation_function_arn=rotation_arn,

@@ -71,8 +71,8 @@ def remediation(instance: str) -> str:
         f"Each deployment rotates only secrets tagged {TAG_MANAGED}=true and "
         f"{TAG_INSTANCE}=<its InstanceName>. To hand this secret to instance {instance!r}, tag it "
         f"{TAG_INSTANCE}={instance} (an unowned secret: or deploy with AdoptUntagged=true, or "
-        "send the manual event with adopt_untagged); to leave it with its own instance, send "
-        "requests to that instance."
+        "with AdoptUntagged=on-request and send the manual event with adopt_untagged); to leave "
+        "it with its own instance, send requests to that instance."
     )
 
 

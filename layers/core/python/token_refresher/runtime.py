@@ -152,6 +152,7 @@ def sweep_engine() -> SweepEngine:
         metrics=EmfMetrics(),
         dispatcher=_dispatcher(),
         adopt_untagged=cfg.adopt_untagged,
+        adopt_on_request=cfg.adopt_on_request,
         sweep_interval=cfg.policy.sweep_interval,
         liveness=_liveness(cfg),
     )
@@ -184,6 +185,7 @@ def _starter() -> RotationStarter:
         rotation_lambda_arn=cfg.rotation_function_arn,
         rotation_after_days=cfg.rotation_after_days,
         resumer=_resumer(cfg),
+        force_floor=cfg.forced_rotation_floor,
         clock=now,
     )
 

@@ -4,7 +4,10 @@ Right before RotateSecret the secret is described again (a listing or a queued m
 minutes old): a secret deleted, no longer managed or no longer this instance's is skipped, a
 rotation pending on it is left alone ("in progress") or, when stuck longer than ``stuck_after``,
 finished first (its pending value is reused, never dropped), and one rotated within the minimum
-interval is skipped unless forced. Then this instance's rotation function is attached when
+interval is skipped unless forced, and a forced one is skipped when the secret's last forced
+rotation (tag ``force-after``) is more recent than ``force_floor``: forced rotations of one secret
+happen at most once per floor (ForcedRotationFloorMinutes, default 60), whoever asks. Then this
+instance's rotation function is attached when
 rotation is not set up yet or another instance's function is (a moved connection), and
 RotateSecret starts it; Secrets Manager's "previous rotation isn't complete" is "in progress" too.
 """
@@ -13,15 +16,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from token_refresher.adapters.errors import NotFound, RotationInProgress
 from token_refresher.adapters.secrets import AWSCURRENT, AWSPENDING, SecretDescription, SecretStore
 from token_refresher.due import MIN_ROTATION_INTERVAL, human_interval, last_rotation
 from token_refresher.instances import refusal, rotation_to_attach
 from token_refresher.observability import logger
-from token_refresher.state import TAG_FORCE_AFTER, TAG_INSTANCE, TAG_MANAGED
-from token_refresher.timeutil import Clock, from_epoch, utcnow
+from token_refresher.state import TAG_FORCE_AFTER, TAG_INSTANCE, TAG_MANAGED, epoch_tag
+from token_refresher.timeutil import Clock, format_iso, from_epoch, utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class RotationResumer(Protocol):
@@ -44,6 +50,7 @@ class StartOutcome(StrEnum):
     RECENT = "recent"
     NOT_FOUND = "not_found"
     NOT_MANAGED = "not_managed"
+    FORCE_FLOOR = "force_floor"
 
     @property
     def started(self) -> bool:
@@ -61,7 +68,21 @@ _REASONS = {
     StartOutcome.RECENT: "rotated moments ago by another run",
     StartOutcome.NOT_FOUND: "secret deleted since it was listed",
     StartOutcome.NOT_MANAGED: f"no longer this instance's (tags {TAG_MANAGED}, {TAG_INSTANCE})",
+    StartOutcome.FORCE_FLOOR: "forced rotations of one secret are limited to one per "
+    "ForcedRotationFloorMinutes: not forced again yet",
 }
+
+
+def force_floor_refusal(tags: Mapping[str, str], now: datetime, floor: timedelta) -> str | None:
+    """Why a forced rotation must wait (the last one was less than ``floor`` ago), or None."""
+    last = epoch_tag(tags, TAG_FORCE_AFTER)
+    if last is None or now - last >= floor:
+        return None
+    return (
+        f"forced rotations of one secret are limited to one per {human_interval(floor)}; the "
+        f"last was asked at {format_iso(last)}, the next may be forced from "
+        f"{format_iso(last + floor)} (ForcedRotationFloorMinutes)"
+    )
 
 
 def pending_outcome(
@@ -103,8 +124,10 @@ class RotationStarter:
         clock: Clock = utcnow,
         resumer: RotationResumer | None = None,
         stuck_after: timedelta = timedelta(minutes=15),
+        force_floor: timedelta = timedelta(hours=1),
     ) -> None:
         self.store = store
+        self.force_floor = force_floor
         self.instance = instance
         self.rotation_lambda_arn = rotation_lambda_arn
         self.rotation_after_days = rotation_after_days
@@ -156,7 +179,8 @@ class RotationStarter:
         if pending is PendingOutcome.IN_PROGRESS:
             return StartOutcome.IN_PROGRESS
         if force:
-            return None
+            floored = force_floor_refusal(desc.tags, now, self.force_floor)
+            return StartOutcome.FORCE_FLOOR if floored else None
         listed = from_epoch(int(desc.last_rotated_at)) if desc.last_rotated_at else None
         last = last_rotation(desc.tags, listed)
         if last is not None and (

@@ -22,7 +22,7 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.queue import Dispatcher, RotationJob
 from token_refresher.adapters.secrets import SecretNotFound, SecretStore
-from token_refresher.adoption import UnownedSecrets, scan_due
+from token_refresher.adoption import ADOPTION_OFF, UnownedSecrets, scan_due
 from token_refresher.deadlines import DeadlineWarner
 from token_refresher.due import (
     Candidate,
@@ -39,7 +39,7 @@ from token_refresher.instances import instance_name, list_own, refusal
 from token_refresher.liveness import LivenessSweep
 from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import PROVIDER_NAMES
-from token_refresher.starter import RotationStarter, StartOutcome
+from token_refresher.starter import RotationStarter, StartOutcome, force_floor_refusal
 from token_refresher.state import (
     TAG_EXPIRES_AT,
     TAG_PROVIDER,
@@ -193,6 +193,7 @@ class SweepEngine:
         reserve_ms: int = 10_000,
         dispatcher: Dispatcher | None = None,
         adopt_untagged: bool = False,
+        adopt_on_request: bool = False,
         sweep_interval: timedelta = timedelta(minutes=15),
         liveness: LivenessSweep | None = None,
     ) -> None:
@@ -201,6 +202,7 @@ class SweepEngine:
         self.starter = starter
         self.instance = starter.instance  # one instance: the starter's
         self.adopt_untagged = adopt_untagged
+        self.adopt_on_request = adopt_on_request or adopt_untagged
         self.sweep_interval = sweep_interval
         self.notifier = notifier
         self.clock: Clock = starter.clock
@@ -250,21 +252,31 @@ class SweepEngine:
     # --- selection -----------------------------------------------------------------------------
 
     def _unowned(self, request: SweepRequest, report: SweepReport, now: datetime) -> None:
-        """Managed secrets of no instance: adopted when told to, alerted otherwise."""
-        adopt = request.adopt_untagged or (request.scheduled and self.adopt_untagged)
-        if not adopt and not (request.scheduled and scan_due(now, self.sweep_interval)):
+        """Managed secrets of no instance: adopted when told to (a request only where the stack
+        allows it: AdoptUntagged on-request or true), alerted otherwise."""
+        refused = request.adopt_untagged and not self.adopt_on_request
+        adopt = not refused and (
+            request.adopt_untagged or (request.scheduled and self.adopt_untagged)
+        )
+        if not (adopt or refused) and not (
+            request.scheduled and scan_due(now, self.sweep_interval)
+        ):
             return
         unowned = UnownedSecrets(
             self.store, lambda alert: publish_alert(self.notifier, alert), self.instance
         )
-        try:
-            outcome = unowned.handle(adopt=adopt, dry_run=request.dry_run, now=now)
+        try:  # a refused request only lists them
+            outcome = unowned.handle(adopt=adopt, dry_run=request.dry_run or refused, now=now)
         except AwsError as exc:
             report.errors.append(
                 {"secret_id": EVERY_UNOWNED, "error": exc.code, "error_class": "adopt"}
             )
             return
         report.adopted, report.unowned = outcome.adopted, outcome.unowned
+        if refused and outcome.unowned:
+            report.errors.append(
+                {"secret_id": EVERY_UNOWNED, "error": ADOPTION_OFF, "error_class": "adopt"}
+            )
 
     def _select(self, request: SweepRequest, report: SweepReport) -> list[Candidate]:
         if not request.selects:
@@ -332,6 +344,9 @@ class SweepEngine:
             return verdict
         if recent and not request.force:
             return Verdict(False, f"{within} (use force to override)")
+        floored = request.force and force_floor_refusal(cand.tags, now, self.starter.force_floor)
+        if floored:
+            return Verdict(False, floored)
         why = "forced manual rotation" if request.force else "manual rotation"
         return Verdict(True, f"{why}: {request.reason}" if request.reason else why)
 

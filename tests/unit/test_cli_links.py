@@ -243,3 +243,17 @@ def test_link_refuses_an_oauth2_connection_that_cannot_name_its_account(
     assert code == expected, err
     assert (LINK_PARAM + "=" in out) is (expected == 0)
     assert ("token-refresher:connect-nonce" in store.tags_of("c/oauth2")) is (expected == 0)
+
+
+def test_link_refuses_a_tiktok_account_connection(store: InMemorySecretStore) -> None:
+    # Given a TikTok connection holding an account token (kind tiktok_account)
+    doc = {"schema": 1, "provider": "tiktok", "kind": "tiktok_account", "refresh_token": "r"}
+    tags = {"token-refresher:managed": "true", "token-refresher:provider": "tiktok"}
+    tags["token-refresher:instance"] = TEST_INSTANCE
+    store.create("c/tt", json.dumps(doc), tags=tags)
+    # When the operator asks for a link / Then it is refused with the reason, and no nonce is set
+    code, out, err = run(store, "link", "c/tt")
+    assert code == 1
+    assert "tiktok_account" in err
+    assert LINK_PARAM + "=" not in out
+    assert "token-refresher:connect-nonce" not in store.tags_of("c/tt")

@@ -115,6 +115,8 @@ class World:
             "options": self.options(provider),
             "owner_team": "growth",
         } | extra
+        if provider == "tiktok" and "refresh_token" not in extra:
+            del doc["refresh_token"]  # an advertiser token (a refresh token means an account one)
         if account is not None:
             doc["consent"] = {"account_id": account, "account_label": "previous owner"}
         tags = {

@@ -27,6 +27,7 @@ from token_refresher.connect.platforms import (
     microsoft_scope,
     oauth2_pkce,
     platform,
+    require_consent_flow,
 )
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
@@ -240,6 +241,7 @@ def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Code
 
 
 def _tiktok(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
+    require_consent_flow(doc)  # never trade an account token's refresh grant for an advertiser one
     url = (
         ctx.base_url("tiktok", tiktok.DEFAULT_BASE_URL)
         + tiktok.API_PREFIX

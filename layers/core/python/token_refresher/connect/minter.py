@@ -25,8 +25,13 @@ from token_refresher.connect.links import (
     new_nonce,
     pending_version,
 )
+from token_refresher.connect.platforms import require_consent_flow
 from token_refresher.errors import ConfigError
+from token_refresher.model import TokenDocument
 from token_refresher.timeutil import Clock, utcnow
+
+# Providers whose token kind decides whether a consent link applies (platforms.consent_refusal).
+KIND_DEPENDENT = frozenset({"tiktok"})
 
 MIN_KEY_BYTES = 32
 KEY_CACHE_TTL_S = 300.0  # a replaced key takes effect within 5 minutes
@@ -129,6 +134,8 @@ class LinkMinter:
         the links of earlier alerts and a sign-in in progress keep working."""
         if provider not in CONSENT_PROVIDERS:
             raise ConfigError(f"provider {provider!r} has no consent flow", field="provider")
+        if provider in KIND_DEPENDENT:
+            self._require_flow(secret_id)
         signing = self._keys()
         nonce = self._unused_nonce(secret_id) if reuse_nonce else None
         link = Link(
@@ -142,6 +149,12 @@ class LinkMinter:
         if nonce is None:
             self._store.tag(secret_id, {TAG_CONNECT_NONCE: link.nonce})
         return link.url(signing.base_url, signing.key)
+
+    def _require_flow(self, secret_id: str) -> None:
+        """A TikTok account token (not an advertiser one) has no consent flow: no link for it."""
+        text = self._store.get_value(secret_id, stage=AWSCURRENT)
+        if text is not None:
+            require_consent_flow(TokenDocument.from_json(text))
 
     def _unused_nonce(self, secret_id: str) -> str | None:
         """The connection's current nonce unless it was used (or its grant already written)."""

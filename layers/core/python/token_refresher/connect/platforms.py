@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from token_refresher.errors import ConfigError, SecretFormatError
 from token_refresher.http import check_url
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import amazon_ads, meta, microsoft_ads
+from token_refresher.providers import amazon_ads, meta, microsoft_ads, tiktok
 from token_refresher.providers.base import ProviderContext
 
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/adwords openid email"
@@ -34,6 +34,30 @@ NO_CONSENT_FLOW = {
     "meta_system_user": "System User tokens are made in Business Manager, not by a consent "
     "screen: see docs/providers/meta_system_user.md."
 }
+TIKTOK_ACCOUNT_NO_FLOW = (
+    "TikTok account tokens (kind tiktok_account) come from the account holder's authorization "
+    "of the Accounts API app, not from this link: it runs the Marketing API advertiser "
+    "authorization, which would replace the refresh grant. See docs/providers/tiktok.md."
+)
+
+
+class NoConsentFlow(ConfigError):
+    """The connection is renewed some other way than a consent link (the reason says how)."""
+
+
+def consent_refusal(doc: TokenDocument) -> str | None:
+    """Why ``doc`` has no consent flow, or None when it has one."""
+    if doc.provider in NO_CONSENT_FLOW:
+        return NO_CONSENT_FLOW[doc.provider]
+    if doc.provider == "tiktok" and tiktok.token_kind(doc) == tiktok.KIND_ACCOUNT:
+        return TIKTOK_ACCOUNT_NO_FLOW
+    return None
+
+
+def require_consent_flow(doc: TokenDocument) -> None:
+    reason = consent_refusal(doc)
+    if reason is not None:
+        raise NoConsentFlow(reason, field="provider" if doc.provider in NO_CONSENT_FLOW else "kind")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,16 @@ def error_page(error_class: ErrorClass, clear: str) -> Page:
     return failure(502 if error_class is ErrorClass.TRANSIENT else 400, title, what, todo, clear)
 
 
+def no_flow_page(reason: str, clear: str) -> Page:
+    return failure(
+        400,
+        "This connection has no consent link",
+        reason,
+        "Tell the person who manages this connection; nothing was changed.",
+        clear,
+    )
+
+
 def denied_page(code: str, clear: str) -> Page:
     if code in ("access_denied", "user_denied", "consent_required"):
         return failure(

@@ -19,12 +19,19 @@ from token_refresher.connect.flow import Flow, FlowError, clear_cookie
 from token_refresher.connect.idtoken import require_identity_source
 from token_refresher.connect.links import LINK_PARAM, Link, LinkError, LinkProblem
 from token_refresher.connect.minter import SigningKey
-from token_refresher.connect.platforms import LABELS, AuthorizeRequest, platform
+from token_refresher.connect.platforms import (
+    LABELS,
+    AuthorizeRequest,
+    NoConsentFlow,
+    platform,
+    require_consent_flow,
+)
 from token_refresher.connect.problems import (
     denied_page,
     different_account_page,
     error_page,
     link_page,
+    no_flow_page,
     not_found_page,
     not_stored_page,
 )
@@ -33,7 +40,6 @@ from token_refresher.connect.store import (
     GrantNotStored,
     consented_document,
     load_connection,
-    require_consent_flow,
     store_grant,
 )
 from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
@@ -361,6 +367,8 @@ class ConnectService:
         )
         if isinstance(err, GrantNotStored):
             return not_stored_page(clear_cookie(secure=secure))
+        if isinstance(err, NoConsentFlow):
+            return no_flow_page(err.message, clear_cookie(secure=secure))
         if isinstance(err, BindingError):
             self._binding_refused(conn, err, redact)
         return error_page(err.error_class, clear_cookie(secure=secure))

@@ -42,7 +42,6 @@ from token_refresher.connect.links import (
     pending_version,
 )
 from token_refresher.errors import (
-    ConfigError,
     RotationStateError,
     SecretFormatError,
 )
@@ -215,11 +214,3 @@ def _finish(
     if AWSPENDING not in desc.versions.get(version, ()):
         raise GrantNotStored("a rotation took AWSPENDING before the consented grant was stored")
     engine.finish_secret(desc, conn.doc, request, Redactor(doc.secret_values()))
-
-
-def require_consent_flow(doc: TokenDocument) -> None:
-    if doc.provider == "meta_system_user":
-        raise ConfigError(
-            "System User tokens have no consent flow (docs/providers/meta_system_user.md)",
-            field="provider",
-        )

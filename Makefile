@@ -198,6 +198,11 @@ bench: $(VENV)/.stamp build ## Benchmarks on LocalStack (minutes; BENCH_N=1000 f
 clean: ## Remove build output and caches (keeps the venvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache build dist
 
+.PHONY: lifecycle
+lifecycle: $(VENV)/.stamp ## Run the simulated two-cycle lifecycle per platform and regenerate its tables in docs/alerts.md
+	tools/localstack.sh install
+	TR_LIFECYCLE_DOC=1 $(PY) -m pytest -q tests/integration/test_lifecycle.py
+
 .PHONY: reliability
 reliability: $(VENV)/.stamp ## Run the fault-injection matrix and regenerate docs/reliability.md
 	tools/localstack.sh install

@@ -306,8 +306,8 @@ class FakeConsent:
             "iss": ISSUERS.get(provider, f"https://fake/{provider}"),
             "aud": pending.client_id,
             "sub": account_id,
-            "iat": int(time.time()),  # Core §2: both required
-            "exp": int(time.time()) + 3600,
+            "iat": int(self._fake.now()),  # Core §2: both required
+            "exp": int(self._fake.now()) + 3600,
         }
         if "email" in scopes or provider == "oauth2":
             # Google's OpenID Connect reference (developers.google.com/identity/openid-connect/
@@ -347,7 +347,11 @@ class FakeConsent:
                     36008,
                 )
             return _graph_error(100, "Invalid verification code format.")
-        token = self._fake._issue("meta", "access", 3600, user_id=got.account[0], type="USER")
+        info: dict[str, Any] = {"user_id": got.account[0], "type": "USER"}
+        data_access_for = self._fake._settings["meta"].get("data_access_for")
+        if data_access_for:  # configure("meta", data_access_for=N): a fixed end N s from consent
+            info["data_access_until"] = int(self._fake.now() + data_access_for)
+        token = self._fake._issue("meta", "access", 3600, **info)
         self._fake._tokens[token].scopes = [s for s in got.scope.split(",") if s]
         return Response(200, {"access_token": token, "token_type": "bearer", "expires_in": 3600})
 

@@ -179,6 +179,9 @@ class FakeProviders:
         self._server = ThreadingHTTPServer((host, port), _make_handler(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # The fake platforms' clock (epoch seconds): token lifetimes and the times they report.
+        # The lifecycle test sets it to its simulated clock.
+        self.now: Callable[[], float] = time.time
         self.reset()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -243,7 +246,7 @@ class FakeProviders:
         Meta extras: ``type`` (USER/SYSTEM_USER), ``app_id``, ``data_access_expires_in``.
         """
         name = _canon(provider)
-        now = time.time()
+        now = self.now()
         with self._lock:
             if access_token:
                 self._tokens[access_token] = _Token(
@@ -342,14 +345,14 @@ class FakeProviders:
             return "unknown"
         if record.revoked:
             return "revoked"
-        if record.expires_at is not None and record.expires_at <= time.time():
+        if record.expires_at is not None and record.expires_at <= self.now():
             return "expired"
         return "ok"
 
     def _issue(self, provider: str, kind: str, expires_in: float | None, **info: Any) -> str:
         prefix = TOKEN_LOOK[provider][0 if kind == "access" else 1]
         value = prefix + secrets.token_urlsafe(24)
-        expires_at = None if expires_in is None else time.time() + expires_in
+        expires_at = None if expires_in is None else self.now() + expires_in
         self._tokens[value] = _Token(provider, kind, expires_at, info=info)
         return value
 
@@ -415,14 +418,14 @@ class FakeProviders:
         if self._check(token, "access", "google") != "ok":
             return _oauth(400, "invalid_token", "Invalid Value")
         record = self._tokens[token]
-        left = int((record.expires_at or time.time() + 3599) - time.time())
+        left = int((record.expires_at or self.now() + 3599) - self.now())
         return Response(
             200,
             {
                 "azp": "fake-client",
                 "aud": "fake-client",
                 "scope": "https://www.googleapis.com/auth/adwords",
-                "exp": str(int(time.time()) + left),
+                "exp": str(int(self.now()) + left),
                 "expires_in": str(left),
                 "access_type": "offline",
             },
@@ -445,7 +448,7 @@ class FakeProviders:
         body = self._token_answer("linkedin", token)
         body.setdefault("refresh_token", token)
         if record.expires_at is not None:  # counts down from the original consent
-            body["refresh_token_expires_in"] = int(record.expires_at - time.time())
+            body["refresh_token_expires_in"] = int(record.expires_at - self.now())
         return Response(200, body)
 
     def _linkedin_introspect(self, req: RecordedRequest) -> Response:
@@ -466,9 +469,9 @@ class FakeProviders:
                 "status": "active",
                 "scope": ",".join(record.scopes or ["r_ads", "rw_ads"]),
                 "auth_type": "3L",
-                "expires_at": int(record.expires_at or time.time() + 5_184_000),
-                "authorized_at": int(time.time()) - 60,
-                "created_at": int(time.time()) - 60,
+                "expires_at": int(record.expires_at or self.now() + 5_184_000),
+                "authorized_at": int(self.now()) - 60,
+                "created_at": int(self.now()) - 60,
             },
         )
 
@@ -495,7 +498,7 @@ class FakeProviders:
             "access_token": self._issue("tiktok", "access", settings["expires_in"]),
             "expires_in": settings["expires_in"],
             "refresh_token": token,
-            "refresh_token_expires_in": int((record.expires_at or time.time()) - time.time())
+            "refresh_token_expires_in": int((record.expires_at or self.now()) - self.now())
             if record.expires_at
             else settings["refresh_expires_in"],
             "open_id": record.info.get("open_id", "fake-open-id-0001"),
@@ -558,8 +561,8 @@ class FakeProviders:
                 "user_id": "amzn1.account.FAKE",
                 "aud": record.info.get("aud", "amzn1.application-oa2-client.fake"),
                 "app_id": "amzn1.application.fake",
-                "iat": int(time.time()) - 1,
-                "exp": int((record.expires_at or time.time() + 3600) - time.time()),
+                "iat": int(self.now()) - 1,
+                "exp": int((record.expires_at or self.now() + 3600) - self.now()),
             },
         )
 
@@ -705,7 +708,7 @@ class FakeProviders:
             {
                 "access_token": new,
                 "token_type": "bearer",
-                "expires_in": int((left or time.time()) - time.time()) if left else 0,
+                "expires_in": int((left or self.now()) - self.now()) if left else 0,
             },
         )
 
@@ -734,8 +737,10 @@ class FakeProviders:
                 },
             )
         record = self._tokens[token]
-        now = int(time.time())
+        now = int(self.now())
         data_access = record.info.get("data_access_expires_in", 7_776_000)
+        if "data_access_until" in record.info:  # a fixed end (no activity after the consent)
+            data_access = int(record.info["data_access_until"]) - now
         return Response(
             200,
             {

@@ -332,3 +332,22 @@ def test_a_linkedin_consent_without_refresh_token_says_when_to_consent_again(
     [expiring] = [a for a in world.notifier.alerts if a.event.value == "token.expiring"]
     assert expiring.expires_at == doc.expires_at
     assert "no refresh token" in expiring.message
+
+
+def test_a_google_testing_app_consent_starts_a_new_7_day_deadline(world: World) -> None:
+    # Given a Google connection of an app in Testing status, its old grant's deadline passed
+    name = world.connection(
+        "google_ads",
+        options={"testing_app": True},
+        refresh_token_expires_at="2020-01-01T00:00:00Z",
+    )
+    # When the owner consents again through a link
+    done = world.connect(world.link(name, "google_ads"))
+    # Then the new grant's 7-day end is the human deadline (warned at 7 and 1 days, issue 21)
+    assert done.page.status == 200, done.text
+    doc = world.store.current_doc(name)
+    now = world.clock()
+    assert doc.refresh_token_expires_at is not None
+    assert abs((doc.refresh_token_expires_at - now).total_seconds() - 7 * 86400) < 60
+    deadline = int(world.store.tags_of(name)["token-refresher:human-deadline"])
+    assert deadline == int(doc.refresh_token_expires_at.timestamp())

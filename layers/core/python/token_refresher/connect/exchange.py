@@ -42,6 +42,7 @@ from token_refresher.providers.base import (
     oauth_error,
     oauth_token_response,
 )
+from token_refresher.providers.google_ads import TESTING_APP_LIFETIME
 from token_refresher.timeutil import format_iso
 
 GOOGLE_OAUTH_BASE = "https://oauth2.googleapis.com"
@@ -132,6 +133,9 @@ def _google(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     expected = Expected(app.client_id, GOOGLE_ISSUERS, ctx.now())
     claims = id_token_claims(body, "google_ads", expected)
     label = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    if token.refresh_token_expires_at is None and doc.bool_option("testing_app"):
+        # A Testing-status app's new grant dies 7 days after this consent: the next deadline.
+        token = replace(token, refresh_token_expires_at=ctx.now() + TESTING_APP_LIFETIME)
     return Consent(token, Identity(_claim(claims, "sub", "google_ads"), str(label)))
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from token_refresher.connect.service import HttpRequest
+from token_refresher.connect.request import HttpRequest
 from token_refresher.runtime import connect_service
 
 logger = Logger(service="token-refresher")

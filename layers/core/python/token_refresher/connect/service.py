@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from http import HTTPStatus
 
 from token_refresher.adapters.errors import AwsError
@@ -35,17 +34,17 @@ from token_refresher.connect.problems import (
     not_found_page,
     not_stored_page,
 )
+from token_refresher.connect.request import HttpRequest
 from token_refresher.connect.store import (
     Connection,
     GrantNotStored,
+    announce_notices,
     consented_document,
     load_connection,
     store_grant,
 )
 from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
 from token_refresher.failures import publish_alert
-from token_refresher.model import TokenDocument
-from token_refresher.notices import new_notice_alerts
 from token_refresher.observability import logger
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
@@ -55,37 +54,6 @@ from token_refresher.state import TAG_INSTANCE
 from token_refresher.timeutil import Clock, format_iso, utcnow
 
 CALLBACK_PREFIX = "/callback/"
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    path: str
-    query: Mapping[str, str] = field(default_factory=dict)
-    cookie: str = ""
-    secure: bool = True
-
-    @classmethod
-    def from_function_url(cls, event: Mapping[str, object]) -> HttpRequest:
-        """A Lambda Function URL (payload 2.0) event."""
-        http = event.get("requestContext", {})
-        http = http.get("http", {}) if isinstance(http, dict) else {}
-        headers = event.get("headers") or {}
-        headers = (
-            {str(k).lower(): str(v) for k, v in headers.items()}
-            if isinstance(headers, dict)
-            else {}
-        )
-        cookies = event.get("cookies")
-        cookie = "; ".join(cookies) if isinstance(cookies, list) else headers.get("cookie", "")
-        query = event.get("queryStringParameters") or {}
-        return cls(
-            method=str(http.get("method", "GET")).upper() if isinstance(http, dict) else "GET",
-            path=str(event.get("rawPath") or "/"),
-            query={str(k): str(v) for k, v in query.items()} if isinstance(query, dict) else {},
-            cookie=cookie,
-            secure=headers.get("x-forwarded-proto", "https") == "https",
-        )
 
 
 class ConnectService:
@@ -284,18 +252,9 @@ class ConnectService:
             "Token valid until": format_iso(doc.expires_at) if doc.expires_at else "until revoked",
         }
         facts.pop("Last consenting account", None)
-        return pages.success(facts | self._announce(conn, doc, now), clear_cookie(secure=secure))
-
-    def _announce(self, conn: Connection, doc: TokenDocument, now: datetime) -> dict[str, str]:
-        """The grant's notices (a deadline only a new consent pushes back): a line on the page,
-        and one alert each (the engine's finishSecret sends it for an existing connection)."""
-        alerts = new_notice_alerts(
-            conn.doc, doc, secret_id=conn.desc.name, now=now, redact=Redactor(doc.secret_values())
+        return pages.success(
+            facts | announce_notices(self.notifier, conn, doc, now), clear_cookie(secure=secure)
         )
-        for alert in alerts if conn.is_new else ():
-            publish_alert(self.notifier, alert)
-        notes = [str(n.get("message", "")) for n in doc.notices]
-        return {"Next consent": " ".join(notes)} if notes else {}
 
     @staticmethod
     def _instance_tags(instance: str) -> dict[str, str]:

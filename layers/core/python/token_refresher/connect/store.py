@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from token_refresher.adapters.errors import AwsError
+from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import (
     AWSCURRENT,
     AWSPENDING,
@@ -45,8 +46,9 @@ from token_refresher.errors import (
     RotationStateError,
     SecretFormatError,
 )
+from token_refresher.failures import publish_alert
 from token_refresher.model import TokenDocument
-from token_refresher.notices import merge_refresh, token_tags
+from token_refresher.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.protocol import RotationRequest, Step
 from token_refresher.redact import Redactor
 from token_refresher.rotation import RotationEngine
@@ -214,3 +216,17 @@ def _finish(
     if AWSPENDING not in desc.versions.get(version, ()):
         raise GrantNotStored("a rotation took AWSPENDING before the consented grant was stored")
     engine.finish_secret(desc, conn.doc, request, Redactor(doc.secret_values()))
+
+
+def announce_notices(
+    notifier: Notifier, conn: Connection, doc: TokenDocument, now: datetime
+) -> dict[str, str]:
+    """The stored grant's notices (a deadline only a new consent pushes back, e.g. LinkedIn
+    without a refresh token): one alert each, and the success page's line. For an existing
+    connection the engine's finishSecret has already sent the alert."""
+    redact = Redactor(doc.secret_values())
+    alerts = new_notice_alerts(conn.doc, doc, secret_id=conn.desc.name, now=now, redact=redact)
+    for alert in alerts if conn.is_new else ():
+        publish_alert(notifier, alert)
+    notes = [str(n.get("message", "")) for n in doc.notices]
+    return {"Next consent": " ".join(notes)} if notes else {}

@@ -230,6 +230,7 @@ def main() -> int:
                 "Source": "token-refresher",
                 "DetailType": "Token Rotation Requested",
                 "Detail": json.dumps(detail),
+                "EventBusName": outputs["RequestBusName"],  # the stack's own request bus
             }
         ]
     )

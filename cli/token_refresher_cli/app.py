@@ -248,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reason", help="logged by the sweep (at most 256 characters)")
     p.add_argument("--json", action="store_true", help="--dry-run: print the sweep report as JSON")
-    p.add_argument("--event-bus", default="default", help="EventBridge bus (default: default)")
+    p.add_argument(
+        "--event-bus",
+        help="EventBridge bus (default: the stack's RequestBusName output, its own request bus)",
+    )
     p.add_argument("--sweep-function", help="--dry-run: sweep function name (skips stack lookup)")
     p.add_argument(
         "--no-verify", action="store_true", help="do not check the named secrets exist first"

@@ -1,9 +1,10 @@
 """`token-refresher rotate`: ask the deployed sweep to rotate secrets now.
 
 - Default: the manual EventBridge event (source ``token-refresher``, detail-type ``Token Rotation
-  Requested``; the shape of events/put-events-rotate-one.json) sent with PutEvents. The rule
-  invokes the sweep asynchronously, which calls RotateSecret, which runs the rotation function.
-  Up to 500 ids per event, 10 events per PutEvents call.
+  Requested``; the shape of events/put-events-rotate-one.json) sent with PutEvents to the stack's
+  own request bus (output ``RequestBusName``, or ``--event-bus``), whose policy names who may
+  send (stack parameter RequestPrincipals). The rule invokes the sweep asynchronously, which calls
+  RotateSecret, which runs the rotation function. Up to 500 ids per event, 10 events per call.
 - ``--dry-run``: the sweep function is invoked synchronously with the same detail instead (its
   name from the stack output SweepFunctionName or ``--sweep-function``), and its report is printed:
   what would rotate and why, what would be skipped. Sent as an event instead, the same verdicts
@@ -39,6 +40,7 @@ from token_refresher_cli.shared import resolve_provider
 
 ENTRIES_PER_CALL = 10  # PutEvents limit
 FLOOR_OUTPUT = "ForcedRotationFloorMinutes"
+BUS_OUTPUT = "RequestBusName"
 DEFAULT_FLOOR_MINUTES = 60
 
 
@@ -112,6 +114,21 @@ def _verify(ctx: Context, ids: list[str], instance: str) -> dict[str, Mapping[st
             "managed secrets. `token-refresher status --all-instances` lists them",
         )
     return tags
+
+
+def request_bus(ctx: Context, args: argparse.Namespace) -> str:
+    """``--event-bus``, else the stack's own request bus (output RequestBusName)."""
+    if args.event_bus:
+        return str(args.event_bus)
+    bus = ctx.aws.stack_outputs(args.stack_name).get(BUS_OUTPUT)
+    if not bus:
+        raise CliError(
+            f"stack {args.stack_name!r} has no {BUS_OUTPUT} output (deployed before manual "
+            "requests had their own bus)",
+            hint="deploy the current template; an older stack listens on the default bus: "
+            "--event-bus default",
+        )
+    return bus
 
 
 def force_floor(ctx: Context, args: argparse.Namespace) -> timedelta:
@@ -195,8 +212,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         if len(batch) != 1:
             raise CliError(f"--dry-run takes at most {MAX_SECRET_IDS} secrets at a time")
         return _dry_run(ctx, args, batch[0])
+    bus = request_bus(ctx, args)
     events = ctx.aws.client("events")
-    entries = [entry(d, args.event_bus) for d in batch]
+    entries = [entry(d, bus) for d in batch]
     failed: list[str] = []
     for i in range(0, len(entries), ENTRIES_PER_CALL):
         response = events.put_events(Entries=entries[i : i + ENTRIES_PER_CALL])
@@ -217,6 +235,6 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     ctx.console.print(
         f"rotation requested for {what}{flags} of instance {instance}: {len(entries)} event(s) "
-        f"sent to bus {args.event_bus}; `token-refresher status` shows the result in a minute"
+        f"sent to bus {bus}; `token-refresher status` shows the result in a minute"
     )
     return EXIT_OK

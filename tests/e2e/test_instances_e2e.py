@@ -180,7 +180,11 @@ def test_manual_events_reach_only_the_addressed_stack(world, deployed):
     no_instance = {k: v for k, v in detail.items() if k != "instance"}
     no_instance["secret_ids"] = [world.b.secrets["unaddressed"]]
     misaddressed = to_a | {"secret_ids": [world.b.secrets["misaddressed"]]}
-    entries = [entry | {"Detail": json.dumps(d)} for d in (to_a, no_instance, misaddressed)]
+    bus = world.a.outputs["RequestBusName"]  # A's own request bus
+    entries = [
+        entry | {"Detail": json.dumps(d), "EventBusName": bus}
+        for d in (to_a, no_instance, misaddressed)
+    ]
     # When they are sent, and B's connection is asked for with the CLI (instance from B's stack)
     resp = deployed.events.put_events(Entries=entries)
     run = run_cli(["rotate", world.b.secrets["manual"], "--force", "--stack-name", BLUE_STACK])

@@ -63,7 +63,10 @@ def test_put_events_with_the_manual_event_rotates_the_named_secret(
     [entry] = json.loads((EVENTS / "put-events-rotate-one.json").read_text())
     instance = deployed.outputs["InstanceName"]
     detail = json.loads(entry["Detail"]) | {"secret_ids": [arn], "instance": instance}
-    resp = deployed.events.put_events(Entries=[entry | {"Detail": json.dumps(detail)}])
+    bus = deployed.outputs["RequestBusName"]  # the stack's own bus (the file names the demo's)
+    resp = deployed.events.put_events(
+        Entries=[entry | {"Detail": json.dumps(detail), "EventBusName": bus}]
+    )
     assert resp["FailedEntryCount"] == 0
     # Then the secret is rotated through the rule -> sweep -> RotateSecret -> rotation function
     stack.wait_for(

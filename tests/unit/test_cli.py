@@ -715,7 +715,13 @@ def test_rotate_force_leaves_out_a_secret_forced_within_the_floor_and_says_when(
     )
     store.create("c/other", "{}", tags=managed(clock))
     ctx = make_ctx(store, clock)
-    aws = EventsAws({"InstanceName": TEST_INSTANCE, "ForcedRotationFloorMinutes": "60"})
+    aws = EventsAws(
+        {
+            "InstanceName": TEST_INSTANCE,
+            "ForcedRotationFloorMinutes": "60",
+            "RequestBusName": "tr-requests",
+        }
+    )
     ctx.aws = aws
     # When both are force-rotated (issue 19, item 4)
     code = main(["rotate", "c/recent", "c/other", "--force"], ctx)
@@ -733,3 +739,23 @@ def test_rotate_force_leaves_out_a_secret_forced_within_the_floor_and_says_when(
     assert main(["rotate", "c/recent", "--force"], ctx) == 1
     assert "nothing was sent" in err(ctx)
     assert len(aws.sent) == 1
+
+
+def test_rotate_sends_to_the_stacks_own_request_bus_and_names_it(store, clock) -> None:
+    # Given a stack whose manual requests have their own bus (issue 19, item 4)
+    store.create("c/one", "{}", tags=managed(clock))
+    ctx = make_ctx(store, clock)
+    aws = EventsAws({"InstanceName": TEST_INSTANCE, "RequestBusName": "tr-requests"})
+    ctx.aws = aws
+    # When a rotation is requested
+    assert main(["rotate", "c/one"], ctx) == 0
+    # Then the event goes to that bus, not the account's default one, and the CLI says so
+    [entry] = aws.sent
+    assert entry["EventBusName"] == "tr-requests"
+    assert "sent to bus tr-requests" in out(ctx)
+    # And a stack without the output is named, with what to do
+    ctx = make_ctx(store, clock)
+    ctx.aws = EventsAws({"InstanceName": TEST_INSTANCE})
+    assert main(["rotate", "c/one"], ctx) == 1
+    assert "has no RequestBusName output" in err(ctx)
+    assert "--event-bus default" in err(ctx)

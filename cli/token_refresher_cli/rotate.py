@@ -141,7 +141,8 @@ def force_floor(ctx: Context, args: argparse.Namespace) -> timedelta:
 def _drop_floored(
     ctx: Context, args: argparse.Namespace, batch: list[dict[str, Any]], tags: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """The forced request without the secrets forced within the floor (each one stated)."""
+    """The forced request without the secrets forced within the floor (each one stated); empty
+    when every one was (a skip, like the sweep's: they were just force-rotated)."""
     floor, now = force_floor(ctx, args), ctx.clock()
     floored = {i: why for i, t in tags.items() if (why := force_floor_refusal(t, now, floor))}
     for secret_id, why in floored.items():
@@ -152,10 +153,10 @@ def _drop_floored(
         if ids:
             kept.append(detail | {"secret_ids": ids})
     if not kept:
-        raise CliError(
-            f"every named secret was force-rotated less than {human_interval(floor)} ago; "
-            "nothing was sent",
-            hint="wait for the time above, or request it without --force",
+        ctx.console.print(
+            f"nothing was sent: every named secret was force-rotated less than "
+            f"{human_interval(floor)} ago (ForcedRotationFloorMinutes); wait for the time above, "
+            "or request it without --force"
         )
     return kept
 
@@ -207,6 +208,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         tags = _verify(ctx, ids, instance)
         if args.force and not args.dry_run:
             batch = _drop_floored(ctx, args, batch, tags)
+            if not batch:
+                return EXIT_OK
             ids = [i for d in batch for i in d["secret_ids"]]
     if args.dry_run:
         if len(batch) != 1:

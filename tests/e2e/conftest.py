@@ -78,6 +78,14 @@ def alerts_queue(deployed: Deployed) -> Iterator[str]:
 
 
 @pytest.fixture
+def alert_inbox(deployed: Deployed, alerts_queue: str) -> stack.AlertInbox:
+    """What ``alerts_queue`` received, kept across polls; ``settled()`` for "nothing else"."""
+    return stack.AlertInbox(
+        deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], alerts_queue
+    )
+
+
+@pytest.fixture
 def secrets(deployed: Deployed) -> Iterator[stack.SecretFactory]:
     factory = stack.SecretFactory(deployed.sm, "tr-e2e", instance=E2E_STACK)
     yield factory

@@ -20,7 +20,7 @@ META_APP_SECRET = "meta-app-secret-deputy-e2e-0001"  # nosec B105 # a test value
 
 @pytest.mark.parametrize("declared", [{"provider": "meta"}, {}], ids=["declared", "legacy"])
 def test_oauth2_connection_with_meta_credentials_and_a_foreign_token_url_is_refused(
-    deployed, fake_providers, foreign_server, make_secret, make_app, alerts_queue, declared
+    deployed, fake_providers, foreign_server, make_secret, make_app, alert_inbox, declared
 ):
     # Given the company's Meta app credentials (declared as Meta's, or from before declarations)
     fake_providers.register_app("meta", "555000999", META_APP_SECRET)
@@ -38,9 +38,8 @@ def test_oauth2_connection_with_meta_credentials_and_a_foreign_token_url_is_refu
     # When Secrets Manager rotates it with the deployed rotation function
     rotate(deployed, arn)
     # Then one token.config_invalid alert names both secrets
-    [envelope] = stack.wait_for(
-        lambda: stack.receive_alerts(deployed.sqs, alerts_queue), timeout=30, what="the alert"
-    )
+    alert_inbox.wait_for(bool, timeout=30, what="the alert")
+    [envelope] = alert_inbox.settled()  # exactly one: nothing else arrived before the marker
     alert = envelope["alert"]
     assert (alert["event"], alert["error_class"], alert["provider"]) == (
         "token.config_invalid",
@@ -58,7 +57,6 @@ def test_oauth2_connection_with_meta_credentials_and_a_foreign_token_url_is_refu
     assert stack.current_document(deployed.sm, arn) == document
     assert stack.tags_of(deployed.sm, arn)["token-refresher:last-error-class"] == "config"
     assert META_APP_SECRET not in json.dumps(envelope)
-    assert stack.receive_alerts(deployed.sqs, alerts_queue) == []  # exactly one
 
 
 def test_declared_oauth2_credentials_rotate_at_their_allowed_url(

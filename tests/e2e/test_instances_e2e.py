@@ -301,7 +301,9 @@ def test_scheduled_sweeps_rotate_only_their_own_and_nobody_alerts_about_the_othe
     got = {
         side.instance: [
             (a["alert"]["event"], names.get(a["alert"]["secret_id"], a["alert"]["secret_id"]))
-            for a in stack.receive_alerts(deployed.sqs, side.alerts_queue, wait_seconds=2)
+            for a in stack.AlertInbox(
+                deployed.sns, deployed.sqs, side.outputs["AlertTopicArn"], side.alerts_queue
+            ).settled()
             if names.get(a["alert"]["secret_id"], a["alert"]["secret_id"]) in ours
             and "belongs to no instance" not in a["alert"]["message"]  # hourly, before adoption
         ]

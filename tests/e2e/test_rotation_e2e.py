@@ -68,7 +68,7 @@ def test_microsoft_rotate_secret_stores_the_new_refresh_token(
 
 
 def test_invalid_grant_fails_rotation_and_alerts_sqs_without_token_material(
-    deployed, fake_providers, make_secret, make_app, alerts_queue
+    deployed, fake_providers, make_secret, make_app, alert_inbox
 ):
     # Given a Google Ads connection whose refresh token the provider no longer accepts
     document = {
@@ -85,9 +85,8 @@ def test_invalid_grant_fails_rotation_and_alerts_sqs_without_token_material(
     # Then AWSCURRENT is unchanged
     assert stack.current_document(deployed.sm, arn) == document
     # And exactly one alert reaches the subscribed queue, with attributes and no token material
-    [envelope] = stack.wait_for(
-        lambda: stack.receive_alerts(deployed.sqs, alerts_queue), timeout=30, what="the alert"
-    )
+    alert_inbox.wait_for(bool, timeout=30, what="the alert")
+    [envelope] = alert_inbox.settled()  # exactly one: nothing else arrived before the marker
     alert = envelope["alert"]
     assert (alert["event"], alert["error_class"], alert["provider_code"]) == (
         "token.reauth_required",
@@ -109,4 +108,3 @@ def test_invalid_grant_fails_rotation_and_alerts_sqs_without_token_material(
         "g-e2e-client-secret-0001",
     ):
         assert secret not in raw
-    assert stack.receive_alerts(deployed.sqs, alerts_queue) == []  # no duplicate

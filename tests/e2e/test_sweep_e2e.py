@@ -98,7 +98,7 @@ def test_dry_run_reports_and_changes_nothing(deployed, fake_providers, make_secr
 
 
 def test_failure_then_recovery_alerts_exactly_once_each_in_order(
-    deployed, fake_providers, make_secret, make_app, alerts_queue
+    deployed, fake_providers, make_secret, make_app, alert_inbox
 ):
     # Given a Google connection far from expiry whose provider starts failing with 503
     fake_providers.seed("google", refresh_token="1//0g-story-refresh")
@@ -109,29 +109,22 @@ def test_failure_then_recovery_alerts_exactly_once_each_in_order(
         rotate(deployed, arn)
     fake_providers.set_mode("google", failure=None)
     rotate(deployed, arn)
-    # Then the subscriber got refresh_failed then recovered, once each, and the state is ok
-    alerts = stack.wait_for(
-        lambda: (
-            (got := stack.receive_alerts(deployed.sqs, alerts_queue, wait_seconds=2))
-            and len(got) >= 2
-            and got
-        ),
-        timeout=30,
-        what="two alerts",
-    )
-    alerts += stack.receive_alerts(deployed.sqs, alerts_queue, wait_seconds=2)
-    events = [
-        a["alert"]["event"]
-        for a in alerts
-        if a["alert"]["secret_id"] in (arn, _name(deployed, arn))
-    ]
-    assert events == ["token.refresh_failed", "token.recovered"]
+    # Then the subscriber got refresh_failed then recovered, once each (and nothing after them),
+    # and the state is ok
+    names = (arn, _name(deployed, arn))
+
+    def ours(got: list[dict]) -> list[dict]:
+        return [a for a in got if a["alert"]["secret_id"] in names]
+
+    alert_inbox.wait_for(lambda got: len(ours(got)) >= 2, timeout=30, what="two alerts")
+    alerts = ours(alert_inbox.settled())
+    assert [a["alert"]["event"] for a in alerts] == ["token.refresh_failed", "token.recovered"]
     assert alerts[0]["alert"]["consecutive_failures"] == 3
     assert stack.tags_of(deployed.sm, arn)["token-refresher:status"] == "ok"
 
 
 def test_sweep_over_a_set_with_one_malformed_secret_rotates_the_others(
-    deployed, fake_providers, make_secret, make_app, alerts_queue
+    deployed, fake_providers, make_secret, make_app, alert_inbox
 ):
     # Given three healthy secrets and one whose document is malformed
     good = []
@@ -159,12 +152,8 @@ def test_sweep_over_a_set_with_one_malformed_secret_rotates_the_others(
             what="the good secrets to rotate",
         )
     # And exactly one alert, a config alert naming the bad field, came for the malformed one
-    alerts = stack.wait_for(
-        lambda: stack.receive_alerts(deployed.sqs, alerts_queue, wait_seconds=2),
-        timeout=30,
-        what="the config alert",
-    )
-    alerts += stack.receive_alerts(deployed.sqs, alerts_queue, wait_seconds=2)
+    alert_inbox.wait_for(bool, timeout=30, what="the config alert")
+    alerts = alert_inbox.settled()
     assert [(a["alert"]["event"], a["alert"]["secret_id"]) for a in alerts] == [
         ("token.config_invalid", _name(deployed, bad))
     ]

@@ -52,6 +52,12 @@ def alert_queue(aws: Aws, alert_topic: str) -> Iterator[str]:
     aws.sqs.delete_queue(QueueUrl=url)
 
 
+@pytest.fixture
+def alert_inbox(aws: Aws, alert_topic: str, alert_queue: str) -> stack.AlertInbox:
+    """What ``alert_queue`` received, kept across polls; ``settled()`` for "nothing else"."""
+    return stack.AlertInbox(aws.sns, aws.sqs, alert_topic, alert_queue)
+
+
 @pytest.fixture(scope="session")
 def noop_rotation_function(aws: Aws) -> str:
     """A rotation function that does nothing: RotateSecret through it leaves an empty AWSPENDING

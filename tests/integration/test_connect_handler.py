@@ -18,6 +18,7 @@ from tests.integration.conftest import INSTANCE, Aws, rotation_event, start_rota
 from tests.support import stack
 from tests.support.fake_providers import FakeProviders
 from tests.support.handlers import LambdaContext, load_handler
+from token_refresher.errors import ErrorClass, ProviderError
 
 pytestmark = pytest.mark.integration
 
@@ -70,8 +71,9 @@ def test_a_reauth_alert_carries_a_link_the_connect_handler_completes(
     )
     rotation = load_handler("rotation")
     token = start_rotation(aws, arn, noop_rotation_function)
-    with pytest.raises(Exception, match="invalid_grant"):
+    with pytest.raises(ProviderError, match="invalid_grant") as failed:
         rotation.lambda_handler(rotation_event("createSecret", arn, token), LambdaContext())
+    assert failed.value.error_class is ErrorClass.REAUTH_REQUIRED
     [envelope] = stack.wait_for(
         lambda: stack.receive_alerts(aws.sqs, alert_queue), timeout=20, what="alert"
     )

@@ -140,7 +140,7 @@ def test_shipped_step_events_are_refused_without_state_change_or_alert(
     fake_providers,
     secret_factory,
     app_secret,
-    alert_queue,
+    alert_inbox,
     noop_rotation_function,
     events_file,
 ):
@@ -173,7 +173,7 @@ def test_shipped_step_events_are_refused_without_state_change_or_alert(
     assert stack.tags_of(aws.sm, arn) == tags_before
     assert aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"][pending] == ["AWSPENDING"]
     assert fake_providers.requests("google") == []
-    assert stack.receive_alerts(aws.sqs, alert_queue, wait_seconds=2) == []
+    assert alert_inbox.settled() == []
 
 
 def test_step_by_hand_with_the_pending_version_id_from_describe_secret(

@@ -208,6 +208,56 @@ def receive_alerts(sqs: Any, queue_url: str, *, wait_seconds: int = 1) -> list[d
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
+MARKER_SUBJECT = "tr-test-marker"
+
+
+class AlertInbox:
+    """Every alert one queue received, kept across polls: a poll that sees too few throws nothing
+    away, and the next poll adds to it.
+
+    ``settled()`` answers "and nothing else arrived" with a positive marker instead of a fixed
+    wait: it publishes a marker to the same topic and reads until the marker comes back. LocalStack
+    delivers one topic's messages in publish order (its SNS executor partitions work by topic), and
+    every alert under test was published by an invocation that returned before the marker was
+    sent, so once the marker is in, every alert is.
+    """
+
+    def __init__(self, sns: Any, sqs: Any, topic_arn: str, queue_url: str) -> None:
+        self.sns, self.sqs, self.topic_arn, self.queue_url = sns, sqs, topic_arn, queue_url
+        self.received: list[dict[str, Any]] = []
+        self._markers_seen: set[str] = set()
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Everything received so far (the queue is read once more, up to 1 s)."""
+        for envelope in receive_alerts(self.sqs, self.queue_url, wait_seconds=1):
+            if envelope.get("Subject") == MARKER_SUBJECT:
+                self._markers_seen.add(str(envelope["alert"].get("marker")))
+            else:
+                self.received.append(envelope)
+        return list(self.received)
+
+    def wait_for(
+        self, done: Callable[[list[dict[str, Any]]], bool], *, timeout: float, what: str
+    ) -> list[dict[str, Any]]:
+        """Poll until ``done(received)``; fail naming ``what`` after ``timeout``."""
+        return wait_for(
+            lambda: (got := self.poll()) and done(got) and got, timeout=timeout, what=what
+        )
+
+    def settled(self, *, timeout: float = 30) -> list[dict[str, Any]]:
+        """Every alert published before this call, and nothing else arrived in between."""
+        marker = uuid.uuid4().hex
+        self.sns.publish(
+            TopicArn=self.topic_arn, Subject=MARKER_SUBJECT, Message=json.dumps({"marker": marker})
+        )
+        wait_for(
+            lambda: self.poll() is not None and marker in self._markers_seen,
+            timeout=timeout,
+            what="the marker published after the alerts",
+        )
+        return list(self.received)
+
+
 class SecretFactory:
     """Token and app-credential secrets with unique names, force-deleted by ``cleanup()``."""
 

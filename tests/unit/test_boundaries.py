@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,30 @@ def test_no_engine_imports_the_aws_sdk():
     assert {name: mods for name, mods in offenders.items() if mods} == {}
 
 
+# `.response["Error"]` (what the formatter writes), `.response['Error']`, `.response.get("Error"`
+READS_ERROR = re.compile(r"""\.response\s*(?:\[\s*|\.get\(\s*)["']Error["']""")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'code = exc.response["Error"]["Code"]',
+        "code = exc.response['Error']['Code']",
+        'code = exc.response.get("Error", {}).get("Code")',
+        "code = exc.response.get( 'Error' )",
+    ],
+)
+def test_the_client_error_scan_sees_every_spelling(line):
+    # Given a line reading a ClientError's code in any spelling, then the scan sees it
+    assert READS_ERROR.search(line)
+
+
 def test_only_adapters_errors_reads_a_client_error_code():
     # Given the whole library and the CLI, then `.response["Error"]` is read in one place only
     cli = LIBRARY.parents[3] / "cli" / "token_refresher_cli"
     readers = sorted(
         p.relative_to(LIBRARY.parents[3]).as_posix()
         for p in [*LIBRARY.rglob("*.py"), *cli.rglob("*.py")]
-        if '.response.get("Error"' in p.read_text() or ".response['Error']" in p.read_text()
+        if READS_ERROR.search(p.read_text())
     )
     assert readers == ["layers/core/python/token_refresher/adapters/errors.py"]

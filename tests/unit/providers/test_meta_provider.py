@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +15,11 @@ from token_refresher.providers.base import NoticeKind, ProviderContext
 pytestmark = pytest.mark.unit
 
 UT = "EAAFake-user-long-lived-token-0001"
+# appsecret_proof of the app token (client id|client secret), keyed with the client secret, as
+# computed outside Python (a known answer, not the code's own formula):
+#   printf '%s' 'client-id-1234|client-secret-SHOULD-NEVER-LEAK-9f8e7d' \
+#     | openssl dgst -sha256 -hmac 'client-secret-SHOULD-NEVER-LEAK-9f8e7d'
+APP_TOKEN_PROOF = "a98d9d446fa986b37b582c754015ccf6770cd0de9f39b06d08a4d6c6859ba88a"
 DAY = 86_400
 
 
@@ -71,13 +74,9 @@ def test_exchange_extends_token_and_debug_token_carries_appsecret_proof(
         "client_secret": app.client_secret,
         "fb_exchange_token": UT,
     }
-    app_token = f"{app.client_id}|{app.client_secret}"
     assert debug.path == "/meta/v25.0/debug_token"
     assert debug.query["input_token"] == result.access_token
-    assert (
-        debug.query["appsecret_proof"]
-        == hmac.new(app.client_secret.encode(), app_token.encode(), hashlib.sha256).hexdigest()
-    )
+    assert debug.query["appsecret_proof"] == APP_TOKEN_PROOF
 
 
 def test_expiry_not_extended_gives_notice_with_deadline(
@@ -289,9 +288,7 @@ def test_exchange_sends_no_appsecret_proof_and_debug_token_does(
     # Then the exchange authenticates with client_secret (it has no access token to prove) and
     # debug_token carries the proof of the app token it uses
     assert "appsecret_proof" not in exchange.query
-    app_token = f"{app.client_id}|{app.client_secret}"
-    expected = hmac.new(app.client_secret.encode(), app_token.encode(), hashlib.sha256)
-    assert debug.query["appsecret_proof"] == expected.hexdigest()
+    assert debug.query["appsecret_proof"] == APP_TOKEN_PROOF
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,14 @@ APP_ID = "4242"
 REAL_SECRET = "the-real-app-secret-0001"
 STALE_SECRET = "a-rotated-away-app-secret-0002"
 SU = "EAAFake-system-user-token-0009"
+# appsecret_proof values computed outside Python (known answers, not the code's own formula):
+#   printf '%s' '4242|the-real-app-secret-0001' \\
+#     | openssl dgst -sha256 -hmac 'the-real-app-secret-0001'
+APP_TOKEN_PROOF = "a213c354a8424696ed131443f460c5055605daee2cfc28da90df5cf75e6df91c"
+#   printf '%s' token-known-before-key | openssl dgst -sha256 -hmac app-secret-value-1
+#   printf '%s' token-added-after-key | openssl dgst -sha256 -hmac app-secret-value-1
+BEFORE_PROOF = "a2574f55a70ae8f1d9b23534e8fd270b8f31cc9de0c134cd7d8017f7c7ae8efd"
+AFTER_PROOF = "09718be491baa4303ff29d6b90ac81a3b7f117fa4c409f81309c7194a69ea1b2"
 
 
 def _engine(
@@ -84,7 +92,7 @@ def test_appsecret_proof_echoed_by_meta_is_masked_in_the_alert(
 ) -> None:
     # Given Meta's error text (wrongly) echoes the appsecret_proof of the token it was sent
     fake_provider.register_app("meta", APP_ID, REAL_SECRET)
-    proof = keyed_proof(REAL_SECRET, f"{APP_ID}|{REAL_SECRET}")
+    proof = APP_TOKEN_PROOF
     err = {"message": f"bad proof {proof}", "type": "OAuthException", "code": 100}
     fake_provider.script("meta", "debug_token", [Response(400, {"error": err})])
     store = InMemorySecretStore()
@@ -107,8 +115,10 @@ def test_redactor_masks_the_proof_of_every_token_whatever_the_order() -> None:
     redactor.add_signing_key("app-secret-value-1")
     redactor.add("token-added-after-key")
     # When text carries both proofs / Then both are masked
-    text = " ".join(
-        keyed_proof("app-secret-value-1", t)
-        for t in ("token-known-before-key", "token-added-after-key")
-    )
+    text = f"{BEFORE_PROOF} {AFTER_PROOF}"
     assert redactor(text) == "*** ***"
+
+
+def test_keyed_proof_matches_an_independent_hmac() -> None:
+    # Given the app token's proof computed by openssl (above), then keyed_proof agrees
+    assert keyed_proof(REAL_SECRET, f"{APP_ID}|{REAL_SECRET}") == APP_TOKEN_PROOF

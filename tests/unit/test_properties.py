@@ -7,13 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.fakes import TEST_INSTANCE
-from tests.unit.conftest import Harness
-from token_refresher.errors import ConfigError, ErrorClass
+from tests.unit.conftest import APP_SECRET_ID, Harness
+from token_refresher.binding import BindingError
+from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
 from token_refresher.protocol import RotationRequest, Step
+from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.providers.base import ProviderContext
 from token_refresher.sweep import SweepRequest
 
 pytestmark = pytest.mark.unit
@@ -161,3 +164,103 @@ def test_any_sweep_event_is_parsed_or_refused_by_field_and_never_rotates_unmanag
     assert report.started == []
     assert harness.store.writes() == []
     assert not any(op in ("rotate", "tag") for op, _ in harness.store.calls)
+
+
+class NetworkReached(Exception):
+    """The provider accepted the document and went to send a request: the probe stops there."""
+
+
+class NoNetwork:
+    """An HttpClient stand-in: no generated document ever reaches a real platform."""
+
+    def request(self, method: str, url: str, **_kwargs: Any) -> Any:
+        raise NetworkReached(f"{method} {url}")
+
+
+provider_options = st.sampled_from(
+    [
+        {},
+        {"token_url": "https://auth.example.com/token"},
+        {"tenant": "common", "scope": "openid"},
+        {"grant_type": "client_credentials", "token_url": "https://auth.example.com/token"},
+        {"grant_type": "refresh_token", "token_url": "https://auth.example.com/token"},
+        {"business_id": "1234567890", "system_user_id": "6100000000001"},
+        {"advertiser_ids": ["7000000000001"]},
+    ]
+) | st.dictionaries(st.text(max_size=8), json_values, max_size=3)
+
+
+DECLARED_APP = "token-refresher/apps/declared"
+
+
+def provider_documents(provider: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Near-valid documents for one provider: a valid one with up to three fields dropped or
+    replaced by any JSON value, so that each provider's own guards are reached."""
+    valid: dict[str, st.SearchStrategy[Any]] = {
+        "schema": st.just(1),
+        "provider": st.just(provider),
+        "kind": st.sampled_from(["long_lived", "system_user", "account", "advertiser"]),
+        "access_token": st.just("tok-access-value-1"),
+        "refresh_token": st.just("tok-refresh-value-1"),
+        "expires_at": timestamps,
+        "app_secret_id": st.sampled_from([APP_SECRET_ID, DECLARED_APP]),
+        "options": provider_options,
+    }
+    keys = sorted(valid)
+    return st.tuples(
+        st.fixed_dictionaries(valid),
+        st.sets(st.sampled_from(keys), max_size=3),
+        st.dictionaries(
+            st.sampled_from(keys), st.one_of(*field_values.values()) | json_values, max_size=2
+        ),
+    ).map(lambda drawn: {k: v for k, v in drawn[0].items() if k not in drawn[1]} | drawn[2])
+
+
+@pytest.mark.parametrize("provider", PROVIDER_NAMES)
+def test_every_provider_rejects_a_bad_document_as_config_naming_its_field(provider: str):
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(document=provider_documents(provider))
+    def rotate(document: dict[str, Any]) -> None:
+        # Given a managed secret of this provider holding a generated document, and no network
+        harness = Harness()
+        harness.store.create(
+            DECLARED_APP,
+            {
+                "client_id": "declared-client-id",
+                "client_secret": "declared-client-secret-value",
+                "provider": provider,
+                "allowed_url_prefixes": ["https://auth.example.com/"],
+            },
+        )
+        harness.engine.ctx = ProviderContext(http=NoNetwork(), clock=harness.clock)  # type: ignore[arg-type]
+        name = harness.add_secret("conn/prop", _raw=json.dumps(document))
+        harness.store.start_rotation(name, "t")
+        harness.store.calls.clear()
+        # When createSecret runs
+        try:
+            harness.step(Step.CREATE, name, "t")
+        except NetworkReached:
+            pass  # Or the provider accepted the document and was about to call its platform
+        except TokenRefresherError as err:
+            if err.error_class is not ErrorClass.CONFIG:
+                return  # Or the provider judged a well-formed document (LinkedIn: no refresh
+                # token is a consent to renew, reauth_required)
+            # Then a rejected document is a config error naming a field, and nothing was written
+            assert isinstance(err, ConfigError), repr(err)
+            assert err.field, repr(err)
+            # (a binding refusal names both secrets in its message instead of the field)
+            assert isinstance(err, BindingError) or str(err).startswith(f"{err.field}: ")
+            assert harness.store.writes() == []
+
+    base = {
+        "schema": 1,
+        "provider": provider,
+        "access_token": "tok-access-value-1",
+        "refresh_token": "tok-refresh-value-1",
+        "expires_at": "2027-01-01T00:00:00Z",
+        "app_secret_id": DECLARED_APP,
+        "options": {"token_url": "https://auth.example.com/token"},
+    }
+    for dropped in base:  # every one-field-missing document, whatever the draw
+        rotate = example(document={k: v for k, v in base.items() if k != dropped})(rotate)
+    rotate()

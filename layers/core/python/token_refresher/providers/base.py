@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
 from token_refresher.http import HttpClient, HttpResponse, check_url, retry_after_seconds
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.timeutil import Clock, utcnow
@@ -85,6 +85,13 @@ class Provider(Protocol):
     ) -> ValidationResult:
         """Check that ``doc.access_token`` works (testSecret)."""
         ...
+
+
+def require_refresh_token(doc: TokenDocument, platform: str) -> str:
+    """The one guard for a missing refresh token: a secret document error naming the field."""
+    if not doc.refresh_token:
+        raise SecretFormatError(f"is required for {platform}", field="refresh_token")
+    return doc.refresh_token
 
 
 def require_app(app: AppCredentials | None, provider: str) -> AppCredentials:
@@ -266,16 +273,11 @@ def post_refresh_grant(  # noqa: PLR0913 - the grant's fields, keyword-only
     classify: Callable[[str, Mapping[str, Any]], ErrorClass | None] | None = None,
 ) -> RefreshResult:
     """POST a form to a token endpoint and parse the RFC 6749 answer."""
-    if not doc.refresh_token:
-        raise ProviderError(
-            ErrorClass.CONFIG,
-            "refresh_token is required for this provider",
-            provider=provider,
-        )
+    refresh_token = require_refresh_token(doc, provider)
     resp = ctx.http.request("POST", url, provider=provider, data=form, auth=auth)
     if not 200 <= resp.status < 300:
         raise oauth_error(resp, provider, classify=classify)
-    return oauth_token_response(resp, provider, ctx.now(), doc.refresh_token)
+    return oauth_token_response(resp, provider, ctx.now(), refresh_token)
 
 
 def refresh_with_client_in_body(  # noqa: PLR0913 - the grant's fields, keyword-only

@@ -34,6 +34,7 @@ from token_refresher.providers.base import (
     oauth_error,
     oauth_token_response,
     require_app,
+    require_refresh_token,
 )
 from token_refresher.timeutil import format_iso
 
@@ -147,8 +148,7 @@ class MicrosoftAds:
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
         app = require_app(app, NAME)
-        if not doc.refresh_token:
-            raise SecretFormatError("is required for Microsoft Advertising", field="refresh_token")
+        require_refresh_token(doc, "Microsoft Advertising")
         scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
         form = {
             "client_id": app.client_id,

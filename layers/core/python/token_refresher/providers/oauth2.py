@@ -28,6 +28,7 @@ from token_refresher.providers.base import (
     oauth_error,
     oauth_token_response,
     require_app,
+    require_refresh_token,
 )
 from token_refresher.timeutil import from_epoch
 
@@ -86,11 +87,7 @@ class GenericOAuth2:
         grant = _choice(doc, "grant_type", GRANTS, "refresh_token")
         form = {"grant_type": grant}
         if grant == "refresh_token":
-            if not doc.refresh_token:
-                raise SecretFormatError(
-                    "is required for the refresh_token grant", field="refresh_token"
-                )
-            form["refresh_token"] = doc.refresh_token
+            form["refresh_token"] = require_refresh_token(doc, "the refresh_token grant")
         for extra in ("scope", "audience"):
             value = doc.str_option(extra)
             if value:

@@ -43,6 +43,7 @@ from token_refresher.providers.base import (
     json_object,
     malformed,
     require_app,
+    require_refresh_token,
     token_string,
 )
 
@@ -185,8 +186,7 @@ class TikTok:
         app = require_app(app, NAME)
         if token_kind(doc) == KIND_ADVERTISER:
             return self._validate_only(doc, app, ctx)
-        if not doc.refresh_token:
-            raise SecretFormatError("is required for TikTok account tokens", field="refresh_token")
+        require_refresh_token(doc, "TikTok account tokens")
         resp = ctx.http.request(
             "POST",
             ctx.base_url(NAME, DEFAULT_BASE_URL) + ACCOUNT_REFRESH_PATH,
@@ -224,7 +224,9 @@ class TikTok:
         self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext
     ) -> RefreshResult:
         if not doc.access_token:
-            raise tiktok_error(40104, "no access_token in the secret")
+            raise SecretFormatError(
+                "is required for TikTok advertiser tokens", field="access_token"
+            )
         count = self._check(doc, app, ctx)
         return RefreshResult(
             access_token=doc.access_token,

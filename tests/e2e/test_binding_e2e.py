@@ -1,4 +1,4 @@
-"""The confused-deputy path through the deployed stack (issue 14): a connection naming another
+"""The confused-deputy path through the deployed stack: a connection naming another
 app's credentials and a token URL of its own is refused before anything is sent anywhere."""
 
 from __future__ import annotations

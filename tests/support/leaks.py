@@ -6,7 +6,7 @@ provider server saw or issued. Texts come from a logging handler, the notifiers,
 escaping exceptions, and each test's captured stdout/stderr (EMF metric lines included). The scan
 looks for each secret as is, URL-encoded, and base64-encoded.
 
-It also watches where app credentials go (issue 14): every client secret a fake server registered
+It also watches where app credentials go: every client secret a fake server registered
 has a home (that server's URL for its provider), and any request, to any watched fake server,
 that carries it somewhere else is a finding: an app secret sent to an unexpected host or path.
 """

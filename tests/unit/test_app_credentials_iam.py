@@ -1,4 +1,4 @@
-"""IAM defence in depth for app credentials (issue 14), read from template.yaml itself."""
+"""IAM defence in depth for app credentials, read from template.yaml itself."""
 
 from __future__ import annotations
 

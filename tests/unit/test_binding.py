@@ -1,4 +1,4 @@
-"""App credentials go only where their owner allows (issue 14): the pure check, then the rotation
+"""App credentials go only where their owner allows: the pure check, then the rotation
 engine refusing every mismatch before any HTTP request (the fake servers record none)."""
 
 from __future__ import annotations

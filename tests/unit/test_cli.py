@@ -553,7 +553,7 @@ def test_aws_region_is_taken_from_aws_region_too(monkeypatch):
     assert Aws().client("secretsmanager").meta.region_name == "eu-west-3"
 
 
-# --- credential binding (issue 14) --------------------------------------------------------------
+# --- credential binding --------------------------------------------------------------
 
 
 def test_check_refuses_another_providers_app_credentials_before_calling_anyone(

@@ -1,4 +1,4 @@
-"""The connect flow applies the credential binding (issue 14) before it sends anyone anywhere:
+"""The connect flow applies the credential binding before it sends anyone anywhere:
 no consent link to a foreign authorize URL, no request to any host."""
 
 from __future__ import annotations

@@ -211,7 +211,7 @@ def test_awaiting_document_must_be_json(world: World) -> None:
 def test_links_carry_the_key_secrets_instance_and_refuse_another_instances_secret(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a deployment named "prod" (its key secret says so) and the instance tag of issue 13
+    # Given a deployment named "prod" (its key secret says so) and the instance tag
     from token_refresher import state
 
     monkeypatch.setattr(state, "TAG_INSTANCE", "token-refresher:instance", raising=False)

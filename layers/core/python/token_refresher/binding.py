@@ -1,4 +1,4 @@
-"""App credentials go only where their owner allows: the confused-deputy check (issue 14).
+"""App credentials go only where their owner allows: the confused-deputy check (docs/security.md).
 
 The rotation function can read every app-credentials secret under the prefix; whoever creates a
 connection cannot. Without this check a connection could name another platform's app credentials,

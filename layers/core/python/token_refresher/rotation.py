@@ -1,14 +1,18 @@
 """The Secrets Manager rotation protocol: createSecret, setSecret, testSecret, finishSecret.
 
-Shape of AWS's rotation template: preconditions first, one method per step, the store, notifier and
-provider context passed in, and every step idempotent on ClientRequestToken (the version id).
+Shape of AWS's rotation template: preconditions first, one method per step, every step idempotent
+on ClientRequestToken (the version id). The store, notifier and provider context are passed in;
+the engine builds its two helpers from them (the app-credentials lookup and the failure reporter).
 
 - createSecret calls the provider at most once and writes AWSPENDING immediately after it answers.
-  If a pending value for this token already exists it is reused and the provider is not called: a
-  rotated refresh token is never thrown away.
+  If a pending value for this version already exists it is reused and the provider is not called:
+  a rotated refresh token is never thrown away.
+- setSecret has nothing to do: the provider issues tokens itself.
 - testSecret validates the pending token with the provider's own check.
 - finishSecret promotes the pending version to AWSCURRENT, then updates the state tags.
-- Any failure: the state tags are updated, an SNS alert is sent when the alerting policy says
+- A step for a version that is not this secret's pending one (a hand-run step with the wrong
+  ClientRequestToken) is refused: StepOutcome.REFUSED with the reason, nothing changed, no alert.
+- Any other failure: the state tags are updated, an SNS alert is sent when the alerting policy says
   so, one structured log line is written without token material, and the error is re-raised so
   that Secrets Manager records the failed rotation.
 """
@@ -61,7 +65,9 @@ __all__ = ["RotationEngine", "RotationRequest", "Step", "StepOutcome", "StepResu
 
 
 class RotationEngine:
-    def __init__(  # noqa: PLR0913 - collaborators passed in explicitly, as in AWS's template
+    """Runs one rotation step for one secret (``run``); the four steps are its public methods."""
+
+    def __init__(  # noqa: PLR0913 - the AWS-facing collaborators and the knobs, keyword-only
         self,
         store: SecretStore,
         notifier: Notifier,
@@ -93,6 +99,10 @@ class RotationEngine:
     # --- entry point ---------------------------------------------------------------------------
 
     def run(self, request: RotationRequest) -> StepResult:
+        """One step of one rotation: check the secret is this instance's and the version is its
+        pending one, parse AWSCURRENT, run the step. Returns SKIPPED when the version is already
+        current and REFUSED (with the reason) when it is not the pending one; every other failure
+        is reported (tags, alert policy, log) and re-raised."""
         redactor = Redactor()
         doc: TokenDocument | None = None
         desc: SecretDescription | None = None
@@ -139,7 +149,7 @@ class RotationEngine:
         if request.step is Step.CREATE:
             return self.create_secret(desc, doc, request, redactor)
         if request.step is Step.SET:
-            return StepOutcome.DONE  # the provider issues tokens itself: nothing to set
+            return self.set_secret()
         if request.step is Step.TEST:
             return self.test_secret(desc, doc, request, redactor)
         return self.finish_secret(desc, doc, request, redactor)
@@ -153,6 +163,9 @@ class RotationEngine:
         request: RotationRequest,
         redactor: Redactor,
     ) -> StepOutcome:
+        """Write the refreshed token to AWSPENDING: reuse a value already pending for this version
+        or left pending by a failed rotation, skip the provider when the token was refreshed within
+        the minimum interval, else refresh once and write before anything else can fail."""
         existing = self.store.get_value(
             request.secret_id, version_id=request.token, stage=AWSPENDING
         )
@@ -185,6 +198,10 @@ class RotationEngine:
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
         return StepOutcome.DONE
 
+    def set_secret(self) -> StepOutcome:
+        """Nothing to do: the provider issues the tokens, there is no downstream system to set."""
+        return StepOutcome.DONE
+
     def test_secret(
         self,
         desc: SecretDescription,
@@ -192,6 +209,8 @@ class RotationEngine:
         request: RotationRequest,
         redactor: Redactor,
     ) -> StepOutcome:
+        """Validate the pending token with the provider's read-only check; an invalid token is a
+        REAUTH_REQUIRED error (a human must consent again)."""
         pending = self._pending_doc(request, redactor)
         provider = self._providers(pending.provider)
         app = self.apps.for_step(desc, pending, redactor)
@@ -211,6 +230,8 @@ class RotationEngine:
         request: RotationRequest,
         redactor: Redactor,
     ) -> StepOutcome:
+        """Move AWSCURRENT to the pending version, write the state tags (status ok, expiry,
+        last rotation), and announce a recovery and any new provider notice."""
         pending = self._pending_doc(request, redactor)
         current_version = desc.version_with(AWSCURRENT)
         self.store.move_stage(
@@ -265,10 +286,9 @@ def describe_for_rotation(store: SecretStore, secret_id: str) -> SecretDescripti
 def already_current(desc: SecretDescription, request: RotationRequest) -> bool:
     """True when the version is already AWSCURRENT (nothing to do); raises VersionNotPending when
     the step names a version that is not this secret's pending one."""
-    if not desc.rotation_enabled:
-        # Secrets Manager only calls us for a rotation it started; LocalStack reports
-        # RotationEnabled=false after a RotateSecret without rules, so do not refuse.
-        logger.warning("secret is not marked enabled for rotation", extra={"secret_id": desc.name})
+    # RotationEnabled is not a precondition, unlike in AWS's template: the version's stages below
+    # are. The connect flow runs these steps for a version it wrote itself, and LocalStack reports
+    # RotationEnabled=false after a RotateSecret without rules.
     stages = desc.versions.get(request.token)
     if stages is None:
         raise VersionNotPending(f"secret {desc.name} has no version {request.token} to rotate")

@@ -41,9 +41,10 @@ KEY_CACHE_TTL_S = 300.0  # a replaced key takes effect within 5 minutes
 class SigningKey:
     key: bytes
     base_url: str  # the connect endpoint, ending with "/"
-    # The deployment's instance name (issue 13), written by the stack into the key secret: links
-    # carry it and the endpoint only acts on secrets tagged with it. Required: a key without one
-    # would switch the endpoint's instance check off, so it is refused (fail closed, issue 19).
+    # The deployment's instance name (docs/architecture.md, "Instances"), written by the stack
+    # into the key secret: links carry it and the endpoint only acts on secrets tagged with it.
+    # Required: a key without one would switch the endpoint's instance check off, so it is
+    # refused (fail closed).
     instance: str
 
     def __post_init__(self) -> None:

@@ -45,7 +45,11 @@ class Page:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def response(self) -> dict[str, object]:
-        """A Lambda Function URL (payload 2.0) response; cookies ride in headers (LocalStack)."""
+        """A Lambda Function URL (payload 2.0) response.
+
+        The cookie rides in a Set-Cookie header, not in the payload's ``cookies`` list: a page
+        sets at most one cookie, which a header carries on AWS too, and LocalStack's Function
+        URLs pass headers through but not that list."""
         return {
             "statusCode": self.status,
             "headers": {**SECURITY_HEADERS, **self.headers},

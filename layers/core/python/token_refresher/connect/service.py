@@ -75,6 +75,8 @@ class ConnectService:
         self._clock = clock
 
     def handle(self, req: HttpRequest) -> pages.Page:
+        """Route one Function URL request: ``/`` is a link's landing page, ``/callback/<provider>``
+        a platform's return; anything else is 404. Every failure becomes one of our pages."""
         if req.method not in ("GET", "HEAD"):
             return not_found_page()
         try:
@@ -160,6 +162,9 @@ class ConnectService:
     # --- the callback --------------------------------------------------------------------------
 
     def callback(self, req: HttpRequest, provider: str) -> pages.Page:
+        """A platform's return: check the flow cookie against ``state``, exchange the code, check
+        the consenting account, store the grant through the rotation engine's steps; the flow's
+        cookie is cleared whatever the outcome."""
         signing = self._keys()
         secure = req.secure
         try:

@@ -15,7 +15,8 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.connection_check import ConnectionChecker
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.liveness import TAG_CHECKED_AT, LivenessSweep
-from token_refresher.liveness_check import LivenessCheck, LivenessRequest, is_liveness_event
+from token_refresher.liveness_check import LivenessCheck, LivenessRequest
+from token_refresher.protocol import is_liveness_event
 from token_refresher.providers.base import ValidationResult
 from token_refresher.sweep import SweepEngine, SweepRequest
 

@@ -31,20 +31,15 @@ from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
 from token_refresher.instances import refusal, remediation
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
+from token_refresher.protocol import CHECK_ACTION
 from token_refresher.providers.base import Provider, ProviderContext, ValidationResult
 from token_refresher.redact import Redactor
 from token_refresher.state import TAG_MANAGED
 from token_refresher.timeutil import format_iso
 
-CHECK_ACTION = "check"
 _FIELDS = frozenset({"action", "secret_id"})
 
 AppCredentialsFor = Callable[[SecretDescription, TokenDocument, Redactor], AppCredentials | None]
-
-
-def is_check_event(event: object) -> bool:
-    """A check request, as opposed to a Secrets Manager rotation step (Step, SecretId, ...)."""
-    return isinstance(event, Mapping) and "action" in event
 
 
 @dataclass(frozen=True)

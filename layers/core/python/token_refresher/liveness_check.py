@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from token_refresher.adapters.checks import LIVENESS_ACTION
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretDescription, SecretNotFound
 from token_refresher.alerts import Alert, AlertEvent
@@ -33,14 +32,11 @@ from token_refresher.failures import FailureReporter, publish_alert, save_tags
 from token_refresher.instances import refusal
 from token_refresher.liveness import TAG_CHECKED_AT
 from token_refresher.observability import logger
+from token_refresher.protocol import LIVENESS_ACTION
 from token_refresher.state import TAG_MANAGED, Status, TokenState, on_success
 from token_refresher.timeutil import to_epoch
 
 _FIELDS = frozenset({"action", "secret_id"})
-
-
-def is_liveness_event(event: object) -> bool:
-    return isinstance(event, Mapping) and event.get("action") == LIVENESS_ACTION
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,19 @@ from enum import StrEnum
 
 from token_refresher.errors import ConfigError
 
+LIVENESS_ACTION = "liveness"  # {"action": "liveness", "secret_id": ...}: the sweep's daily check
+CHECK_ACTION = "check"  # {"action": "check", "secret_id": ...}: `token-refresher check`
+
+
+def is_check_event(event: object) -> bool:
+    """A check request, as opposed to a Secrets Manager rotation step (Step, SecretId, ...)."""
+    return isinstance(event, Mapping) and "action" in event
+
+
+def is_liveness_event(event: object) -> bool:
+    """The sweep's daily liveness check (liveness.py), a check whose verdict is recorded."""
+    return isinstance(event, Mapping) and event.get("action") == LIVENESS_ACTION
+
 
 class Step(StrEnum):
     CREATE = "createSecret"

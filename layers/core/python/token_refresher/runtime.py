@@ -11,29 +11,31 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from token_refresher.adapters.aws import client
-from token_refresher.adapters.checks import LambdaLivenessRequester
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
-from token_refresher.adapters.queue import QueueDispatcher
-from token_refresher.adapters.resume import LambdaRotationResumer
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
-from token_refresher.dispatch import RotationWorker
 from token_refresher.errors import ConfigError
-from token_refresher.liveness import LivenessSweep
 from token_refresher.observability import EmfMetrics, logger
-from token_refresher.starter import RotationStarter
-from token_refresher.sweep import SweepEngine
 from token_refresher.timeutil import Clock, utcnow
 
-if TYPE_CHECKING:  # imported where used: the sweep and worker never load providers or requests
+# Each function's own engine is imported where it is built (PLC0415 below): a function loads only
+# its own code at a cold start (the sweep and worker never load providers or requests, the
+# rotation function never loads the sweep, the queue or the starter).
+if TYPE_CHECKING:
+    from token_refresher.adapters.queue import QueueDispatcher
+    from token_refresher.adapters.resume import LambdaRotationResumer
     from token_refresher.alarm_relay import AlarmRelay
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
     from token_refresher.connection_check import ConnectionChecker
+    from token_refresher.dispatch import RotationWorker
+    from token_refresher.liveness import LivenessSweep
     from token_refresher.liveness_check import LivenessCheck
     from token_refresher.providers.base import ProviderContext
     from token_refresher.rotation import RotationEngine
+    from token_refresher.starter import RotationStarter
+    from token_refresher.sweep import SweepEngine
 
 
 clock: Clock = utcnow
@@ -142,6 +144,8 @@ def rotation_engine() -> RotationEngine:
 
 @cache
 def sweep_engine() -> SweepEngine:
+    from token_refresher.sweep import SweepEngine  # noqa: PLC0415
+
     cfg = settings()
     return SweepEngine(
         _store(),
@@ -172,12 +176,16 @@ def alarm_relay() -> AlarmRelay:
 
 @cache
 def rotation_worker() -> RotationWorker:
+    from token_refresher.dispatch import RotationWorker  # noqa: PLC0415
+
     return RotationWorker(_starter())
 
 
 @cache
 def _starter() -> RotationStarter:
     """The one way to start a rotation, shared by the sweep and the queue worker."""
+    from token_refresher.starter import RotationStarter  # noqa: PLC0415
+
     cfg = settings()
     return RotationStarter(
         _store(),
@@ -194,6 +202,9 @@ def _liveness(cfg: Settings) -> LivenessSweep | None:
     """The daily liveness check: the sweep asks the rotation function (liveness.py)."""
     if not cfg.rotation_function_arn:
         return None
+    from token_refresher.adapters.checks import LambdaLivenessRequester  # noqa: PLC0415
+    from token_refresher.liveness import LivenessSweep  # noqa: PLC0415
+
     requester = LambdaLivenessRequester(client("lambda"), cfg.rotation_function_arn)
     return LivenessSweep(requester, sweep_interval=cfg.policy.sweep_interval)
 
@@ -201,6 +212,8 @@ def _liveness(cfg: Settings) -> LivenessSweep | None:
 def _resumer(cfg: Settings) -> LambdaRotationResumer | None:
     if not cfg.rotation_function_arn:
         return None
+    from token_refresher.adapters.resume import LambdaRotationResumer  # noqa: PLC0415
+
     return LambdaRotationResumer(client("lambda"), cfg.rotation_function_arn)
 
 
@@ -209,6 +222,8 @@ def _dispatcher() -> QueueDispatcher | None:
     cfg = settings()
     if cfg.rotation_queue_url is None:
         return None
+    from token_refresher.adapters.queue import QueueDispatcher  # noqa: PLC0415
+
     return QueueDispatcher(client("sqs"), cfg.rotation_queue_url, senders=cfg.dispatch_senders)
 
 

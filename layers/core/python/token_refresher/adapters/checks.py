@@ -12,11 +12,10 @@ import json
 from typing import TYPE_CHECKING
 
 from token_refresher.adapters.errors import aws_errors
+from token_refresher.protocol import LIVENESS_ACTION
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
-
-LIVENESS_ACTION = "liveness"
 
 
 class LambdaLivenessRequester:

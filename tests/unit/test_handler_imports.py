@@ -24,10 +24,22 @@ SWEEP_ONLY = {
     "token_refresher.deadlines",
     "token_refresher.adapters.queue",
     "token_refresher.adapters.resume",
+    "token_refresher.adapters.checks",
+    "token_refresher.liveness",
 }
-ROTATION_ONLY = {"token_refresher.rotation", "token_refresher.connection_check", "requests"}
+ROTATION_ONLY = {
+    "token_refresher.rotation",
+    "token_refresher.connection_check",
+    "token_refresher.liveness_check",
+    "requests",
+}
 NOT_LOADED = {
-    "rotation": SWEEP_ONLY | {"token_refresher.connection_check", "token_refresher.connect"},
+    "rotation": SWEEP_ONLY
+    | {
+        "token_refresher.connection_check",
+        "token_refresher.liveness_check",
+        "token_refresher.connect",
+    },
     "sweep": ROTATION_ONLY | {"token_refresher.connect"},
     "worker": ROTATION_ONLY | {"token_refresher.sweep", "token_refresher.connect"},
     "connect": SWEEP_ONLY,

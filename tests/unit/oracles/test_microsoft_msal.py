@@ -205,3 +205,25 @@ def test_the_fake_issues_a_refresh_token_only_with_offline_access(fake_providers
     assert "refresh_token" in fake_providers.consent.issue(
         "microsoft_ads", scope=f"openid profile offline_access {ADS}"
     )
+
+
+def test_a_public_client_refreshes_as_msals_public_client_application() -> None:
+    # Given MSAL's public client application (no secret) refreshing
+    recorder = Recorder(_answer)
+    msal.PublicClientApplication(
+        APP.client_id, authority=AUTHORITY, http_client=recorder.session(), instance_discovery=False
+    ).acquire_token_by_refresh_token("M.C5-old", [ADS])
+    [theirs] = _posts(recorder)
+    # When our provider refreshes with app credentials marked public_client
+    public = AppCredentials(APP.client_id, "", extra={"public_client": True})
+    ours_rec = Recorder(_answer)
+    microsoft_ads.PROVIDER.refresh(_doc(), public, our_context(ours_rec))
+    ours = ours_rec.only()
+    # Then neither sends a client secret, and the rest is as for a confidential client
+    assert ours.client_auth() == theirs.client_auth() == ("body", APP.client_id, None)
+    assert_same_request(
+        ours,
+        theirs,
+        ours_only={"scope": "without openid profile, as above"},
+        theirs_only={"scope": "as above", "client_info": "MSAL's account cache key"},
+    )

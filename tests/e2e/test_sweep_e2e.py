@@ -162,3 +162,54 @@ def test_sweep_over_a_set_with_one_malformed_secret_rotates_the_others(
 
 def _name(deployed, arn: str) -> str:
     return str(deployed.sm.describe_secret(SecretId=arn)["Name"])
+
+
+def test_a_revoked_grant_that_is_not_due_is_caught_by_the_daily_liveness_check(
+    deployed, fake_providers, make_secret, make_app, alerts_queue
+):
+    # Given a Meta connection 50 days from expiry, last validated two days ago (issue 21, item 2)
+    token = "EAAFakeLiveness" + "x" * 24
+    fake_providers.seed("meta", access_token=token, expires_in=50 * 86400)
+    doc = {
+        "schema": 1,
+        "provider": "meta",
+        "kind": "user_long_lived",
+        "access_token": token,
+        "expires_at": stack.iso_in(timedelta(days=50)),
+        "app_secret_id": make_app(
+            "meta", "meta-live-app", "meta-live-secret-0001", provider="meta"
+        ),
+    }
+    arn = make_secret(doc, rotated_ago=2 * 86400)
+    before = current_version(deployed, arn)
+    # When the one-minute schedule fires, the sweep asks the rotation function to check it
+    checked = stack.wait_for(
+        lambda: stack.tags_of(deployed.sm, arn).get("token-refresher:checked-at"),
+        timeout=150,
+        interval=2,
+        what="the daily liveness check (the checked-at tag)",
+    )
+    assert {r.route for r in fake_providers.requests("meta")} == {"debug_token"}
+    # And when the user revokes the grant and a day passes (the check time moved back a day)
+    fake_providers.revoke(token, subcode=460)
+    day_before = str(int(checked) - 86400)
+    deployed.sm.tag_resource(
+        SecretId=arn, Tags=[{"Key": "token-refresher:checked-at", "Value": day_before}]
+    )
+
+    # Then the next sweeps' check sends token.reauth_required with its reconnect link
+    def reauth() -> list[dict[str, object]]:
+        return [
+            e["alert"]
+            for e in stack.receive_alerts(deployed.sqs, alerts_queue)
+            if e["alert"]["secret_id"] == arn and e["alert"]["event"] == "token.reauth_required"
+        ]
+
+    [alert] = stack.wait_for(reauth, timeout=150, interval=2, what="the re-authorization alert")
+    assert str(alert["reconnect_url"]).startswith(deployed.outputs["ConnectUrl"])
+    assert "daily check" in str(alert["message"])
+    tags = stack.tags_of(deployed.sm, arn)
+    assert tags["token-refresher:status"] == "reauth-required"
+    # And the token was never rotated: checked, not refreshed
+    assert current_version(deployed, arn) == before
+    assert all(r.route == "debug_token" for r in fake_providers.requests("meta"))

@@ -17,14 +17,14 @@ from __future__ import annotations
 import importlib.util
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from bench.common import CallCounter, product_client, setup_client, use_region
 from token_refresher.adapters.queue import QueueDispatcher
-from token_refresher.adapters.secrets import SecretsManagerStore
+from token_refresher.adapters.secrets import SecretsManagerStore, SecretSummary
 from token_refresher.dispatch import ROTATE_QUOTA_PER_S, RotationWorker
 from token_refresher.starter import RotationStarter
 from token_refresher.sweep import SweepEngine, SweepRequest
@@ -51,7 +51,7 @@ class CountOnlyRotate:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]:
         return self._store.list_by_tag(key, value)
 
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:

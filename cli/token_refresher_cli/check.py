@@ -199,7 +199,7 @@ def _target_ids(args: argparse.Namespace, ctx: Context) -> list[str]:
         if args.secret:
             raise CliError("give secret ids or --all, not both")
         own = list_own(ctx.store(), resolve_instance(args, ctx))
-        return [str(e.get("Name") or e["ARN"]) for e in own]
+        return [e.name for e in own]
     ids = list(dict.fromkeys(args.secret))
     if not ids:
         raise CliError("name at least one secret, or use --all")

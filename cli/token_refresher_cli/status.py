@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from token_refresher.adapters.secrets import SecretSummary
 from token_refresher.instances import list_own
 from token_refresher.state import (
     BINDING_UNDECLARED,
@@ -37,7 +38,7 @@ from token_refresher.state import (
     Status,
     epoch_tag,
 )
-from token_refresher.timeutil import format_iso
+from token_refresher.timeutil import format_iso, from_epoch
 from token_refresher_cli.console import EXIT_ATTENTION, EXIT_OK
 from token_refresher_cli.context import Context
 from token_refresher_cli.instance import resolve_instance
@@ -71,13 +72,13 @@ class Row:
     warnings: tuple[str, ...] = ()
 
     @classmethod
-    def from_entry(cls, entry: Mapping[str, Any], now: datetime) -> Row:
-        tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
+    def from_entry(cls, entry: SecretSummary, now: datetime) -> Row:
+        tags = entry.tags
         expires_raw = tags.get(TAG_EXPIRES_AT)
         expires_at = epoch_tag(tags, TAG_EXPIRES_AT)
-        listed = entry.get("LastRotatedDate")
+        listed = entry.last_rotated_at
         last = epoch_tag(tags, TAG_LAST_ROTATED) or (
-            listed if isinstance(listed, datetime) else None
+            from_epoch(listed) if listed is not None else None
         )
         deadline = epoch_tag(tags, TAG_DEADLINE)
         state = tags.get(TAG_STATUS, Status.OK.value)
@@ -100,8 +101,8 @@ class Row:
                 f'"provider": "{provider}" to the app-credentials secret (docs/security.md)'
             )
         return cls(
-            connection=str(entry.get("Name") or entry["ARN"]),
-            arn=str(entry["ARN"]),
+            connection=entry.name,
+            arn=entry.arn,
             instance=tags.get(TAG_INSTANCE) or None,
             provider=provider,
             state=state,
@@ -153,7 +154,7 @@ class Row:
 
 
 def collect(
-    entries: Iterable[Mapping[str, Any]], now: datetime, provider: str | None = None
+    entries: Iterable[SecretSummary], now: datetime, provider: str | None = None
 ) -> list[Row]:
     rows = [Row.from_entry(e, now) for e in entries]
     if provider is not None:

@@ -497,7 +497,7 @@ class AwsSemanticsStore(SecretsManagerStore):
 
     def list_by_tag(self, key: str, value: str) -> Iterator[Any]:
         # Only this test's secrets: other tests' leftovers are not part of the experiment.
-        return (e for e in super().list_by_tag(key, value) if self._universe in e["Name"])
+        return (e for e in super().list_by_tag(key, value) if self._universe in e.name)
 
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         try:

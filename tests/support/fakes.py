@@ -20,6 +20,7 @@ from token_refresher.adapters.secrets import (
     RotationInProgress,
     SecretDescription,
     SecretNotFound,
+    SecretSummary,
 )
 from token_refresher.alerts import Alert
 from token_refresher.model import AppCredentials, TokenDocument
@@ -226,18 +227,17 @@ class InMemorySecretStore:
         secret = self._call("tag", secret_id)
         secret.tags.update(tags)
 
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]:
         self.calls.append(("list", key))
         for secret in self._secrets.values():
             if secret.tags.get(key) == value:
-                yield {
-                    "ARN": secret.arn,
-                    "Name": secret.name,
-                    "RotationEnabled": secret.rotation_enabled,
-                    "RotationLambdaARN": secret.rotation_lambda_arn,
-                    "Tags": [{"Key": k, "Value": v} for k, v in secret.tags.items()],
-                    "SecretVersionsToStages": {v: sorted(s) for v, s in secret.stages.items()},
-                }
+                yield SecretSummary(
+                    arn=secret.arn,
+                    name=secret.name,
+                    tags=dict(secret.tags),  # a snapshot, as a listing is
+                    rotation_enabled=secret.rotation_enabled,
+                    versions={v: tuple(sorted(s)) for v, s in secret.stages.items()},
+                )
 
     def version_created_at(self, secret_id: str, version_id: str) -> float | None:
         self._call("list_versions", secret_id)

@@ -27,7 +27,7 @@ from token_refresher.adapters.errors import (
 )
 from token_refresher.adapters.notifier import SnsNotifier
 from token_refresher.adapters.resume import LambdaRotationResumer
-from token_refresher.adapters.secrets import SecretNotFound, SecretsManagerStore
+from token_refresher.adapters.secrets import SecretNotFound, SecretsManagerStore, SecretSummary
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import TokenRefresherError
 
@@ -217,11 +217,29 @@ class TestSecretsManagerStore:
 
     def test_list_by_tag_rechecks_the_pair_and_translates_errors(self, sm):
         store, stub = sm
-        tagged = {"ARN": ARN, "Name": "conn/a", "Tags": [{"Key": "m", "Value": "true"}]}
+        rotated = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+        tagged = {
+            "ARN": ARN,
+            "Name": "conn/a",
+            "Tags": [{"Key": "m", "Value": "true"}],
+            "RotationEnabled": True,
+            "LastRotatedDate": rotated,
+            "SecretVersionsToStages": {V1: ["AWSCURRENT"], V2: ["AWSPENDING"]},
+        }
         other = {"ARN": ARN + "2", "Name": "conn/b", "Tags": [{"Key": "m", "Value": "no"}]}
         stub.add_response("list_secrets", {"SecretList": [tagged, other]})
         error(stub, "list_secrets", "AccessDeniedException")
-        assert [e["Name"] for e in store.list_by_tag("m", "true")] == ["conn/a"]
+        # When listed / Then a typed summary per secret of the pair, no AWS field names
+        assert list(store.list_by_tag("m", "true")) == [
+            SecretSummary(
+                arn=ARN,
+                name="conn/a",
+                tags={"m": "true"},
+                rotation_enabled=True,
+                last_rotated_at=rotated.timestamp(),
+                versions={V1: ("AWSCURRENT",), V2: ("AWSPENDING",)},
+            )
+        ]
         with pytest.raises(AccessDenied):
             list(store.list_by_tag("m", "true"))
 

@@ -77,3 +77,37 @@ def test_only_adapters_errors_reads_a_client_error_code():
         if READS_ERROR.search(p.read_text())
     )
     assert readers == ["layers/core/python/token_refresher/adapters/errors.py"]
+
+
+# Secrets Manager's response field names: only the adapters read them (they hand out typed values)
+AWS_FIELDS = {
+    "ARN",
+    "Name",
+    "Tags",
+    "LastRotatedDate",
+    "RotationEnabled",
+    "RotationLambdaARN",
+    "SecretVersionsToStages",
+    "VersionIdsToStages",
+    "SecretList",
+    "SecretString",
+}
+
+
+def aws_field_names(path: Path) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path)))
+        if isinstance(node, ast.Constant) and node.value in AWS_FIELDS
+    }
+
+
+def test_no_engine_reads_an_aws_response_field():
+    # Given every library module outside adapters/, when their string constants are read
+    readers = {
+        path.relative_to(LIBRARY).as_posix(): sorted(aws_field_names(path))
+        for path in engine_files()
+    }
+    # Then none names a Secrets Manager response field: the store hands out typed summaries
+    assert {name: fields for name, fields in readers.items() if fields} == {}
+    assert aws_field_names(LIBRARY / "adapters" / "secrets.py") >= {"ARN", "Tags"}

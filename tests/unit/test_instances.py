@@ -71,7 +71,7 @@ def test_listing_keeps_exact_instance_matches_only(harness):
     secret(harness, "c/longer", TEST_INSTANCE + "-staging")
     secret(harness, "c/none", None)
     # When this instance's secrets are listed, then only its own come back
-    assert [e["Name"] for e in list_own(harness.store, TEST_INSTANCE)] == ["c/mine"]
+    assert [e.name for e in list_own(harness.store, TEST_INSTANCE)] == ["c/mine"]
 
 
 @pytest.mark.parametrize(

@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.instances import list_unowned
 from token_refresher.observability import logger
 from token_refresher.state import TAG_INSTANCE, TAG_PROVIDER, TAG_UNOWNED_ALERTED, epoch_tag
 from token_refresher.timeutil import to_epoch
+
+if TYPE_CHECKING:
+    from token_refresher.adapters.secrets import SecretSummary
 
 REMIND_EVERY = timedelta(hours=24)
 # A request (event, `token-refresher adopt`) to adopt, refused by a stack that does not allow it.
@@ -31,7 +34,7 @@ ADOPTION_OFF = (
 
 
 class _Store(Protocol):
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]: ...
 
     def tag(self, secret_id: str, tags: Mapping[str, str]) -> None: ...
 
@@ -60,8 +63,7 @@ class UnownedSecrets:
     def handle(self, *, adopt: bool, dry_run: bool, now: datetime) -> UnownedOutcome:
         out = UnownedOutcome()
         for entry in list_unowned(self.store):
-            arn = str(entry["ARN"])
-            tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
+            arn, tags = entry.arn, entry.tags
             if adopt:
                 if not dry_run:
                     self.store.tag(arn, {TAG_INSTANCE: self.instance})

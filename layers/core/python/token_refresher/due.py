@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from token_refresher.state import (
     NEVER,
@@ -22,7 +22,10 @@ from token_refresher.state import (
     Status,
     epoch_tag,
 )
-from token_refresher.timeutil import format_iso
+from token_refresher.timeutil import format_iso, from_epoch
+
+if TYPE_CHECKING:
+    from token_refresher.adapters.secrets import SecretSummary
 
 MIN_ROTATION_INTERVAL = timedelta(minutes=10)
 
@@ -166,21 +169,14 @@ class Candidate:
     pending: bool = False
 
 
-def candidate_from_listing(entry: Mapping[str, Any]) -> Candidate:
-    """A ListSecrets entry (tags included) as a sweep candidate."""
-    tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
-    last = entry.get("LastRotatedDate")
+def candidate_from_listing(entry: SecretSummary) -> Candidate:
+    """A listed secret (tags included) as a sweep candidate."""
     return Candidate(
-        secret_id=entry["ARN"],
-        name=entry.get("Name", entry["ARN"]),
-        provider=tags.get(TAG_PROVIDER, "unknown"),
-        tags=tags,
-        rotation_enabled=bool(entry.get("RotationEnabled", False)),
-        last_rotated=last if isinstance(last, datetime) else None,
-        pending=_has_pending(entry.get("SecretVersionsToStages") or {}),
+        secret_id=entry.arn,
+        name=entry.name,
+        provider=entry.tags.get(TAG_PROVIDER, "unknown"),
+        tags=entry.tags,
+        rotation_enabled=entry.rotation_enabled,
+        last_rotated=from_epoch(entry.last_rotated_at) if entry.last_rotated_at else None,
+        pending=entry.has_pending(),
     )
-
-
-def _has_pending(stages: Mapping[str, Any]) -> bool:
-    """ListSecrets' SecretVersionsToStages: a version labelled AWSPENDING but not AWSCURRENT."""
-    return any("AWSPENDING" in s and "AWSCURRENT" not in s for s in stages.values())

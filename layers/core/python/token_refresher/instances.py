@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from token_refresher.errors import ConfigError
 from token_refresher.state import TAG_INSTANCE, TAG_MANAGED
+
+if TYPE_CHECKING:
+    from token_refresher.adapters.secrets import SecretSummary
 
 # Stack names are [A-Za-z][A-Za-z0-9-]*; a little wider, still safe in tags, IAM and patterns.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -96,22 +99,18 @@ def ensure_own(tags: Mapping[str, str], instance: str) -> None:
 
 
 class _Lister(Protocol):
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]: ...
 
 
-def _tags(entry: Mapping[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
-
-
-def list_own(store: _Lister, instance: str) -> Iterator[Mapping[str, Any]]:
+def list_own(store: _Lister, instance: str) -> Iterator[SecretSummary]:
     """This instance's managed secrets (ListSecrets filtered on the instance tag)."""
     for entry in store.list_by_tag(TAG_INSTANCE, instance):
-        if owner_of(_tags(entry)) == instance:
+        if owner_of(entry.tags) == instance:
             yield entry
 
 
-def list_unowned(store: _Lister) -> Iterator[Mapping[str, Any]]:
+def list_unowned(store: _Lister) -> Iterator[SecretSummary]:
     """Managed secrets with no instance tag (made by a version before instances)."""
     for entry in store.list_by_tag(TAG_MANAGED, "true"):
-        if is_unowned(_tags(entry)):
+        if is_unowned(entry.tags):
             yield entry

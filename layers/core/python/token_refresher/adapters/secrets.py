@@ -34,6 +34,23 @@ class SecretDescription:
         return None
 
 
+@dataclass(frozen=True)
+class SecretSummary:
+    """One secret as ListSecrets lists it: what the sweep, adoption and the CLI read (its tags,
+    never its value)."""
+
+    arn: str
+    name: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    rotation_enabled: bool = False
+    last_rotated_at: float | None = None  # epoch seconds
+    versions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # id -> stages
+
+    def has_pending(self) -> bool:
+        """A version labelled AWSPENDING but not AWSCURRENT: a rotation in progress or crashed."""
+        return any(AWSPENDING in s and AWSCURRENT not in s for s in self.versions.values())
+
+
 SecretNotFound = NotFound  # the store's name for it
 
 
@@ -54,7 +71,9 @@ class SecretStore(Protocol):
 
     def tag(self, secret_id: str, tags: Mapping[str, str]) -> None: ...
 
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]: ...
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]:
+        """Every secret carrying tag key=value (ListSecrets, tags included)."""
+        ...
 
     def rotate(self, secret_id: str, *, lambda_arn: str | None, after_days: int | None) -> None:
         """Start a rotation (RotateSecret); attaches ``lambda_arn`` when rotation is not set up."""
@@ -78,6 +97,7 @@ __all__ = [
     "SecretDescription",
     "SecretNotFound",
     "SecretStore",
+    "SecretSummary",
     "SecretsManagerStore",
 ]
 
@@ -185,7 +205,7 @@ class SecretsManagerStore:
                 return None
             kwargs["NextToken"] = page["NextToken"]
 
-    def list_by_tag(self, key: str, value: str) -> Iterator[Mapping[str, Any]]:
+    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]:
         """Every secret carrying tag key=value, following pagination (100 per page)."""
         paginator = self._client.get_paginator("list_secrets")
         filters: list[FilterTypeDef] = [
@@ -198,4 +218,15 @@ class SecretsManagerStore:
                 for entry in page.get("SecretList", []):
                     tags = {t["Key"]: t["Value"] for t in entry.get("Tags", [])}
                     if tags.get(key) == value:  # the two filters match independently
-                        yield entry
+                        last = entry.get("LastRotatedDate")
+                        yield SecretSummary(
+                            arn=entry["ARN"],
+                            name=entry.get("Name") or entry["ARN"],
+                            tags=tags,
+                            rotation_enabled=bool(entry.get("RotationEnabled")),
+                            last_rotated_at=last.timestamp() if last is not None else None,
+                            versions={
+                                k: tuple(v)
+                                for k, v in (entry.get("SecretVersionsToStages") or {}).items()
+                            },
+                        )

@@ -9,6 +9,7 @@ from tests.support.fake_providers import FakeProviders, Response
 
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.providers import graph as graph_api
 from token_refresher.providers import meta
 from token_refresher.providers.base import NoticeKind, ProviderContext
 
@@ -304,7 +305,7 @@ def test_version_warning_only_for_published_end_dates(
     version: str, now: datetime, warned: bool
 ) -> None:
     # Given a pinned Graph version / When the notice is computed at `now`
-    notice = meta.version_notice(_doc(options={"graph_version": version}), now)
+    notice = graph_api.version_notice(_doc(options={"graph_version": version}), now)
     # Then only a date Meta published can trigger the 90-day warning; no date is invented
     assert (notice is not None) is warned
-    assert meta.GRAPH_VERSION_END["v26.0"] is None
+    assert graph_api.GRAPH_VERSION_END["v26.0"] is None

@@ -158,7 +158,7 @@ stop: ## Stop what `make demo` left running (fake providers, LocalStack)
 	tools/localstack.sh stop
 
 .PHONY: test-unit
-test-unit: $(VENV)/.stamp ## Unit tests (no network beyond 127.0.0.1 fakes)
+test-unit: $(VENV)/.stamp authz-sim ## Unit tests (no network beyond 127.0.0.1 fakes)
 	$(PY) -m pytest -m unit -q
 
 .PHONY: test-tooling
@@ -174,18 +174,28 @@ $(OAUTH_SERVER)/node_modules/.stamp: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER
 .PHONY: oauth-server
 oauth-server: $(OAUTH_SERVER)/node_modules/.stamp ## Install the RFC-strict OAuth server of the integration tests (oidc-provider, npm ci)
 
+# The IAM policy simulator of the authorization evaluation (tests/support/authz.py,
+# docs/aws-parity.md): @cloud-copilot/iam-simulate at the exact versions of its package-lock.json.
+AUTHZ_SIM := tests/authz_sim
+$(AUTHZ_SIM)/node_modules/.stamp: $(AUTHZ_SIM)/package.json $(AUTHZ_SIM)/package-lock.json
+	cd $(AUTHZ_SIM) && npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: authz-sim
+authz-sim: $(AUTHZ_SIM)/node_modules/.stamp ## Install the pinned IAM policy simulator that evaluates every recorded AWS call (npm ci)
+
 .PHONY: test-integration
-test-integration: $(VENV)/.stamp oauth-server ## Handlers in-process against LocalStack + fake providers + an RFC-strict OAuth server
+test-integration: $(VENV)/.stamp oauth-server authz-sim ## Handlers in-process against LocalStack + fake providers + an RFC-strict OAuth server
 	tools/localstack.sh install
 	$(PY) -m pytest -m integration -q
 
 .PHONY: test-e2e
-test-e2e: check-python311 $(VENV)/.stamp browser build $(CLI311) ## The template deployed to LocalStack, driven through AWS APIs
+test-e2e: check-python311 $(VENV)/.stamp browser build $(CLI311) authz-sim ## The template deployed to LocalStack, driven through AWS APIs
 	tools/localstack.sh install
 	$(PY) -m pytest -m e2e -q
 
 .PHONY: test
-test: check-python311 browser lint validate security build test-cli-py311 oauth-server ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e) with the library's branch coverage and its floor
+test: check-python311 browser lint validate security build test-cli-py311 oauth-server authz-sim ## Every test layer (lint, template, security, unit, CLI on 3.11, tooling, integration, e2e) with the library's branch coverage and its floor
 	tools/localstack.sh install
 	$(PY) -m pytest -q --cov --cov-report=term
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import reliability
+from tests.support import authz, reliability
 from tests.support.fake_providers import FakeProviders
 from tests.support.leaks import (
     SCANNER,
@@ -28,6 +28,8 @@ from token_refresher.sweep import SweepEngine
 def localstack_endpoint() -> Iterator[str]:
     """A healthy LocalStack; stopped at the end of the session only if this session started it."""
     url, started = ensure_localstack()
+    _AUTHZ["log_offset"] = authz.call_log_size()  # the functions' calls of this session only
+    authz.install_recorder()
     yield url
     if started:
         stop_localstack()
@@ -72,8 +74,82 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, layer))
 
 
+# --- authorization evaluation (tests/support/authz.py, docs/aws-parity.md) ---
+
+_AUTHZ: dict[str, Any] = {"log_offset": 0, "ran": set(), "report": None, "error": None}
+# Tests that make product calls: handlers in-process (integration), the deployed stack (e2e).
+_PRODUCT_FIXTURES = {"integration": "handler_env", "e2e": "deployed"}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and not report.skipped:
+        for layer in _AUTHZ.get("layers", {}).get(report.nodeid, ()):
+            _AUTHZ["ran"].add(layer)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    layers: dict[str, tuple[str, ...]] = {}
+    for item in session.items:
+        names = getattr(item, "fixturenames", ())
+        if item.get_closest_marker("no_product_calls"):
+            continue
+        used = tuple(layer for layer, f in _PRODUCT_FIXTURES.items() if f in names)
+        if used:
+            layers[item.nodeid] = used
+    _AUTHZ["layers"] = layers
+
+
+def _evaluate_authorization() -> None:
+    ran = _AUTHZ["ran"]
+    if not ran:
+        return
+    records = list(authz.RECORDS) + authz.read_call_log(_AUTHZ["log_offset"])
+    if not records:
+        _AUTHZ["error"] = (
+            "no AWS call was recorded although integration/e2e tests ran: the recorder is not "
+            "working (tests/support/aws_calls.py)"
+        )
+        return
+    report = authz.evaluate(records)
+    _AUTHZ["report"] = report
+    if "e2e" in ran and report.from_functions == 0:
+        _AUTHZ["error"] = (
+            "no call of a deployed function was recorded: LocalStack was started without the "
+            "recorder (restart it: tools/localstack.sh stop; the tests start it again)"
+        )
+    elif report.denied:
+        _AUTHZ["error"] = "the deployed policies deny calls the product makes:\n  " + "\n  ".join(
+            report.denied
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reliability.write_if_requested()
+    try:
+        _evaluate_authorization()
+    except Exception as exc:  # the evaluation must fail loudly, never be skipped
+        _AUTHZ["error"] = f"authorization evaluation failed: {exc}"
+    if _AUTHZ["error"] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    report, error = _AUTHZ["report"], _AUTHZ["error"]
+    if report is None and error is None:
+        return
+    terminalreporter.section("authorization")
+    if report is not None:
+        terminalreporter.write_line(report.line())
+        if terminalreporter.config.getoption("verbose") > 0:
+            for label, action in sorted(report.pairs):
+                terminalreporter.write_line(f"  {label}: {action}")
+        if report.unattributed:
+            terminalreporter.write_line(
+                f"({report.unattributed} calls by functions of stacks not deployed in this "
+                "session were not evaluated)"
+            )
+    if error:
+        terminalreporter.write_line(f"FAILED: {error}", red=True)
 
 
 # --- leak scan (every test) ---

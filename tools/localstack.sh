@@ -19,6 +19,8 @@ PORT="${LOCALSTACK_PORT:-4566}"
 STATE_DIR="$ROOT/.localstack/$PORT"
 PID_FILE="$STATE_DIR/localstack.pid"
 LOG_FILE="$STATE_DIR/localstack.log"
+# The functions' AWS calls (tests/support/aws_calls.py), read by the authorization evaluation.
+CALL_LOG="$STATE_DIR/aws-calls.jsonl"
 LS_VENV="$ROOT/.venv-localstack"
 RT_VENV="$ROOT/.venv-lambda-runtime"
 CONSTRAINTS="$ROOT/tools/localstack/constraints.txt"
@@ -164,6 +166,7 @@ cmd_start() {
         fail 2 "port $PORT on 127.0.0.1 is taken by another process: if it is a LocalStack started by this script elsewhere run its 'tools/localstack.sh stop', else find it with: ss -ltnp 'sport = :$PORT'"
     fi
     [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
+    rm -f "$CALL_LOG" # a new LocalStack, a new call log (sessions read theirs from an offset)
     local started=$SECONDS
     local -a service_env=()
     [[ -n "${LOCALSTACK_SERVICES:-}" ]] && service_env=("SERVICES=$LOCALSTACK_SERVICES")
@@ -172,6 +175,8 @@ cmd_start() {
         exec env GATEWAY_LISTEN="127.0.0.1:$PORT" \
             LAMBDA_RUNTIME_EXECUTOR="$EXECUTOR_NAME" \
             TR_LAMBDA_PYTHON="$RT_VENV/bin/python" \
+            TR_LAMBDA_SITE_DIR="$ROOT/tests/support/recorder_site" \
+            TR_AWS_CALL_LOG="$CALL_LOG" \
             FILESYSTEM_ROOT="$STATE_DIR/data" \
             DNS_ADDRESS=0 \
             DISABLE_EVENTS=1 \

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import stack
+from tests.support import authz, stack
 
 pytestmark = pytest.mark.e2e
 
@@ -124,10 +124,13 @@ class Demo:
         argv = shlex.split(command)
         program = next((d / argv[0] for d in TOOLS if (d / argv[0]).exists()), None)
         assert program is not None, f"{argv[0]} is not installed by `make venv`"
+        env = self.env
+        if argv[0] == "token-refresher":  # its calls evaluated at session end, as its role's
+            env = env | authz.subprocess_env(argv[1:], env)
         return subprocess.run(  # nosec B603 # the README's own commands
             [str(program), *argv[1:]],
             cwd=self.workdir,
-            env=self.env,
+            env=env,
             capture_output=True,
             text=True,
             timeout=180,
@@ -170,9 +173,12 @@ def demo(localstack_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
         workdir = tmp_path_factory.mktemp("readme")
         (workdir / "events").symlink_to(stack.REPO_ROOT / "events")
         base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        outputs = stack.outputs(localstack_endpoint, DEMO_STACK)
+        if authz.recording():  # tools/demo.py deployed it: its policies, for the evaluation
+            authz.snapshot(localstack_endpoint, DEMO_STACK, outputs)
         yield Demo(
             localstack_endpoint,
-            stack.outputs(localstack_endpoint, DEMO_STACK),
+            outputs,
             base | readme_environment(localstack_endpoint),
             workdir,
             stack.client("secretsmanager", localstack_endpoint),

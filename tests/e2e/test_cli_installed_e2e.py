@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.conftest import E2E_STACK, Deployed
-from tests.support import stack
+from tests.support import authz, stack
 from tests.support.cli import CliRun, assert_no_secrets
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def command(deployed: Deployed, installed: None) -> Callable[..., Callable[..., 
         def run(*argv: str) -> CliRun:
             done = subprocess.run(
                 [str(SCRIPTS[version]), *argv],
-                env=env,
+                env=env | authz.subprocess_env(argv, env),  # its calls evaluated at session end
                 capture_output=True,
                 text=True,
                 timeout=120,

@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from tests.support import authz, aws_calls
 from token_refresher_cli.app import main
 from token_refresher_cli.aws import Aws
 from token_refresher_cli.console import Console
@@ -29,7 +30,8 @@ def run_cli(argv: list[str], *, stdin: str = "", env: Mapping[str, str] | None =
     ctx = Context(
         console=Console(out, err), stdin=io.StringIO(stdin), env=dict(env or {}), aws=Aws()
     )
-    code = main(argv, ctx)
+    with aws_calls.acting_as(authz.cli_principal(argv, env or {})):  # a documented human role
+        code = main(argv, ctx)
     return CliRun(code, out.getvalue(), err.getvalue())
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
-from tests.support import stack
+from tests.support import authz, aws_calls, stack
 
 __all__ = ["LambdaContext", "load_handler"]
 
@@ -35,4 +36,12 @@ def load_handler(function: str) -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    handler = module.lambda_handler
+
+    def acting_for_the_function(event: Any, context: Any) -> Any:
+        """Its AWS calls are recorded as this function's (tests/support/authz.py)."""
+        with aws_calls.acting_as(authz.handler_principal(function)):
+            return handler(event, context)
+
+    module.lambda_handler = acting_for_the_function
     return module

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.config import Config
 
+from tests.support import authz
 from tests.support.leaks import SCANNER
 from token_refresher.providers import PROVIDER_NAMES
 from token_refresher.timeutil import format_iso
@@ -127,7 +128,10 @@ def deploy(
         raise RuntimeError(
             f"samlocal deploy failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
         )
-    return outputs(endpoint, stack_name)
+    deployed = outputs(endpoint, stack_name)
+    if authz.recording():
+        authz.snapshot(endpoint, stack_name, deployed)  # its policies, evaluated at session end
+    return deployed
 
 
 def delete(endpoint: str, stack_name: str) -> None:

@@ -330,3 +330,27 @@ def test_environment_is_clean_and_function_values_win(tmp_path: Path) -> None:
     assert env["PATH"] == "/usr/bin"
     assert env["NO_PROXY"] == "internal,127.0.0.1,localhost"
     assert "SECRET_OF_THE_HOST" not in env
+
+
+def test_the_call_recorder_reaches_functions_only_when_localstack_was_started_with_it(
+    tmp_path: Path,
+) -> None:
+    # Given a LocalStack started with the recorder's site folder and call log, and one without
+    with_recorder = {
+        "PATH": "/usr/bin",
+        "TR_LAMBDA_SITE_DIR": "/repo/tests/support/recorder_site",
+        "TR_AWS_CALL_LOG": "/repo/.localstack/aws-calls.jsonl",
+    }
+    # When the function environments are built
+    env = build_environment(
+        {}, handler="app.handler", code_dir=tmp_path, runtime_api="x", inherited=with_recorder
+    )
+    plain = build_environment(
+        {}, handler="app.handler", code_dir=tmp_path, runtime_api="x", inherited={"PATH": "/b"}
+    )
+    # Then the site folder comes last on the path (it shadows nothing) and the log is passed on
+    assert env["PYTHONPATH"].split(":")[-1] == "/repo/tests/support/recorder_site"
+    assert env["PYTHONPATH"].split(":")[0] == str(tmp_path)
+    assert env["TR_AWS_CALL_LOG"] == "/repo/.localstack/aws-calls.jsonl"
+    assert "recorder_site" not in plain["PYTHONPATH"]
+    assert "TR_AWS_CALL_LOG" not in plain

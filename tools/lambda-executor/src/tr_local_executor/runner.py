@@ -34,6 +34,12 @@ LOG = logging.getLogger(__name__)
 RUNTIME_PYTHON_ENV = "TR_LAMBDA_PYTHON"
 """Environment variable naming the interpreter that runs functions (has boto3 + awslambdaric)."""
 
+SITE_DIR_ENV = "TR_LAMBDA_SITE_DIR"
+"""Test tooling: a folder appended to every function's PYTHONPATH (its ``sitecustomize`` runs at
+start; tools/localstack.sh points it at the AWS-call recorder of tests/support/recorder_site)."""
+CALL_LOG_ENV = "TR_AWS_CALL_LOG"
+"""Passed to every function process when set here: the file the recorder appends calls to."""
+
 _POLL_SECONDS = 0.05
 _PASSED_THROUGH = ("PATH", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -108,11 +114,15 @@ def build_environment(  # noqa: PLR0913 - the Lambda environment's parts, keywor
     env.update({key: str(value) for key, value in lambda_env.items() if value is not None})
     if env.get("AWS_EXECUTION_ENV", "AWS_Lambda_rapid") == "AWS_Lambda_rapid":
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{runtime}"
+    path = python_path_entries(code_dir, layer_dirs)
+    if inherited.get(SITE_DIR_ENV) and inherited.get(CALL_LOG_ENV):
+        path.append(inherited[SITE_DIR_ENV])  # last: it must not shadow the function's modules
+        env[CALL_LOG_ENV] = inherited[CALL_LOG_ENV]
     env.update(
         {
             "LAMBDA_TASK_ROOT": str(code_dir),
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
-            "PYTHONPATH": os.pathsep.join(python_path_entries(code_dir, layer_dirs)),
+            "PYTHONPATH": os.pathsep.join(path),
             "PYTHONUNBUFFERED": "1",
             "PYTHONNOUSERSITE": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

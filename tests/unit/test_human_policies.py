@@ -27,11 +27,10 @@ PLACEHOLDERS = {
 
 
 def doc_row(role: str) -> str:
-    [row] = [
-        line
-        for line in DOC.read_text().splitlines()
-        if f"[{role}.json](policies/{role}.json)" in line and line.startswith("| ")
-    ]
+    """The role's row of the policy table (its file's link in the second column)."""
+    link = f"[{role}.json](policies/{role}.json)"
+    rows = [line for line in DOC.read_text().splitlines() if line.startswith("| ")]
+    [row] = [r for r in rows if r.split("|")[2].strip() == link]
     return row
 
 

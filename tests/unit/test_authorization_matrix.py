@@ -1,0 +1,254 @@
+"""The negative matrix (issue 19): two instances, A and B, in one account. Every function role of
+A (template.yaml rendered for A) and every documented human role of A (docs/policies/*.json for
+A) is denied every action on B's token secrets, B's app credentials, B's signing key and B's
+manual-request channel, and denied re-tagging B's connections into A. Evaluated with the same
+IAM policy simulator as the recorded calls (tests/support/authz.py). A control row per principal
+shows the same principal allowed on A's own resources, so a denial is not a broken request.
+
+Cases that hold only once a fix of issue 19 lands (wip/authzfix) are strict xfails naming the
+item: when the fix lands they pass, and the strict mark turns them red until it is removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support import authz
+from tests.support.cfn_render import ACCOUNT, REGION, Renderer, template
+
+pytestmark = pytest.mark.unit
+
+A, B = "tr-a", "tr-b"
+PREFIX = "token-refresher/connections/"
+SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:"
+MANAGED = "token-refresher:managed"
+INSTANCE = "token-refresher:instance"
+
+
+def connection(instance: str, *, awaiting: bool = False) -> dict[str, Any]:
+    state = {"token-refresher:awaiting-consent": "true"} if awaiting else {MANAGED: "true"}
+    name = f"{PREFIX}{instance}-{'new' if awaiting else 'meta'}-AbCdEf"
+    tags = {**state, INSTANCE: instance, "token-refresher:provider": "meta"}
+    return {"resource": SECRET + name, "tags": tags}
+
+
+def app_credentials(instance: str) -> dict[str, Any]:
+    # Named under the shared default prefix and tagged for its instance, so that either way of
+    # binding app credentials to an instance (a prefix per instance, a tag) is recognised.
+    tags = {"token-refresher:app-for": "meta", INSTANCE: instance}
+    return {"resource": f"{SECRET}token-refresher/apps/{instance}/meta-AbCdEf", "tags": tags}
+
+
+def signing_key(instance: str) -> dict[str, Any]:
+    return {"resource": f"{SECRET}{instance}/connect-signing-key-AbCdEf", "tags": {}}
+
+
+def manual_channel(instance: str) -> dict[str, Any]:
+    """The bus the instance's sweep takes manual requests from (its ManualRotation rule)."""
+    sweep = template()["Resources"]["SweepFunction"]["Properties"]["Events"]["ManualRotation"]
+    raw = sweep["Properties"].get("EventBusName", "default")
+    bus = Renderer(instance).resolve(raw)
+    arn = (
+        bus if str(bus).startswith("arn:") else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus}"
+    )
+    return {"resource": arn, "tags": {}}
+
+
+STATE_TAG = {"token-refresher:expires-at": "1"}
+# target -> (resource, [(action, request tags)])
+TARGETS: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, str] | None]]]] = {
+    "b-connection": (
+        connection(B),
+        [
+            ("secretsmanager:GetSecretValue", None),
+            ("secretsmanager:PutSecretValue", None),
+            ("secretsmanager:UpdateSecretVersionStage", None),
+            ("secretsmanager:RotateSecret", None),
+            ("secretsmanager:TagResource", STATE_TAG),
+            ("secretsmanager:UntagResource", {}),
+            ("secretsmanager:DeleteSecret", None),
+        ],
+    ),
+    "b-awaiting-connection": (
+        connection(B, awaiting=True),
+        [
+            ("secretsmanager:GetSecretValue", None),
+            ("secretsmanager:PutSecretValue", None),
+            ("secretsmanager:TagResource", STATE_TAG),
+            ("secretsmanager:DeleteSecret", None),
+        ],
+    ),
+    "b-connection-retagged-into-a": (
+        connection(B),
+        [("secretsmanager:TagResource", {MANAGED: "true", INSTANCE: A})],
+    ),
+    "b-awaiting-connection-retagged-into-a": (
+        connection(B, awaiting=True),
+        [("secretsmanager:TagResource", {"token-refresher:awaiting-consent": "true", INSTANCE: A})],
+    ),
+    "b-app-credentials": (
+        app_credentials(B),
+        [
+            ("secretsmanager:GetSecretValue", None),
+            ("secretsmanager:PutSecretValue", None),
+            ("secretsmanager:TagResource", {"token-refresher:app-for": "meta"}),
+            ("secretsmanager:DeleteSecret", None),
+        ],
+    ),
+    "b-signing-key": (
+        signing_key(B),
+        [("secretsmanager:GetSecretValue", None), ("secretsmanager:PutSecretValue", None)],
+    ),
+    "b-manual-request-channel": (manual_channel(B), [("events:PutEvents", None)]),
+}
+
+# What each principal of A must be allowed on A's own resources (the control row).
+CONTROLS: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {
+    "RotationFunction": ("secretsmanager:PutSecretValue", connection(A), None),
+    "SweepFunction": ("secretsmanager:RotateSecret", connection(A), None),
+    "ConnectFunction": ("secretsmanager:GetSecretValue", signing_key(A), None),
+    "WorkerFunction": ("secretsmanager:RotateSecret", connection(A), None),
+    "connection-creator": ("secretsmanager:PutSecretValue", connection(A), None),
+    "operator": (
+        "secretsmanager:TagResource",
+        connection(A),
+        {"token-refresher:connect-nonce": "n"},
+    ),
+    "app-credential-owner": ("secretsmanager:GetSecretValue", app_credentials(A), None),
+}
+
+# (principal, target) -> the issue 19 item whose fix (wip/authzfix) makes the case hold.
+PENDING = {
+    ("RotationFunction", "b-app-credentials"): 6,
+    ("ConnectFunction", "b-app-credentials"): 6,
+    ("operator", "b-app-credentials"): 6,
+    ("app-credential-owner", "b-app-credentials"): 6,
+    ("operator", "b-manual-request-channel"): 4,
+}
+
+
+def principals() -> dict[str, list[dict[str, Any]]]:
+    """A's principals -> their named policies."""
+    rendered = Renderer(A, {"DispatchMode": "queue"}).function_policies()
+    out = {
+        name: [{"name": f"{name}Policy{i}", "policy": p} for i, p in enumerate(docs)]
+        for name, docs in rendered.items()
+    }
+    for role in authz.HUMAN_ROLES:
+        policy = authz.human_policy(role, instance=A, stack=A, connection_prefix=PREFIX)
+        out[role] = [{"name": role, "policy": policy}]
+    return out
+
+
+def request(
+    policies: list[dict[str, Any]], action: str, target: dict[str, Any], tags: dict[str, str] | None
+) -> dict[str, Any]:
+    record = {"resource_tags": target["tags"]}
+    if tags is not None:
+        record |= {"request_tags": tags, "tag_keys": sorted(tags) or [INSTANCE]}
+    return {
+        "principal": f"arn:aws:iam::{ACCOUNT}:role/{A}-principal",
+        "action": action,
+        "resource": target["resource"],
+        "context": authz.context_of(record),
+        "identityPolicies": policies,
+    }
+
+
+@pytest.fixture(scope="module")
+def decisions() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Every case and control, evaluated in one simulator run."""
+    keys, requests = [], []
+    for name, policies in principals().items():
+        for target_name, (target, actions) in TARGETS.items():
+            for action, tags in actions:
+                keys.append((name, target_name, action))
+                requests.append(request(policies, action, target, tags))
+        action, target, tags = CONTROLS[name]
+        keys.append((name, "control", action))
+        requests.append(request(policies, action, target, tags))
+    return dict(zip(keys, authz.simulate(requests), strict=True))
+
+
+def cases() -> list[Any]:
+    out = []
+    for name in [*Renderer(A, {"DispatchMode": "queue"}).function_policies(), *authz.HUMAN_ROLES]:
+        for target_name in TARGETS:
+            item = PENDING.get((name, target_name))
+            marks = (
+                [
+                    pytest.mark.xfail(
+                        strict=True, reason=f"issue 19 item {item}, fix pending in wip/authzfix"
+                    )
+                ]
+                if item
+                else []
+            )
+            out.append(pytest.param(name, target_name, marks=marks, id=f"{name}-{target_name}"))
+    return out
+
+
+@pytest.mark.parametrize(("principal", "target"), cases())
+def test_a_principal_of_instance_a_is_denied_on_instance_b(decisions, principal, target):
+    # Given a principal of instance A, and one of B's resources
+    _, actions = TARGETS[target]
+    # When each relevant action on it is evaluated with A's deployed/documented policies
+    allowed = {
+        action: decisions[(principal, target, action)]["allowedBy"]
+        for action, _ in actions
+        if decisions[(principal, target, action)]["decision"] != "ImplicitlyDenied"
+        and decisions[(principal, target, action)]["decision"] != "ExplicitlyDenied"
+    }
+    # Then none is allowed
+    assert allowed == {}, f"{principal} of {A} may act on {target}: {allowed}"
+
+
+def test_a_creator_creates_its_own_connections_and_tags_nothing_else(decisions):
+    # Given the connection creator of A (docs/policies/connection-creator.json)
+    [policy] = principals()["connection-creator"]
+    new = {"resource": f"{SECRET}{PREFIX}a-new-AbCdEf", "tags": {}}
+    own = {MANAGED: "true", INSTANCE: A, "token-refresher:provider": "meta"}
+    # When it creates a connection of A (CreateSecret with tags is also a TagResource), creates
+    # one for B, and re-tags its own connection for B
+    results = authz.simulate(
+        [
+            request([policy], "secretsmanager:CreateSecret", new, own),
+            request([policy], "secretsmanager:TagResource", new, own),
+            request([policy], "secretsmanager:CreateSecret", new, own | {INSTANCE: B}),
+            request([policy], "secretsmanager:TagResource", connection(A), {INSTANCE: B}),
+        ]
+    )
+    # Then only the first two are allowed
+    assert [r["decision"] for r in results] == [
+        "Allowed",
+        "Allowed",
+        "ExplicitlyDenied",
+        "ExplicitlyDenied",
+    ]
+
+
+@pytest.mark.parametrize("principal", list(CONTROLS))
+def test_the_same_principal_is_allowed_on_its_own_instance(decisions, principal):
+    action, _, _ = CONTROLS[principal]
+    result = decisions[(principal, "control", action)]
+    assert result["decision"] == "Allowed", (principal, action, authz.explain(result))
+
+
+def test_a_creator_never_reads_writes_or_tags_app_credentials():
+    # Given the connection creator of A and A's own app credentials
+    [policy] = principals()["connection-creator"]
+    own_app = app_credentials(A)
+    # When it reads, writes or tags them
+    results = authz.simulate(
+        [
+            request([policy], "secretsmanager:GetSecretValue", own_app, None),
+            request([policy], "secretsmanager:PutSecretValue", own_app, None),
+            request(
+                [policy], "secretsmanager:TagResource", own_app, {"token-refresher:app-for": "x"}
+            ),
+        ]
+    )
+    # Then each is refused, explicitly
+    assert {r["decision"] for r in results} == {"ExplicitlyDenied"}

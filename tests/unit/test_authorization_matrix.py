@@ -57,6 +57,7 @@ def manual_channel(instance: str) -> dict[str, Any]:
 
 
 STATE_TAG = {"token-refresher:expires-at": "1"}
+ALERT_TOPIC_A = Renderer(A).ref("AlertTopic")
 # target -> (resource, [(action, request tags)])
 TARGETS: dict[str, tuple[dict[str, Any], list[tuple[str, dict[str, str] | None]]]] = {
     "b-connection": (
@@ -110,6 +111,7 @@ CONTROLS: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {
     "SweepFunction": ("secretsmanager:RotateSecret", connection(A), None),
     "ConnectFunction": ("secretsmanager:GetSecretValue", signing_key(A), None),
     "WorkerFunction": ("secretsmanager:RotateSecret", connection(A), None),
+    "AlarmRelayFunction": ("sns:Publish", {"resource": ALERT_TOPIC_A, "tags": {}}, None),
     "connection-creator": ("secretsmanager:PutSecretValue", connection(A), None),
     "operator": (
         "secretsmanager:TagResource",
@@ -231,8 +233,10 @@ def test_a_creator_creates_its_own_connections_and_tags_nothing_else(decisions):
 
 @pytest.mark.parametrize("principal", list(CONTROLS))
 def test_the_same_principal_is_allowed_on_its_own_instance(decisions, principal):
+    # Given a principal of A; when its typical action on A's own resource is evaluated
     action, _, _ = CONTROLS[principal]
     result = decisions[(principal, "control", action)]
+    # Then it is allowed (the matrix's denials are not broken requests)
     assert result["decision"] == "Allowed", (principal, action, authz.explain(result))
 
 

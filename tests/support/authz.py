@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,19 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.support import aws_calls
-from tests.support.cfn_render import ACCOUNT, REGION, Renderer
+from tests.support.cfn_render import ACCOUNT, REGION, Renderer, template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SIMULATOR_DIR = REPO_ROOT / "tests" / "authz_sim"
 POLICY_DIR = REPO_ROOT / "docs" / "policies"
 # tools/localstack.sh's TR_AWS_CALL_LOG: in the state folder of the LocalStack on this port
 CALL_LOG = REPO_ROOT / ".localstack" / os.environ.get("LOCALSTACK_PORT", "4566") / "aws-calls.jsonl"
-HANDLER_FUNCTIONS = {
-    "rotation": "RotationFunction",
-    "sweep": "SweepFunction",
-    "connect": "ConnectFunction",
-    "worker": "WorkerFunction",
-}
 # Which documented human role runs each CLI command (docs/security.md, docs/policies/).
 COMMAND_ROLES = {
     "onboard": "app-credential-owner",
@@ -54,6 +49,15 @@ RECORDS: list[dict[str, Any]] = []  # this process's calls (in-process handlers 
 
 
 # --- principals ---
+
+
+def function_of(function_dir: str) -> str:
+    """The template's function whose code is functions/<function_dir>/."""
+    for name, resource in template()["Resources"].items():
+        code = str(resource.get("Properties", {}).get("CodeUri", "")).strip("/")
+        if resource["Type"] == "AWS::Serverless::Function" and code == f"functions/{function_dir}":
+            return str(name)
+    raise KeyError(f"no function of template.yaml has its code in functions/{function_dir}/")
 
 
 def handler_principal(function_dir: str) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def handler_principal(function_dir: str) -> dict[str, Any]:
     }
     return {
         "kind": "handler",
-        "function": HANDLER_FUNCTIONS[function_dir],
+        "function": function_of(function_dir),
         "stack": stack,
         "params": params,
         "bindings": {k: v for k, v in bindings.items() if v},
@@ -261,11 +265,14 @@ class Report:
     denied: list[str] = field(default_factory=list)
     unattributed: int = 0
     from_functions: int = 0
+    requests: int = 0  # distinct requests the simulator evaluated
+    seconds: float = 0.0
 
     def line(self) -> str:
         return (
             f"authorization: {self.calls} calls evaluated, {len(self.pairs)} distinct "
-            f"(principal, action) pairs, {len(self.denied)} denied"
+            f"(principal, action) pairs, {len(self.denied)} denied "
+            f"({self.requests} distinct requests simulated in {self.seconds:.1f} s)"
         )
 
 
@@ -310,7 +317,9 @@ def evaluate(records: Iterable[Mapping[str, Any]]) -> Report:
             "identityPolicies": policies,
         }
         unique.setdefault(json.dumps(request, sort_keys=True), (label, request, record))
+    started = time.monotonic()
     results = simulate([request for _, request, _ in unique.values()])
+    report.requests, report.seconds = len(unique), time.monotonic() - started
     for (label, request, record), result in zip(unique.values(), results, strict=True):
         if result.get("decision") != "Allowed":
             context = json.dumps(request["context"], sort_keys=True)

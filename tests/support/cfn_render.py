@@ -87,6 +87,13 @@ class Renderer:
     def _made_up(self, resource: str, attr: str) -> str:
         kind = template()["Resources"][resource]["Type"]
         physical = f"{self.stack}-{resource}"
+        if kind == "AWS::Events::EventBus":  # named by the template: Ref is the name
+            name = self.resolve(template()["Resources"][resource]["Properties"]["Name"])
+            return (
+                str(name)
+                if attr == "Ref"
+                else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+            )
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
         if kind == "AWS::SQS::Queue":
@@ -135,6 +142,11 @@ class Renderer:
             return self.sub(value)
         if key == "Fn::GetAtt":
             return self.getatt(value[0], value[1])
+        if key == "Fn::Join":
+            items = self.resolve(value[1])
+            return str(value[0]).join(
+                str(i) for i in (items if isinstance(items, list) else [items])
+            )
         if key == "Fn::Equals":
             left, right = (self.resolve(v) for v in value)
             return str(left) == str(right)

@@ -127,7 +127,6 @@ PENDING = {
     ("ConnectFunction", "b-app-credentials"): 6,
     ("operator", "b-app-credentials"): 6,
     ("app-credential-owner", "b-app-credentials"): 6,
-    ("operator", "b-manual-request-channel"): 4,
 }
 
 
@@ -256,3 +255,31 @@ def test_a_creator_never_reads_writes_or_tags_app_credentials():
     )
     # Then each is refused, explicitly
     assert {r["decision"] for r in results} == {"ExplicitlyDenied"}
+
+
+def test_the_request_bus_refuses_everyone_but_the_principals_it_names():
+    # Given B deployed with RequestPrincipals naming B's operator role, and A's operator holding
+    # events:PutEvents on every bus (a broader grant than its file gives)
+    b_operator = f"arn:aws:iam::{ACCOUNT}:role/{B}-operator"
+    renderer = Renderer(B, {"RequestPrincipals": b_operator})
+    bus_policy = renderer.resolve(template()["Resources"]["RequestBus"]["Properties"]["Policy"])
+    bus = manual_channel(B)["resource"]
+    anywhere = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": "*"}],
+    }
+
+    def put(principal: str) -> dict[str, Any]:
+        return {
+            "principal": principal,
+            "action": "events:PutEvents",
+            "resource": bus,
+            "context": {"aws:PrincipalArn": principal},
+            "identityPolicies": [{"name": "anywhere", "policy": anywhere}],
+            "resourcePolicy": bus_policy,
+        }
+
+    # When each sends a manual request to B's bus
+    results = authz.simulate([put(b_operator), put(f"arn:aws:iam::{ACCOUNT}:role/{A}-operator")])
+    # Then only B's operator may
+    assert [r["decision"] for r in results] == ["Allowed", "ExplicitlyDenied"], results

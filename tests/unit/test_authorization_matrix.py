@@ -283,3 +283,26 @@ def test_the_request_bus_refuses_everyone_but_the_principals_it_names():
     results = authz.simulate([put(b_operator), put(f"arn:aws:iam::{ACCOUNT}:role/{A}-operator")])
     # Then only B's operator may
     assert [r["decision"] for r in results] == ["Allowed", "ExplicitlyDenied"], results
+
+
+def test_only_this_stacks_alarms_may_invoke_its_alarm_relay():
+    # Given A's alarm relay and its resource policy as Lambda builds it from the template
+    relay = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{A}-AlarmRelayFunction"
+    policy = Renderer(A).resource_policy("AlarmRelayFunction", relay)
+
+    def invoke(alarm: str) -> dict[str, Any]:
+        return {
+            "principal": "lambda.alarms.cloudwatch.amazonaws.com",
+            "action": "lambda:InvokeFunction",
+            "resource": relay,
+            "context": {
+                "aws:SourceAccount": ACCOUNT,
+                "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}",
+            },
+            "resourcePolicy": policy,
+        }
+
+    # When CloudWatch invokes it for an alarm of A's and for one of B's
+    results = authz.simulate([invoke(f"{A}-sweep-not-running"), invoke(f"{B}-sweep-not-running")])
+    # Then only A's alarm may (the alarm path needs no KMS key policy: the relay publishes)
+    assert [r["decision"] for r in results] == ["Allowed", "ImplicitlyDenied"], results

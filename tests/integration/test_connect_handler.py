@@ -36,15 +36,19 @@ def key_secret(aws: Aws, handler_env: None, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def url_event(url: str, cookie: str = "") -> dict[str, Any]:
+    """The shipped Function URL sample event (events/), aimed at ``url`` with ``cookie``."""
     parts = urlsplit(url)
-    return {
-        "version": "2.0",
-        "rawPath": parts.path or "/",
+    event = json.loads(
+        (stack.REPO_ROOT / "events" / "connect-function-url-callback.json").read_text()
+    )
+    path = parts.path or "/"
+    event.pop("cookies")
+    event["headers"] |= {"host": parts.netloc} | ({"cookie": cookie} if cookie else {})
+    event["requestContext"]["http"]["path"] = path
+    return event | {
+        "rawPath": path,
         "rawQueryString": parts.query,
         "queryStringParameters": dict(parse_qsl(parts.query)),
-        "headers": {"host": parts.netloc, "x-forwarded-proto": "https"}
-        | ({"cookie": cookie} if cookie else {}),
-        "requestContext": {"http": {"method": "GET", "path": parts.path or "/"}},
     }
 
 

@@ -4,6 +4,7 @@ platform answers that cannot be used."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,8 @@ from token_refresher.errors import ConfigError
 from token_refresher.timeutil import utcnow
 
 pytestmark = pytest.mark.unit
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 
 
 def test_the_key_secret_is_read_once_and_never_printed() -> None:
@@ -75,6 +78,17 @@ def test_function_url_event_is_read_with_cookies_and_scheme() -> None:
     assert req.cookie == "tr_connect=a~b; other=1"
     bare = HttpRequest.from_function_url({"headers": {"cookie": "tr_connect=x~y"}})
     assert (bare.path, bare.cookie, bare.secure) == ("/", "tr_connect=x~y", True)
+
+
+def test_the_shipped_function_url_event_is_read_as_a_callback() -> None:
+    # Given the Function URL (payload 2.0) sample event shipped in events/
+    event = json.loads((EVENTS / "connect-function-url-callback.json").read_text())
+    # When the connect endpoint reads it
+    req = HttpRequest.from_function_url(event)
+    # Then it is a GET of a platform's callback with its code, state and flow cookie, over HTTPS
+    assert (req.method, req.path, req.secure) == ("GET", "/callback/google_ads", True)
+    assert req.query == {"code": "placeholder-code", "state": "placeholder-state"}
+    assert req.cookie == "tr_connect_placeholder-flow=placeholder-cookie-value"
 
 
 def test_an_alert_goes_out_without_a_link_when_none_can_be_made() -> None:

@@ -1,4 +1,8 @@
-"""The connect endpoint's view of an HTTP request (a Lambda Function URL event, payload 2.0)."""
+"""The connect endpoint's view of an HTTP request (a Lambda Function URL event, payload 2.0).
+
+Parsed here rather than with Powertools' ``LambdaFunctionUrlEvent``: importing any Powertools event
+data class imports all of them (the package's ``__init__``), about 12 ms at a cold start against a
+5 ms budget (docs/benchmarks.md); events/connect-function-url-callback.json is the shape read."""
 
 from __future__ import annotations
 

@@ -13,10 +13,10 @@ import yaml
 
 from tests.support.fakes import InMemorySecretStore, client_error
 from tests.unit.connect.browser import World
-from token_refresher.adapters.linking import LinkingNotifier
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import exchange, service
 from token_refresher.connect.attempts import TAG_CONNECT_FAILURES
+from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import NONCE_USED, pending_version
 from token_refresher.connect.minter import KeySource, SigningKey
 from token_refresher.errors import ErrorClass, ProviderError

@@ -9,7 +9,7 @@ verdict is recorded through the rotation's own failure policy (failures.py, stat
 - valid: the ``checked-at`` tag; a connection that was ``failing`` is ``ok`` again
   (``token.recovered``);
 - invalid or revoked: ``reauth-required`` and one ``token.reauth_required`` alert, with its
-  reconnect link (adapters/linking.py), exactly as a failed rotation would send;
+  reconnect link (connect/linking.py), exactly as a failed rotation would send;
 - a configuration or permission problem: ``failing`` and its alert, as for a rotation;
 - transient (the platform unreachable): counted like a rotation's blip, no ``checked-at``, so the
   next sweep asks again.

@@ -87,7 +87,7 @@ def notifier(cfg: Settings) -> Notifier:
     minter = link_minter(cfg)
     if minter is None:
         return base
-    from token_refresher.adapters.linking import LinkingNotifier  # noqa: PLC0415 - connect stacks
+    from token_refresher.connect.linking import LinkingNotifier  # noqa: PLC0415 - connect stacks
 
     return LinkingNotifier(base, minter)
 

@@ -347,6 +347,17 @@ def read_call_log(offset: int) -> list[dict[str, Any]]:
     return out
 
 
+def recorder_in_localstack() -> bool:
+    """Whether the LocalStack on this port was started with the call log (its environment, read
+    from /proc; False where that cannot be read): then no function call means none was made."""
+    pid_file = CALL_LOG.parent / "localstack.pid"
+    try:
+        environ = Path(f"/proc/{int(pid_file.read_text())}/environ").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return f"{aws_calls.LOG_ENV}={CALL_LOG}".encode() in environ.split(b"\0")
+
+
 def call_log_size() -> int:
     return CALL_LOG.stat().st_size if CALL_LOG.exists() else 0
 

@@ -3,6 +3,7 @@ the resource ARN, the request's tags, and the second permission some calls need.
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import boto3
@@ -10,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 
-from tests.support import aws_calls
+from tests.support import authz, aws_calls
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +111,19 @@ def test_calls_are_recorded_only_while_acting_for_a_principal(monkeypatch):
     assert [(r["principal"]["role"], r["action"]) for r in seen] == [
         ("operator", "sqs:SendMessage")
     ]
+
+
+def test_a_localstack_started_with_the_call_log_is_recognised(tmp_path, monkeypatch):
+    # Given a state folder whose pid file names a process started with the call log, then one
+    # started without it
+    log = tmp_path / "aws-calls.jsonl"
+    monkeypatch.setattr(authz, "CALL_LOG", log)
+    seen = []
+    for env in ({aws_calls.LOG_ENV: str(log)}, {}):
+        with subprocess.Popen(["sleep", "30"], env=env) as proc:
+            (tmp_path / "localstack.pid").write_text(str(proc.pid))
+            # When the evaluation asks whether functions record their calls
+            seen.append(authz.recorder_in_localstack())
+            proc.kill()
+    # Then only the first is
+    assert seen == [True, False]

@@ -136,11 +136,13 @@ class Simulation:
         expected = {d for d in WARN_DAYS if d < left} | set(first)
         seen: set[int] = set()
         self.clock.now = _next_sweep(self.clock.now)  # the sweep after the onboarding/renewal
-        while True:
+        while self.clock.now < deadline:
             for alert in self.step(arn, life):
-                if alert["event"] != "token.expiring":
+                warning = re.search(r"within (\d+) day", alert["message"])
+                if alert["event"] != "token.expiring" or warning is None:
+                    life.note(self.clock.now, alert["event"], alert["message"])
                     continue
-                days = int(re.search(r"within (\d+) day", alert["message"]).group(1))
+                days = int(warning.group(1))
                 seen.add(days)
                 link = alert.get("reconnect_url")
                 assert link, f"{life.platform}: the {days}-day warning has no link"
@@ -161,6 +163,7 @@ class Simulation:
                     )
                     return
             self.clock.now = min(self.next_threshold(deadline), self.clock.now + QUIET_STEP)
+        raise AssertionError(f"{life.platform}: no 1-day warning before deadline {cycle} ({seen})")
 
     def next_threshold(self, deadline: datetime) -> datetime:
         later = [deadline - timedelta(days=d) for d in WARN_DAYS]
@@ -178,8 +181,9 @@ class Simulation:
     def until_validated(self, arn: str, life: Life) -> None:
         """Sweeps every 15 minutes until one has the platform validate the token (a rotation or
         a liveness check)."""
-        validations = life.refreshes + life.checks
+        validations, since = life.refreshes + life.checks, self.clock.now
         while life.refreshes + life.checks == validations:
+            assert self.clock.now - since <= timedelta(hours=25), f"{life.platform}: unchecked"
             self.clock.now = _next_sweep(self.clock.now)
             for alert in self.step(arn, life):
                 life.note(self.clock.now, alert["event"], alert["message"])

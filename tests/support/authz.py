@@ -267,12 +267,15 @@ class Report:
     from_functions: int = 0
     requests: int = 0  # distinct requests the simulator evaluated
     seconds: float = 0.0
+    by_kind: dict[str, int] = field(default_factory=dict)  # function / handler / human
 
     def line(self) -> str:
         return (
             f"authorization: {self.calls} calls evaluated, {len(self.pairs)} distinct "
             f"(principal, action) pairs, {len(self.denied)} denied "
-            f"({self.requests} distinct requests simulated in {self.seconds:.1f} s)"
+            f"({self.requests} distinct requests simulated in {self.seconds:.1f} s; calls by "
+            f"deployed functions {self.by_kind.get('function', 0)}, in-process handlers "
+            f"{self.by_kind.get('handler', 0)}, the CLI {self.by_kind.get('human', 0)})"
         )
 
 
@@ -307,7 +310,9 @@ def evaluate(records: Iterable[Mapping[str, Any]]) -> Report:
             continue
         label, principal_arn, policies = identity
         report.calls += 1
-        report.from_functions += record["principal"].get("kind") == "function"
+        kind = str(record["principal"].get("kind"))
+        report.by_kind[kind] = report.by_kind.get(kind, 0) + 1
+        report.from_functions += kind == "function"
         report.pairs.add((label, record["action"]))
         request = {
             "principal": principal_arn,

@@ -211,7 +211,7 @@ class RotationEngine:
     ) -> StepOutcome:
         """Validate the pending token with the provider's read-only check; an invalid token is a
         REAUTH_REQUIRED error (a human must consent again)."""
-        pending = self._pending_doc(request, redactor)
+        pending = pending_doc(self.store, request, redactor)
         provider = self._providers(pending.provider)
         app = self.apps.for_step(desc, pending, redactor)
         check = provider.validate(pending, app, self.ctx)
@@ -232,7 +232,7 @@ class RotationEngine:
     ) -> StepOutcome:
         """Move AWSCURRENT to the pending version, write the state tags (status ok, expiry,
         last rotation), and announce a recovery and any new provider notice."""
-        pending = self._pending_doc(request, redactor)
+        pending = pending_doc(self.store, request, redactor)
         current_version = desc.version_with(AWSCURRENT)
         self.store.move_stage(
             request.secret_id, AWSCURRENT, to_version=request.token, from_version=current_version
@@ -264,14 +264,6 @@ class RotationEngine:
             publish_alert(self.notifier, alert)
         return StepOutcome.DONE
 
-    def _pending_doc(self, request: RotationRequest, redactor: Redactor) -> TokenDocument:
-        text = self.store.get_value(request.secret_id, version_id=request.token, stage=AWSPENDING)
-        if text is None:
-            raise RotationStateError(f"no AWSPENDING value for version {request.token}")
-        doc = TokenDocument.from_json(text)
-        redactor.add(*doc.secret_values())
-        return doc
-
 
 # --- preconditions and pending values (no engine state) ------------------------------------------
 
@@ -301,6 +293,16 @@ def already_current(desc: SecretDescription, request: RotationRequest) -> bool:
     if AWSPENDING not in stages:
         raise VersionNotPending(f"version {request.token} of {desc.name} is not staged AWSPENDING")
     return False
+
+
+def pending_doc(store: SecretStore, request: RotationRequest, redactor: Redactor) -> TokenDocument:
+    """The document createSecret wrote at AWSPENDING for this version."""
+    text = store.get_value(request.secret_id, version_id=request.token, stage=AWSPENDING)
+    if text is None:
+        raise RotationStateError(f"no AWSPENDING value for version {request.token}")
+    doc = TokenDocument.from_json(text)
+    redactor.add(*doc.secret_values())
+    return doc
 
 
 def parse_current(text: str | None, redactor: Redactor) -> TokenDocument:

@@ -14,7 +14,7 @@ import yaml
 from tests.support.fakes import InMemorySecretStore, client_error
 from tests.unit.connect.browser import World
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.connect import exchange, service
+from token_refresher.connect import callback, exchange
 from token_refresher.connect.attempts import TAG_CONNECT_FAILURES
 from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import NONCE_USED, pending_version
@@ -159,7 +159,7 @@ def test_a_failed_exchange_logs_its_message_and_remediation_without_the_code(
             remediation="register the connect URL's callback in the app",
         )
 
-    monkeypatch.setattr(service, "exchange_code", refuse)
+    monkeypatch.setattr(callback, "exchange_code", refuse)
     # When the callback runs
     with caplog.at_level(logging.ERROR):
         done = world.open(back, cookie=landing.cookie)
@@ -183,9 +183,9 @@ def test_a_pinned_connection_refuses_a_consent_that_names_no_account(
     # Given an oauth2 connection pinned to an account, and a server answering without id_token
     name = world.connection("oauth2", account="acct-1")
     before = world.store.current_value(name)
-    real = service.exchange_code
+    real = callback.exchange_code
     monkeypatch.setattr(
-        service, "exchange_code", lambda *a: dataclasses.replace(real(*a), identity=None)
+        callback, "exchange_code", lambda *a: dataclasses.replace(real(*a), identity=None)
     )
     # When the owner consents
     done = world.connect(world.link(name, "oauth2"))

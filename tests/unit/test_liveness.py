@@ -118,6 +118,8 @@ def test_a_healthy_check_records_its_time_and_nothing_else(harness, sweeper):
     assert report.checks_requested == []
     assert harness.store.tags_of(name)[TAG_CHECKED_AT] == epoch(harness, -SWEEP)
     assert harness.notifier.alerts == []
+    checks = [p for p in harness.metrics.points if p[0] == "LivenessChecks"]
+    assert checks == [("LivenessChecks", "fake", "ok", 1)]
 
 
 def test_connections_validated_within_a_day_or_awaiting_a_human_are_not_checked(

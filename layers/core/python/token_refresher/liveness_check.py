@@ -90,7 +90,9 @@ class LivenessCheck:
 
     def _valid(self, desc: SecretDescription, report: CheckReport) -> None:
         now = self.failures.clock()
-        self.failures.metrics.count("LivenessChecks", provider=report.provider or "unknown")
+        self.failures.metrics.count(
+            "LivenessChecks", provider=report.provider or "unknown", outcome="ok"
+        )
         tags = {TAG_CHECKED_AT: str(to_epoch(now))}
         state = TokenState.from_tags(desc.tags)
         if state.status is Status.OK:

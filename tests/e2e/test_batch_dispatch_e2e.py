@@ -49,7 +49,11 @@ def test_scheduled_sweep_fans_out_through_the_queue(
     try:
         # Given two due Google Ads connections (no expiry tag yet) and their app credentials
         app = f"token-refresher/apps/e2e-queue-{uuid.uuid4().hex[:8]}"
-        created.append(stack.create_app_secret(sm, app, "g-queue-client", "g-queue-secret"))
+        created.append(
+            stack.create_app_secret(
+                sm, app, "g-queue-client", "g-queue-secret", instances=queue_stack["InstanceName"]
+            )
+        )
         expires = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
         arns = []
         for _ in range(2):

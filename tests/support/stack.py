@@ -31,6 +31,7 @@ BUILT_TEMPLATE = REPO_ROOT / ".aws-sam" / "build" / "template.yaml"
 T = TypeVar("T")  # a PEP 695 parameter would not parse on Python 3.11 (the CLI tests run there)
 MANAGED = {"Key": "token-refresher:managed", "Value": "true"}
 INSTANCE_TAG = "token-refresher:instance"
+APP_INSTANCES_TAG = "token-refresher:app-instances"  # on app secrets: the instances they serve
 
 
 def iso_in(delta: timedelta) -> str:
@@ -148,14 +149,24 @@ def outputs(endpoint: str, stack_name: str = STACK_NAME) -> dict[str, str]:
 
 
 def create_app_secret(
-    sm: Any, name: str, client_id: str, client_secret: str, **declared: Any
+    sm: Any,
+    name: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    instances: str | None = None,
+    **declared: Any,
 ) -> str:
-    """``declared``: the binding fields (``provider``, ``allowed_url_prefixes``), see binding.py."""
+    """``declared``: the binding fields (``provider``, ``allowed_url_prefixes``), see binding.py;
+    ``instances``: the instances that may use it (tag token-refresher:app-instances)."""
     SCANNER.add_secrets(client_secret)
     body = json.dumps({"client_id": client_id, "client_secret": client_secret, **declared})
+    tags = [{"Key": APP_INSTANCES_TAG, "Value": instances}] if instances else []
     try:
-        return str(sm.create_secret(Name=name, SecretString=body)["ARN"])
+        return str(sm.create_secret(Name=name, SecretString=body, Tags=tags)["ARN"])
     except sm.exceptions.ResourceExistsException:
+        if tags:
+            sm.tag_resource(SecretId=name, Tags=tags)
         return str(sm.put_secret_value(SecretId=name, SecretString=body)["ARN"])
 
 
@@ -282,7 +293,10 @@ class SecretFactory:
     def app(self, label: str, client_id: str, client_secret: str, **declared: Any) -> str:
         """``label`` goes into the name; ``declared``: provider, allowed_url_prefixes."""
         name = f"token-refresher/apps/{self.prefix}-{label}-{uuid.uuid4().hex[:8]}"
-        self._created.append(create_app_secret(self.sm, name, client_id, client_secret, **declared))
+        arn = create_app_secret(
+            self.sm, name, client_id, client_secret, instances=self.instance, **declared
+        )
+        self._created.append(arn)
         return name
 
     def cleanup(self) -> None:

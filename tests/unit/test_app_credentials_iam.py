@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.template import statements
+
 pytestmark = pytest.mark.unit
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -41,36 +43,27 @@ def _template() -> dict[str, Any]:
     return template
 
 
-def app_credential_statements(*, tag_required: bool) -> dict[str, dict[str, Any]]:
+def app_credential_statements(
+    *, tag_required: bool, bound: bool = False
+) -> dict[str, dict[str, Any]]:
     """Every function's statements on ``AppSecretPrefix``, as IAM sees them for one value of
-    RequireAppSecretTag (the ``Fn::If`` resolved), by function name."""
+    RequireAppSecretTag and of AppSecretInstanceBinding (the ``Fn::If``s resolved), by name."""
+    template = _template()
+    conditions = {"AppSecretTagRequired": tag_required, "AppSecretBound": bound, "ConnectOn": True}
     found = {}
-    for name, resource in _template()["Resources"].items():
+    for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        for policy in resource["Properties"].get("Policies", []):
-            for statement in policy.get("Statement", []):
-                target = statement.get("Resource", {}) if isinstance(statement, dict) else {}
-                if "${AppSecretPrefix}" in str(target):
-                    found[name] = _resolved(dict(statement), tag_required)
+        for statement in statements(template, name, conditions):
+            target = statement.get("Resource", {})
+            action = statement.get("Action")
+            if "${AppSecretPrefix}" in str(target) and action == "secretsmanager:GetSecretValue":
+                found[name] = statement
     return found
 
 
-def _resolved(statement: dict[str, Any], tag_required: bool) -> dict[str, Any]:
-    cond = statement.get("Condition")
-    if isinstance(cond, dict) and "Fn::If" in cond:
-        name, when_true, when_false = cond["Fn::If"]
-        assert name == "AppSecretTagRequired"
-        chosen = when_true if tag_required else when_false
-        if chosen == {"Ref": "AWS::NoValue"}:
-            statement.pop("Condition")
-        else:
-            statement["Condition"] = chosen
-    return statement
-
-
-def test_by_default_app_credentials_are_scoped_by_name_prefix_alone():
-    # Given the default parameters (existing deployments, untagged app secrets)
+def test_without_instance_binding_app_credentials_are_scoped_by_name_prefix_alone():
+    # Given AppSecretInstanceBinding=off and RequireAppSecretTag=false (untagged app secrets)
     statements = app_credential_statements(tag_required=False)
     # Then the rotation (and connect) functions may read app secrets under the prefix, read only,
     # with no tag condition; no other function touches them

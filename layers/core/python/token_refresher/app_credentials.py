@@ -4,9 +4,9 @@ shared by many connections, and cached for a few minutes per Lambda container.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from token_refresher.adapters.errors import AccessDenied
+from token_refresher.adapters.errors import AccessDenied, NotFound
 from token_refresher.adapters.secrets import AWSCURRENT, SecretDescription, SecretStore
 from token_refresher.binding import BindingCheck, verify_app_binding
 from token_refresher.errors import ConfigError
@@ -15,9 +15,38 @@ from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
 from token_refresher.providers.base import Provider
 from token_refresher.redact import Redactor
-from token_refresher.state import BINDING_DECLARED, BINDING_UNDECLARED, TAG_APP_BINDING
+from token_refresher.state import (
+    BINDING_DECLARED,
+    BINDING_UNDECLARED,
+    TAG_APP_BINDING,
+    TAG_APP_INSTANCES,
+)
 
 APP_CREDENTIALS_TTL_SECONDS = 300
+
+
+def app_instances(tags: Mapping[str, str]) -> list[str]:
+    """The instances an app secret serves: its app-instances tag, names separated by spaces."""
+    return tags.get(TAG_APP_INSTANCES, "").split()
+
+
+def require_app_instance(store: SecretStore, secret_id: str, instance: str) -> None:
+    """ConfigError unless the app secret's app-instances tag names ``instance`` (read from its
+    description, never its value)."""
+    try:
+        tags = store.describe(secret_id).tags
+    except NotFound:
+        return  # reported by the value lookup, "not found or not readable"
+    except AccessDenied:
+        tags = {}
+    if instance not in app_instances(tags):
+        listed = " ".join(app_instances(tags)) or "none"
+        raise ConfigError(
+            f"app credentials secret {secret_id!r} are not bound to this instance "
+            f"{instance!r} (tag {TAG_APP_INSTANCES} lists: {listed}); their owner adds the "
+            f"instance to that tag (names separated by spaces), docs/security.md",
+            field="app_secret_id",
+        )
 
 
 class AppCredentialsLookup:
@@ -31,8 +60,12 @@ class AppCredentialsLookup:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         ttl_seconds: float = APP_CREDENTIALS_TTL_SECONDS,
+        bound_to: str | None = None,
     ) -> None:
         self.store = store
+        # The instance app credentials must name in their app-instances tag (issue 19, item 6);
+        # None: not checked (AppSecretInstanceBinding=off).
+        self.bound_to = bound_to
         self._providers = providers
         self._monotonic = monotonic
         self._ttl = ttl_seconds
@@ -88,6 +121,8 @@ class AppCredentialsLookup:
         return None
 
     def _load(self, secret_id: str) -> AppCredentials:
+        if self.bound_to is not None:  # before the value is read
+            require_app_instance(self.store, secret_id, self.bound_to)
         try:
             text = self.store.get_value(secret_id, stage=AWSCURRENT)  # None when not found
         except AccessDenied:

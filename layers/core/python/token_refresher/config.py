@@ -137,6 +137,7 @@ class Settings:
     )
     adopt_on_request: bool = False  # ADOPT_UNTAGGED=true or on-request: a request may adopt them
     forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
+    app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -160,8 +161,12 @@ class Settings:
         adopt = env.get("ADOPT_UNTAGGED", "false").strip().lower() or "false"
         if adopt not in ("true", "false", "on-request"):
             raise ConfigError("must be true, false or on-request", field="ADOPT_UNTAGGED")
+        binding = env.get("APP_SECRET_INSTANCE_BINDING", "").strip().lower() or "required"
+        if binding not in ("required", "off"):
+            raise ConfigError("must be required or off", field="APP_SECRET_INSTANCE_BINDING")
         return cls(
             instance=instance_name(raw_instance) if raw_instance else None,
+            app_instance_binding=binding == "required",
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

@@ -79,6 +79,7 @@ class RotationEngine:
         metrics: MetricSink | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         min_refresh_interval: timedelta = MIN_ROTATION_INTERVAL,
+        apps_bound: bool = False,
     ) -> None:
         self.min_refresh_interval = min_refresh_interval
         self.instance = instance
@@ -87,7 +88,9 @@ class RotationEngine:
         self.ctx = provider_ctx
         self._providers = providers
         self._metrics = metrics or NullMetrics()
-        self.apps = AppCredentialsLookup(store, providers, monotonic=monotonic)
+        self.apps = AppCredentialsLookup(  # bound: app secrets must name this instance (tag)
+            store, providers, monotonic=monotonic, bound_to=instance if apps_bound else None
+        )
         self.failures = FailureReporter(
             store,
             notifier,

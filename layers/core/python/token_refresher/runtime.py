@@ -139,6 +139,7 @@ def rotation_engine() -> RotationEngine:
         instance=cfg.require_instance(),
         policy=cfg.policy,
         metrics=EmfMetrics(),
+        apps_bound=cfg.app_instance_binding,
     )
 
 

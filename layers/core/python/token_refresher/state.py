@@ -33,6 +33,7 @@ TAG_LAST_ERROR = TAG_PREFIX + "last-error-class"
 TAG_LAST_ALERT = TAG_PREFIX + "last-alert-at"
 TAG_LAST_ROTATED = TAG_PREFIX + "last-rotated-at"
 TAG_DEADLINE = TAG_PREFIX + "human-deadline"
+TAG_APP_INSTANCES = TAG_PREFIX + "app-instances"  # on app credentials: instances that may use them
 TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
 # "undeclared": the connection's app credentials declare no provider (binding.py; a legacy app
 # secret, allowed for platform providers with a warning `status` shows). Set back to "declared"

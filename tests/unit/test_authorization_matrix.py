@@ -37,7 +37,11 @@ def connection(instance: str, *, awaiting: bool = False) -> dict[str, Any]:
 def app_credentials(instance: str) -> dict[str, Any]:
     # Named under the shared default prefix and tagged for its instance, so that either way of
     # binding app credentials to an instance (a prefix per instance, a tag) is recognised.
-    tags = {"token-refresher:app-for": "meta", INSTANCE: instance}
+    tags = {
+        "token-refresher:app-for": "meta",
+        INSTANCE: instance,
+        "token-refresher:app-instances": instance,  # the binding item 6 landed
+    }
     return {"resource": f"{SECRET}token-refresher/apps/{instance}/meta-AbCdEf", "tags": tags}
 
 
@@ -122,9 +126,7 @@ CONTROLS: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {
 }
 
 # (principal, target) -> the issue 19 item whose fix (wip/authzfix) makes the case hold.
-PENDING = {
-    ("RotationFunction", "b-app-credentials"): 6,
-    ("ConnectFunction", "b-app-credentials"): 6,
+PENDING = {  # the functions hold since item 6 landed (the app-instances tag, IAM and code)
     ("operator", "b-app-credentials"): 6,
     ("app-credential-owner", "b-app-credentials"): 6,
 }

@@ -34,7 +34,12 @@ from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.instance import resolve_instance
-from token_refresher_cli.shared import load_app_credentials, parse_options, verify_binding
+from token_refresher_cli.shared import (
+    load_app_credentials,
+    parse_options,
+    verify_app_instance,
+    verify_binding,
+)
 
 NO_FLOW_HINT = (
     "meta_system_user tokens are generated in Business Manager: see "
@@ -128,7 +133,10 @@ def run_connect(args: argparse.Namespace, ctx: Context) -> int:
     warning = verify_binding(args.name, doc, args.app_secret_id, app)
     if warning:
         ctx.console.warn(warning)
-    _create_awaiting(ctx, args.name, doc, resolve_instance(args, ctx))
+    instance = resolve_instance(args, ctx)
+    outputs = ctx.aws.stack_outputs(args.stack_name)
+    verify_app_instance(ctx, outputs, args.app_secret_id, instance)
+    _create_awaiting(ctx, args.name, doc, instance)
     ctx.console.note(f"created {args.name} (awaiting consent; the sweep ignores it until then)")
     _print_link(ctx, minter, args.name, args.provider, True)
     return EXIT_OK

@@ -45,6 +45,7 @@ from token_refresher_cli.shared import (
     parse_options,
     read_secret_input,
     resolve_provider,
+    verify_app_instance,
     verify_binding,
 )
 
@@ -158,6 +159,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     warning = verify_binding(args.name, draft, args.app_secret_id, app)
     if warning:
         ctx.console.warn(warning)
+    if not args.rotation_lambda_arn:  # the stack says whether it binds app credentials
+        verify_app_instance(
+            ctx, ctx.aws.stack_outputs(args.stack_name), args.app_secret_id, instance
+        )
 
     token = read_secret_input(ctx, plan.what) if plan.reads else None
     doc = draft.evolve(

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from token_refresher.adapters.errors import AccessDenied
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
+from token_refresher.app_credentials import require_app_instance
 from token_refresher.binding import BindingError, verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import PROVIDER_NAMES, get_provider
 from token_refresher.providers.base import Provider
+from token_refresher.state import TAG_APP_INSTANCES
 from token_refresher.timeutil import format_iso
 from token_refresher_cli.console import CliError
 from token_refresher_cli.context import Context
@@ -102,6 +105,25 @@ def load_app_credentials(
     ctx.console.redactor.add_signing_key(app.client_secret)  # appsecret_proof of each token
     ctx.console.redactor.add(*app.secret_values())
     return app
+
+
+def verify_app_instance(
+    ctx: Context, outputs: Mapping[str, str], app_secret_id: str, instance: str
+) -> None:
+    """The stack's own instance check on app credentials, where the stack requires it (output
+    AppSecretInstanceBinding=required): their app-instances tag must list ``instance``; else a
+    CliError before anything is created (the stack would refuse them on every rotation)."""
+    if outputs.get("AppSecretInstanceBinding") != "required":
+        return
+    try:
+        require_app_instance(ctx.store(), app_secret_id, instance)
+    except ConfigError as err:
+        raise CliError(
+            f"refused: {err.message}",
+            hint="the app-credential owner lists the instance in that tag: aws secretsmanager "
+            f"tag-resource --secret-id {app_secret_id} --tags "
+            f'Key={TAG_APP_INSTANCES},Value="{instance}" (keep the names already there)',
+        ) from None
 
 
 def verify_binding(

@@ -257,3 +257,31 @@ def test_link_refuses_a_tiktok_account_connection(store: InMemorySecretStore) ->
     assert "tiktok_account" in err
     assert LINK_PARAM + "=" not in out
     assert "token-refresher:connect-nonce" not in store.tags_of("c/tt")
+
+
+def test_connect_refuses_app_credentials_not_bound_to_the_instance_before_creating_anything(
+    store: InMemorySecretStore,
+) -> None:
+    # Given a stack that binds app credentials to instances (issue 19, item 6) and an app secret
+    # whose tag lists only "staging"
+    store.set_tags("tr/apps/google", {"token-refresher:app-instances": "staging"})
+    outputs = {
+        "ConnectKeySecretId": KEY_ID,
+        "InstanceName": TEST_INSTANCE,
+        "AppSecretInstanceBinding": "required",
+    }
+    argv = ("connect", "google_ads", "--name", "c/new", "--app-secret-id", "tr/apps/google")
+    # When a connection using it is asked for
+    code, out, err = run(store, *argv, outputs=outputs)
+    # Then nothing is created, and the tag and how to fix it are named
+    assert code == 1
+    assert "not bound to this instance 'token-refresher'" in err
+    assert "token-refresher:app-instances" in err
+    assert "c/new" not in [c[1] for c in store.calls if c[0] == "create"]
+    with pytest.raises(KeyError):
+        store.tags_of("c/new")
+    # And once the owner lists the instance, the same command creates it
+    store.set_tags("tr/apps/google", {"token-refresher:app-instances": f"staging {TEST_INSTANCE}"})
+    code, out, _ = run(store, *argv, outputs=outputs)
+    assert code == 0
+    assert _link(out).secret_id == "c/new"

@@ -32,7 +32,12 @@ from token_refresher.due import human_interval
 from token_refresher.errors import ConfigError
 from token_refresher.instances import refusal
 from token_refresher.starter import force_floor_refusal
-from token_refresher.sweep import MANUAL_DETAIL_TYPE, MANUAL_SOURCE, MAX_SECRET_IDS, SweepRequest
+from token_refresher.sweep_request import (
+    MANUAL_DETAIL_TYPE,
+    MANUAL_SOURCE,
+    MAX_SECRET_IDS,
+    SweepRequest,
+)
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.instance import resolve_instance

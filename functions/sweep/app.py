@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from token_refresher.observability import handler_logger
 from token_refresher.runtime import sweep_engine
-from token_refresher.sweep import SweepRequest
+from token_refresher.sweep_request import SweepRequest
 
 logger = handler_logger()
 

@@ -1,0 +1,74 @@
+"""What a sweep says when it is done: one log line, a dry run's verdicts, the EMF metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from token_refresher.due import Candidate, SweepReport
+from token_refresher.observability import MetricSink, logger
+from token_refresher.state import TAG_EXPIRES_AT, TAG_STATUS, Status, epoch_tag
+from token_refresher.sweep_request import SweepRequest
+
+
+def log_report(request: SweepRequest, report: SweepReport, seconds: float) -> None:
+    logger.info(
+        "sweep finished",
+        extra={
+            "scheduled": request.scheduled,
+            "dry_run": request.dry_run,
+            "reason": request.reason,
+            "scanned": report.scanned,
+            "due": report.due,
+            "started": len(report.started),
+            "skipped": len(report.skipped),
+            "errors": len(report.errors),
+            "deferred": len(report.deferred),
+            "enqueued": len(report.enqueued),
+            "adopted": len(report.adopted),
+            "unowned": len(report.unowned),
+            "checks_requested": len(report.checks_requested),
+            "seconds": round(seconds, 3),
+        },
+    )
+
+
+def log_dry_run(report: SweepReport) -> None:
+    """One line per secret: a dry run sent through EventBridge has no caller to return to."""
+    lines = [("would_rotate", w["secret_id"], w["reason"]) for w in report.would_rotate]
+    lines += [("would_skip", s["secret_id"], s["reason"]) for s in report.skipped]
+    lines += [("refused", e["secret_id"], e["error"]) for e in report.errors]
+    for verdict, secret_id, reason in lines:
+        logger.info(
+            "dry run verdict",
+            extra={"secret_id": secret_id, "verdict": verdict, "reason": reason, "dry_run": True},
+        )
+
+
+def emit_metrics(
+    metrics: MetricSink, candidates: Iterable[Candidate], report: SweepReport, now: datetime
+) -> None:
+    """Per provider: scanned, due, started, skipped, start failures, re-auth, closest expiry."""
+    by_provider: dict[str, list[Candidate]] = {}
+    for cand in candidates:
+        by_provider.setdefault(cand.provider, []).append(cand)
+    groups = {
+        "SecretsDue": set(report.due_ids),
+        "RotationsStarted": set(report.started) | set(report.enqueued),
+        "RotationsSkipped": {s["secret_id"] for s in report.skipped},
+        "RotationStartFailures": {e["secret_id"] for e in report.errors},
+    }
+    for provider, cands in by_provider.items():
+        ids = [c.secret_id for c in cands]
+        metrics.count("SecretsScanned", provider=provider, value=len(cands))
+        for name, members in groups.items():
+            metrics.count(name, provider=provider, value=sum(i in members for i in ids))
+        metrics.count(
+            "ReauthRequired",
+            provider=provider,
+            value=sum(c.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED for c in cands),
+        )
+        expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
+        if expiries:
+            hours = (min(expiries) - now).total_seconds() / 3600
+            metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)

@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         "engines",  # what the functions do, over adapters and providers
         {
             "rotation",
+            "rotation_checks",
             "failures",
             "app_credentials",
             "connection_check",

@@ -126,10 +126,9 @@ CONTROLS: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {
 }
 
 # (principal, target) -> the issue 19 item whose fix (wip/authzfix) makes the case hold.
-PENDING = {  # the functions hold since item 6 landed (the app-instances tag, IAM and code)
-    ("operator", "b-app-credentials"): 6,
-    ("app-credential-owner", "b-app-credentials"): 6,
-}
+# Empty since items 1, 4 and 6 landed: each of their cases here was a strict xfail that turned
+# red when its fix landed (the human roles' app-credential rows once their files were bound).
+PENDING: dict[tuple[str, str], int] = {}
 
 
 def principals() -> dict[str, list[dict[str, Any]]]:

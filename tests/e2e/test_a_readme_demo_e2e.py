@@ -279,6 +279,8 @@ def test_readme_aws_command_runs(demo, command):
             assert (body["ok"], body["provider"]) == (True, "meta"), body
         elif "manual-adopt-untagged.json" in command:  # adoption only: nothing to scan
             assert (body["adopted"], body["errors"]) == ([], []), body  # the demo's are owned
+        elif "alarm-sweep-not-running.json" in command:  # the alarm relay's published alert
+            assert (body["event"], body["severity"]) == ("alarm.sweep_not_running", "critical")
         else:
             assert "scanned" in body, body  # a sweep report
         if "manual-rotate-one-forced.json" in command or "manual-dry-run-all.json" in command:

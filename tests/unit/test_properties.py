@@ -249,7 +249,12 @@ def test_every_provider_rejects_a_bad_document_as_config_naming_its_field(provid
             assert isinstance(err, ConfigError), repr(err)
             assert err.field, repr(err)
             # (a binding refusal names both secrets in its message instead of the field)
-            assert isinstance(err, BindingError) or str(err).startswith(f"{err.field}: ")
+            # (the redactor masks a drawn token that happens to spell part of the field's name)
+            masked = any(
+                isinstance(document.get(k), str) and document[k] and document[k] in err.field
+                for k in ("access_token", "refresh_token")
+            )
+            assert isinstance(err, BindingError) or masked or str(err).startswith(f"{err.field}: ")
             assert harness.store.writes() == []
 
     base = {

@@ -13,40 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.support.template import load_template
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Short-form intrinsics (!Ref, !If...) as their long form, {"Fn::If": [...]}."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if name == "Fn::GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @cache
 def template() -> dict[str, Any]:
-    return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 # nosec B506 - safe loader subclass
+    return load_template()
 
 
 _NO_VALUE = object()

@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from tests.support.template import load_template
+
 INSTANCE_TAG = "aws:ResourceTag/token-refresher:instance"
 REQUEST_INSTANCE_TAG = "aws:RequestTag/token-refresher:instance"
 # What a statement may do on token secrets without the instance condition: metadata, no values.
 UNSCOPED_OK = {"secretsmanager:DescribeSecret", "secretsmanager:ListSecrets"}
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """Short-form intrinsics (!Ref, !If...) as their long form, {"Fn::If": [...]}."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if name == "Fn::GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 # nosec B506 - safe loader subclass
+    return load_template()
 
 
 THIS_INSTANCE = {

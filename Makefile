@@ -83,7 +83,7 @@ $(WHEEL): $(DIST_SOURCES) | $(VENV)/.stamp
 dist: $(WHEEL) ## Build the wheel in dist/: the token-refresher command and the library it imports
 
 # .venv-py311: Python 3.11 with the wheel installed as an operator would (its dependencies at the
-# project's pins, plus pytest), for the CLI's tests on the oldest Python it supports.
+# project's pins, plus pytest and pyyaml, which the shared conftest imports), for the CLI's tests on the oldest Python it supports.
 PY311_VENV := .venv-py311
 CLI311 := $(PY311_VENV)/bin/token-refresher
 
@@ -92,7 +92,7 @@ $(PY311_VENV)/.stamp: requirements-dev.txt layers/deps/requirements.txt | check-
 	$(PYTHON311) -m venv $(PY311_VENV)
 	@# pip refuses extras in a constraints file: the pins without them
 	@sed -n 's/\[[^]]*\]//; /^[A-Za-z0-9_.-]*==/p' $(filter %.txt,$^) > $(PY311_VENV)/constraints.txt
-	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install -c $(PY311_VENV)/constraints.txt $(WHEEL) pytest
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install -c $(PY311_VENV)/constraints.txt $(WHEEL) pytest pyyaml
 	@touch $@
 
 $(CLI311): $(WHEEL) | $(PY311_VENV)/.stamp

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.unit.test_template_instances import TEMPLATE, _CfnLoader
+from tests.support.template import load_template
 from token_refresher.alarm_relay import ALARM_KINDS, kind_of
 
 pytestmark = pytest.mark.unit
@@ -18,7 +17,7 @@ RELAY = {"Fn::GetAtt": ["AlarmRelayFunction", "Arn"]}
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return dict(yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader))  # noqa: S506 # nosec B506 - safe loader subclass
+    return load_template()
 
 
 def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

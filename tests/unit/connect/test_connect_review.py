@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-import yaml
 
 from tests.support.fakes import InMemorySecretStore, client_error
 from tests.unit.connect.browser import World
@@ -298,9 +297,9 @@ def test_a_reminder_alert_keeps_the_earlier_link_working(world: World) -> None:
 
 def test_the_connect_function_has_a_reservation_parameter_and_room_for_retries() -> None:
     # Given the template read as data
-    from tests.unit.test_template_instances import TEMPLATE, _CfnLoader
+    from tests.support.template import load_template
 
-    template = yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = load_template()
     # When the ConnectFunction and its parameter are looked at
     param = template["Parameters"]["ConnectReservedConcurrency"]
     props = template["Resources"]["ConnectFunction"]["Properties"]

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from token_refresher.connect.idtoken import Expected, id_token_claims, oauth2_subject
+from token_refresher.connect.idtoken import Expected, bearer_json, id_token_claims, oauth2_subject
 from token_refresher.connect.platforms import (
     amazon_region,
     microsoft_scope,
@@ -159,18 +159,11 @@ def _microsoft_issuers(claims: Mapping[str, Any]) -> list[str]:
     return [MICROSOFT_ISSUER.format(tid=tid)] if isinstance(tid, str) and tid else []
 
 
+_IDENTITY_REFUSAL = "the account could not be read (HTTP {status}): is the identity scope granted?"
+
+
 def _bearer_json(ctx: ProviderContext, url: str, provider: str, token: str) -> dict[str, Any]:
-    resp = ctx.http.request(
-        "GET", url, provider=provider, headers={"Authorization": f"Bearer {token}"}
-    )
-    if resp.status != 200:
-        raise ProviderError(
-            ErrorClass.PERMISSION,
-            f"the account could not be read (HTTP {resp.status}): is the identity scope granted?",
-            provider=provider,
-            provider_code=resp.status,
-        )
-    return json_object(resp, provider)
+    return bearer_json(ctx, url, provider, token, refusal=_IDENTITY_REFUSAL)
 
 
 def _linkedin(

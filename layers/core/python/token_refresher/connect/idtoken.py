@@ -148,19 +148,28 @@ def require_identity_source(provider: str, options: Mapping[str, Any]) -> None:
 _SOURCES = (ISSUER_OPTION, USERINFO_OPTION)
 
 
-def userinfo_subject(ctx: ProviderContext, url: str, provider: str, access_token: str) -> str:
-    """``sub`` of the userinfo endpoint's answer for ``access_token`` (Core §5.3)."""
+def bearer_json(
+    ctx: ProviderContext, url: str, provider: str, access_token: str, *, refusal: str
+) -> dict[str, Any]:
+    """The JSON object a GET with ``access_token`` as bearer answers; any other status than 200 is
+    a ``permission`` error whose message is ``refusal`` with ``{status}`` filled in."""
     resp = ctx.http.request(
         "GET", url, provider=provider, headers={"Authorization": f"Bearer {access_token}"}
     )
     if resp.status != 200:
         raise ProviderError(
             ErrorClass.PERMISSION,
-            f"the account could not be read (userinfo HTTP {resp.status})",
+            refusal.format(status=resp.status),
             provider=provider,
             provider_code=resp.status,
         )
-    sub = json_object(resp, provider).get("sub")
+    return json_object(resp, provider)
+
+
+def userinfo_subject(ctx: ProviderContext, url: str, provider: str, access_token: str) -> str:
+    """``sub`` of the userinfo endpoint's answer for ``access_token`` (Core §5.3)."""
+    refusal = "the account could not be read (userinfo HTTP {status})"
+    sub = bearer_json(ctx, url, provider, access_token, refusal=refusal).get("sub")
     if not isinstance(sub, str) or not sub:
         raise malformed(provider, "userinfo has no sub")
     return sub

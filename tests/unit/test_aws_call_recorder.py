@@ -120,7 +120,11 @@ def test_a_localstack_started_with_the_call_log_is_recognised(tmp_path, monkeypa
     monkeypatch.setattr(authz, "CALL_LOG", log)
     seen = []
     for env in ({aws_calls.LOG_ENV: str(log)}, {}):
-        with subprocess.Popen(["sleep", "30"], env=env) as proc:
+        # (the child says when it runs its own program: until its exec, /proc shows our environment)
+        command = ["sh", "-c", "echo started; exec sleep 30"]
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"started\n"
             (tmp_path / "localstack.pid").write_text(str(proc.pid))
             # When the evaluation asks whether functions record their calls
             seen.append(authz.recorder_in_localstack())

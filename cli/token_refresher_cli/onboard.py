@@ -164,10 +164,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             ctx, ctx.aws.stack_outputs(args.stack_name), args.app_secret_id, instance
         )
 
-    token = read_secret_input(ctx, plan.what) if plan.reads else None
+    pasted = read_secret_input(ctx, plan.what) if plan.reads else None
     doc = draft.evolve(
-        access_token=token if plan.reads == "access_token" else None,
-        refresh_token=token if plan.reads == "refresh_token" else None,
+        access_token=pasted if plan.reads == "access_token" else None,
+        refresh_token=pasted if plan.reads == "refresh_token" else None,
     )
     doc = _prove(provider, plan, doc, ctx, app)
     doc = TokenDocument.from_json(doc.to_json())  # exactly what the rotation function will parse

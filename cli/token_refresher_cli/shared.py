@@ -51,11 +51,11 @@ def read_secret_input(ctx: Context, what: str) -> str:
         )
     if len(lines) > 1:
         raise CliError(f"expected one {what} on stdin, got {len(lines)} non-empty lines")
-    token = lines[0]
-    ctx.console.redactor.add(token)  # registered before anything can echo it
-    if any(ch.isspace() for ch in token):
+    pasted = lines[0]
+    ctx.console.redactor.add(pasted)  # registered before anything can echo it
+    if any(ch.isspace() for ch in pasted):
         raise CliError(f"the {what} contains whitespace: paste the token alone")
-    return token
+    return pasted
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:

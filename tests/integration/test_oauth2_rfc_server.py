@@ -283,7 +283,7 @@ def test_a_consent_at_a_real_openid_provider_names_its_account(
     # signed in (the same one its userinfo endpoint names)
     assert consent.identity is not None
     assert consent.identity.account_id == "integration-user"
-    assert consent.token.refresh_token
+    assert consent.tokens.refresh_token
 
 
 def test_a_real_openid_providers_id_token_for_another_issuer_is_refused(

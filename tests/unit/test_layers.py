@@ -18,6 +18,12 @@ LIBRARY = Path(__file__).resolve().parents[2] / "layers" / "core" / "python" / "
 PACKAGE = "token_refresher"
 MAX_MODULE_LINES = 350
 MAX_CLASS_LINES = 200
+CLI = LIBRARY.parents[3] / "cli" / "token_refresher_cli"
+# "token" is the OAuth credential only; the other ideas that word once named have their own.
+VAGUE_NAMES = {
+    "token": "access_token, refresh_token, id_token (the OAuth credential), or pasted",
+    "link_token": "signed_link (what Link.sign makes and Link.verify reads)",
+}
 
 # (layer, the modules in it: a name, or a package ending in ".*" for every module under it)
 LAYERS: list[tuple[str, set[str]]] = [
@@ -156,3 +162,35 @@ def test_no_module_over_350_lines_and_no_class_over_200():
     # Then none is too big for one idea
     assert long_modules == {}
     assert long_classes == {}
+
+
+def vague_names(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Name):
+            value = node.id
+        elif isinstance(node, ast.Attribute):
+            value = node.attr
+        elif isinstance(node, ast.arg | ast.keyword):
+            value = node.arg or ""
+        else:
+            continue
+        if value in VAGUE_NAMES:
+            found.append(f"{path.name}:{node.lineno} {value} -> {VAGUE_NAMES[value]}")
+    return found
+
+
+def test_the_name_scan_sees_a_vague_name(tmp_path: Path):
+    # Given a module with the old field name of a rotation request
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f(request):\n    return request.token\n")
+    # Then the scan names it
+    assert vague_names(probe) == ["probe.py:2 token -> " + VAGUE_NAMES["token"]]
+
+
+def test_one_word_per_idea():
+    # Given every module of the library and the CLI
+    paths = [*sorted(LIBRARY.rglob("*.py")), *sorted(CLI.rglob("*.py"))]
+    # Then no name is a bare "token": a version id, a signed link, the tokens a consent issued
+    # and the OAuth credential each have their own word (docs/architecture.md, "Words")
+    assert [hit for path in paths for hit in vague_names(path)] == []

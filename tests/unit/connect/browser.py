@@ -191,5 +191,5 @@ class World:
         return done
 
 
-def link_token(url: str) -> str:
+def signed_link(url: str) -> str:
     return dict(parse_qsl(urlsplit(url).query))[LINK_PARAM]

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.unit.connect.browser import World, link_token
+from tests.unit.connect.browser import World, signed_link
 from token_refresher.adapters.errors import AwsError
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect.linking import LinkingNotifier
@@ -139,7 +139,7 @@ def test_the_link_and_the_callback_url_do_not_finish_a_consent_in_another_browse
     flow_id = dict(parse_qsl(urlsplit(back).query))["state"].split(".")[0]
     other = world.open(url)  # the other browser's own attempt: its own cookie secret
     other_secret = other.cookie.split("=", 1)[1].split(".")[0]
-    forged = value.format(link=link_token(url), secret=other_secret)
+    forged = value.format(link=signed_link(url), secret=other_secret)
     before = world.store.current_value(name)
     # When the other browser sends the callback with a cookie built from what it holds
     visit = world.open(back, cookie=f"tr_connect_{flow_id}={forged}")
@@ -301,7 +301,7 @@ def test_alerts_that_need_a_human_carry_a_reconnect_link(world: World) -> None:
     assert json.loads(json.dumps(sent[0].to_dict()))["reconnect_url"] == sent[0].reconnect_url
     assert sent[1].reconnect_url is None
     assert world.connect(sent[0].reconnect_url).page.status == 200
-    assert link_token(sent[0].reconnect_url) not in json.dumps(
+    assert signed_link(sent[0].reconnect_url) not in json.dumps(
         world.store.current_doc(name).to_dict()
     )
 
@@ -343,7 +343,7 @@ def test_a_google_testing_app_consent_starts_a_new_7_day_deadline(world: World) 
     )
     # When the owner consents again through a link
     done = world.connect(world.link(name, "google_ads"))
-    # Then the new grant's 7-day end is the human deadline (warned at 7 and 1 days, issue 21)
+    # Then the new grant's 7-day end is the human deadline (warned at 7 and 1 days)
     assert done.page.status == 200, done.text
     doc = world.store.current_doc(name)
     now = world.clock()

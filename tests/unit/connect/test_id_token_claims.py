@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_providers import FakeProviders
-from tests.unit.connect.browser import World, link_token
+from tests.unit.connect.browser import World, signed_link
 
 pytestmark = pytest.mark.unit
 
@@ -132,7 +132,7 @@ def _assert_one_config_alert(world: World, name: str, url: str) -> None:
     [alert] = world.notifier.alerts
     assert alert.secret_id == name
     body = json.dumps(alert.to_dict())
-    assert link_token(url) not in body
+    assert signed_link(url) not in body
     assert "old-access-token-0000" not in body
     assert "old-refresh-token-0000" not in body
     assert alert.reconnect_url is None

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.unit.connect.browser import BASE_URL, World, link_token
+from tests.unit.connect.browser import BASE_URL, World, signed_link
 from token_refresher.connect.flow import Flow, FlowError, pkce_challenge
 from token_refresher.connect.links import (
     LINK_PARAM,
@@ -145,7 +145,7 @@ def test_a_respelled_link_never_reaches_set_cookie(world: World) -> None:
     # Given a connection's link with a cookie attribute smuggled into its signature
     name = world.connection("google_ads")
     url = world.link(name, "google_ads")
-    token = link_token(url) + "=; SameSite=None; Domain=evil"
+    token = signed_link(url) + "=; SameSite=None; Domain=evil"
     # When it is opened
     visit = world.open(BASE_URL + "?" + urlencode({LINK_PARAM: token}))
     # Then the link is refused and no cookie is set

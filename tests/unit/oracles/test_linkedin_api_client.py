@@ -85,12 +85,12 @@ def test_the_code_exchange_is_the_clients(answer: dict[str, Any]) -> None:
     # Then the token request is the same, and we read what the client's model reads
     assert_same_request(ours, theirs, ours_only={}, theirs_only={})
     assert ours.client_auth() == theirs.client_auth() == ("body", APP.client_id, APP.client_secret)
-    assert consent.token.access_token == model.access_token
-    assert consent.token.refresh_token == model.refresh_token
+    assert consent.tokens.access_token == model.access_token
+    assert consent.tokens.refresh_token == model.refresh_token
     # And an answer without refresh token (no programmatic refresh) carries the human deadline
     if model.refresh_token is None:
-        [notice] = consent.token.notices
-        assert notice.deadline == consent.token.expires_at
+        [notice] = consent.tokens.notices
+        assert notice.deadline == consent.tokens.expires_at
 
 
 def test_the_refresh_is_the_clients() -> None:

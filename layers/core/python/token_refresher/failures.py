@@ -197,7 +197,7 @@ class FailureReporter:
                 "secret_id": request.secret_id,
                 "step": request.step.value,
                 "provider": provider,
-                "version_id": request.token,
+                "version_id": request.version_id,
                 "reason": refused.message,
             },
         )

@@ -53,7 +53,7 @@ _STEP_ALIASES = {s.value.lower(): s for s in Step} | {
 class RotationRequest:
     step: Step
     secret_id: str
-    token: str
+    version_id: str  # the event's ClientRequestToken: the AWSPENDING version this rotation fills
 
     @classmethod
     def from_event(cls, event: object) -> RotationRequest:
@@ -72,7 +72,7 @@ class RotationRequest:
                 "(create_secret... accepted too)",
                 field="Step",
             )
-        return cls(step=step, secret_id=values["SecretId"], token=values["ClientRequestToken"])
+        return cls(step=step, secret_id=values["SecretId"], version_id=values["ClientRequestToken"])
 
 
 @dataclass(frozen=True)

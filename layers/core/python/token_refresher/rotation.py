@@ -141,7 +141,7 @@ class RotationEngine:
                 "step": request.step.value,
                 "provider": doc.provider,
                 "outcome": outcome.value,
-                "version_id": request.token,
+                "version_id": request.version_id,
             },
         )
         return StepResult(request.step, request.secret_id, outcome)
@@ -170,17 +170,17 @@ class RotationEngine:
         or left pending by a failed rotation, skip the provider when the token was refreshed within
         the minimum interval, else refresh once and write before anything else can fail."""
         existing = self.store.get_value(
-            request.secret_id, version_id=request.token, stage=AWSPENDING
+            request.secret_id, version_id=request.version_id, stage=AWSPENDING
         )
         if existing is not None:
             logger.info(
-                "pending value already written for this token: reusing it, provider not called",
+                "pending value already written for this version: reusing it, provider not called",
                 extra={"secret_id": request.secret_id, "provider": doc.provider},
             )
             return StepOutcome.REUSED
         adopted = stuck_pending_value(self.store, desc, doc, request)
         if adopted is not None:
-            self.store.put_pending(request.secret_id, request.token, adopted)
+            self.store.put_pending(request.secret_id, request.version_id, adopted)
             return StepOutcome.REUSED
         if refreshed_within(desc, doc, self.ctx.now(), self.min_refresh_interval):
             # Another rotation refreshed this token minutes ago (a race between triggers, or a
@@ -189,7 +189,7 @@ class RotationEngine:
                 "refreshed less than the minimum interval ago: rotating without a provider call",
                 extra={"secret_id": request.secret_id, "provider": doc.provider},
             )
-            self.store.put_pending(request.secret_id, request.token, doc.to_json())
+            self.store.put_pending(request.secret_id, request.version_id, doc.to_json())
             return StepOutcome.NOT_REFRESHED_RECENT
         provider = self._providers(doc.provider)
         app = self.apps.for_step(desc, doc, redactor)
@@ -197,7 +197,7 @@ class RotationEngine:
         redactor.add(result.access_token, result.refresh_token)
         new_doc = merge_refresh(doc, result, self.ctx.now())
         # Written before anything else can fail: the new (maybe rotated) refresh token is safe now.
-        self.store.put_pending(request.secret_id, request.token, new_doc.to_json())
+        self.store.put_pending(request.secret_id, request.version_id, new_doc.to_json())
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
         return StepOutcome.DONE
 
@@ -236,9 +236,9 @@ class RotationEngine:
         """Move AWSCURRENT to the pending version, write the state tags (status ok, expiry,
         last rotation), and announce a recovery and any new provider notice."""
         pending = pending_doc(self.store, request, redactor)
-        current_version = desc.version_with(AWSCURRENT)
+        target, current = request.version_id, desc.version_with(AWSCURRENT)
         self.store.move_stage(
-            request.secret_id, AWSCURRENT, to_version=request.token, from_version=current_version
+            request.secret_id, AWSCURRENT, to_version=target, from_version=current
         )
         now = self.ctx.now()
         decision = on_success(TokenState.from_tags(desc.tags), now=now)

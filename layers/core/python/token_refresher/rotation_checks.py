@@ -34,9 +34,9 @@ def already_current(desc: SecretDescription, request: RotationRequest) -> bool:
     # RotationEnabled is not a precondition, unlike in AWS's template: the version's stages below
     # are. The connect flow runs these steps for a version it wrote itself, and LocalStack reports
     # RotationEnabled=false after a RotateSecret without rules.
-    stages = desc.versions.get(request.token)
+    stages = desc.versions.get(request.version_id)
     if stages is None:
-        raise VersionNotPending(f"secret {desc.name} has no version {request.token} to rotate")
+        raise VersionNotPending(f"secret {desc.name} has no version {request.version_id} to rotate")
     if AWSCURRENT in stages:
         logger.info(
             "version already AWSCURRENT: nothing to do",
@@ -44,15 +44,17 @@ def already_current(desc: SecretDescription, request: RotationRequest) -> bool:
         )
         return True
     if AWSPENDING not in stages:
-        raise VersionNotPending(f"version {request.token} of {desc.name} is not staged AWSPENDING")
+        raise VersionNotPending(
+            f"version {request.version_id} of {desc.name} is not staged AWSPENDING"
+        )
     return False
 
 
 def pending_doc(store: SecretStore, request: RotationRequest, redactor: Redactor) -> TokenDocument:
     """The document createSecret wrote at AWSPENDING for this version."""
-    text = store.get_value(request.secret_id, version_id=request.token, stage=AWSPENDING)
+    text = store.get_value(request.secret_id, version_id=request.version_id, stage=AWSPENDING)
     if text is None:
-        raise RotationStateError(f"no AWSPENDING value for version {request.token}")
+        raise RotationStateError(f"no AWSPENDING value for version {request.version_id}")
     doc = TokenDocument.from_json(text)
     redactor.add(*doc.secret_values())
     return doc
@@ -81,7 +83,7 @@ def stuck_pending_value(
 ) -> str | None:
     """A refreshed value left at AWSPENDING on another version by a failed rotation."""
     for version_id, stages in desc.versions.items():
-        if version_id == request.token or AWSPENDING not in stages or AWSCURRENT in stages:
+        if version_id == request.version_id or AWSPENDING not in stages or AWSCURRENT in stages:
             continue
         text = store.get_value(request.secret_id, version_id=version_id)
         if text is None:

@@ -44,7 +44,7 @@ class Callback:
     ) -> pages.Page:
         """A callback whose flow checked out; one that stores nothing counts against the link."""
         ep = self.ep
-        link = Link.verify(flow.link_token, signing.key, now=ep.clock(), instance=signing.instance)
+        link = Link.verify(flow.signed_link, signing.key, now=ep.clock(), instance=signing.instance)
         if link.provider != provider:
             raise LinkError(LinkProblem.TAMPERED, "callback path of another platform")
         conn = load_connection(ep.store, link, signing.instance)
@@ -94,7 +94,7 @@ class Callback:
         verifier = flow.code_verifier(signing.key) if spec.pkce(conn.doc) else None
         grant = CodeGrant(code, ep.redirect_uri(signing, link.provider), verifier)
         consent = exchange_code(conn.doc, app, ep.ctx, grant)
-        redactor.add(consent.token.access_token, consent.token.refresh_token)
+        redactor.add(consent.tokens.access_token, consent.tokens.refresh_token)
         if not self._account_allowed(conn, link, consent):
             return different_account_page(conn.previous_label, clear)
         now = ep.clock()

@@ -68,7 +68,7 @@ class CodeGrant:
 
 @dataclass(frozen=True)
 class Consent:
-    token: RefreshResult
+    tokens: RefreshResult  # what the code grant issued: access and refresh token, expiries
     identity: Identity | None
     kind: str | None = None
     options_update: Mapping[str, Any] = field(default_factory=dict)
@@ -112,8 +112,8 @@ def _claim(claims: Mapping[str, Any], name: str, provider: str) -> str:
     return value
 
 
-def _require_refresh(token: RefreshResult, provider: str, hint: str) -> None:
-    if not token.refresh_token:
+def _require_refresh(tokens: RefreshResult, provider: str, hint: str) -> None:
+    if not tokens.refresh_token:
         raise ProviderError(
             ErrorClass.CONFIG, f"the platform returned no refresh token: {hint}", provider=provider
         )
@@ -128,15 +128,15 @@ def _client_form(app: AppCredentials) -> dict[str, str]:
 
 def _google(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     url = ctx.base_url("google_ads", GOOGLE_OAUTH_BASE) + "/token"
-    token, body = _post_code(ctx, url, "google_ads", _client_form(app), g)
-    _require_refresh(token, "google_ads", "consent again (the link asks with prompt=consent)")
+    tokens, body = _post_code(ctx, url, "google_ads", _client_form(app), g)
+    _require_refresh(tokens, "google_ads", "consent again (the link asks with prompt=consent)")
     expected = Expected(app.client_id, GOOGLE_ISSUERS, ctx.now())
     claims = id_token_claims(body, "google_ads", expected)
     label = claims.get("email") if isinstance(claims.get("email"), str) else ""
-    if token.refresh_token_expires_at is None and doc.bool_option("testing_app"):
+    if tokens.refresh_token_expires_at is None and doc.bool_option("testing_app"):
         # A Testing-status app's new grant dies 7 days after this consent: the next deadline.
-        token = replace(token, refresh_token_expires_at=ctx.now() + TESTING_APP_LIFETIME)
-    return Consent(token, Identity(_claim(claims, "sub", "google_ads"), str(label)))
+        tokens = replace(tokens, refresh_token_expires_at=ctx.now() + TESTING_APP_LIFETIME)
+    return Consent(tokens, Identity(_claim(claims, "sub", "google_ads"), str(label)))
 
 
 def _microsoft(
@@ -145,13 +145,13 @@ def _microsoft(
     tenant = doc.str_option("tenant", microsoft_ads.DEFAULT_TENANT).strip() or "common"
     base = ctx.base_url("microsoft_ads", microsoft_ads.DEFAULT_BASE_URL)
     form = _client_form(app) | {"scope": microsoft_scope(doc)}  # the authorize request's, as MSAL
-    token, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
-    _require_refresh(token, "microsoft_ads", "the scope must include offline_access")
+    tokens, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
+    _require_refresh(tokens, "microsoft_ads", "the scope must include offline_access")
     expected = Expected(app.client_id, _microsoft_issuers, ctx.now())
     claims = id_token_claims(body, "microsoft_ads", expected)
     tid, oid = _claim(claims, "tid", "microsoft_ads"), _claim(claims, "oid", "microsoft_ads")
     label = claims.get("preferred_username")
-    return Consent(token, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
+    return Consent(tokens, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
 
 
 def _microsoft_issuers(claims: Mapping[str, Any]) -> list[str]:
@@ -162,43 +162,45 @@ def _microsoft_issuers(claims: Mapping[str, Any]) -> list[str]:
 _IDENTITY_REFUSAL = "the account could not be read (HTTP {status}): is the identity scope granted?"
 
 
-def _bearer_json(ctx: ProviderContext, url: str, provider: str, token: str) -> dict[str, Any]:
-    return bearer_json(ctx, url, provider, token, refusal=_IDENTITY_REFUSAL)
+def _bearer_json(
+    ctx: ProviderContext, url: str, provider: str, access_token: str
+) -> dict[str, Any]:
+    return bearer_json(ctx, url, provider, access_token, refusal=_IDENTITY_REFUSAL)
 
 
 def _linkedin(
     doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant
 ) -> Consent:
     base = ctx.base_url("linkedin", "https://www.linkedin.com")
-    token, _ = _post_code(ctx, base + "/oauth/v2/accessToken", "linkedin", _client_form(app), g)
+    tokens, _ = _post_code(ctx, base + "/oauth/v2/accessToken", "linkedin", _client_form(app), g)
     api = ctx.endpoints.get("linkedin", LINKEDIN_API).rstrip("/")
-    info = _bearer_json(ctx, api + "/v2/userinfo", "linkedin", token.access_token)
+    info = _bearer_json(ctx, api + "/v2/userinfo", "linkedin", tokens.access_token)
     sub = info.get("sub")
     if not isinstance(sub, str) or not sub:
         raise malformed("linkedin", "userinfo has no sub")
     name = info.get("name") if isinstance(info.get("name"), str) else ""
-    if not token.refresh_token:  # an app not approved for programmatic refresh tokens
-        when = format_iso(token.expires_at) if token.expires_at else "the access token expires"
+    if not tokens.refresh_token:  # an app not approved for programmatic refresh tokens
+        when = format_iso(tokens.expires_at) if tokens.expires_at else "the access token expires"
         notice = Notice(
             NoticeKind.NOT_EXTENDED,
             "LinkedIn issued no refresh token (the app is not approved for programmatic refresh):"
             f" the member must consent again before {when}",
-            deadline=token.expires_at,
+            deadline=tokens.expires_at,
         )
-        token = replace(token, notices=(*token.notices, notice))
-    return Consent(token, Identity(sub, str(name)))
+        tokens = replace(tokens, notices=(*tokens.notices, notice))
+    return Consent(tokens, Identity(sub, str(name)))
 
 
 def _amazon(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     base = ctx.base_url("amazon_ads", amazon_ads.REGION_BASE_URLS[amazon_region(doc)])
-    token, _ = _post_code(ctx, base + amazon_ads.GRANT_PATH, "amazon_ads", _client_form(app), g)
-    _require_refresh(token, "amazon_ads", "the app credentials need a client secret")
-    info = _bearer_json(ctx, base + "/user/profile", "amazon_ads", token.access_token)
+    tokens, _ = _post_code(ctx, base + amazon_ads.GRANT_PATH, "amazon_ads", _client_form(app), g)
+    _require_refresh(tokens, "amazon_ads", "the app credentials need a client secret")
+    info = _bearer_json(ctx, base + "/user/profile", "amazon_ads", tokens.access_token)
     user_id = info.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise malformed("amazon_ads", "the profile has no user_id (scope profile:user_id)")
     name = info.get("name") if isinstance(info.get("name"), str) else ""
-    return Consent(token, Identity(user_id, str(name)))
+    return Consent(tokens, Identity(user_id, str(name)))
 
 
 def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
@@ -207,10 +209,10 @@ def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     headers = oauth2._client_auth(doc, app, form)  # the provider's own client auth
     if not oauth2_pkce(doc):
         g = CodeGrant(g.code, g.redirect_uri, None)
-    token, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)
+    tokens, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)
     if doc.refresh_token:  # never trade a refreshable grant for one that is not
-        _require_refresh(token, "oauth2", "the connection had one; ask for offline access")
-    return Consent(token, Identity(oauth2_subject(doc, app, ctx, (token.access_token, body))))
+        _require_refresh(tokens, "oauth2", "the connection had one; ask for offline access")
+    return Consent(tokens, Identity(oauth2_subject(doc, app, ctx, (tokens.access_token, body))))
 
 
 def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
@@ -254,9 +256,9 @@ def _tiktok(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
     if not isinstance(ids, list) or not ids:
         raise malformed("tiktok", "no advertiser_ids in the answer")
     accounts = ",".join(sorted(str(i) for i in ids))
-    token = RefreshResult(access_token=access, expires_at=None)
+    tokens = RefreshResult(access_token=access, expires_at=None)
     return Consent(
-        token,
+        tokens,
         Identity(accounts, f"advertisers {accounts}"),
         kind=tiktok.KIND_ADVERTISER,
         options_update={"advertiser_ids": sorted(str(i) for i in ids)},

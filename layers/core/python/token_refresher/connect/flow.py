@@ -1,15 +1,15 @@
 """One consent attempt: ``state``, the browser cookie and the PKCE pair, without a datastore.
 
 The landing page starts an attempt with a random flow id and a random per-attempt secret that
-only the browser's cookie holds. Everything else is derived from the secret, the link token, the
+only the browser's cookie holds. Everything else is derived from the secret, the signed link, the
 flow id and the signing key, so the callback recomputes it instead of looking it up:
 
-- the cookie ``tr_connect_<flow id>`` (HttpOnly, SameSite=Lax) holds ``<secret>.<link token>``:
+- the cookie ``tr_connect_<flow id>`` (HttpOnly, SameSite=Lax) holds ``<secret>.<signed link>``:
   the callback finds it by the flow id in ``state`` and knows which link it serves; one cookie per
   attempt, so a second link opened in the same browser does not break the first one's sign-in;
-- ``state`` = ``<flow id>.<MAC(platform, link token, flow id, secret)>``: short (TikTok), bound to
+- ``state`` = ``<flow id>.<MAC(platform, signed link, flow id, secret)>``: short (TikTok), bound to
   the link, the attempt and the platform (mix-up defence, with one callback path per platform);
-- the PKCE verifier (RFC 7636, 43 unreserved characters) = base64url(MAC(link token, flow id,
+- the PKCE verifier (RFC 7636, 43 unreserved characters) = base64url(MAC(signed link, flow id,
   secret)), and the challenge its S256.
 The secret is what makes the cookie more than the link: whoever holds the link and sees the
 callback URL (its code and state) still cannot build the cookie that matches the state, nor the
@@ -48,23 +48,23 @@ def new_secret() -> str:
 
 @dataclass(frozen=True)
 class Flow:
-    link_token: str
+    signed_link: str
     flow_id: str
     platform: str
     secret: str = field(default_factory=new_secret, repr=False)
 
     @classmethod
-    def start(cls, link_token: str, platform: str) -> Flow:
+    def start(cls, signed_link: str, platform: str) -> Flow:
         """A new attempt: a fresh flow id and secret."""
-        return cls(link_token, new_flow_id(), platform, new_secret())
+        return cls(signed_link, new_flow_id(), platform, new_secret())
 
     def state(self, key: bytes) -> str:
-        parts = (self.platform, self.link_token, self.flow_id, self.secret)
+        parts = (self.platform, self.signed_link, self.flow_id, self.secret)
         tag = mac(key, "state", *parts)[:STATE_MAC_BYTES]
         return self.flow_id + "." + b64url(tag)
 
     def code_verifier(self, key: bytes) -> str:
-        return b64url(mac(key, "pkce", self.link_token, self.flow_id, self.secret))  # 43 chars
+        return b64url(mac(key, "pkce", self.signed_link, self.flow_id, self.secret))  # 43 chars
 
     def code_challenge(self, key: bytes) -> str:
         return pkce_challenge(self.code_verifier(key))
@@ -72,7 +72,7 @@ class Flow:
     def cookie(self, *, secure: bool) -> str:
         """A ``Set-Cookie`` header value."""
         attrs = f"Path=/; Max-Age={COOKIE_MAX_AGE_S}; HttpOnly; SameSite=Lax"
-        value = f"{self.secret}.{self.link_token}"
+        value = f"{self.secret}.{self.signed_link}"
         return f"{COOKIE_PREFIX}{self.flow_id}={value}; {attrs}" + ("; Secure" if secure else "")
 
     @classmethod
@@ -82,10 +82,10 @@ class Flow:
         value = _cookie(cookie_header, COOKIE_PREFIX + flow_id) if flow_id else None
         if value is None:
             raise FlowError("no consent cookie in this browser")
-        secret, _, link_token = value.partition(".")
-        if not _is_secret(secret) or not link_token:
+        secret, _, signed_link = value.partition(".")
+        if not _is_secret(secret) or not signed_link:
             raise FlowError("the consent cookie is not this attempt's")
-        flow = cls(link_token, flow_id, platform, secret)
+        flow = cls(signed_link, flow_id, platform, secret)
         if not hmac.compare_digest(state.encode(), flow.state(key).encode()):
             raise FlowError("state does not match this attempt")
         return flow

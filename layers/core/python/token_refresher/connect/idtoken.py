@@ -82,10 +82,10 @@ def _segment(text: str, provider: str) -> dict[str, Any]:
 
 def id_token_claims(body: Mapping[str, Any], provider: str, expected: Expected) -> dict[str, Any]:
     """The claims of the answer's id_token once every check above passed."""
-    token = body.get("id_token")
-    if not isinstance(token, str) or token.count(".") != 2:
+    jwt = body.get("id_token")
+    if not isinstance(jwt, str) or jwt.count(".") != 2:
         raise malformed(provider, "no id_token in the answer (is the openid scope granted?)")
-    header_part, claims_part, signature = token.split(".")
+    header_part, claims_part, signature = jwt.split(".")
     header, claims = _segment(header_part, provider), _segment(claims_part, provider)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none" or not signature:

@@ -26,8 +26,8 @@ def landing(ep: Endpoint, req: HttpRequest) -> pages.Page:
     """The page of a link (``/?l=<link>``): the connection's facts and the consent button.
     A bad link raises LinkError (the service answers with the link's problem page)."""
     signing = ep.keys()
-    link_text = req.query.get(LINK_PARAM, "")
-    link = Link.verify(link_text, signing.key, now=ep.clock(), instance=signing.instance)
+    signed_link = req.query.get(LINK_PARAM, "")
+    link = Link.verify(signed_link, signing.key, now=ep.clock(), instance=signing.instance)
     conn = load_connection(ep.store, link, signing.instance)
     try:
         require_consent_flow(conn.doc)
@@ -35,7 +35,7 @@ def landing(ep: Endpoint, req: HttpRequest) -> pages.Page:
         app = ep.engine.apps.for_token(conn.desc, conn.doc, Redactor())
         if app is None:
             raise ProviderError(ErrorClass.CONFIG, "no app credentials", provider=link.provider)
-        flow = Flow.start(link_text, link.provider)
+        flow = Flow.start(signed_link, link.provider)
         href = platform(link.provider).authorize_url(
             conn.doc,
             app,

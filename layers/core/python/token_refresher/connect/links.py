@@ -38,7 +38,7 @@ CONSENT_PROVIDERS = frozenset(
 LINK_PARAM = "l"
 DEFAULT_TTL = timedelta(days=7)
 NONCE_BYTES = 16
-MAX_TOKEN_CHARS = 2048
+MAX_SIGNED_LINK_CHARS = 2048
 
 
 class LinkProblem(StrEnum):
@@ -125,11 +125,16 @@ class Link:
         return base_url + "?" + urlencode({LINK_PARAM: self.sign(key)})
 
     @classmethod
-    def verify(cls, token: str, key: bytes, *, now: datetime, instance: str = "") -> Link:
-        """The link in ``token``; raises LinkError (tampered, expired, foreign)."""
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+    def verify(cls, signed: str, key: bytes, *, now: datetime, instance: str = "") -> Link:
+        """The link ``signed`` (what :meth:`sign` made) names; raises LinkError (tampered,
+        expired, foreign)."""
+        if (
+            not isinstance(signed, str)
+            or len(signed) > MAX_SIGNED_LINK_CHARS
+            or signed.count(".") != 1
+        ):
             raise LinkError(LinkProblem.TAMPERED, "malformed")
-        body, _, sig = token.partition(".")
+        body, _, sig = signed.partition(".")
         try:
             given = unb64url(sig)
         except (binascii.Error, ValueError):

@@ -127,10 +127,10 @@ def consented_document(
     conn: Connection, consent: Consent, now: datetime, *, scopes: str
 ) -> TokenDocument:
     """The new document: the grant merged in; options and unknown fields kept; account recorded."""
-    doc = merge_refresh(conn.doc, consent.token, now).evolve(
-        refresh_token=consent.token.refresh_token,  # the new grant's (None for Meta, TikTok)
-        refresh_token_expires_at=consent.token.refresh_token_expires_at,
-        data_access_expires_at=consent.token.data_access_expires_at,
+    doc = merge_refresh(conn.doc, consent.tokens, now).evolve(
+        refresh_token=consent.tokens.refresh_token,  # the new grant's (None for Meta, TikTok)
+        refresh_token_expires_at=consent.tokens.refresh_token_expires_at,
+        data_access_expires_at=consent.tokens.data_access_expires_at,
         kind=consent.kind or conn.doc.kind,  # notices: the consent's own (LinkedIn without refresh)
         options={**conn.doc.options, **consent.options_update},  # e.g. TikTok's advertiser ids
     )

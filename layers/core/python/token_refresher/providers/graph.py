@@ -230,18 +230,18 @@ def debug_token(
     ctx: ProviderContext,
     doc: TokenDocument,
     app: AppCredentials,
-    token: str,
+    input_token: str,
     *,
     provider: str = NAME,
 ) -> dict[str, Any]:
-    """``debug_token`` for ``token`` with the app token; returns its ``data`` object."""
+    """``debug_token`` for ``input_token`` with the app token; returns its ``data`` object."""
     app_token = f"{app.client_id}|{app.client_secret}"
     body = graph_get(
         ctx,
         doc,
         "debug_token",
         {
-            "input_token": token,
+            "input_token": input_token,
             "access_token": app_token,
             "appsecret_proof": appsecret_proof(app.client_secret, app_token),
         },
@@ -272,7 +272,7 @@ def exchange(  # noqa: PLR0913 - the exchange grant's parts, options keyword-onl
     ctx: ProviderContext,
     doc: TokenDocument,
     app: AppCredentials,
-    token: str,
+    access_token: str,
     *,
     provider: str = NAME,
     extra: Mapping[str, str] | None = None,
@@ -283,7 +283,7 @@ def exchange(  # noqa: PLR0913 - the exchange grant's parts, options keyword-onl
         "grant_type": "fb_exchange_token",
         "client_id": app.client_id,
         "client_secret": app.client_secret,
-        "fb_exchange_token": token,
+        "fb_exchange_token": access_token,
         **(extra or {}),
     }
     return graph_get(ctx, doc, "oauth/access_token", params, provider=provider)

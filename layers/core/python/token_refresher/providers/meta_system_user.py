@@ -116,15 +116,15 @@ class MetaSystemUser:
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
         app = require_app(app, NAME)
-        token = doc.access_token
-        if not token:
+        access_token = doc.access_token
+        if not access_token:
             raise SecretFormatError("is required for Meta system users", field="access_token")
-        current = validation_from_debug(debug_token(ctx, doc, app, token, provider=NAME))
+        current = validation_from_debug(debug_token(ctx, doc, app, access_token, provider=NAME))
         if not current.valid:
             raise _invalid("current token")
         if current.expires_at is None and doc.kind != EXPIRING_KIND:
             return RefreshResult(
-                access_token=token,
+                access_token=access_token,
                 expires_at=None,
                 data_access_expires_at=current.data_access_expires_at,
                 notices=(
@@ -136,11 +136,11 @@ class MetaSystemUser:
                 ),
             )
         try:
-            body = exchange(ctx, doc, app, token, provider=NAME, extra=SIXTY_DAYS)
+            body = exchange(ctx, doc, app, access_token, provider=NAME, extra=SIXTY_DAYS)
         except ProviderError as err:
             if not self._can_regenerate(doc, err):
                 raise
-            body = self._regenerate(doc, app, ctx, token, current.scopes)
+            body = self._regenerate(doc, app, ctx, access_token, current.scopes)
         new_token = token_string(body, "access_token", NAME)
         checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=NAME))
         if not checked.valid:
@@ -169,7 +169,7 @@ class MetaSystemUser:
         doc: TokenDocument,
         app: AppCredentials,
         ctx: ProviderContext,
-        token: str,
+        access_token: str,
         scopes: tuple[str, ...],
     ) -> dict[str, Any]:
         business_id = _meta_id(doc, "business_id")
@@ -182,8 +182,8 @@ class MetaSystemUser:
                 "system_user_id": _meta_id(doc, "system_user_id"),
                 "scope": _scope(doc, scopes),
                 **SIXTY_DAYS,
-                "appsecret_proof": appsecret_proof(app.client_secret, token),
-                "access_token": token,
+                "appsecret_proof": appsecret_proof(app.client_secret, access_token),
+                "access_token": access_token,
             },
             provider=NAME,
         )

@@ -1,6 +1,6 @@
 """An alarm notification, in its real shape and delivered as CloudWatch delivers it (an
 asynchronous invoke of the alarm's action), reaches a queue subscribed with the on-call filter
-policy of docs/alerts.md (issue 19 item 2, issue 21 item 3)."""
+policy of docs/alerts.md."""
 
 from __future__ import annotations
 

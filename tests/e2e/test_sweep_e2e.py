@@ -167,7 +167,7 @@ def _name(deployed, arn: str) -> str:
 def test_a_revoked_grant_that_is_not_due_is_caught_by_the_daily_liveness_check(
     deployed, fake_providers, make_secret, make_app, alerts_queue
 ):
-    # Given a Meta connection 50 days from expiry, last validated two days ago (issue 21, item 2)
+    # Given a Meta connection 50 days from expiry, last validated two days ago
     token = "EAAFakeLiveness" + "x" * 24
     fake_providers.seed("meta", access_token=token, expires_in=50 * 86400)
     doc = {

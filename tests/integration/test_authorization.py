@@ -2,9 +2,9 @@
 handlers call is evaluated at session end, tests/conftest.py): a case that was refused on AWS
 before its fix landed was a strict xfail here, not a red session.
 
-Issue 19 item 1 was reproduced here first: the sweep's deadline warning read the link's pending
-grant (GetSecretValue on the token secret), which the sweep's role may not do, so on AWS the
-warning went out without its link. Fixed in b58841e (ListSecretVersionIds, metadata)."""
+The first hole it found: the sweep's deadline warning read the link's pending grant
+(GetSecretValue on the token secret), which the sweep's role may not do, so on AWS the warning
+went out without its link; the minter now lists version ids instead (metadata only)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A connection's whole life, per platform, on a clock the test controls (issue 21).
+"""A connection's whole life, per platform, on a clock the test controls.
 
 Two human cycles (30/7/1-day warnings with working links, re-consent through the link), scheduled
 refreshes and daily liveness checks, and a revocation in the middle of a cycle alerted within a

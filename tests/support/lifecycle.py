@@ -1,5 +1,5 @@
 """A connection's whole life on a simulated clock: the handlers in-process against LocalStack and
-the fake platforms, every alert recorded with its simulated time (issue 21).
+the fake platforms, every alert recorded with its simulated time.
 
 Per platform: onboard; scheduled sweeps (refreshes, daily liveness checks); the 30-, 7- and 1-day
 warnings of the human deadline, each link opened at the connect handler; re-consent through the

@@ -1,4 +1,4 @@
-"""App credentials bound to instances (issue 19, item 6): an app secret serves only the instances
+"""App credentials bound to instances: an app secret serves only the instances
 its tag token-refresher:app-instances lists, checked in code before its value is read and by the
 functions' IAM condition (template.yaml)."""
 

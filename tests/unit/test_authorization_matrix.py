@@ -1,12 +1,9 @@
-"""The negative matrix (issue 19): two instances, A and B, in one account. Every function role of
+"""The negative matrix: two instances, A and B, in one account. Every function role of
 A (template.yaml rendered for A) and every documented human role of A (docs/policies/*.json for
 A) is denied every action on B's token secrets, B's app credentials, B's signing key and B's
 manual-request channel, and denied re-tagging B's connections into A. Evaluated with the same
 IAM policy simulator as the recorded calls (tests/support/authz.py). A control row per principal
 shows the same principal allowed on A's own resources, so a denial is not a broken request.
-
-Cases that hold only once a fix of issue 19 lands (wip/authzfix) are strict xfails naming the
-item: when the fix lands they pass, and the strict mark turns them red until it is removed.
 """
 
 from __future__ import annotations
@@ -125,11 +122,6 @@ CONTROLS: dict[str, tuple[str, dict[str, Any], dict[str, str] | None]] = {
     "app-credential-owner": ("secretsmanager:GetSecretValue", app_credentials(A), None),
 }
 
-# (principal, target) -> the issue 19 item whose fix (wip/authzfix) makes the case hold.
-# Empty since items 1, 4 and 6 landed: each of their cases here was a strict xfail that turned
-# red when its fix landed (the human roles' app-credential rows once their files were bound).
-PENDING: dict[tuple[str, str], int] = {}
-
 
 def principals() -> dict[str, list[dict[str, Any]]]:
     """A's principals -> their named policies."""
@@ -178,17 +170,7 @@ def cases() -> list[Any]:
     out = []
     for name in [*Renderer(A, {"DispatchMode": "queue"}).function_policies(), *authz.HUMAN_ROLES]:
         for target_name in TARGETS:
-            item = PENDING.get((name, target_name))
-            marks = (
-                [
-                    pytest.mark.xfail(
-                        strict=True, reason=f"issue 19 item {item}, fix pending in wip/authzfix"
-                    )
-                ]
-                if item
-                else []
-            )
-            out.append(pytest.param(name, target_name, marks=marks, id=f"{name}-{target_name}"))
+            out.append(pytest.param(name, target_name, id=f"{name}-{target_name}"))
     return out
 
 

@@ -723,7 +723,7 @@ def test_rotate_force_leaves_out_a_secret_forced_within_the_floor_and_says_when(
         }
     )
     ctx.aws = aws
-    # When both are force-rotated (issue 19, item 4)
+    # When both are force-rotated
     code = main(["rotate", "c/recent", "c/other", "--force"], ctx)
     # Then only the other one is requested, and the floor and the next allowed time are stated
     assert code == 0
@@ -742,7 +742,7 @@ def test_rotate_force_leaves_out_a_secret_forced_within_the_floor_and_says_when(
 
 
 def test_rotate_sends_to_the_stacks_own_request_bus_and_names_it(store, clock) -> None:
-    # Given a stack whose manual requests have their own bus (issue 19, item 4)
+    # Given a stack whose manual requests have their own bus
     store.create("c/one", "{}", tags=managed(clock))
     ctx = make_ctx(store, clock)
     aws = EventsAws({"InstanceName": TEST_INSTANCE, "RequestBusName": "tr-requests"})

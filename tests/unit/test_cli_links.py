@@ -262,7 +262,7 @@ def test_link_refuses_a_tiktok_account_connection(store: InMemorySecretStore) ->
 def test_connect_refuses_app_credentials_not_bound_to_the_instance_before_creating_anything(
     store: InMemorySecretStore,
 ) -> None:
-    # Given a stack that binds app credentials to instances (issue 19, item 6) and an app secret
+    # Given a stack that binds app credentials to instances and an app secret
     # whose tag lists only "staging"
     store.set_tags("tr/apps/google", {"token-refresher:app-instances": "staging"})
     outputs = {

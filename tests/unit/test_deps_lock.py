@@ -1,4 +1,4 @@
-"""The dependencies layer installs a hash-pinned lock (issue 19, item 8):
+"""The dependencies layer installs a hash-pinned lock:
 layers/deps/requirements.lock covers every requirement of layers/deps/requirements.txt and each of
 their dependencies, every entry is pinned with ``==`` and a sha256, and the layer's Makefile
 installs it with ``--require-hashes``."""

@@ -536,3 +536,22 @@ def test_tiktok_reauthorization_codes_in_the_docs_are_the_codes_the_provider_map
         text = (ROOT / path).read_text()
         assert "4010x" not in text, path
         assert listed in text, path
+
+
+TRACKER_REFERENCE = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+
+
+def test_code_and_docs_say_what_they_mean_without_tracker_numbers() -> None:
+    # Given the docs and every file of the code (a tracker's "issue 19, item 4" tells a reader
+    # outside the tracker nothing: say what the item was)
+    texts = {doc.relative_to(ROOT).as_posix(): doc.read_text() for doc in DOCS}
+    texts["code"] = code_text()
+    # Then none refers to an issue by number
+    report(
+        [
+            f"{name}: {m.group(0)}"
+            for name, text in texts.items()
+            for m in TRACKER_REFERENCE.finditer(text)
+        ],
+        "tracker references",
+    )

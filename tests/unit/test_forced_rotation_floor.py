@@ -1,4 +1,4 @@
-"""A per-secret floor on forced rotations (issue 19, item 4): whoever may send the manual event
+"""A per-secret floor on forced rotations: whoever may send the manual event
 cannot force-rotate a connection more than once per ForcedRotationFloorMinutes (default 60)."""
 
 from __future__ import annotations

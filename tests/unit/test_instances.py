@@ -275,7 +275,7 @@ def test_a_request_to_adopt_is_refused_where_the_stack_does_not_allow_it(harness
     # Given a deployment with AdoptUntagged=false (the default) and a secret of no instance
     legacy = secret(harness, "c/legacy", None)
     event = json.loads((EVENTS / "manual-adopt-untagged.json").read_text())
-    # When anyone who may send the manual event asks it to adopt (issue 19, item 4)
+    # When anyone who may send the manual event asks it to adopt
     report = sweeper(harness).run(SweepRequest.from_event(event))
     # Then nothing is adopted or tagged, and the report says why and what to change
     assert report.adopted == []

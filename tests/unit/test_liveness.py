@@ -1,4 +1,4 @@
-"""The daily liveness check (issue 21, item 2): every connection is validated with its platform at
+"""The daily liveness check: every connection is validated with its platform at
 least once a day without rotating, and a revoked grant alerts within a day."""
 
 from __future__ import annotations

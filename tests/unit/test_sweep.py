@@ -184,7 +184,7 @@ class TestScheduledSweep:
         assert warned == f"1@{epoch(harness, timedelta(0))}"
 
     def test_a_renewed_deadline_gets_its_own_30_7_1_day_warnings(self, harness, sweeper):
-        # Given a connection warned down to its 1-day warning (issue 21, item 1)
+        # Given a connection warned down to its 1-day warning
         name = managed(
             harness,
             "conn/renewed",

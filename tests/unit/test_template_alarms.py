@@ -1,5 +1,5 @@
 """template.yaml read as data: every alarm notifies through the alarm relay (docs/alerts.md),
-which is the only way an alarm reaches the topic encrypted with alias/aws/sns (issue 19 item 2)."""
+which is the only way an alarm reaches the topic encrypted with alias/aws/sns."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def test_adoption_is_limited_to_secrets_of_no_instance_and_two_tag_keys(template
     assert _actions(statement) == {"secretsmanager:TagResource"}
     assert condition["Null"] == {INSTANCE_TAG: "true"}  # only secrets that have no instance yet
     assert condition["StringEquals"] == {"aws:ResourceTag/token-refresher:managed": "true"}
-    # adopting (the instance key) only where AdoptUntagged allows it (issue 19, item 4)
+    # adopting (the instance key) only where AdoptUntagged allows it
     assert condition["ForAllValues:StringEquals"]["aws:TagKeys"] == {
         "Fn::If": [
             "AdoptionAllowed",

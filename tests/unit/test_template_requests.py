@@ -1,5 +1,5 @@
 """template.yaml read as data: manual requests reach a stack only through its own request bus,
-whose policy names who may send them (issue 19, item 4)."""
+whose policy names who may send them."""
 
 from __future__ import annotations
 

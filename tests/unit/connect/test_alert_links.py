@@ -79,7 +79,7 @@ def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_valu
     harness: Harness,
 ) -> None:
     # Given a connection whose unused link nonce the sweep's alert must reuse, and a store that
-    # refuses every GetSecretValue, as AWS does for the sweep's role (issue 19, item 1)
+    # refuses every GetSecretValue, as AWS does for the sweep's role
     _deadline_connection(harness, "conn/google-unread", "n-unused")
     denied = client_error("AccessDeniedException", "GetSecretValue")
     harness.store.fail_on["get_value"] = [denied] * 10

@@ -253,7 +253,7 @@ def test_links_carry_the_key_secrets_instance_and_refuse_another_instances_secre
 
 
 def test_a_key_secret_without_an_instance_opens_no_connection(world: World) -> None:
-    # Given the key secret replaced by hand without its "instance" (issue 19, item 7), and a
+    # Given the key secret replaced by hand without its "instance", and a
     # managed connection with a live link made before
     name = world.connection("google_ads")
     url = world.link(name, "google_ads")

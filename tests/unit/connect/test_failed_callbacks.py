@@ -1,4 +1,4 @@
-"""A cap on failed callbacks per link (issue 19, item 5): a valid link no longer allows unlimited
+"""A cap on failed callbacks per link: a valid link no longer allows unlimited
 code-exchange attempts, and a locked link is refused from the tags before anything else."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A cap on failed callbacks per link (issue 19, item 5).
+"""A cap on failed callbacks per link.
 
 A valid link lets its holder start the platform's sign-in and send codes to the callback; each
 callback that gets past the link's checks costs Secrets Manager calls and one POST that carries

@@ -165,7 +165,7 @@ class LinkMinter:
             return None
         # A consent wrote its grant but could not finish: that link is spent. Asked from the
         # version list (metadata), never the value: the sweep, which sends deadline warnings,
-        # may not read token values (issue 19, item 1).
+        # may not read token values (its role grants no GetSecretValue on connections).
         if self._store.version_exists(secret_id, pending_version(nonce)):
             return None
         return nonce

@@ -124,3 +124,22 @@ def test_an_alarm_that_changes_state_in_cloudwatch_pages_oncall_through_the_rela
         assert "e2e: forced" in received[0]["alert"]["message"]
     finally:
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="e2e: reset")
+
+
+def test_the_deployed_relay_admits_exactly_the_stacks_alarms(deployed: Deployed) -> None:
+    # Given the deployed stack's alarms and the relay's resource policy as Lambda holds it
+    cloudwatch = stack.client("cloudwatch", deployed.endpoint)
+    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{E2E_STACK}-")
+    alarm_arns = {a["AlarmArn"] for page in pages for a in page["MetricAlarms"]}
+    name = deployed.outputs["AlarmRelayFunctionName"]
+    policy = json.loads(deployed.lambda_.get_policy(FunctionName=name)["Policy"])
+    # When the statements for CloudWatch's alarm actions are read
+    statements = [
+        s
+        for s in policy["Statement"]
+        if s["Principal"] == {"Service": "lambda.alarms.cloudwatch.amazonaws.com"}
+    ]
+    sources = [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements]
+    # Then each names one of the stack's alarms by its exact ARN, and every alarm has one
+    assert sorted(sources) == sorted(alarm_arns)
+    assert not any("*" in source for source in sources)

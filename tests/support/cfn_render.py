@@ -27,6 +27,11 @@ def template() -> dict[str, Any]:
 
 
 _NO_VALUE = object()
+# Resource types the template names: type -> (the name's property, its ARN before the name)
+NAMED_BY_TEMPLATE = {
+    "AWS::Events::EventBus": ("Name", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/"),
+    "AWS::CloudWatch::Alarm": ("AlarmName", f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:"),
+}
 
 
 class Renderer:
@@ -64,13 +69,11 @@ class Renderer:
     def _made_up(self, resource: str, attr: str) -> str:
         kind = template()["Resources"][resource]["Type"]
         physical = f"{self.stack}-{resource}"
-        if kind == "AWS::Events::EventBus":  # named by the template: Ref is the name
-            name = self.resolve(template()["Resources"][resource]["Properties"]["Name"])
-            return (
-                str(name)
-                if attr == "Ref"
-                else f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
-            )
+        named = NAMED_BY_TEMPLATE.get(kind)
+        if named:  # Ref is the name the template gives it
+            field, arn_prefix = named
+            name = self.resolve(template()["Resources"][resource]["Properties"][field])
+            return str(name) if attr == "Ref" else f"{arn_prefix}{name}"
         if kind == "AWS::SNS::Topic":
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
         if kind == "AWS::SQS::Queue":

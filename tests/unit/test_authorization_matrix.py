@@ -268,13 +268,13 @@ def test_the_request_bus_refuses_everyone_but_the_principals_it_names():
     assert [r["decision"] for r in results] == ["Allowed", "ExplicitlyDenied"], results
 
 
-def test_only_this_stacks_alarms_may_invoke_its_alarm_relay():
-    # Given A's alarm relay and its resource policy as Lambda builds it from the template
-    relay = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{A}-AlarmRelayFunction"
-    policy = Renderer(A).resource_policy("AlarmRelayFunction", relay)
-
-    def invoke(alarm: str) -> dict[str, Any]:
-        return {
+def alarm_invokes(renderer: Renderer, alarms: list[str]) -> list[str]:
+    """CloudWatch invoking the stack's alarm relay for each alarm name, under the relay's
+    resource policy as Lambda builds it from the template: the decisions."""
+    relay = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{renderer.stack}-AlarmRelayFunction"
+    policy = renderer.resource_policy("AlarmRelayFunction", relay)
+    requests = [
+        {
             "principal": "lambda.alarms.cloudwatch.amazonaws.com",
             "action": "lambda:InvokeFunction",
             "resource": relay,
@@ -284,8 +284,31 @@ def test_only_this_stacks_alarms_may_invoke_its_alarm_relay():
             },
             "resourcePolicy": policy,
         }
+        for alarm in alarms
+    ]
+    return [r["decision"] for r in authz.simulate(requests)]
 
-    # When CloudWatch invokes it for an alarm of A's and for one of B's
-    results = authz.simulate([invoke(f"{A}-sweep-not-running"), invoke(f"{B}-sweep-not-running")])
+
+def test_only_this_stacks_alarms_may_invoke_its_alarm_relay():
+    # Given A's alarm relay
+    # When CloudWatch invokes it for A's alarm, for B's, for one of a stack named "<A>-x" (which
+    # a wildcard on A's name would admit) and for an alarm someone named after A by hand
+    alarms = [f"{A}-sweep-not-running", f"{B}-sweep-not-running"]
+    alarms += [f"{A}-x-sweep-not-running", f"{A}-made-by-hand"]
+    decisions = alarm_invokes(Renderer(A), alarms)
     # Then only A's alarm may (the alarm path needs no KMS key policy: the relay publishes)
-    assert [r["decision"] for r in results] == ["Allowed", "ImplicitlyDenied"], results
+    assert decisions == ["Allowed", *["ImplicitlyDenied"] * 3]
+
+
+def test_every_alarm_of_the_stack_may_invoke_its_alarm_relay():
+    # Given A's relay with every optional alarm on (queue mode; the consent endpoint is on)
+    renderer = Renderer(A, {"DispatchMode": "queue"})
+    names = [
+        renderer.ref(name)
+        for name, r in template()["Resources"].items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and ("Condition" not in r or renderer.condition(r["Condition"]))
+    ]
+    # When CloudWatch invokes it for each of them, then all six may
+    assert len(names) == 6
+    assert alarm_invokes(renderer, names) == ["Allowed"] * 6

@@ -50,16 +50,27 @@ def test_every_alarm_is_named_so_that_the_relay_knows_its_event(template):
     assert suffixes == set(ALARM_KINDS)
 
 
-def test_only_this_stacks_alarms_may_invoke_the_relay(template):
-    permission = template["Resources"]["AlarmRelayInvokePermission"]["Properties"]
-    assert permission["FunctionName"] == RELAY
-    assert permission["Action"] == "lambda:InvokeFunction"
-    assert permission["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com"
-    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
-    assert permission["SourceArn"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}"
-        ":alarm:${AWS::StackName}-*"
+def test_each_alarm_and_nothing_else_may_invoke_the_relay(template):
+    # Given the template's permissions on the relay
+    permissions = {
+        name: r
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == RELAY
     }
+    # Then there is one per alarm, naming that alarm's exact ARN (no wildcard) under its condition
+    by_alarm = {}
+    for name, resource in permissions.items():
+        props = resource["Properties"]
+        assert props["Action"] == "lambda:InvokeFunction", name
+        assert props["Principal"] == "lambda.alarms.cloudwatch.amazonaws.com", name
+        assert props["SourceAccount"] == {"Ref": "AWS::AccountId"}, name
+        alarm, attr = props["SourceArn"]["Fn::GetAtt"]
+        assert attr == "Arn", name
+        by_alarm[alarm] = resource.get("Condition")
+    alarms = {
+        n: r.get("Condition") for n, r in template["Resources"].items() if n in _alarms(template)
+    }
+    assert by_alarm == alarms
 
 
 def test_the_relay_may_publish_to_the_alert_topic_and_do_nothing_else(template):

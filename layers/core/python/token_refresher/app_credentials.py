@@ -63,7 +63,7 @@ class AppCredentialsLookup:
         bound_to: str | None = None,
     ) -> None:
         self.store = store
-        # The instance app credentials must name in their app-instances tag (security.md);
+        # The instance app credentials must name in their app-instances tag (docs/security.md);
         # None: not checked (AppSecretInstanceBinding=off).
         self.bound_to = bound_to
         self._providers = providers

@@ -259,11 +259,20 @@ class AlertInbox:
             lambda: (got := self.poll()) and done(got) and got, timeout=timeout, what=what
         )
 
-    def settled(self, *, timeout: float = 30) -> list[dict[str, Any]]:
-        """Every alert published before this call, and nothing else arrived in between."""
+    def settled(
+        self, *, timeout: float = 30, attributes: Mapping[str, str] = {}
+    ) -> list[dict[str, Any]]:
+        """Every alert published before this call, and nothing else arrived in between.
+        ``attributes``: the marker's message attributes, for a queue whose subscription filters
+        (the marker must pass the filter to arrive)."""
         marker = uuid.uuid4().hex
         self.sns.publish(
-            TopicArn=self.topic_arn, Subject=MARKER_SUBJECT, Message=json.dumps({"marker": marker})
+            TopicArn=self.topic_arn,
+            Subject=MARKER_SUBJECT,
+            Message=json.dumps({"marker": marker}),
+            MessageAttributes={
+                k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+            },
         )
         wait_for(
             lambda: self.poll() is not None and marker in self._markers_seen,

@@ -101,6 +101,7 @@ def deploy(
         *extra,
     ]
     env = os.environ | aws_environment(endpoint) | {"SAM_CLI_TELEMETRY": "0"}
+    clear_interrupted(endpoint, (SAM_MANAGED_STACK, stack_name))
     result = subprocess.run(
         [
             str(SAMLOCAL),
@@ -133,6 +134,22 @@ def deploy(
     if authz.recording():
         authz.snapshot(endpoint, stack_name, deployed)  # its policies, evaluated at session end
     return deployed
+
+
+SAM_MANAGED_STACK = "aws-sam-cli-managed-default"  # --resolve-s3's bucket stack
+
+
+def clear_interrupted(endpoint: str, stack_names: Iterable[str]) -> None:
+    """Delete the stacks an interrupted deploy left in REVIEW_IN_PROGRESS (a change set created,
+    never executed, no resource yet): `sam deploy` refuses to go on from there."""
+    cfn = client("cloudformation", endpoint)
+    for name in stack_names:
+        try:
+            status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        except cfn.exceptions.ClientError:
+            continue  # no such stack
+        if status == "REVIEW_IN_PROGRESS":
+            delete(endpoint, name)
 
 
 def delete(endpoint: str, stack_name: str) -> None:

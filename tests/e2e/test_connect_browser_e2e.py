@@ -95,21 +95,22 @@ def _versions(deployed: Deployed, arn: str) -> dict[str, list[str]]:
     return dict(deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"])
 
 
-def _alerts(deployed: Deployed, queue: str, event: str) -> list[dict[str, Any]]:
-    def found() -> list[dict[str, Any]]:
-        got = [e["alert"] for e in stack.receive_alerts(deployed.sqs, queue)]
-        return [a for a in got if a["event"] == event] or []
+def _alerts(inbox: stack.AlertInbox, event: str) -> list[dict[str, Any]]:
+    """The alerts of ``event`` received so far, once there is one (the inbox keeps the rest)."""
 
-    return stack.wait_for(found, timeout=60, what=event)
+    def of_event(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e["alert"] for e in received if e["alert"]["event"] == event]
+
+    return of_event(inbox.wait_for(lambda got: bool(of_event(got)), timeout=60, what=event))
 
 
 def test_reconnect_from_an_alert_in_chromium(
-    deployed, fake_providers: FakeProviders, google_connection, alerts_queue, browser: Browser
+    deployed, fake_providers: FakeProviders, google_connection, alert_inbox, browser: Browser
 ) -> None:
     # Given a Google connection whose grant was revoked, and the alert it caused
     arn = google_connection()
     rotate(deployed, arn)
-    [alert] = _alerts(deployed, alerts_queue, "token.reauth_required")
+    [alert] = _alerts(alert_inbox, "token.reauth_required")
     url = alert["reconnect_url"]
     assert url.startswith(deployed.outputs["ConnectUrl"] + "?l=")
     assert url in alert["remediation"]  # the text an e-mail subscriber reads
@@ -143,7 +144,7 @@ def test_reconnect_from_an_alert_in_chromium(
     assert tags["token-refresher:status"] == "ok"
     assert tags["token-refresher:connect-nonce"] == "used"
     # And token.recovered arrives through SNS -> SQS
-    [recovered] = _alerts(deployed, alerts_queue, "token.recovered")
+    [recovered] = _alerts(alert_inbox, "token.recovered")
     assert recovered["secret_id"] in (arn, arn.split(":")[-1].rsplit("-", 1)[0])
     # And the used link is refused from now on, writing nothing
     versions = _versions(deployed, arn)
@@ -222,7 +223,7 @@ def test_a_tampered_state_gets_its_page(
 
 
 def test_another_account_is_refused_with_an_alert(
-    deployed, fake_providers, google_connection, minter, browser, alerts_queue
+    deployed, fake_providers, google_connection, minter, browser, alert_inbox
 ) -> None:
     arn = google_connection()
     unchanged = _unchanged(deployed, arn)
@@ -232,7 +233,7 @@ def test_another_account_is_refused_with_an_alert(
     browser.consent(minter(arn), shot="negative-other-account")
     assert "A different account signed in" in browser.text
     unchanged()
-    [refused] = _alerts(deployed, alerts_queue, "token.connect_refused")
+    [refused] = _alerts(alert_inbox, "token.connect_refused")
     assert refused["provider"] == "google_ads"
 
 

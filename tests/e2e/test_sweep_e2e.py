@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -165,7 +166,7 @@ def _name(deployed, arn: str) -> str:
 
 
 def test_a_revoked_grant_that_is_not_due_is_caught_by_the_daily_liveness_check(
-    deployed, fake_providers, make_secret, make_app, alerts_queue
+    deployed, fake_providers, make_secret, make_app, alert_inbox
 ):
     # Given a Meta connection 50 days from expiry, last validated two days ago
     token = "EAAFakeLiveness" + "x" * 24
@@ -198,14 +199,17 @@ def test_a_revoked_grant_that_is_not_due_is_caught_by_the_daily_liveness_check(
     )
 
     # Then the next sweeps' check sends token.reauth_required with its reconnect link
-    def reauth() -> list[dict[str, object]]:
+    def reauth(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             e["alert"]
-            for e in stack.receive_alerts(deployed.sqs, alerts_queue)
+            for e in received
             if e["alert"]["secret_id"] == arn and e["alert"]["event"] == "token.reauth_required"
         ]
 
-    [alert] = stack.wait_for(reauth, timeout=150, interval=2, what="the re-authorization alert")
+    received = alert_inbox.wait_for(
+        lambda got: bool(reauth(got)), timeout=150, what="the re-authorization alert"
+    )
+    [alert] = reauth(received)
     assert str(alert["reconnect_url"]).startswith(deployed.outputs["ConnectUrl"])
     assert "daily check" in str(alert["message"])
     tags = stack.tags_of(deployed.sm, arn)

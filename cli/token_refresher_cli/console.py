@@ -71,7 +71,7 @@ class Progress:
     Small jobs (fewer than ``min_total`` items) stay silent; the command prints its summary anyway.
     """
 
-    def __init__(  # noqa: PLR0913 - a progress line's fields, keyword-only
+    def __init__(  # noqa: PLR0913 - console, verb and total; the pacing keyword-only
         self,
         console: Console,
         verb: str,

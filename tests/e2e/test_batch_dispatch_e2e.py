@@ -1,8 +1,8 @@
 """DispatchMode=queue deployed: the sweep enqueues due secrets, the Worker starts their rotation.
 
-Its own stack (schedule effectively off), deployed for this module only. The file name sorts first
-among the e2e files, so it runs before the shared stack with its one-minute schedule exists: no
-other sweep can rotate these secrets between their creation and this sweep.
+Its own stack and instance (schedule effectively off), deployed for this module only. Its secrets
+carry its instance tag, so the shared e2e stack's one-minute sweep, which manages only its own
+instance, never rotates them between their creation and this sweep.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def app_credentials(instance: str) -> dict[str, Any]:
     tags = {
         "token-refresher:app-for": "meta",
         INSTANCE: instance,
-        "token-refresher:app-instances": instance,  # the binding item 6 landed
+        "token-refresher:app-instances": instance,  # bound to its instance
     }
     return {"resource": f"{SECRET}token-refresher/apps/{instance}/meta-AbCdEf", "tags": tags}
 

@@ -538,7 +538,7 @@ def test_tiktok_reauthorization_codes_in_the_docs_are_the_codes_the_provider_map
         assert listed in text, path
 
 
-TRACKER_REFERENCE = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+TRACKER_REFERENCE = re.compile(r"\b(?:issues?|items?) #?\d+", re.IGNORECASE)
 
 
 def test_code_and_docs_say_what_they_mean_without_tracker_numbers() -> None:

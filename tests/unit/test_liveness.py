@@ -13,7 +13,7 @@ from tests.unit.conftest import Harness
 from token_refresher.adapters.checks import LambdaLivenessRequester
 from token_refresher.adapters.errors import AwsError
 from token_refresher.connection_check import ConnectionChecker
-from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.errors import ConfigError, ErrorClass, ProviderError
 from token_refresher.liveness import TAG_CHECKED_AT, LivenessSweep
 from token_refresher.liveness_check import LivenessCheck, LivenessRequest
 from token_refresher.protocol import is_liveness_event
@@ -228,8 +228,9 @@ def test_liveness_events_are_parsed_strictly():
     assert is_liveness_event({"action": "liveness", "secret_id": "a"})
     assert not is_liveness_event({"action": "check", "secret_id": "a"})
     assert LivenessRequest.from_event({"action": "liveness", "secret_id": " a "}).secret_id == "a"
-    with pytest.raises(Exception, match="unknown field"):
+    with pytest.raises(ConfigError, match="unknown field") as refused:
         LivenessRequest.from_event({"action": "liveness", "secret_id": "a", "x": 1})
+    assert refused.value.field == "event"
 
 
 def test_another_instances_secret_is_neither_checked_nor_tagged(harness, requester):

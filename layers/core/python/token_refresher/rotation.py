@@ -71,7 +71,7 @@ __all__ = ["RotationEngine", "RotationRequest", "Step", "StepOutcome", "StepResu
 class RotationEngine:
     """Runs one rotation step for one secret (``run``); the four steps are its public methods."""
 
-    def __init__(  # noqa: PLR0913 - the AWS-facing collaborators and the knobs, keyword-only
+    def __init__(  # noqa: PLR0913 - store, notifier, provider context; the settings keyword-only
         self,
         store: SecretStore,
         notifier: Notifier,

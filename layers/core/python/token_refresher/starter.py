@@ -113,7 +113,7 @@ def pending_outcome(
 class RotationStarter:
     """Re-check, then RotateSecret. AWS errors and a failed resume propagate to the caller."""
 
-    def __init__(  # noqa: PLR0913 - every setting keyword-only, defaulting to the deployed one
+    def __init__(  # noqa: PLR0913 - the store; every setting keyword-only (instance and ARN required)
         self,
         store: SecretStore,
         *,

@@ -58,7 +58,7 @@ class SweepEngine:
     ``dispatcher``, hands a scheduled sweep's due secrets to the rotation queue (queue mode; manual
     requests stay direct so that their caller sees each outcome)."""
 
-    def __init__(  # noqa: PLR0913 - collaborators and limits injected one by one by runtime.py
+    def __init__(  # noqa: PLR0913 - AWS adapters and the starter passed in; the limits keyword-only
         self,
         store: SecretStore,
         notifier: Notifier,

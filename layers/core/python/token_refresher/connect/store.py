@@ -164,6 +164,8 @@ def store_grant(  # noqa: PLR0913 - the store, the engine and what to write, exp
     when a rotation took AWSPENDING first; the nonce is marked used only once the grant is stored.
     """
     version = pending_version(nonce)
+    # Secrets Manager refuses a second PutSecretValue of this version (below); the read first
+    # keeps the answer the same where a store overwrites instead (LocalStack, docs/aws-parity.md)
     if store.get_value(conn.desc.arn, version_id=version) is not None:
         raise LinkError(LinkProblem.USED, "this link's grant was already written")
     try:

@@ -111,8 +111,8 @@ def _prepare(fake: FakeProviders, count: int) -> list[tuple[str, str]]:
                 {"Key": "token-refresher:instance", "Value": BENCH_INSTANCE},
             ],
         )["ARN"]
-        token = sm.rotate_secret(SecretId=arn, RotationLambdaARN=noop)["VersionId"]
-        return str(arn), str(token)
+        version_id = sm.rotate_secret(SecretId=arn, RotationLambdaARN=noop)["VersionId"]
+        return str(arn), str(version_id)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(one, range(count)))

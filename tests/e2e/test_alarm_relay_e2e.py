@@ -36,6 +36,21 @@ def oncall_queue(deployed: Deployed) -> Iterator[str]:
     deployed.sqs.delete_queue(QueueUrl=url)
 
 
+@pytest.fixture
+def oncall(deployed: Deployed, oncall_queue: str) -> stack.AlertInbox:
+    return stack.AlertInbox(
+        deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], oncall_queue
+    )
+
+
+PAGES = {"severity": "critical"}  # a settle marker that passes the on-call filter
+
+
+def alarms_in(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The relayed alarms among what a queue received (the stack's sweep may alert meanwhile)."""
+    return [e for e in received if str(e["alert"]["event"]).startswith("alarm.")]
+
+
 def deployed_alarm(deployed: Deployed, suffix: str) -> dict[str, Any]:
     cloudwatch = stack.client("cloudwatch", deployed.endpoint)
     alarms = cloudwatch.describe_alarms(AlarmNames=[f"{E2E_STACK}-{suffix}"])["MetricAlarms"]
@@ -59,7 +74,7 @@ def deliver(deployed: Deployed, alarm: dict[str, Any], state: str) -> None:
 
 
 def test_a_sweep_not_running_alarm_reaches_the_oncall_queue(
-    deployed: Deployed, oncall_queue: str
+    deployed: Deployed, oncall: stack.AlertInbox
 ) -> None:
     # Given the deployed "sweep not running" alarm, whose action is the relay, not the topic
     alarm = deployed_alarm(deployed, "sweep-not-running")
@@ -69,14 +84,11 @@ def test_a_sweep_not_running_alarm_reaches_the_oncall_queue(
     assert alarm["AlarmActions"] == [relay]
     # When it goes into ALARM and its notification is delivered
     deliver(deployed, alarm, "ALARM")
-    # Then the on-call queue receives it: event, severity, attributes, a readable body
-    received = stack.wait_for(
-        lambda: stack.receive_alerts(deployed.sqs, oncall_queue),
-        timeout=60,
-        what="the relayed alarm in the on-call queue",
+    # Then the on-call queue receives it once: event, severity, attributes, a readable body
+    oncall.wait_for(
+        lambda got: bool(alarms_in(got)), timeout=60, what="the relayed alarm in the on-call queue"
     )
-    assert len(received) == 1
-    message = received[0]
+    [message] = alarms_in(oncall.settled(attributes=PAGES))
     assert message["alert"]["event"] == "alarm.sweep_not_running"
     assert message["alert"]["severity"] == "critical"
     assert message["alert"]["alarm_name"] == f"{E2E_STACK}-sweep-not-running"
@@ -87,28 +99,24 @@ def test_a_sweep_not_running_alarm_reaches_the_oncall_queue(
 
 
 def test_an_alarm_back_to_ok_reaches_the_topic_but_does_not_page(
-    deployed: Deployed, oncall_queue: str, alerts_queue: str
+    deployed: Deployed, oncall: stack.AlertInbox, alert_inbox: stack.AlertInbox
 ) -> None:
     # Given the rotation-errors alarm
     alarm = deployed_alarm(deployed, "rotation-errors")
     # When it returns to OK and its notification is delivered
     deliver(deployed, alarm, "OK")
-    # Then an unfiltered subscriber gets alarm.resolved (info), and on call gets nothing
-    received = stack.wait_for(
-        lambda: stack.receive_alerts(deployed.sqs, alerts_queue),
-        timeout=60,
-        what="the relayed OK in the unfiltered queue",
+    # Then an unfiltered subscriber gets alarm.resolved (info) once, and on call gets no alarm
+    alert_inbox.wait_for(
+        lambda got: bool(alarms_in(got)), timeout=60, what="the relayed OK in the unfiltered queue"
     )
+    received = alarms_in(alert_inbox.settled())
     assert [m["alert"]["event"] for m in received] == ["alarm.resolved"]
     assert received[0]["alert"]["severity"] == "info"
-    oncall = stack.AlertInbox(
-        deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], oncall_queue
-    )
-    assert oncall.settled(attributes={"severity": "critical"}) == []
+    assert alarms_in(oncall.settled(attributes=PAGES)) == []
 
 
 def test_an_alarm_that_changes_state_in_cloudwatch_pages_oncall_through_the_relay(
-    deployed: Deployed, oncall_queue: str
+    deployed: Deployed, oncall: stack.AlertInbox
 ) -> None:
     # Given the deployed sweep-errors alarm
     cloudwatch = stack.client("cloudwatch", deployed.endpoint)
@@ -116,12 +124,13 @@ def test_an_alarm_that_changes_state_in_cloudwatch_pages_oncall_through_the_rela
     # When CloudWatch moves it into ALARM (LocalStack then runs the alarm's actions)
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="e2e: forced")
     try:
-        # Then on call receives alarm.sweep_errors, built from CloudWatch's own payload
-        received = stack.wait_for(
-            lambda: stack.receive_alerts(deployed.sqs, oncall_queue),
+        # Then on call receives alarm.sweep_errors once, built from CloudWatch's own payload
+        oncall.wait_for(
+            lambda got: bool(alarms_in(got)),
             timeout=60,
             what="the alarm CloudWatch raised, relayed",
         )
+        received = alarms_in(oncall.settled(attributes=PAGES))
         assert [m["alert"]["event"] for m in received] == ["alarm.sweep_errors"]
         assert received[0]["alert"]["alarm_name"] == name
         assert "e2e: forced" in received[0]["alert"]["message"]

@@ -130,8 +130,8 @@ def start_rotation(aws: Aws, secret_id: str, noop_arn: str) -> str:
     return str(aws.sm.rotate_secret(SecretId=secret_id, RotationLambdaARN=noop_arn)["VersionId"])
 
 
-def rotation_event(step: str, secret_id: str, token: str) -> dict[str, str]:
-    return {"Step": step, "SecretId": secret_id, "ClientRequestToken": token}
+def rotation_event(step: str, secret_id: str, version_id: str) -> dict[str, str]:
+    return {"Step": step, "SecretId": secret_id, "ClientRequestToken": version_id}
 
 
 def dumps(value: Any) -> str:

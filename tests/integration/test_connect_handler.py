@@ -58,7 +58,7 @@ def test_a_reauth_alert_carries_a_link_the_connect_handler_completes(
     fake_providers: FakeProviders,
     secret_factory,
     app_secret,
-    alert_queue: str,
+    alert_inbox: stack.AlertInbox,
     noop_rotation_function: str,
 ) -> None:
     # Given a Google connection whose grant was revoked, rotated by the rotation handler
@@ -74,13 +74,11 @@ def test_a_reauth_alert_carries_a_link_the_connect_handler_completes(
         **{"token-refresher:managed": "true", "token-refresher:provider": "google_ads"},
     )
     rotation = load_handler("rotation")
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     with pytest.raises(ProviderError, match="invalid_grant") as failed:
-        rotation.lambda_handler(rotation_event("createSecret", arn, token), LambdaContext())
+        rotation.lambda_handler(rotation_event("createSecret", arn, version_id), LambdaContext())
     assert failed.value.error_class is ErrorClass.REAUTH_REQUIRED
-    [envelope] = stack.wait_for(
-        lambda: stack.receive_alerts(aws.sqs, alert_queue), timeout=20, what="alert"
-    )
+    [envelope] = alert_inbox.settled()  # published before the handler returned
     link = envelope["alert"]["reconnect_url"]
     assert link.startswith(CONNECT_URL + "?l=")
     # (the failed rotation left its empty version at AWSPENDING: the consent supersedes it)
@@ -100,13 +98,8 @@ def test_a_reauth_alert_carries_a_link_the_connect_handler_completes(
     doc = stack.current_document(aws.sm, arn)
     assert fake_providers.is_valid(doc["refresh_token"], "refresh")
     assert stack.tags_of(aws.sm, arn)["token-refresher:status"] == "ok"
-    events = [
-        e["alert"]["event"]
-        for e in stack.wait_for(
-            lambda: stack.receive_alerts(aws.sqs, alert_queue), timeout=20, what="recovered"
-        )
-    ]
-    assert events == ["token.recovered"]
+    events = [e["alert"]["event"] for e in alert_inbox.settled()]
+    assert events == ["token.reauth_required", "token.recovered"]
     # And the same callback again is refused without writing
     versions = aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
     again = connect.lambda_handler(url_event(back.headers["Location"], cookie), LambdaContext())

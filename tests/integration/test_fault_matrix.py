@@ -42,10 +42,10 @@ class ProcessKilled(BaseException):
     """Raised where the process 'dies': nothing of ours catches a BaseException."""
 
 
-def run_steps(secret_arn: str, token: str, steps: tuple[str, ...] = STEPS) -> None:
+def run_steps(secret_arn: str, version_id: str, steps: tuple[str, ...] = STEPS) -> None:
     handler = load_handler("rotation").lambda_handler
     for step in steps:
-        handler(rotation_event(step, secret_arn, token), LambdaContext())
+        handler(rotation_event(step, secret_arn, version_id), LambdaContext())
 
 
 def versions(aws: Aws, arn: str) -> dict[str, list[str]]:
@@ -60,8 +60,15 @@ def has_value(aws: Aws, arn: str, version: str) -> bool:
     return True
 
 
-def drain(aws: Aws, queue: str) -> list[dict[str, Any]]:
-    return [e["alert"] for e in stack.receive_alerts(aws.sqs, queue, wait_seconds=1)]
+def settled(inbox: stack.AlertInbox) -> list[dict[str, Any]]:
+    """Every alert the queue received, once nothing else can arrive (a marker, not a wait)."""
+    return [e["alert"] for e in inbox.settled()]
+
+
+def arrived(inbox: stack.AlertInbox, what: str) -> list[dict[str, Any]]:
+    """The alerts, once one arrived and nothing else can (so a second one would be seen)."""
+    inbox.wait_for(bool, timeout=20, what=what)
+    return settled(inbox)
 
 
 @pytest.fixture
@@ -129,7 +136,7 @@ def test_provider_fault(
     aws,
     fake_providers,
     google_secret,
-    alert_queue,
+    alert_inbox,
     monkeypatch,
     noop_rotation_function,
 ):
@@ -137,23 +144,23 @@ def test_provider_fault(
     monkeypatch.setenv("HTTP_MAX_ATTEMPTS", "3")
     arn, document = google_secret()
     before = versions(aws, arn)
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     inject(fake_providers)
     # When createSecret runs
     with pytest.raises(TokenRefresherError) as info:
-        run_steps(arn, token, ("createSecret",))
+        run_steps(arn, version_id, ("createSecret",))
     # Then it is a transient error, AWSCURRENT is unchanged and nothing was written at AWSPENDING
     assert info.value.error_class is ErrorClass.TRANSIENT
     after = versions(aws, arn)
-    assert {v: s for v, s in after.items() if v != token} == before
-    assert after[token] == ["AWSPENDING"]
-    assert not has_value(aws, arn, token)
+    assert {v: s for v, s in after.items() if v != version_id} == before
+    assert after[version_id] == ["AWSPENDING"]
+    assert not has_value(aws, arn, version_id)
     assert stack.current_document(aws.sm, arn) == document
     # And the provider saw the expected number of attempts (POSTs are not blindly repeated)
     calls = [r for r in fake_providers.requests("google") if r.route == "token"]
     assert len(calls) == attempts
     # And one refresh_failed alert went out at once (the token expires before two more sweeps)
-    alerts = stack.wait_for(lambda: drain(aws, alert_queue), timeout=20, what="the alert")
+    alerts = arrived(alert_inbox, "the alert")
     assert [(a["event"], a["error_class"]) for a in alerts] == [
         ("token.refresh_failed", "transient")
     ]
@@ -235,29 +242,29 @@ def test_crash_point_is_completed_by_the_next_attempt_without_a_second_refresh(
     aws,
     fake_providers,
     microsoft_secret,
-    alert_queue,
+    alert_inbox,
     monkeypatch,
     noop_rotation_function,
 ):
     # Given a Microsoft connection (the refresh token changes on every refresh)
     arn, old_refresh = microsoft_secret()
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     crashing = CrashingStore(engine.store, operation, after=after)
     monkeypatch.setattr(engine, "store", crashing)
     # When the process dies at the crash point
     with pytest.raises(ProcessKilled):
-        run_steps(arn, token)
+        run_steps(arn, version_id)
     # And Secrets Manager retries the rotation with the same ClientRequestToken
-    run_steps(arn, token)
+    run_steps(arn, version_id)
     # Then the rotation completed with the refresh token issued the first time
     doc = stack.current_document(aws.sm, arn)
-    assert "AWSCURRENT" in versions(aws, arn)[token]
+    assert "AWSCURRENT" in versions(aws, arn)[version_id]
     assert doc["refresh_token"] != old_refresh
     assert fake_providers.is_valid(doc["refresh_token"], "refresh")
     refreshes = [r for r in fake_providers.requests("microsoft") if r.route == "token"]
     assert len(refreshes) == 1
-    assert drain(aws, alert_queue) == []
+    assert settled(alert_inbox) == []
     reliability.record(
         CRASH,
         case,
@@ -269,26 +276,26 @@ def test_crash_point_is_completed_by_the_next_attempt_without_a_second_refresh(
 
 
 def test_crash_before_pending_is_written_calls_the_provider_again(
-    aws, fake_providers, microsoft_secret, alert_queue, monkeypatch, noop_rotation_function
+    aws, fake_providers, microsoft_secret, alert_inbox, monkeypatch, noop_rotation_function
 ):
     # Given Microsoft's documented behaviour: the previous refresh token stays usable
     fake_providers.configure("microsoft", keep_old_refresh=True)
     arn, old_refresh = microsoft_secret()
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     monkeypatch.setattr(engine, "store", CrashingStore(engine.store, "put_pending", after=False))
     # When the process dies after the provider answered, before AWSPENDING was written
     with pytest.raises(ProcessKilled):
-        run_steps(arn, token)
-    assert not has_value(aws, arn, token)
+        run_steps(arn, version_id)
+    assert not has_value(aws, arn, version_id)
     # And the rotation is retried
-    run_steps(arn, token)
+    run_steps(arn, version_id)
     # Then the provider is called a second time (nothing was stored), and the rotation completes
     refreshes = [r for r in fake_providers.requests("microsoft") if r.route == "token"]
     assert [r.params["refresh_token"] for r in refreshes] == [old_refresh, old_refresh]
     doc = stack.current_document(aws.sm, arn)
     assert fake_providers.is_valid(doc["refresh_token"], "refresh")
-    assert drain(aws, alert_queue) == []
+    assert settled(alert_inbox) == []
     reliability.record(
         CRASH,
         "killed after the provider answered, before AWSPENDING was written",
@@ -399,21 +406,21 @@ ROTATION_CALLS = [
 
 
 def test_one_throttle_on_every_secrets_manager_call_is_absorbed(
-    aws, fake_providers, microsoft_secret, alert_queue, noop_rotation_function
+    aws, fake_providers, microsoft_secret, alert_inbox, noop_rotation_function
 ):
     # Given every Secrets Manager operation of a rotation throttled once
     arn, old_refresh = microsoft_secret()
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     injected = throttle(engine.store._client, "secrets-manager", dict.fromkeys(ROTATION_CALLS, 1))
     # When the rotation runs
-    run_steps(arn, token)
+    run_steps(arn, version_id)
     # Then the client's standard retries absorbed each throttle and the rotation completed once
     assert injected == dict.fromkeys(ROTATION_CALLS, 1)
-    assert "AWSCURRENT" in versions(aws, arn)[token]
+    assert "AWSCURRENT" in versions(aws, arn)[version_id]
     assert stack.current_document(aws.sm, arn)["refresh_token"] != old_refresh
     assert len([r for r in fake_providers.requests("microsoft") if r.route == "token"]) == 1
-    assert drain(aws, alert_queue) == []
+    assert settled(alert_inbox) == []
     reliability.record(
         THROTTLE,
         "each rotation call (" + ", ".join(ROTATION_CALLS) + ") throttled once",
@@ -423,20 +430,20 @@ def test_one_throttle_on_every_secrets_manager_call_is_absorbed(
 
 
 def test_persistent_put_throttling_fails_cleanly_and_alerts_once(
-    aws, fake_providers, google_secret, alert_queue, noop_rotation_function
+    aws, fake_providers, google_secret, alert_inbox, noop_rotation_function
 ):
     # Given PutSecretValue throttled on every attempt, and SNS Publish throttled once
     arn, document = google_secret()
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     put = throttle(engine.store._client, "secrets-manager", {"PutSecretValue": 100})
     publish = throttle(engine.notifier._client, "sns", {"Publish": 1})
     # When createSecret runs, then the AWS error reaches Secrets Manager
     with pytest.raises(StoreThrottled, match="ThrottlingException"):
-        run_steps(arn, token, ("createSecret",))
+        run_steps(arn, version_id, ("createSecret",))
     # And AWSCURRENT is unchanged, and the alert still arrives once (SNS retried)
     assert stack.current_document(aws.sm, arn) == document
-    alerts = stack.wait_for(lambda: drain(aws, alert_queue), timeout=20, what="the alert")
+    alerts = arrived(alert_inbox, "the alert")
     assert [a["event"] for a in alerts] == ["token.refresh_failed"]
     assert "ThrottlingException" in alerts[0]["message"]
     reliability.record(
@@ -519,7 +526,7 @@ class AwsSemanticsStore(SecretsManagerStore):
 
 
 def test_two_sweeps_and_a_manual_event_at_once_refresh_each_secret_once(
-    aws, fake_providers, secret_factory, app_secret, alert_queue, noop_rotation_function
+    aws, fake_providers, secret_factory, app_secret, alert_inbox, noop_rotation_function
 ):
     # Given 50 due Microsoft connections and a provider answering in 200 ms
     universe = f"tr-int-race-{uuid.uuid4().hex[:6]}"
@@ -577,7 +584,7 @@ def test_two_sweeps_and_a_manual_event_at_once_refresh_each_secret_once(
             stack.current_document(aws.sm, arn)["refresh_token"], "refresh"
         )
     assert all(r.errors == [] for r in reports)
-    assert drain(aws, alert_queue) == []
+    assert settled(alert_inbox) == []
     # And every secret was rotated at least once; rotations started after another run's refresh
     # finished without a provider call (the rotation function's 10-minute guard)
     started = [len(r.started) for r in reports]

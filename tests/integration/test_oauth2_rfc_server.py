@@ -199,9 +199,9 @@ def test_rotation_through_the_handler_stores_the_rotated_refresh_token(
     arn = secret_factory(_doc(rfc_server, first, app_id))
     # When the four rotation steps run through the handler (testSecret introspects the new token)
     handler = load_handler("rotation").lambda_handler
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-        handler(rotation_event(step, arn, token), LambdaContext())
+        handler(rotation_event(step, arn, version_id), LambdaContext())
     # Then the server rotated the refresh token and the new one is what Secrets Manager holds
     doc = stack.current_document(aws.sm, arn)
     assert doc["refresh_token"] not in (None, first)

@@ -19,10 +19,10 @@ META_APP_SECRET = "meta-app-secret-integration-0001"
 
 def run_steps(aws: Aws, secret_arn: str, noop: str) -> str:
     handler = load_handler("rotation").lambda_handler
-    token = start_rotation(aws, secret_arn, noop)
+    version_id = start_rotation(aws, secret_arn, noop)
     for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-        handler(rotation_event(step, secret_arn, token), LambdaContext())
-    return token
+        handler(rotation_event(step, secret_arn, version_id), LambdaContext())
+    return version_id
 
 
 def test_meta_rotation_promotes_new_token_and_updates_tags(
@@ -45,7 +45,7 @@ def test_meta_rotation_promotes_new_token_and_updates_tags(
         }
     )
     # When the four steps run through the handler
-    token = run_steps(aws, arn, noop_rotation_function)
+    version_id = run_steps(aws, arn, noop_rotation_function)
     # Then AWSCURRENT is the new version with a new token, ~60 days out, user field kept
     doc = stack.current_document(aws.sm, arn)
     assert doc["access_token"] != "EAAFake-initial-int-0001"
@@ -53,7 +53,7 @@ def test_meta_rotation_promotes_new_token_and_updates_tags(
     expires = datetime.fromisoformat(doc["expires_at"].replace("Z", "+00:00"))
     assert expires - datetime.now(UTC) > timedelta(days=59)
     stages = aws.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
-    assert "AWSCURRENT" in stages[token]
+    assert "AWSCURRENT" in stages[version_id]
     # And the tags carry the new expiry and an ok status
     tags = stack.tags_of(aws.sm, arn)
     assert tags["token-refresher:status"] == "ok"
@@ -90,7 +90,7 @@ def test_microsoft_rotation_stores_the_new_refresh_token(
 
 
 def test_invalid_grant_fails_keeps_current_and_alerts_without_token_material(
-    aws, fake_providers, secret_factory, app_secret, alert_queue, noop_rotation_function
+    aws, fake_providers, secret_factory, app_secret, alert_inbox, noop_rotation_function
 ):
     # Given a Google Ads connection whose refresh token was revoked
     app_id = app_secret("google", "g-client-id", "g-client-secret-int-0001")
@@ -104,17 +104,14 @@ def test_invalid_grant_fails_keeps_current_and_alerts_without_token_material(
     }
     arn = secret_factory(document)
     handler = load_handler("rotation").lambda_handler
-    token = start_rotation(aws, arn, noop_rotation_function)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
     # When createSecret runs, then the handler raises so Secrets Manager records the failure
     with pytest.raises(ProviderError, match="invalid_grant"):
-        handler(rotation_event("createSecret", arn, token), LambdaContext())
+        handler(rotation_event("createSecret", arn, version_id), LambdaContext())
     # And AWSCURRENT is unchanged
     assert stack.current_document(aws.sm, arn)["refresh_token"] == document["refresh_token"]
     # And one alert arrived in the subscribed queue with its attributes and no token material
-    alerts = stack.wait_for(
-        lambda: stack.receive_alerts(aws.sqs, alert_queue), timeout=20, what="the alert"
-    )
-    [envelope] = alerts
+    [envelope] = alert_inbox.settled()  # published before the handler returned
     assert envelope["alert"]["event"] == "token.reauth_required"
     assert envelope["alert"]["provider_code"] == "invalid_grant"
     assert envelope["MessageAttributes"]["event"]["Value"] == "token.reauth_required"

@@ -63,7 +63,7 @@ class InMemorySecretStore:
         self.calls: list[tuple[str, str]] = []
         self.fail_on: dict[str, list[Exception]] = {}
         self.on_rotate: Callable[[str, str], None] | None = None  # (name, token) -> run the steps
-        self._tokens = itertools.count(1)
+        self._version_ids = itertools.count(1)
         self.created_at: dict[str, float] = {}  # version id -> epoch (defaults to unknown)
 
     # --- test set-up helpers -------------------------------------------------------------------
@@ -92,12 +92,12 @@ class InMemorySecretStore:
         )
         return version
 
-    def start_rotation(self, name: str, token: str) -> None:
+    def start_rotation(self, name: str, version_id: str) -> None:
         """What RotateSecret does before calling the function: an empty AWSPENDING version."""
         secret = self._secrets[name]
         self._drop_label(secret, AWSPENDING)
-        secret.values[token] = None
-        secret.stages[token] = {AWSPENDING}
+        secret.values[version_id] = None
+        secret.stages[version_id] = {AWSPENDING}
 
     def current_value(self, name: str) -> str:
         secret = self._secrets[name]
@@ -255,10 +255,10 @@ class InMemorySecretStore:
         if lambda_arn:
             secret.rotation_enabled = True
             secret.rotation_lambda_arn = lambda_arn
-        token = f"rot-{next(self._tokens):05d}"
-        self.start_rotation(secret.name, token)
+        version_id = f"rot-{next(self._version_ids):05d}"
+        self.start_rotation(secret.name, version_id)
         if self.on_rotate is not None:
-            self.on_rotate(secret.name, token)
+            self.on_rotate(secret.name, version_id)
 
     @staticmethod
     def _drop_label(secret: _Secret, label: str, keep: str | None = None) -> None:

@@ -103,17 +103,22 @@ class Harness:
         self.store.create(name, value, tags={"token-refresher:managed": "true"})
         return name
 
-    def step(self, step: Step | str, name: str, token: str) -> StepResult:
-        event = {"Step": str(step), "SecretId": name, "ClientRequestToken": token}
+    def step(self, step: Step | str, name: str, version_id: str) -> StepResult:
+        event = {"Step": str(step), "SecretId": name, "ClientRequestToken": version_id}
         return self.engine.run(RotationRequest.from_event(event))
 
     def rotate(
-        self, name: str, token: str, steps: tuple[str, ...] | None = None, *, start: bool = True
+        self,
+        name: str,
+        version_id: str,
+        steps: tuple[str, ...] | None = None,
+        *,
+        start: bool = True,
     ) -> None:
         if start:
-            self.store.start_rotation(name, token)
+            self.store.start_rotation(name, version_id)
         for step in steps or tuple(s.value for s in Step):
-            self.step(step, name, token)
+            self.step(step, name, version_id)
 
 
 @pytest.fixture

@@ -77,8 +77,8 @@ def run(
 def _link(out: str) -> Link:
     url = out.strip().splitlines()[0]
     assert url.startswith(URL + "?" + LINK_PARAM + "=")
-    token = url.split("=", 1)[1]
-    return Link.verify(token, KEY.encode(), now=FixedClock()(), instance=TEST_INSTANCE)
+    signed = url.split("=", 1)[1]
+    return Link.verify(signed, KEY.encode(), now=FixedClock()(), instance=TEST_INSTANCE)
 
 
 def test_link_prints_a_signed_link_bound_to_the_connection(store: InMemorySecretStore) -> None:

@@ -24,9 +24,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 @pytest.fixture
 def sweeper(harness: Harness) -> SweepEngine:
-    def run_steps(name: str, token: str) -> None:
+    def run_steps(name: str, version_id: str) -> None:
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-            event = {"Step": step, "SecretId": name, "ClientRequestToken": token}
+            event = {"Step": step, "SecretId": name, "ClientRequestToken": version_id}
             harness.engine.run(RotationRequest.from_event(event))
 
     harness.store.on_rotate = run_steps

@@ -42,7 +42,7 @@ class TestHappyPath:
         # Given a managed token secret
         name = harness.add_secret()
         # When Secrets Manager runs the four steps
-        harness.rotate(name, "token-1")
+        harness.rotate(name, "version-1")
         # Then AWSCURRENT holds the refreshed token, the rotated refresh token and the user's field
         doc = harness.store.current_doc(name)
         assert doc.access_token == "fake-access-token-0001-xyz"
@@ -50,7 +50,7 @@ class TestHappyPath:
         assert doc.expires_at == harness.clock.now + timedelta(hours=1)
         assert doc.last_refreshed_at == harness.clock.now
         assert doc.extras == {"owner_team": "growth"}
-        assert AWSCURRENT in harness.store.version_stages(name)["token-1"]
+        assert AWSCURRENT in harness.store.version_stages(name)["version-1"]
         # And the provider was called once to refresh and once to validate
         assert (harness.provider.refresh_calls, harness.provider.validate_calls) == (1, 1)
         # And the tags describe the new state
@@ -69,7 +69,7 @@ class TestHappyPath:
         harness.provider.rotate_refresh_token = False
         name = harness.add_secret()
         # When the secret is rotated
-        harness.rotate(name, "token-1")
+        harness.rotate(name, "version-1")
         # Then the stored refresh token is the original one
         assert harness.store.current_doc(name).refresh_token == INITIAL_REFRESH
 
@@ -79,17 +79,17 @@ class TestHappyPath:
     def test_snake_case_step_names_are_accepted(self, harness: Harness, steps):
         # Given a secret, when the steps arrive spelt the other way
         name = harness.add_secret()
-        harness.rotate(name, "token-1", steps)
+        harness.rotate(name, "version-1", steps)
         # Then the rotation completes
         assert harness.store.current_doc(name).access_token == "fake-access-token-0001-xyz"
 
     def test_steps_on_an_already_current_version_do_nothing(self, harness: Harness):
         # Given a completed rotation
         name = harness.add_secret()
-        harness.rotate(name, "token-1")
+        harness.rotate(name, "version-1")
         # When Secrets Manager retries createSecret and finishSecret for that token
-        created = harness.step(Step.CREATE, name, "token-1")
-        finished = harness.step(Step.FINISH, name, "token-1")
+        created = harness.step(Step.CREATE, name, "version-1")
+        finished = harness.step(Step.FINISH, name, "version-1")
         # Then both are skipped and the provider is not called again
         assert (created.outcome, finished.outcome) == ("skipped", "skipped")
         assert harness.provider.refresh_calls == 1
@@ -99,10 +99,10 @@ class TestIdempotency:
     def test_create_twice_calls_provider_once(self, harness: Harness):
         # Given a rotation whose createSecret already ran
         name = harness.add_secret()
-        harness.store.start_rotation(name, "token-1")
-        harness.step(Step.CREATE, name, "token-1")
+        harness.store.start_rotation(name, "version-1")
+        harness.step(Step.CREATE, name, "version-1")
         # When Secrets Manager retries createSecret with the same token
-        result = harness.step(Step.CREATE, name, "token-1")
+        result = harness.step(Step.CREATE, name, "version-1")
         # Then the pending value is reused and the provider is not called again
         assert result.outcome == "reused"
         assert harness.provider.refresh_calls == 1
@@ -111,12 +111,12 @@ class TestIdempotency:
     def test_pending_written_before_a_crash_is_finished_without_provider(self, harness: Harness):
         # Given createSecret wrote AWSPENDING, then the process died before testSecret
         name = harness.add_secret()
-        harness.store.start_rotation(name, "token-1")
-        harness.step(Step.CREATE, name, "token-1")
+        harness.store.start_rotation(name, "version-1")
+        harness.step(Step.CREATE, name, "version-1")
         pending_refresh = harness.store.current_doc(name).refresh_token
         assert pending_refresh == INITIAL_REFRESH  # not promoted yet
         # When Secrets Manager retries the rotation with the same token
-        harness.rotate(name, "token-1", start=False)
+        harness.rotate(name, "version-1", start=False)
         # Then it completes with the refresh token the provider issued the first time
         assert harness.store.current_doc(name).refresh_token == "fake-refresh-token-0001-xyz"
         assert harness.provider.refresh_calls == 1
@@ -173,7 +173,7 @@ class TestPreconditions:
     def test_version_not_pending_is_refused_quietly(self, harness: Harness):
         # Given a version that exists but is not AWSPENDING (e.g. AWSPREVIOUS)
         name = harness.add_secret()
-        harness.rotate(name, "token-1")
+        harness.rotate(name, "version-1")
         previous = next(
             v for v, s in harness.store.version_stages(name).items() if "AWSPREVIOUS" in s
         )
@@ -229,13 +229,13 @@ class TestFailures:
         # Given a provider that revoked the refresh token
         harness.provider.refresh_with = reauth_error()
         name = harness.add_secret()
-        harness.store.start_rotation(name, "token-1")
+        harness.store.start_rotation(name, "version-1")
         # When createSecret runs, then the error reaches Secrets Manager
         with pytest.raises(ProviderError):
-            harness.step(Step.CREATE, name, "token-1")
+            harness.step(Step.CREATE, name, "version-1")
         # And AWSCURRENT is untouched and nothing was written at AWSPENDING
         assert harness.store.current_doc(name).access_token == INITIAL_ACCESS
-        assert harness.store.get_value(name, version_id="token-1") is None
+        assert harness.store.get_value(name, version_id="version-1") is None
         # And exactly one classified alert was published
         [alert] = harness.notifier.alerts
         assert alert.event.value == "token.reauth_required"
@@ -249,9 +249,9 @@ class TestFailures:
         }
         assert harness.store.tags_of(name)["token-refresher:status"] == "reauth-required"
         # When it fails the same way again, then no second alert is sent (it is not a transition)
-        harness.store.start_rotation(name, "token-2")
+        harness.store.start_rotation(name, "version-2")
         with pytest.raises(ProviderError):
-            harness.step(Step.CREATE, name, "token-2")
+            harness.step(Step.CREATE, name, "version-2")
         assert len(harness.notifier.alerts) == 1
 
     def test_reauth_reminder_after_a_day(self, harness: Harness):

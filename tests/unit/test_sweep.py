@@ -27,9 +27,9 @@ def epoch(harness: Harness, delta: timedelta) -> str:
 
 @pytest.fixture
 def sweeper(harness: Harness) -> SweepEngine:
-    def run_steps(name: str, token: str) -> None:
+    def run_steps(name: str, version_id: str) -> None:
         for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-            event = {"Step": step, "SecretId": name, "ClientRequestToken": token}
+            event = {"Step": step, "SecretId": name, "ClientRequestToken": version_id}
             harness.engine.run(RotationRequest.from_event(event))
 
     harness.store.on_rotate = run_steps

@@ -216,8 +216,8 @@ def test_oauth2_reconsent_without_a_refresh_token_is_refused(
     real = exchange._post_code
 
     def no_refresh(*args: Any, **kwargs: Any) -> Any:
-        token, body = real(*args, **kwargs)
-        return dataclasses.replace(token, refresh_token=None), body
+        tokens, body = real(*args, **kwargs)
+        return dataclasses.replace(tokens, refresh_token=None), body
 
     monkeypatch.setattr(exchange, "_post_code", no_refresh)
     # When the owner consents
@@ -392,7 +392,7 @@ def test_the_log_only_notifier_does_not_log_the_live_link(
     # Given an alert carrying a reconnect link, and no topic configured
     from token_refresher.runtime import LogOnlyNotifier
 
-    url = "https://abc.lambda-url.us-east-1.on.aws/?l=live-link-token-0001.sig"
+    url = "https://abc.lambda-url.us-east-1.on.aws/?l=live-signed-link-0001.sig"
     alert = Alert(
         AlertEvent.REAUTH_REQUIRED,
         secret_id="conn/x",
@@ -408,7 +408,7 @@ def test_the_log_only_notifier_does_not_log_the_live_link(
     # Then the log line says an alert was raised, without the link
     logged = [r for r in caplog.records if r.getMessage() == "alert (no topic configured)"]
     assert logged
-    assert "live-link-token-0001" not in repr(logged[0].__dict__)
+    assert "live-signed-link-0001" not in repr(logged[0].__dict__)
 
 
 def test_error_pages_show_no_operator_commands() -> None:

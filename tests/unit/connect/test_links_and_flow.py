@@ -48,10 +48,10 @@ def test_a_signed_link_verifies_and_carries_its_binding() -> None:
 
 @pytest.mark.parametrize("edit", ["secret", "provider", "signature"])
 def test_an_edited_link_is_tampered(edit: str) -> None:
-    token = _link().sign(KEY)
-    body, sig = token.split(".")
+    signed = _link().sign(KEY)
+    body, sig = signed.split(".")
     if edit == "signature":
-        token = body + "." + b64url(b"0" * 32)
+        signed = body + "." + b64url(b"0" * 32)
     else:
         text = unb64url(body).decode()
         text = (
@@ -59,34 +59,34 @@ def test_an_edited_link_is_tampered(edit: str) -> None:
             if edit == "secret"
             else text.replace("google_ads", "meta")
         )
-        token = b64url(text.encode()) + "." + sig
+        signed = b64url(text.encode()) + "." + sig
     with pytest.raises(LinkError) as err:
-        Link.verify(token, KEY, now=utcnow())
+        Link.verify(signed, KEY, now=utcnow())
     assert err.value.problem is LinkProblem.TAMPERED
 
 
 def test_another_key_or_instance_does_not_verify() -> None:
-    token = _link(instance="prod").sign(KEY)
+    signed = _link(instance="prod").sign(KEY)
     with pytest.raises(LinkError) as other_key:
-        Link.verify(token, b"y" * 32, now=utcnow(), instance="prod")
+        Link.verify(signed, b"y" * 32, now=utcnow(), instance="prod")
     with pytest.raises(LinkError) as other_instance:
-        Link.verify(token, KEY, now=utcnow(), instance="staging")
+        Link.verify(signed, KEY, now=utcnow(), instance="staging")
     assert other_key.value.problem is LinkProblem.TAMPERED
     assert other_instance.value.problem is LinkProblem.FOREIGN
 
 
 def test_a_link_expires() -> None:
-    token = _link(expires_at=utcnow() + timedelta(minutes=1)).sign(KEY)
-    Link.verify(token, KEY, now=utcnow())
+    signed = _link(expires_at=utcnow() + timedelta(minutes=1)).sign(KEY)
+    Link.verify(signed, KEY, now=utcnow())
     with pytest.raises(LinkError) as err:
-        Link.verify(token, KEY, now=utcnow() + timedelta(minutes=2))
+        Link.verify(signed, KEY, now=utcnow() + timedelta(minutes=2))
     assert err.value.problem is LinkProblem.EXPIRED
 
 
-@pytest.mark.parametrize("token", ["", "abc", "a.b.c", "!!.??", "e30.AAAA", "x" * 5000])
-def test_garbage_is_tampered(token: str) -> None:
+@pytest.mark.parametrize("signed", ["", "abc", "a.b.c", "!!.??", "e30.AAAA", "x" * 5000])
+def test_garbage_is_tampered(signed: str) -> None:
     with pytest.raises(LinkError) as err:
-        Link.verify(token, KEY, now=utcnow())
+        Link.verify(signed, KEY, now=utcnow())
     assert err.value.problem is LinkProblem.TAMPERED
 
 
@@ -100,7 +100,7 @@ def test_pkce_challenge_is_unpadded_base64url_of_sha256() -> None:
 
 
 def test_verifier_is_43_unreserved_characters_and_differs_per_flow() -> None:
-    a, b = Flow("tok", "flow-a", "google_ads"), Flow("tok", "flow-b", "google_ads")
+    a, b = Flow("signed-link", "flow-a", "google_ads"), Flow("signed-link", "flow-b", "google_ads")
     assert len(a.code_verifier(KEY)) == 43
     assert set(a.code_verifier(KEY)) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
@@ -109,7 +109,7 @@ def test_verifier_is_43_unreserved_characters_and_differs_per_flow() -> None:
 
 
 def test_state_is_bound_to_cookie_platform_and_key() -> None:
-    flow = Flow("tok", "flow-a", "google_ads")
+    flow = Flow("signed-link", "flow-a", "google_ads")
     cookie = flow.cookie(secure=True).split(";")[0]
     assert Flow.from_callback(cookie, flow.state(KEY), "google_ads", KEY) == flow
     with pytest.raises(FlowError):  # the platform's answer arrives on another platform's path
@@ -133,8 +133,8 @@ def test_state_is_bound_to_cookie_platform_and_key() -> None:
 def test_a_link_spelled_other_than_canonically_is_tampered(edit: Any) -> None:
     # Given a signed link whose signature is respelled (same bytes to a lenient decoder, or
     # extra characters a lenient decoder skips)
-    token = _link().sign(KEY)
-    spelled = edit(token)
+    signed = _link().sign(KEY)
+    spelled = edit(signed)
     # When it is verified, then it is refused
     with pytest.raises(LinkError) as err:
         Link.verify(spelled, KEY, now=utcnow())
@@ -145,9 +145,9 @@ def test_a_respelled_link_never_reaches_set_cookie(world: World) -> None:
     # Given a connection's link with a cookie attribute smuggled into its signature
     name = world.connection("google_ads")
     url = world.link(name, "google_ads")
-    token = signed_link(url) + "=; SameSite=None; Domain=evil"
+    respelled = signed_link(url) + "=; SameSite=None; Domain=evil"
     # When it is opened
-    visit = world.open(BASE_URL + "?" + urlencode({LINK_PARAM: token}))
+    visit = world.open(BASE_URL + "?" + urlencode({LINK_PARAM: respelled}))
     # Then the link is refused and no cookie is set
     assert visit.page.status == 400, visit.text
     assert "evil" not in visit.page.headers.get("Set-Cookie", "")
@@ -156,7 +156,7 @@ def test_a_respelled_link_never_reaches_set_cookie(world: World) -> None:
 def test_the_cookie_secret_binds_state_and_verifier() -> None:
     # Given an attempt, and another with the same link and flow id but its own secret
     flow = Flow.start("tok", "google_ads")
-    other = Flow("tok", flow.flow_id, "google_ads")
+    other = Flow("signed-link", flow.flow_id, "google_ads")
     cookie = flow.cookie(secure=True).split(";")[0]
     # Then the verifier and state differ, and the state matches only its own cookie
     assert other.code_verifier(KEY) != flow.code_verifier(KEY)

@@ -56,8 +56,8 @@ def _connection(store: InMemorySecretStore, provider: str, app_secret: str) -> s
     return name
 
 
-def _run(engine: RotationEngine, name: str, step: Step, token: str) -> None:
-    event = {"Step": step.value, "SecretId": name, "ClientRequestToken": token}
+def _run(engine: RotationEngine, name: str, step: Step, version_id: str) -> None:
+    event = {"Step": step.value, "SecretId": name, "ClientRequestToken": version_id}
     engine.run(RotationRequest.from_event(event))
 
 
@@ -72,10 +72,10 @@ def test_wrong_app_secret_is_one_config_alert_naming_the_app_secret(
     name = _connection(store, provider, STALE_SECRET)
     engine, notifier = _engine(fake_provider, store)
     # When two rotations fail on it
-    for token in ("v1", "v2"):
-        store.start_rotation(name, token)
+    for version_id in ("v1", "v2"):
+        store.start_rotation(name, version_id)
         with pytest.raises(ProviderError):
-            _run(engine, name, Step.CREATE, token)
+            _run(engine, name, Step.CREATE, version_id)
     # Then exactly one alert: config_invalid, naming the app credentials secret
     [alert] = notifier.alerts
     assert alert.event.value == "token.config_invalid"

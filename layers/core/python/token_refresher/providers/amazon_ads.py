@@ -39,7 +39,7 @@ REGION_BASE_URLS = {
 }
 DEFAULT_REGION = "NA"
 DEFAULT_BASE_URL = REGION_BASE_URLS[DEFAULT_REGION]
-GRANT_PATH = "/auth/o2/token"
+GRANT_PATH = "/auth/o2/token"  # the token endpoint: a grant is presented there
 INFO_PATH = "/auth/o2/tokeninfo"
 _EPOCH_THRESHOLD = 1_000_000_000  # larger exp values are absolute times, not seconds left
 

@@ -35,7 +35,7 @@ from token_refresher.timeutil import format_iso, from_epoch
 
 NAME = "linkedin"
 DEFAULT_BASE_URL = "https://www.linkedin.com"
-GRANT_PATH = "/oauth/v2/accessToken"
+GRANT_PATH = "/oauth/v2/accessToken"  # the token endpoint: a grant is presented there
 INTROSPECT_PATH = "/oauth/v2/introspectToken"
 
 REAUTH_HINT = (

@@ -371,3 +371,14 @@ class FakeSqs:
         ok = [e for e in Entries if e["Id"] not in refused]
         self.messages += [e["MessageBody"] for e in ok]
         return {"Successful": [{"Id": e["Id"]} for e in ok], "Failed": failed}
+
+
+class NetworkReached(Exception):
+    """A provider went to send a request where none may be sent (NoNetwork)."""
+
+
+class NoNetwork:
+    """An HttpClient stand-in: any request raises NetworkReached, nothing reaches a platform."""
+
+    def request(self, method: str, url: str, **_kwargs: Any) -> Any:
+        raise NetworkReached(f"{method} {url}")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support.fakes import TEST_INSTANCE
+from tests.support.fakes import TEST_INSTANCE, NetworkReached, NoNetwork
 from tests.unit.conftest import APP_SECRET_ID, Harness
 from token_refresher.binding import BindingError
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
@@ -164,17 +164,6 @@ def test_any_sweep_event_is_parsed_or_refused_by_field_and_never_rotates_unmanag
     assert report.started == []
     assert harness.store.writes() == []
     assert not any(op in ("rotate", "tag") for op, _ in harness.store.calls)
-
-
-class NetworkReached(Exception):
-    """The provider accepted the document and went to send a request: the probe stops there."""
-
-
-class NoNetwork:
-    """An HttpClient stand-in: no generated document ever reaches a real platform."""
-
-    def request(self, method: str, url: str, **_kwargs: Any) -> Any:
-        raise NetworkReached(f"{method} {url}")
 
 
 provider_options = st.sampled_from(

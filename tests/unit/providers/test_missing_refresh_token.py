@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.support.fakes import NoNetwork
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
@@ -31,13 +32,6 @@ REFRESHED_WITH_ONE: dict[str, dict[str, Any]] = {
 }
 # Providers that never hold one: a long-lived or system user token is re-exchanged or validated
 NO_REFRESH_TOKEN = {"meta", "meta_system_user"}
-
-
-class NoNetwork:
-    """Fails the test if the provider sends anything."""
-
-    def request(self, method: str, url: str, **_kwargs: Any) -> Any:
-        raise AssertionError(f"no request expected, got {method} {url}")
 
 
 def _document(provider: str, extra: dict[str, Any]) -> TokenDocument:

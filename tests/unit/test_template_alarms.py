@@ -67,10 +67,8 @@ def test_each_alarm_and_nothing_else_may_invoke_the_relay(template):
         alarm, attr = props["SourceArn"]["Fn::GetAtt"]
         assert attr == "Arn", name
         by_alarm[alarm] = resource.get("Condition")
-    alarms = {
-        n: r.get("Condition") for n, r in template["Resources"].items() if n in _alarms(template)
-    }
-    assert by_alarm == alarms
+    resources = template["Resources"]
+    assert by_alarm == {name: resources[name].get("Condition") for name in _alarms(template)}
 
 
 def test_the_relay_may_publish_to_the_alert_topic_and_do_nothing_else(template):

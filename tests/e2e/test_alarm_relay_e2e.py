@@ -46,9 +46,13 @@ def oncall(deployed: Deployed, oncall_queue: str) -> stack.AlertInbox:
 PAGES = {"severity": "critical"}  # a settle marker that passes the on-call filter
 
 
+def is_alarm(envelope: dict[str, Any]) -> bool:
+    """A relayed alarm, not a token alert (the stack's sweep may alert meanwhile)."""
+    return str(envelope["alert"]["event"]).startswith("alarm.")
+
+
 def alarms_in(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The relayed alarms among what a queue received (the stack's sweep may alert meanwhile)."""
-    return [e for e in received if str(e["alert"]["event"]).startswith("alarm.")]
+    return [e for e in received if is_alarm(e)]
 
 
 def deployed_alarm(deployed: Deployed, suffix: str) -> dict[str, Any]:
@@ -85,9 +89,7 @@ def test_a_sweep_not_running_alarm_reaches_the_oncall_queue(
     # When it goes into ALARM and its notification is delivered
     deliver(deployed, alarm, "ALARM")
     # Then the on-call queue receives it once: event, severity, attributes, a readable body
-    oncall.wait_for(
-        lambda got: bool(alarms_in(got)), timeout=60, what="the relayed alarm in the on-call queue"
-    )
+    oncall.matching(is_alarm, timeout=60, what="the relayed alarm in the on-call queue")
     [message] = alarms_in(oncall.settled(attributes=PAGES))
     assert message["alert"]["event"] == "alarm.sweep_not_running"
     assert message["alert"]["severity"] == "critical"
@@ -106,9 +108,7 @@ def test_an_alarm_back_to_ok_reaches_the_topic_but_does_not_page(
     # When it returns to OK and its notification is delivered
     deliver(deployed, alarm, "OK")
     # Then an unfiltered subscriber gets alarm.resolved (info) once, and on call gets no alarm
-    alert_inbox.wait_for(
-        lambda got: bool(alarms_in(got)), timeout=60, what="the relayed OK in the unfiltered queue"
-    )
+    alert_inbox.matching(is_alarm, timeout=60, what="the relayed OK in the unfiltered queue")
     received = alarms_in(alert_inbox.settled())
     assert [m["alert"]["event"] for m in received] == ["alarm.resolved"]
     assert received[0]["alert"]["severity"] == "info"
@@ -125,11 +125,7 @@ def test_an_alarm_that_changes_state_in_cloudwatch_pages_oncall_through_the_rela
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="e2e: forced")
     try:
         # Then on call receives alarm.sweep_errors once, built from CloudWatch's own payload
-        oncall.wait_for(
-            lambda got: bool(alarms_in(got)),
-            timeout=60,
-            what="the alarm CloudWatch raised, relayed",
-        )
+        oncall.matching(is_alarm, timeout=60, what="the alarm CloudWatch raised, relayed")
         received = alarms_in(oncall.settled(attributes=PAGES))
         assert [m["alert"]["event"] for m in received] == ["alarm.sweep_errors"]
         assert received[0]["alert"]["alarm_name"] == name

@@ -97,11 +97,8 @@ def _versions(deployed: Deployed, arn: str) -> dict[str, list[str]]:
 
 def _alerts(inbox: stack.AlertInbox, event: str) -> list[dict[str, Any]]:
     """The alerts of ``event`` received so far, once there is one (the inbox keeps the rest)."""
-
-    def of_event(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [e["alert"] for e in received if e["alert"]["event"] == event]
-
-    return of_event(inbox.wait_for(lambda got: bool(of_event(got)), timeout=60, what=event))
+    found = inbox.matching(lambda e: e["alert"]["event"] == event, timeout=60, what=event)
+    return [e["alert"] for e in found]
 
 
 def test_reconnect_from_an_alert_in_chromium(

@@ -199,17 +199,12 @@ def test_a_revoked_grant_that_is_not_due_is_caught_by_the_daily_liveness_check(
     )
 
     # Then the next sweeps' check sends token.reauth_required with its reconnect link
-    def reauth(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            e["alert"]
-            for e in received
-            if e["alert"]["secret_id"] == arn and e["alert"]["event"] == "token.reauth_required"
-        ]
+    def reauth(envelope: dict[str, Any]) -> bool:
+        alert = envelope["alert"]
+        return bool(alert["secret_id"] == arn and alert["event"] == "token.reauth_required")
 
-    received = alert_inbox.wait_for(
-        lambda got: bool(reauth(got)), timeout=150, what="the re-authorization alert"
-    )
-    [alert] = reauth(received)
+    [envelope] = alert_inbox.matching(reauth, timeout=150, what="the re-authorization alert")
+    alert = envelope["alert"]
     assert str(alert["reconnect_url"]).startswith(deployed.outputs["ConnectUrl"])
     assert "daily check" in str(alert["message"])
     tags = stack.tags_of(deployed.sm, arn)

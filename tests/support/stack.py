@@ -276,6 +276,13 @@ class AlertInbox:
             lambda: (got := self.poll()) and done(got) and got, timeout=timeout, what=what
         )
 
+    def matching(
+        self, keep: Callable[[dict[str, Any]], bool], *, timeout: float, what: str
+    ) -> list[dict[str, Any]]:
+        """The received envelopes ``keep`` accepts, once there is one; the rest stay received."""
+        got = self.wait_for(lambda received: any(map(keep, received)), timeout=timeout, what=what)
+        return [envelope for envelope in got if keep(envelope)]
+
     def settled(
         self, *, timeout: float = 30, attributes: Mapping[str, str] = {}
     ) -> list[dict[str, Any]]:

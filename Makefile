@@ -121,11 +121,16 @@ browser: ## Install Debian's chromium + chromium-driver (apt-get) unless present
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 .PHONY: lint
-lint: $(VENV)/.stamp ## ruff (lint + format check) and mypy on the library
+lint: $(VENV)/.stamp ## ruff (lint + format check), mypy, and the import contracts (lint-imports)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --python-version 3.11
+	$(IMPORT_CONTRACTS)
+
+# The library's layers and the handlers' one import (pyproject.toml, [tool.importlinter]); the
+# handlers are found as namespace packages on functions/.
+IMPORT_CONTRACTS := PYTHONPATH=layers/core/python:functions $(VENV)/bin/lint-imports --no-cache
 
 .PHONY: format
 format: $(VENV)/.stamp ## Apply ruff's formatting and safe fixes

@@ -22,12 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from bench.capacity import ROTATE_QUOTA_PER_S
 from bench.common import CallCounter, product_client, setup_client, use_region
 from token_refresher.adapters.queue import QueueDispatcher
 from token_refresher.adapters.secrets import SecretsManagerStore, SecretSummary
-from token_refresher.dispatch import ROTATE_QUOTA_PER_S, RotationWorker
-from token_refresher.starter import RotationStarter
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.sweep.dispatch import RotationWorker
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
+from token_refresher.sweep.starter import RotationStarter
 
 BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
 

@@ -8,7 +8,7 @@ hands the rotation function). Then the product's ``RotationEngine`` runs the fou
 rotation in-process against LocalStack's Secrets Manager, as four Lambda invocations would:
 
 - sequential baseline: ``SEQUENTIAL`` rotations one at a time; their mean duration sizes the pool;
-- parallel: the rest with ``dispatch.rotation_concurrency(mean duration)`` workers, i.e. the
+- parallel: the rest with ``capacity.rotation_concurrency(mean duration)`` workers, i.e. the
   reserved concurrency the template's RotationReservedConcurrency should get.
 
 The write quota (PutSecretValue + UpdateSecret + UpdateSecretVersionStage, ``BUDGET`` per second)
@@ -34,15 +34,15 @@ from requests.adapters import HTTPAdapter
 from tests.support.fake_providers import FakeProviders
 from tests.support.stack import provider_endpoints
 
+from bench.capacity import WRITES_PER_ROTATION, rotation_concurrency
 from bench.common import CallCounter, RegionalQuota, product_client, setup_client, use_region
 from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.config import Settings
-from token_refresher.dispatch import WRITES_PER_ROTATION, rotation_concurrency
+from token_refresher.events import RotationRequest, Step
 from token_refresher.http import HttpClient
 from token_refresher.observability import NullMetrics
-from token_refresher.protocol import RotationRequest, Step
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 
 BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
 
@@ -170,7 +170,7 @@ def run(endpoint: str, rotations: int = 200) -> dict[str, Any]:
         seq_calls = counter.total()
 
         # Parallel. Concurrency = rotations/s the write quota allows x seconds per rotation
-        # (Little's law, dispatch.rotation_concurrency). A rotation takes longer under load than
+        # (Little's law, capacity.rotation_concurrency). A rotation takes longer under load than
         # alone, so size once from the sequential time (calibration run), then again from the
         # time measured under that load: what an operator does with the function's Duration.
         def parallel(batch: list[tuple[str, str]], workers: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start, common, deployed_queue, fan_out, rotation_throughput, sweep_cost
-from token_refresher.dispatch import SWEEP_RESERVE_SECONDS, SWEEP_TIMEOUT_SECONDS, plan_sweep
+from bench.capacity import SWEEP_RESERVE_SECONDS, SWEEP_TIMEOUT_SECONDS, plan_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -28,8 +28,8 @@ from typing import Any
 
 from bench.common import CallCounter, product_client, setup_client, use_region
 from token_refresher.adapters.secrets import SecretsManagerStore, SecretSummary
-from token_refresher.starter import RotationStarter
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
+from token_refresher.sweep.starter import RotationStarter
 
 BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
 

@@ -20,8 +20,8 @@ from tests.support.leaks import (
 )
 from tests.support.localstack import ensure_localstack, stop_localstack
 from token_refresher.adapters.notifier import SnsNotifier
-from token_refresher.rotation import RotationEngine
-from token_refresher.sweep import SweepEngine
+from token_refresher.rotation.engine import RotationEngine
+from token_refresher.sweep.engine import SweepEngine
 
 
 @pytest.fixture(scope="session")

@@ -119,9 +119,8 @@ def seed(sm: Any, instance: str) -> dict[str, dict[str, Any]]:
     ms_access, ms_refresh = f"EwBDemo{secrets.token_hex(6)}", f"M.C5Demo{secrets.token_hex(8)}"
     apps = ((META_APP, "meta"), (MS_APP, "microsoft_ads"), (GOOGLE_APP, "google_ads"))
     for (name, client_id, secret), provider in apps:
-        stack.create_app_secret(  # binding.py; bound to the demo's instance (app-instances tag)
-            sm, name, client_id, secret, instances=instance, provider=provider
-        )
+        # credentials/binding.py; bound to the demo's instance (app-instances tag)
+        stack.create_app_secret(sm, name, client_id, secret, instances=instance, provider=provider)
     control("register_app", provider="meta", client_id=META_APP[1], client_secret=META_APP[2])
     control("seed", provider="meta", access_token=meta_token, expires_in=2 * 86400)
     control("seed", provider="microsoft", access_token=ms_access, refresh_token=ms_refresh)

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from token_refresher.adapters.errors import AwsError
 from token_refresher.connect.links import CONSENT_PROVIDERS
 from token_refresher.errors import TokenRefresherError
-from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.model import PROVIDER_NAMES
 from token_refresher_cli import __version__, adopt, check, links, onboard, rotate, status
 from token_refresher_cli.aws import Aws, explain_aws_failure
 from token_refresher_cli.console import (

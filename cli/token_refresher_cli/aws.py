@@ -20,7 +20,7 @@ from botocore.exceptions import (
 )
 
 from token_refresher.adapters.errors import error_code, error_message
-from token_refresher.dispatch import SWEEP_TIMEOUT_SECONDS
+from token_refresher.config import SWEEP_TIMEOUT_SECONDS
 from token_refresher_cli.console import CliError
 
 __all__ = ["CLIENT_CONFIG", "Aws", "error_code", "explain_aws_failure"]

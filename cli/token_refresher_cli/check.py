@@ -11,8 +11,8 @@ token. No version, tag or alert is written.
 
 ``--local`` runs the same validation from this machine instead, with your AWS credentials and
 the provider endpoints this machine reaches (PROVIDER_ENDPOINTS overrides them, for tests only),
-the app-credentials binding included (binding.py, before any provider call): useful before a
-stack exists, but it does not test what production runs.
+the app-credentials binding included (credentials/binding.py, before any provider call):
+useful before a stack exists, but it does not test what production runs.
 """
 
 from __future__ import annotations

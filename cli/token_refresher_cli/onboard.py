@@ -6,8 +6,8 @@ made when the result could not be stored:
 1. provider known, options well formed, the connection name free, the rotation function found
    (``--rotation-lambda-arn`` or the stack's RotationFunctionArn output);
 2. the app-credentials secret readable (and under the stack's AppSecretPrefix), and allowed to
-   serve this connection (binding.py: declared for this provider; for oauth2, every URL option
-   under its allowed_url_prefixes);
+   serve this connection (credentials/binding.py: declared for this provider; for oauth2, every
+   URL option under its allowed_url_prefixes);
 3. the token read from stdin (hidden prompt on a terminal);
 4. one provider call proving it works, with the library's own provider code: Meta exchanges the
    short-lived token for a long-lived one (``fb_exchange_token``), refresh-token providers refresh
@@ -26,10 +26,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from token_refresher.alerting.notices import human_deadline, merge_refresh, token_tags
 from token_refresher.errors import TokenRefresherError
 from token_refresher.instances import ownership_tags
 from token_refresher.model import TokenDocument
-from token_refresher.notices import human_deadline, merge_refresh, token_tags
 from token_refresher.providers.base import Provider
 from token_refresher.state import TAG_LAST_ROTATED, TokenState
 from token_refresher.timeutil import to_epoch

@@ -28,16 +28,16 @@ from typing import Any
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretNotFound
-from token_refresher.due import human_interval
 from token_refresher.errors import ConfigError
 from token_refresher.instances import refusal
-from token_refresher.starter import force_floor_refusal
-from token_refresher.sweep_request import (
+from token_refresher.sweep.request import (
     MANUAL_DETAIL_TYPE,
     MANUAL_SOURCE,
     MAX_SECRET_IDS,
     SweepRequest,
 )
+from token_refresher.sweep.starter import force_floor_refusal
+from token_refresher.timeutil import human_interval
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.instance import resolve_instance

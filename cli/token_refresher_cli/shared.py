@@ -9,8 +9,8 @@ from typing import Any
 
 from token_refresher.adapters.errors import AccessDenied
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
-from token_refresher.app_credentials import require_app_instance
-from token_refresher.binding import BindingError, verify_app_binding
+from token_refresher.credentials.binding import BindingError, verify_app_binding
+from token_refresher.credentials.lookup import require_app_instance
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import PROVIDER_NAMES, get_provider

@@ -8,7 +8,7 @@ has expired, or when a deadline only a human can move (Meta data access, LinkedI
 end...) is within 7 days. Then the command exits with EXIT_ATTENTION (2).
 
 Warnings do not change the exit code: a connection whose app credentials declare no provider
-(tagged by the rotation function, see binding.py) is listed with how to declare it.
+(tagged by the rotation function, see credentials/binding.py) is listed with how to declare it.
 """
 
 from __future__ import annotations

@@ -5,12 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from token_refresher.observability import handler_logger
-from token_refresher.runtime import alarm_relay
+from token_refresher.runtime import handler_logger, relay
 
 logger = handler_logger()
 
 
 @logger.inject_lambda_context(log_event=True)  # an alarm's name, state and reason: no secrets
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
-    return alarm_relay().relay(event)
+    return relay(event)

@@ -26,8 +26,8 @@ from token_refresher import runtime
 from token_refresher.adapters.errors import StoreThrottled, translate
 from token_refresher.adapters.secrets import RotationInProgress, SecretsManagerStore
 from token_refresher.errors import ErrorClass, TokenRefresherError
-from token_refresher.protocol import RotationRequest
-from token_refresher.sweep import SweepRequest
+from token_refresher.events import RotationRequest
+from token_refresher.sweep.request import SweepRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]
 

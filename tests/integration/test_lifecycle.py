@@ -21,7 +21,7 @@ from tests.support import lifecycle, stack
 from tests.support.fake_providers import FakeProviders
 from tests.support.handlers import LambdaContext, load_handler
 from token_refresher import runtime
-from token_refresher.adapters import checks
+from token_refresher.adapters import rotation_function
 from token_refresher.adapters.notifier import SnsNotifier
 from token_refresher.alerts import Alert
 
@@ -141,7 +141,7 @@ def simulation(
         def request(self, secret_id: str) -> None:
             rotation({"action": "liveness", "secret_id": secret_id}, LambdaContext())
 
-    monkeypatch.setattr(checks, "LambdaLivenessRequester", InProcessLiveness)
+    monkeypatch.setattr(rotation_function, "LambdaLivenessRequester", InProcessLiveness)
     runtime.reset()
     secrets = stack.SecretFactory(aws.sm, "tr-life", instance=instance)
     yield lifecycle.Simulation(aws.sm, fake_providers, clock, published, secrets)

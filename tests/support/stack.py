@@ -20,7 +20,7 @@ from botocore.config import Config
 
 from tests.support import authz
 from tests.support.leaks import SCANNER
-from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.model import PROVIDER_NAMES
 from token_refresher.timeutil import format_iso
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +174,8 @@ def create_app_secret(
     instances: str | None = None,
     **declared: Any,
 ) -> str:
-    """``declared``: the binding fields (``provider``, ``allowed_url_prefixes``), see binding.py;
+    """``declared``: the binding fields (``provider``, ``allowed_url_prefixes``), see
+    credentials/binding.py;
     ``instances``: the instances that may use it (tag token-refresher:app-instances)."""
     SCANNER.add_secrets(client_secret)
     body = json.dumps({"client_id": client_id, "client_secret": client_secret, **declared})

@@ -15,13 +15,13 @@ from tests.support.fakes import (
     RecordingNotifier,
 )
 from tests.support.leaks import SCANNER
+from token_refresher.events import RotationRequest, Step, StepResult
 from token_refresher.http import HttpClient
-from token_refresher.protocol import RotationRequest, Step, StepResult
 from token_refresher.providers.base import Provider, ProviderContext
-from token_refresher.rotation import RotationEngine
-from token_refresher.starter import RotationResumer, RotationStarter
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.state import AlertPolicy
-from token_refresher.sweep import SweepEngine
+from token_refresher.sweep.engine import SweepEngine
+from token_refresher.sweep.starter import RotationResumer, RotationStarter
 
 APP_SECRET_ID = "token-refresher/apps/fake-app"
 APP_CLIENT_SECRET = "app-client-secret-s3cr3t-value"

@@ -26,7 +26,7 @@ from token_refresher.adapters.errors import (
     translate,
 )
 from token_refresher.adapters.notifier import SnsNotifier
-from token_refresher.adapters.resume import LambdaRotationResumer
+from token_refresher.adapters.rotation_function import LambdaRotationResumer
 from token_refresher.adapters.secrets import SecretNotFound, SecretsManagerStore, SecretSummary
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import TokenRefresherError

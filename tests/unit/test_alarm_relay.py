@@ -13,7 +13,7 @@ from tests.support.alarms import ALARM_EVENT, documented_oncall_filter, matches
 from tests.unit.test_adapters import TOPIC, stubbed
 from token_refresher.adapters.errors import StoreThrottled
 from token_refresher.adapters.notifier import SnsNotifier
-from token_refresher.alarm_relay import ALARM_KINDS, AlarmNotice, AlarmRelay
+from token_refresher.alerting.alarm_relay import ALARM_KINDS, AlarmNotice, AlarmRelay
 from token_refresher.errors import ConfigError
 
 pytestmark = pytest.mark.unit

@@ -9,12 +9,12 @@ import pytest
 from tests.support.fakes import TEST_INSTANCE
 from tests.support.template import THIS_INSTANCE, load_template, statements
 from tests.unit.conftest import APP_SECRET_ID, Harness
-from token_refresher.app_credentials import AppCredentialsLookup, require_app_instance
 from token_refresher.config import Settings
+from token_refresher.credentials.lookup import AppCredentialsLookup, require_app_instance
 from token_refresher.errors import ConfigError
 from token_refresher.providers import get_provider
 from token_refresher.redact import Redactor
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 
 pytestmark = pytest.mark.unit
 

@@ -13,13 +13,13 @@ import pytest
 from tests.support.fake_providers import FakeProviders
 from tests.support.fakes import TEST_INSTANCE, FixedClock, InMemorySecretStore, RecordingNotifier
 from tests.support.leaks import SCANNER
-from token_refresher.binding import BindingError, UrlPrefix, verify_app_binding
+from token_refresher.credentials.binding import BindingError, UrlPrefix, verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass
 from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor
-from token_refresher.rotation import RotationEngine, RotationRequest, Step
+from token_refresher.rotation.engine import RotationEngine, RotationRequest, Step
 
 pytestmark = pytest.mark.unit
 

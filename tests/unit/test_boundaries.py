@@ -34,7 +34,13 @@ def engine_files() -> list[Path]:
 def test_the_scan_sees_the_library_and_an_adapter_import():
     # Given the scan over the library, then it finds the engines and would catch an import
     names = {p.relative_to(LIBRARY).as_posix() for p in engine_files()}
-    assert {"rotation.py", "sweep.py", "dispatch.py", "starter.py", "failures.py"} <= names
+    assert {
+        "rotation/engine.py",
+        "sweep/engine.py",
+        "sweep/dispatch.py",
+        "sweep/starter.py",
+        "alerting/failures.py",
+    } <= names
     assert "botocore.exceptions" in imported_modules(LIBRARY / "adapters" / "errors.py")
 
 

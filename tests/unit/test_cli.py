@@ -17,11 +17,11 @@ from tests.support.fakes import (
     RecordingNotifier,
     client_error,
 )
-from token_refresher.connection_check import CheckRequest, ConnectionChecker
 from token_refresher.http import HttpClient
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.check import CheckRequest, ConnectionChecker
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.timeutil import to_epoch
 from token_refresher_cli import rotate
 from token_refresher_cli.app import build_parser, main
@@ -679,7 +679,7 @@ def test_onboard_refuses_a_foreign_token_url_before_reading_the_token(store, clo
 def test_the_cli_waits_for_a_synchronous_sweep_as_long_as_the_sweep_may_run() -> None:
     # rotate --dry-run invokes the sweep and reads its answer: a shorter read timeout would give
     # up and retry (invoking the sweep again) while a large fleet is still being listed
-    from token_refresher.dispatch import SWEEP_TIMEOUT_SECONDS
+    from token_refresher.config import SWEEP_TIMEOUT_SECONDS
     from token_refresher_cli.aws import CLIENT_CONFIG
 
     assert CLIENT_CONFIG.read_timeout > SWEEP_TIMEOUT_SECONDS

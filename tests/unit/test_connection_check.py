@@ -9,10 +9,10 @@ import pytest
 
 from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.unit.conftest import APP_CLIENT_SECRET, INITIAL_ACCESS, INITIAL_REFRESH, Harness
-from token_refresher.connection_check import CheckRequest, ConnectionChecker
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
-from token_refresher.protocol import is_check_event
+from token_refresher.events import is_check_event
 from token_refresher.providers.base import ValidationResult
+from token_refresher.rotation.check import CheckRequest, ConnectionChecker
 
 pytestmark = pytest.mark.unit
 

@@ -11,20 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.capacity import (
+    SWEEP_RESERVE_SECONDS,
+    SWEEP_TIMEOUT_SECONDS,
+    plan_sweep,
+    rotation_concurrency,
+)
 
 from tests.support.fakes import TEST_INSTANCE, FakeSqs, client_error
 from tests.support.handlers import LambdaContext, load_handler
 from tests.unit.conftest import Harness
+from token_refresher import runtime
 from token_refresher.adapters.queue import QueueDispatcher, RotationJob
-from token_refresher.dispatch import (
-    SWEEP_RESERVE_SECONDS,
-    SWEEP_TIMEOUT_SECONDS,
-    RotationWorker,
-    plan_sweep,
-    rotation_concurrency,
-)
 from token_refresher.errors import ConfigError
-from token_refresher.sweep import SweepRequest
+from token_refresher.sweep.dispatch import RotationWorker
+from token_refresher.sweep.request import SweepRequest
 
 pytestmark = pytest.mark.unit
 
@@ -213,7 +214,7 @@ class TestRotationWorker:
     ):
         # Given the worker handler over the in-memory store, and RotateSecret throttled once
         app = worker_app
-        monkeypatch.setattr(app, "rotation_worker", lambda: worker(harness))
+        monkeypatch.setattr(runtime, "rotation_worker", lambda: worker(harness))
         names = [managed(harness, f"conn/h{i}") for i in range(3)]
         harness.store.fail_on["rotate"] = [client_error("ThrottlingException", "RotateSecret")]
         event: dict[str, Any] = {
@@ -242,7 +243,7 @@ class TestRotationWorker:
     ):
         # Given a batch whose first message is not a job and whose second is a due secret
         app = worker_app
-        monkeypatch.setattr(app, "rotation_worker", lambda: worker(harness))
+        monkeypatch.setattr(runtime, "rotation_worker", lambda: worker(harness))
         name = managed(harness, "conn/readable")
         event = {
             "Records": [

@@ -13,9 +13,9 @@ from tests.support.fakes import TEST_INSTANCE
 from tests.unit.conftest import Harness
 from token_refresher.config import Settings
 from token_refresher.errors import ConfigError
-from token_refresher.protocol import RotationRequest
-from token_refresher.starter import StartOutcome
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.events import RotationRequest
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
+from token_refresher.sweep.starter import StartOutcome
 
 pytestmark = pytest.mark.unit
 

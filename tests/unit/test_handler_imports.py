@@ -17,31 +17,30 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 SWEEP_ONLY = {
-    "token_refresher.sweep",
-    "token_refresher.dispatch",
-    "token_refresher.starter",
-    "token_refresher.adoption",
-    "token_refresher.deadlines",
+    "token_refresher.sweep.engine",
+    "token_refresher.sweep.dispatch",
+    "token_refresher.sweep.starter",
+    "token_refresher.sweep.adoption",
+    "token_refresher.sweep.deadlines",
     "token_refresher.adapters.queue",
-    "token_refresher.adapters.resume",
-    "token_refresher.adapters.checks",
-    "token_refresher.liveness",
+    "token_refresher.adapters.rotation_function",
+    "token_refresher.sweep.liveness",
 }
 ROTATION_ONLY = {
-    "token_refresher.rotation",
-    "token_refresher.connection_check",
-    "token_refresher.liveness_check",
+    "token_refresher.rotation.engine",
+    "token_refresher.rotation.check",
+    "token_refresher.rotation.liveness",
     "requests",
 }
 NOT_LOADED = {
     "rotation": SWEEP_ONLY
     | {
-        "token_refresher.connection_check",
-        "token_refresher.liveness_check",
+        "token_refresher.rotation.check",
+        "token_refresher.rotation.liveness",
         "token_refresher.connect",
     },
     "sweep": ROTATION_ONLY | {"token_refresher.connect"},
-    "worker": ROTATION_ONLY | {"token_refresher.sweep", "token_refresher.connect"},
+    "worker": ROTATION_ONLY | {"token_refresher.sweep.engine", "token_refresher.connect"},
     "connect": SWEEP_ONLY,
 }
 

@@ -11,13 +11,13 @@ import pytest
 from tests.support.fakes import TEST_INSTANCE
 from tests.unit.conftest import Harness, token_doc
 from token_refresher.adapters.queue import RotationJob
-from token_refresher.adoption import scan_due
 from token_refresher.config import Settings
-from token_refresher.dispatch import RotationWorker
 from token_refresher.errors import ConfigError
 from token_refresher.instances import NotThisInstance, list_own, refusal
-from token_refresher.starter import StartOutcome
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.sweep.adoption import scan_due
+from token_refresher.sweep.dispatch import RotationWorker
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
+from token_refresher.sweep.starter import StartOutcome
 
 pytestmark = pytest.mark.unit
 

@@ -1,9 +1,8 @@
-"""The library's shape: imports flow only downward between layers, and no room is too big.
+"""The library's shape: no room is too big, and one word per idea.
 
-The layers, lowest first. A module may import from its own layer and the layers below it, never
-from a layer above (imports inside functions and TYPE_CHECKING blocks count too: a reader follows
-them all the same). Every module must be in exactly one layer, so a new module is placed on
-purpose."""
+Which module may import which is not checked here: the layers are import-linter contracts
+(pyproject.toml, `make lint`), and tests/tooling/test_import_contracts.py shows each one failing
+on a deliberate violation."""
 
 from __future__ import annotations
 
@@ -25,55 +24,6 @@ VAGUE_NAMES = {
     "link_token": "signed_link (what Link.sign makes and Link.verify reads)",
 }
 
-# (layer, the modules in it: a name, or a package ending in ".*" for every module under it)
-LAYERS: list[tuple[str, set[str]]] = [
-    (
-        "values",  # plain values and helpers every layer shares; no AWS, no platform calls
-        {
-            PACKAGE,
-            "errors",
-            "timeutil",
-            "redact",
-            "observability",
-            "alerts",
-            "state",
-            "protocol",
-            "model",
-            "http",
-        },
-    ),
-    ("adapters", {"adapters", "adapters.*"}),  # every AWS call, behind the project's own types
-    ("providers", {"providers", "providers.*"}),  # every platform call, behind base.Provider
-    (
-        "rules",  # decisions over values: who owns a secret, is it due, may it use these apps
-        {"instances", "due", "binding", "notices", "config", "liveness"},
-    ),
-    (
-        "engines",  # what the functions do, over adapters and providers
-        {
-            "rotation",
-            "rotation_checks",
-            "failures",
-            "app_credentials",
-            "connection_check",
-            "liveness_check",
-            "alarm_relay",
-            "starter",
-            "dispatch",
-            "deadlines",
-            "adoption",
-            "sweep",
-            "sweep_request",
-            "selection",
-            "sweep_report",
-            "sweep_unowned",
-            "decision",
-        },
-    ),
-    ("connect", {"connect", "connect.*"}),  # the consent endpoint, over the rotation engine
-    ("composition", {"runtime"}),  # builds everything from the settings
-]
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(LIBRARY).with_suffix("").parts
@@ -81,68 +31,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts) or PACKAGE
 
 
-def layer_of(module: str) -> int | None:
-    for rank, (_name, members) in enumerate(LAYERS):
-        for member in members:
-            if module == member or (
-                member.endswith(".*") and module.startswith(member.removesuffix("*"))
-            ):
-                return rank
-    return None
-
-
-def library_imports(path: Path) -> set[str]:
-    """The library modules a file imports (``from token_refresher.x import y`` names x, or x.y
-    when y is a module), at any depth."""
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        for name in names:
-            if name != PACKAGE and not name.startswith(PACKAGE + "."):
-                continue
-            relative = name.removeprefix(PACKAGE + ".") if name != PACKAGE else PACKAGE
-            target = LIBRARY.joinpath(*relative.split("."))
-            if relative == PACKAGE or target.with_suffix(".py").exists() or target.is_dir():
-                out.add(relative)
-    return out
-
-
 def modules() -> dict[str, Path]:
     return {module_name(p): p for p in sorted(LIBRARY.rglob("*.py"))}
-
-
-def test_every_module_is_in_exactly_one_layer():
-    # Given every library module, then each belongs to one layer (new modules are placed)
-    unplaced = sorted(m for m in modules() if layer_of(m) is None)
-    assert unplaced == []
-    multiple = [m for m in modules() if sum(layer_of(m) == r for r in range(len(LAYERS))) != 1]
-    assert multiple == []
-
-
-def test_the_scan_sees_an_upward_import():
-    # Given a file importing the composition root and a connect module, then both are seen
-    probe = LIBRARY / "errors.py"
-    assert library_imports(LIBRARY / "runtime.py") >= {"config", "adapters.aws"}
-    assert layer_of("connect.minter") > layer_of("adapters.notifier")  # type: ignore[operator]
-    assert library_imports(probe) == set()
-
-
-def test_imports_flow_only_downward():
-    # Given each module's layer and the layers of what it imports
-    upward = {
-        f"{name} ({LAYERS[layer_of(name)][0]})": sorted(  # type: ignore[index]
-            f"{dep} ({LAYERS[layer_of(dep)][0]})"  # type: ignore[index]
-            for dep in library_imports(path)
-            if layer_of(dep) is not None and layer_of(dep) > layer_of(name)  # type: ignore[operator]
-        )
-        for name, path in modules().items()
-    }
-    # Then no import climbs to a higher layer
-    assert {k: v for k, v in upward.items() if v} == {}
 
 
 def test_no_module_over_350_lines_and_no_class_over_200():
@@ -194,3 +84,44 @@ def test_one_word_per_idea():
     # Then no name is a bare "token": a version id, a signed link, the tokens a consent issued
     # and the OAuth credential each have their own word (docs/architecture.md, "Words")
     assert [hit for path in paths for hit in vague_names(path)] == []
+
+
+def bound_names(path: Path) -> set[str]:
+    """The names a module binds at its top level (definitions, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def declared_all(path: Path) -> list[str] | None:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return list(ast.literal_eval(node.value))
+    return None
+
+
+def test_every_package_declares_its_surface():
+    # Given every package of the library (the root, the wings, providers/, adapters/)
+    packages = sorted(LIBRARY.rglob("__init__.py"))
+    assert len(packages) >= 8
+    # Then each declares __all__, and every name in it exists: a public module of a wing
+    # package, or a name the package itself defines
+    undeclared = [p.parent.name for p in packages if declared_all(p) is None]
+    assert undeclared == []
+    missing = {
+        p.parent.name: [
+            name
+            for name in declared_all(p) or []
+            if not (p.parent / f"{name}.py").exists() and name not in bound_names(p)
+        ]
+        for p in packages
+    }
+    assert {k: v for k, v in missing.items() if v} == {}

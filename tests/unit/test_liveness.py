@@ -10,15 +10,16 @@ import pytest
 
 from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.unit.conftest import Harness
-from token_refresher.adapters.checks import LambdaLivenessRequester
 from token_refresher.adapters.errors import AwsError
-from token_refresher.connection_check import ConnectionChecker
+from token_refresher.adapters.rotation_function import LambdaLivenessRequester
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
-from token_refresher.liveness import TAG_CHECKED_AT, LivenessSweep
-from token_refresher.liveness_check import LivenessCheck, LivenessRequest
-from token_refresher.protocol import is_liveness_event
+from token_refresher.events import is_liveness_event
 from token_refresher.providers.base import ValidationResult
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.rotation.check import ConnectionChecker
+from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
+from token_refresher.state import TAG_CHECKED_AT
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
+from token_refresher.sweep.liveness import LivenessSweep
 
 pytestmark = pytest.mark.unit
 

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from tests.support.fakes import TEST_INSTANCE, NetworkReached, NoNetwork
 from tests.unit.conftest import APP_SECRET_ID, Harness
-from token_refresher.binding import BindingError
+from token_refresher.credentials.binding import BindingError
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
-from token_refresher.protocol import RotationRequest, Step
-from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.events import RotationRequest, Step
+from token_refresher.model import PROVIDER_NAMES
 from token_refresher.providers.base import ProviderContext
-from token_refresher.sweep import SweepRequest
+from token_refresher.sweep.request import SweepRequest
 
 pytestmark = pytest.mark.unit
 

@@ -16,7 +16,7 @@ from token_refresher.errors import (
     ProviderError,
     SecretFormatError,
 )
-from token_refresher.protocol import RotationRequest, Step
+from token_refresher.events import RotationRequest, Step
 from token_refresher.providers.base import Notice, NoticeKind, RefreshResult, ValidationResult
 from token_refresher.state import AlertPolicy
 

@@ -10,10 +10,11 @@ import pytest
 
 from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.unit.conftest import Harness
-from token_refresher.due import RefreshAhead, decide
 from token_refresher.errors import ConfigError
-from token_refresher.protocol import RotationRequest
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.events import RotationRequest
+from token_refresher.state import RefreshAhead
+from token_refresher.sweep.decision import decide
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.template import load_template
-from token_refresher.alarm_relay import ALARM_KINDS, kind_of
+from token_refresher.alerting.alarm_relay import ALARM_KINDS, kind_of
 
 pytestmark = pytest.mark.unit
 

@@ -22,7 +22,7 @@ from token_refresher.connect.service import ConnectService, HttpRequest
 from token_refresher.connect.store import TAG_AWAITING
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.timeutil import utcnow
 
 BASE_URL = "https://abcdefghij.lambda-url.us-east-1.on.aws/"

@@ -11,10 +11,10 @@ import pytest
 from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.support.template import allows_on_own_managed_secret, load_template, statements
 from tests.unit.conftest import Harness
-from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import TAG_CONNECT_NONCE, Link, pending_version
 from token_refresher.connect.minter import LinkMinter, SigningKey
-from token_refresher.sweep import SweepEngine, SweepRequest
+from token_refresher.connect.reconnect import LinkingNotifier
+from token_refresher.sweep.engine import SweepEngine, SweepRequest
 
 pytestmark = pytest.mark.unit
 

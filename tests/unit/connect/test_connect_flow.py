@@ -11,9 +11,9 @@ from tests.support.fake_providers import FakeProviders
 from tests.unit.connect.browser import World, signed_link
 from token_refresher.adapters.errors import AwsError
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import NONCE_USED
 from token_refresher.connect.pages import CSP, STYLE, STYLE_HASH
+from token_refresher.connect.reconnect import LinkingNotifier
 from token_refresher.errors import ConfigError
 from token_refresher.timeutil import format_iso, utcnow
 

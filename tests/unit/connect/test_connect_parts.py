@@ -13,9 +13,9 @@ from tests.support.fakes import TEST_INSTANCE, InMemorySecretStore, RecordingNot
 from tests.unit.connect.browser import BASE_URL, SIGNING, World
 from token_refresher.adapters.errors import AwsError
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import Link, LinkError, LinkProblem
 from token_refresher.connect.minter import KeySource, LinkMinter, SigningKey
+from token_refresher.connect.reconnect import LinkingNotifier
 from token_refresher.connect.service import HttpRequest
 from token_refresher.connect.store import load_connection
 from token_refresher.errors import ConfigError

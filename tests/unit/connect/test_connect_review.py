@@ -15,9 +15,9 @@ from tests.unit.connect.browser import World
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import callback, exchange
 from token_refresher.connect.attempts import TAG_CONNECT_FAILURES
-from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import NONCE_USED, pending_version
 from token_refresher.connect.minter import KeySource, SigningKey
+from token_refresher.connect.reconnect import LinkingNotifier
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ValidationResult

@@ -12,7 +12,7 @@ from tests.support.template import load_template
 from tests.unit.connect.browser import BASE_URL, World
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect.attempts import MAX_FAILED_CALLBACKS, TAG_CONNECT_FAILURES
-from token_refresher.connect.linking import LinkingNotifier
+from token_refresher.connect.reconnect import LinkingNotifier
 from token_refresher.timeutil import utcnow
 
 pytestmark = pytest.mark.unit

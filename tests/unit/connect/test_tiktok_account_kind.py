@@ -12,8 +12,8 @@ from tests.support.fake_providers import FakeProviders
 from tests.unit.connect.browser import SIGNING, World
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect.exchange import CodeGrant, exchange_code
-from token_refresher.connect.linking import LinkingNotifier
 from token_refresher.connect.links import TAG_CONNECT_NONCE, Link, new_nonce
+from token_refresher.connect.reconnect import LinkingNotifier
 from token_refresher.errors import ConfigError
 from token_refresher.model import AppCredentials
 from token_refresher.timeutil import utcnow

@@ -19,12 +19,12 @@ from tests.support.fake_providers import _graph_error
 from tests.support.oracles import Recorder, Sent, assert_same_request, our_context
 from token_refresher.errors import ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import graph, meta
+from token_refresher.providers import meta, meta_graph
 
 pytestmark = pytest.mark.unit
 
 APP = AppCredentials("1234567890", "meta-app-secret-0001")
-VERSION = graph.DEFAULT_GRAPH_VERSION
+VERSION = meta_graph.DEFAULT_GRAPH_VERSION
 DEBUG = {
     "data": {
         "app_id": APP.client_id,

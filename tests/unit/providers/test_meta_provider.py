@@ -9,8 +9,8 @@ from tests.support.fake_providers import FakeProviders, Response
 
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import graph as graph_api
 from token_refresher.providers import meta
+from token_refresher.providers import meta_graph as graph_api
 from token_refresher.providers.base import NoticeKind, ProviderContext
 
 pytestmark = pytest.mark.unit

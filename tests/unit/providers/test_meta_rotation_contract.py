@@ -14,7 +14,7 @@ from token_refresher.errors import ProviderError
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor, keyed_proof
-from token_refresher.rotation import RotationEngine, RotationRequest, Step
+from token_refresher.rotation.engine import RotationEngine, RotationRequest, Step
 
 pytestmark = pytest.mark.unit
 

@@ -7,12 +7,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from token_refresher.due import RefreshAhead
 from token_refresher.errors import ConfigError
 from token_refresher.http import check_url
 from token_refresher.instances import instance_name
-from token_refresher.providers import PROVIDER_NAMES
-from token_refresher.state import AlertPolicy
+from token_refresher.model import PROVIDER_NAMES
+from token_refresher.state import AlertPolicy, RefreshAhead
+
+# The SweepFunction's Timeout in template.yaml (Lambda's maximum; a unit test keeps the two
+# equal). The CLI waits this long, and more, for a synchronous sweep (`rotate --dry-run`).
+SWEEP_TIMEOUT_SECONDS = 900
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, TypeVar
 
 from token_refresher.errors import ConfigError
 from token_refresher.state import TAG_INSTANCE, TAG_MANAGED
-
-if TYPE_CHECKING:
-    from token_refresher.adapters.secrets import SecretSummary
 
 # Stack names are [A-Za-z][A-Za-z0-9-]*; a little wider, still safe in tags, IAM and patterns.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -98,18 +95,26 @@ def ensure_own(tags: Mapping[str, str], instance: str) -> None:
         raise NotThisInstance(why, remediation=remediation(instance))
 
 
-class _Lister(Protocol):
-    def list_by_tag(self, key: str, value: str) -> Iterator[SecretSummary]: ...
+class _Tagged(Protocol):
+    @property
+    def tags(self) -> Mapping[str, str]: ...
 
 
-def list_own(store: _Lister, instance: str) -> Iterator[SecretSummary]:
+_Listed_co = TypeVar("_Listed_co", bound=_Tagged, covariant=True)
+
+
+class _Lister(Protocol[_Listed_co]):
+    def list_by_tag(self, key: str, value: str) -> Iterator[_Listed_co]: ...
+
+
+def list_own(store: _Lister[_Listed_co], instance: str) -> Iterator[_Listed_co]:
     """This instance's managed secrets (ListSecrets filtered on the instance tag)."""
     for entry in store.list_by_tag(TAG_INSTANCE, instance):
         if owner_of(entry.tags) == instance:
             yield entry
 
 
-def list_unowned(store: _Lister) -> Iterator[SecretSummary]:
+def list_unowned(store: _Lister[_Listed_co]) -> Iterator[_Listed_co]:
     """Managed secrets with no instance tag (made by a version before instances)."""
     for entry in store.list_by_tag(TAG_MANAGED, "true"):
         if is_unowned(entry.tags):

@@ -25,6 +25,18 @@ from token_refresher.errors import ConfigError, SecretFormatError
 from token_refresher.timeutil import format_iso, parse_iso
 
 SCHEMA_VERSION = 1
+# The platforms a token document may name (``provider``); each has a module in providers/ (its
+# registry is keyed by these names, and a unit test keeps the two equal).
+PROVIDER_NAMES = (
+    "amazon_ads",
+    "google_ads",
+    "linkedin",
+    "meta",
+    "meta_system_user",
+    "microsoft_ads",
+    "oauth2",
+    "tiktok",
+)
 MAX_DOCUMENT_BYTES = 65_536  # Secrets Manager's own limit on a secret value
 
 _KNOWN_FIELDS = (

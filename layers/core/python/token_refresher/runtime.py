@@ -1,14 +1,19 @@
 """Composition root: build the engine once per Lambda container from the validated settings.
 
 Every engine built here reads the time through :func:`now`: the wall clock, unless a test runs the
-handlers on a simulated one (``runtime.clock``, the lifecycle test)."""
+handlers on a simulated one (``runtime.clock``, the lifecycle test).
+
+The handlers import this module only (an import-linter contract): each calls one entry point
+below (:func:`rotate`, :func:`sweep`, :func:`work`, :func:`serve`, :func:`relay`) with the raw
+event, and logs through :func:`handler_logger`."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from token_refresher.adapters.aws import client
 from token_refresher.adapters.notifier import Notifier, SnsNotifier
@@ -16,7 +21,8 @@ from token_refresher.adapters.secrets import SecretsManagerStore
 from token_refresher.alerts import Alert
 from token_refresher.config import Settings
 from token_refresher.errors import ConfigError
-from token_refresher.observability import EmfMetrics, logger
+from token_refresher.events import RotationRequest, is_check_event, is_liveness_event
+from token_refresher.observability import EmfMetrics, handler_logger, logger
 from token_refresher.timeutil import Clock, utcnow
 
 # Each function's own engine is imported where it is built (PLC0415 below): a function loads only
@@ -24,18 +30,18 @@ from token_refresher.timeutil import Clock, utcnow
 # rotation function never loads the sweep, the queue or the starter).
 if TYPE_CHECKING:
     from token_refresher.adapters.queue import QueueDispatcher
-    from token_refresher.adapters.resume import LambdaRotationResumer
-    from token_refresher.alarm_relay import AlarmRelay
+    from token_refresher.adapters.rotation_function import LambdaRotationResumer
+    from token_refresher.alerting.alarm_relay import AlarmRelay
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
-    from token_refresher.connection_check import ConnectionChecker
-    from token_refresher.dispatch import RotationWorker
-    from token_refresher.liveness import LivenessSweep
-    from token_refresher.liveness_check import LivenessCheck
     from token_refresher.providers.base import ProviderContext
-    from token_refresher.rotation import RotationEngine
-    from token_refresher.starter import RotationStarter
-    from token_refresher.sweep import SweepEngine
+    from token_refresher.rotation.check import ConnectionChecker
+    from token_refresher.rotation.engine import RotationEngine
+    from token_refresher.rotation.liveness import LivenessCheck
+    from token_refresher.sweep.dispatch import RotationWorker
+    from token_refresher.sweep.engine import SweepEngine
+    from token_refresher.sweep.liveness import LivenessSweep
+    from token_refresher.sweep.starter import RotationStarter
 
 
 clock: Clock = utcnow
@@ -87,7 +93,7 @@ def notifier(cfg: Settings) -> Notifier:
     minter = link_minter(cfg)
     if minter is None:
         return base
-    from token_refresher.connect.linking import LinkingNotifier  # noqa: PLC0415 - connect stacks
+    from token_refresher.connect.reconnect import LinkingNotifier  # noqa: PLC0415 - connect stacks
 
     return LinkingNotifier(base, minter)
 
@@ -129,7 +135,7 @@ def connect_service() -> ConnectService:
 
 @cache
 def rotation_engine() -> RotationEngine:
-    from token_refresher.rotation import RotationEngine  # noqa: PLC0415
+    from token_refresher.rotation.engine import RotationEngine  # noqa: PLC0415
 
     cfg = settings()
     return RotationEngine(
@@ -145,7 +151,7 @@ def rotation_engine() -> RotationEngine:
 
 @cache
 def sweep_engine() -> SweepEngine:
-    from token_refresher.sweep import SweepEngine  # noqa: PLC0415
+    from token_refresher.sweep.engine import SweepEngine  # noqa: PLC0415
 
     cfg = settings()
     return SweepEngine(
@@ -167,7 +173,7 @@ def sweep_engine() -> SweepEngine:
 def alarm_relay() -> AlarmRelay:
     """The alarm relay publishes straight to the topic (no consent links; failures raise, so that
     the alarm's asynchronous invoke is retried)."""
-    from token_refresher.alarm_relay import AlarmRelay  # noqa: PLC0415
+    from token_refresher.alerting.alarm_relay import AlarmRelay  # noqa: PLC0415
 
     topic = settings().alert_topic_arn
     if not topic:
@@ -177,7 +183,7 @@ def alarm_relay() -> AlarmRelay:
 
 @cache
 def rotation_worker() -> RotationWorker:
-    from token_refresher.dispatch import RotationWorker  # noqa: PLC0415
+    from token_refresher.sweep.dispatch import RotationWorker  # noqa: PLC0415
 
     return RotationWorker(_starter())
 
@@ -185,7 +191,7 @@ def rotation_worker() -> RotationWorker:
 @cache
 def _starter() -> RotationStarter:
     """The one way to start a rotation, shared by the sweep and the queue worker."""
-    from token_refresher.starter import RotationStarter  # noqa: PLC0415
+    from token_refresher.sweep.starter import RotationStarter  # noqa: PLC0415
 
     cfg = settings()
     return RotationStarter(
@@ -200,11 +206,11 @@ def _starter() -> RotationStarter:
 
 
 def _liveness(cfg: Settings) -> LivenessSweep | None:
-    """The daily liveness check: the sweep asks the rotation function (liveness.py)."""
+    """The daily liveness check: the sweep asks the rotation function (sweep/liveness.py)."""
     if not cfg.rotation_function_arn:
         return None
-    from token_refresher.adapters.checks import LambdaLivenessRequester  # noqa: PLC0415
-    from token_refresher.liveness import LivenessSweep  # noqa: PLC0415
+    from token_refresher.adapters.rotation_function import LambdaLivenessRequester  # noqa: PLC0415
+    from token_refresher.sweep.liveness import LivenessSweep  # noqa: PLC0415
 
     requester = LambdaLivenessRequester(client("lambda"), cfg.rotation_function_arn)
     return LivenessSweep(requester, sweep_interval=cfg.policy.sweep_interval)
@@ -213,7 +219,7 @@ def _liveness(cfg: Settings) -> LivenessSweep | None:
 def _resumer(cfg: Settings) -> LambdaRotationResumer | None:
     if not cfg.rotation_function_arn:
         return None
-    from token_refresher.adapters.resume import LambdaRotationResumer  # noqa: PLC0415
+    from token_refresher.adapters.rotation_function import LambdaRotationResumer  # noqa: PLC0415
 
     return LambdaRotationResumer(client("lambda"), cfg.rotation_function_arn)
 
@@ -236,8 +242,8 @@ def _store() -> SecretsManagerStore:
 def connection_checker() -> ConnectionChecker:
     """`token-refresher check` inside the stack: the rotation engine's store, provider context
     (ProviderEndpoints) and app-credentials lookup, so a check tests what a rotation runs."""
-    from token_refresher.connection_check import ConnectionChecker  # noqa: PLC0415
     from token_refresher.providers import get_provider  # noqa: PLC0415
+    from token_refresher.rotation.check import ConnectionChecker  # noqa: PLC0415
 
     engine = rotation_engine()
     return ConnectionChecker(
@@ -248,7 +254,7 @@ def connection_checker() -> ConnectionChecker:
 def liveness_check() -> LivenessCheck:
     """The sweep's daily liveness check, answered by the rotation function: the check above, its
     verdict recorded through the rotation engine's failure policy."""
-    from token_refresher.liveness_check import LivenessCheck  # noqa: PLC0415
+    from token_refresher.rotation.liveness import LivenessCheck  # noqa: PLC0415
 
     engine = rotation_engine()
     return LivenessCheck(connection_checker(), engine.failures, instance=engine.instance)
@@ -262,3 +268,53 @@ def reset() -> None:
     _store.cache_clear()
     connect_service.cache_clear()
     _keys.cache_clear()
+
+
+# --- the handlers' entry points: the raw event in, the function's answer out -------------------
+
+__all__ = ["handler_logger", "relay", "reset", "rotate", "serve", "sweep", "work"]
+
+
+def rotate(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The rotation function: a Secrets Manager rotation step, or a check (``{"action":
+    "check"}``) or the sweep's daily liveness check (``{"action": "liveness"}``), each loading its
+    module when asked (most invocations are rotation steps)."""
+    if is_liveness_event(event):
+        from token_refresher.rotation.liveness import LivenessRequest  # noqa: PLC0415
+
+        return liveness_check().run(LivenessRequest.from_event(event))
+    if is_check_event(event):
+        from token_refresher.rotation.check import CheckRequest  # noqa: PLC0415
+
+        return connection_checker().run(CheckRequest.from_event(event)).to_dict()
+    result = rotation_engine().run(RotationRequest.from_event(event))
+    body = {
+        "step": result.step.value,
+        "secret_id": result.secret_id,
+        "outcome": result.outcome.value,
+    }
+    return body | ({"reason": result.reason} if result.reason else {})
+
+
+def sweep(event: Mapping[str, Any], time_left_ms: Callable[[], int]) -> dict[str, Any]:
+    """The sweep function: a scheduled or manual event; the report."""
+    from token_refresher.sweep.request import SweepRequest  # noqa: PLC0415
+
+    return sweep_engine().run(SweepRequest.from_event(event), time_left_ms=time_left_ms).to_dict()
+
+
+def work(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The queue worker: an SQS batch; the partial-batch response."""
+    return rotation_worker().handle_records(event["Records"])
+
+
+def serve(event: Mapping[str, Any]) -> dict[str, object]:
+    """The connect function: a Function URL request; the page or redirect."""
+    from token_refresher.connect.request import HttpRequest  # noqa: PLC0415
+
+    return connect_service().handle(HttpRequest.from_function_url(event)).response()
+
+
+def relay(event: Mapping[str, Any]) -> dict[str, str]:
+    """The alarm relay: a CloudWatch alarm's state change; what was published."""
+    return alarm_relay().relay(event)

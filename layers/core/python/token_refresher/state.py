@@ -35,9 +35,10 @@ TAG_LAST_ROTATED = TAG_PREFIX + "last-rotated-at"
 TAG_DEADLINE = TAG_PREFIX + "human-deadline"
 TAG_APP_INSTANCES = TAG_PREFIX + "app-instances"  # on app credentials: instances that may use them
 TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
-# "undeclared": the connection's app credentials declare no provider (binding.py; a legacy app
-# secret, allowed for platform providers with a warning `status` shows). Set back to "declared"
-# once they do; a connection that never used undeclared credentials carries no such tag.
+TAG_CHECKED_AT = TAG_PREFIX + "checked-at"  # the last daily liveness check that reached a verdict
+# "undeclared": the connection's app credentials declare no provider (credentials/binding.py; a
+# legacy app secret, allowed for platform providers with a warning `status` shows). Set back to
+# "declared" once they do; a connection that never used undeclared credentials carries no such tag.
 TAG_APP_BINDING = TAG_PREFIX + "app-binding"
 BINDING_DECLARED = "declared"
 BINDING_UNDECLARED = "undeclared"
@@ -155,3 +156,31 @@ def on_success(state: TokenState, *, now: datetime) -> Decision:
     recovered = state.status is not Status.OK
     new = TokenState(status=Status.OK, last_alert_at=now if recovered else state.last_alert_at)
     return Decision(new, AlertEvent.RECOVERED if recovered else None)
+
+
+# Nothing is rotated twice within this interval unless forced.
+MIN_ROTATION_INTERVAL = timedelta(minutes=10)
+
+
+def last_rotation(tags: Mapping[str, str], listed: datetime | None) -> datetime | None:
+    """When the secret was last rotated: our tag, else Secrets Manager's LastRotatedDate."""
+    return epoch_tag(tags, TAG_LAST_ROTATED) or listed
+
+
+@dataclass(frozen=True)
+class RefreshAhead:
+    """When a token is due, from its tags.
+
+    - short-lived tokens (lifetime <= ``short_lived_max``): remaining <= max(min_remaining,
+      fraction x lifetime);
+    - longer-lived tokens (about 60 days): remaining <= ``long_lived_ahead``;
+    - tokens that never expire (validation only), or whose expiry could not be extended: checked at
+      least every ``validate_every``;
+    - nothing is rotated twice within ``min_interval`` unless forced.
+    """
+
+    min_remaining: timedelta = timedelta(minutes=10)
+    fraction: float = 0.25
+    short_lived_max: timedelta = timedelta(days=1)
+    long_lived_ahead: timedelta = timedelta(days=7)
+    validate_every: timedelta = timedelta(hours=24)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
@@ -33,3 +33,12 @@ def from_epoch(seconds: float) -> datetime:
 
 def to_epoch(value: datetime) -> int:
     return int(value.timestamp())
+
+
+def human_interval(interval: timedelta) -> str:
+    """``timedelta(minutes=10)`` -> "10 minutes" (the text messages show)."""
+    minutes = round(interval.total_seconds() / 60)
+    if minutes and minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

@@ -1,7 +1,7 @@
 """The rotation queue (DispatchMode=queue): the job a message carries, and the SQS dispatcher.
 
 The sweep decides; each due secret becomes one SQS message (SendMessageBatch, 10 per call) that the
-Worker function turns into a rotation (dispatch.py).
+Worker function turns into a rotation (sweep/dispatch.py).
 """
 
 from __future__ import annotations

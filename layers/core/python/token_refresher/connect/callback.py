@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 
+from token_refresher.alerting.failures import publish_alert
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import pages
 from token_refresher.connect.attempts import record_failed_callback
@@ -25,7 +26,6 @@ from token_refresher.connect.store import (
     store_grant,
 )
 from token_refresher.errors import ErrorClass, ProviderError, TokenRefresherError
-from token_refresher.failures import publish_alert
 from token_refresher.observability import logger
 from token_refresher.providers import get_provider
 from token_refresher.redact import Redactor

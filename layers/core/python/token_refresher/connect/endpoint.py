@@ -8,20 +8,20 @@ from dataclasses import dataclass
 
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretStore
+from token_refresher.alerting.failures import publish_alert
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.binding import BindingError
 from token_refresher.connect import pages
 from token_refresher.connect.links import Link
 from token_refresher.connect.minter import SigningKey
 from token_refresher.connect.platforms import LABELS, NoConsentFlow, platform
 from token_refresher.connect.problems import error_page, no_flow_page, not_stored_page
 from token_refresher.connect.store import Connection, GrantNotStored
+from token_refresher.credentials.binding import BindingError
 from token_refresher.errors import TokenRefresherError
-from token_refresher.failures import publish_alert
 from token_refresher.observability import logger
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.timeutil import Clock, utcnow
 
 

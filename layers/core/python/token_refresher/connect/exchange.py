@@ -31,7 +31,7 @@ from token_refresher.connect.platforms import (
 )
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import amazon_ads, graph, meta, microsoft_ads, oauth2, tiktok
+from token_refresher.providers import amazon_ads, meta, meta_graph, microsoft_ads, oauth2, tiktok
 from token_refresher.providers.base import (
     Notice,
     NoticeKind,
@@ -216,7 +216,7 @@ def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
 
 
 def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
-    short = graph.graph_get(
+    short = meta_graph.graph_get(
         ctx,
         doc,
         "oauth/access_token",
@@ -232,7 +232,7 @@ def _meta(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Code
         raise malformed("meta", "no access_token in the code exchange answer")
     short_doc = doc.evolve(access_token=short["access_token"], expires_at=None)
     long_lived = meta.PROVIDER.refresh(short_doc, app, ctx)  # fb_exchange_token
-    data = graph.debug_token(ctx, doc, app, long_lived.access_token)
+    data = meta_graph.debug_token(ctx, doc, app, long_lived.access_token)
     user_id = data.get("user_id")
     if not isinstance(user_id, str) or not user_id:
         raise malformed("meta", "debug_token has no user_id")

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from token_refresher.errors import ConfigError, SecretFormatError
 from token_refresher.http import check_url
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import amazon_ads, graph, microsoft_ads, tiktok
+from token_refresher.providers import amazon_ads, meta_graph, microsoft_ads, tiktok
 from token_refresher.providers.base import ProviderContext
 
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/adwords openid email"
@@ -109,7 +109,7 @@ def _meta(
     config_id = doc.str_option("config_id", "").strip()  # Facebook Login for Business
     params |= {"config_id": config_id} if config_id else {"scope": _meta_scope(doc)}
     return _compose(
-        f"{base}/{graph.graph_version(doc)}/dialog/oauth", params | {"response_type": "code"}
+        f"{base}/{meta_graph.graph_version(doc)}/dialog/oauth", params | {"response_type": "code"}
     )
 
 

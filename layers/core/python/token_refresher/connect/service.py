@@ -21,7 +21,7 @@ from token_refresher.connect.request import HttpRequest
 from token_refresher.errors import ErrorClass, TokenRefresherError
 from token_refresher.observability import logger
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.timeutil import Clock, utcnow
 
 __all__ = ["CALLBACK_PREFIX", "ConnectService", "HttpRequest"]

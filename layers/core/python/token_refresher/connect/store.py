@@ -32,6 +32,8 @@ from token_refresher.adapters.secrets import (
     SecretNotFound,
     SecretStore,
 )
+from token_refresher.alerting.failures import publish_alert
+from token_refresher.alerting.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.connect.attempts import refuse_when_locked
 from token_refresher.connect.exchange import Consent, Identity
 from token_refresher.connect.links import (
@@ -46,12 +48,10 @@ from token_refresher.errors import (
     RotationStateError,
     SecretFormatError,
 )
-from token_refresher.failures import publish_alert
+from token_refresher.events import RotationRequest, Step
 from token_refresher.model import TokenDocument
-from token_refresher.notices import merge_refresh, new_notice_alerts, token_tags
-from token_refresher.protocol import RotationRequest, Step
 from token_refresher.redact import Redactor
-from token_refresher.rotation import RotationEngine
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.state import (
     TAG_INSTANCE,
     TAG_LAST_ROTATED,

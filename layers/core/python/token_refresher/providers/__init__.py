@@ -6,6 +6,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 from token_refresher.errors import ConfigError
+from token_refresher.model import PROVIDER_NAMES
 
 if TYPE_CHECKING:  # the modules load on first use: the sweep needs the names only
     from token_refresher.providers.base import Provider
@@ -22,7 +23,7 @@ _MODULES = {
     "oauth2": "token_refresher.providers.oauth2",
 }
 
-PROVIDER_NAMES = tuple(sorted(_MODULES))
+__all__ = ["PROVIDER_NAMES", "get_provider"]
 
 
 def get_provider(name: str) -> Provider:

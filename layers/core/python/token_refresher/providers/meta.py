@@ -1,4 +1,4 @@
-"""Meta (Graph / Marketing API) long-lived user tokens (the Graph API client is ``graph.py``).
+"""Meta (Graph / Marketing API) long-lived user tokens (the Graph API client is ``meta_graph.py``).
 
 - Refresh = re-exchange: ``GET /{version}/oauth/access_token?grant_type=fb_exchange_token`` with the
   current long-lived token, then ``debug_token`` on the new one. Whether Meta extends a long-lived
@@ -10,8 +10,9 @@
 - The rotation engine registers the app secret as a signing key with its redactor, so every
   ``appsecret_proof`` is masked.
 - A wrong app id or app secret is a ``config`` error naming the app credentials secret, never
-  "re-authorize" or "transient" (``graph.AppCredentialsRejected``).
-- The pinned Graph version's end of support is announced 90 days ahead (``graph.version_notice``).
+  "re-authorize" or "transient" (``meta_graph.AppCredentialsRejected``).
+- The pinned Graph version's end of support is announced 90 days ahead
+  (``meta_graph.version_notice``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from token_refresher.providers.base import (
     require_app,
     token_string,
 )
-from token_refresher.providers.graph import (
+from token_refresher.providers.meta_graph import (
     CODE_REMEDIATION,
     MIN_EXTENSION,
     SUBCODE_REMEDIATION,

@@ -38,7 +38,7 @@ from token_refresher.providers.base import (
     require_app,
     token_string,
 )
-from token_refresher.providers.graph import (
+from token_refresher.providers.meta_graph import (
     MIN_EXTENSION,
     AppCredentialsRejected,
     appsecret_proof,

@@ -26,12 +26,12 @@ from token_refresher.adapters.secrets import (
     SecretNotFound,
     SecretStore,
 )
-from token_refresher.binding import verify_app_binding
+from token_refresher.credentials.binding import verify_app_binding
 from token_refresher.errors import ConfigError, ErrorClass, TokenRefresherError
+from token_refresher.events import CHECK_ACTION
 from token_refresher.instances import refusal, remediation
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
-from token_refresher.protocol import CHECK_ACTION
 from token_refresher.providers.base import Provider, ProviderContext, ValidationResult
 from token_refresher.redact import Redactor
 from token_refresher.state import TAG_MANAGED

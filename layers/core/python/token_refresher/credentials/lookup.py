@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 
 from token_refresher.adapters.errors import AccessDenied, NotFound
 from token_refresher.adapters.secrets import AWSCURRENT, SecretDescription, SecretStore
-from token_refresher.binding import BindingCheck, verify_app_binding
+from token_refresher.alerting.failures import save_tags
+from token_refresher.credentials.binding import BindingCheck, verify_app_binding
 from token_refresher.errors import ConfigError
-from token_refresher.failures import save_tags
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
 from token_refresher.providers.base import Provider
@@ -51,7 +51,7 @@ def require_app_instance(store: SecretStore, secret_id: str, instance: str) -> N
 
 class AppCredentialsLookup:
     """The app credentials a token document refers to, checked against their declared use
-    (binding.py) before any network call; their secret values join the redactor."""
+    (credentials/binding.py) before any network call; their secret values join the redactor."""
 
     def __init__(
         self,

@@ -4,10 +4,10 @@ It never reads a secret value and never talks to a provider: refreshing happens 
 rotation function, which Secrets Manager invokes for every RotateSecret the sweep starts. A
 rotation already in progress is Secrets Manager's lock: the sweep skips that secret.
 
-The sweep parses its request (sweep_request.py), looks for secrets of no instance
-(sweep_unowned.py), selects (selection.py), decides (decision.py, due.py), hands each due secret
-to the RotationStarter (or, in queue mode, to the rotation queue), sends deadline warnings
-(deadlines.py) and reports (sweep_report.py).
+The sweep parses its request (sweep/request.py), looks for secrets of no instance
+(sweep/adoption.py), selects (sweep/selection.py), decides (sweep/decision.py), hands each due
+secret to the RotationStarter (or, in queue mode, to the rotation queue), sends deadline warnings
+(sweep/deadlines.py) and reports (sweep/report.py).
 """
 
 from __future__ import annotations
@@ -23,21 +23,26 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.queue import Dispatcher, RotationJob
 from token_refresher.adapters.secrets import SecretStore
-from token_refresher.adoption import UnownedSecrets
+from token_refresher.alerting.failures import FailureReporter, publish_alert
 from token_refresher.alerts import Alert
-from token_refresher.deadlines import DeadlineWarner
-from token_refresher.decision import Decider
-from token_refresher.due import Candidate, RefreshAhead, SweepReport, decide
 from token_refresher.errors import ConfigError, TokenRefresherError
-from token_refresher.failures import FailureReporter, publish_alert
-from token_refresher.liveness import LivenessSweep
 from token_refresher.observability import MetricSink, NullMetrics
-from token_refresher.selection import Selector
-from token_refresher.starter import RotationStarter, StartOutcome
-from token_refresher.sweep_report import emit_metrics, log_dry_run, log_report
-from token_refresher.sweep_request import SweepRequest
-from token_refresher.sweep_unowned import sweep_unowned
+from token_refresher.state import RefreshAhead
+from token_refresher.sweep.adoption import UnownedSecrets, sweep_unowned
+from token_refresher.sweep.candidate import Candidate
+from token_refresher.sweep.deadlines import DeadlineWarner
+from token_refresher.sweep.decision import Decider, decide
+from token_refresher.sweep.liveness import LivenessSweep
+from token_refresher.sweep.report import SweepReport, emit_metrics, log_dry_run, log_report
+from token_refresher.sweep.request import SweepRequest
+from token_refresher.sweep.selection import Selector
+from token_refresher.sweep.starter import RotationStarter, StartOutcome
 from token_refresher.timeutil import Clock
+
+__all__ = ["SWEEP_RESERVE_MS", "SweepEngine"]
+
+# The sweep stops starting rotations this long before its invocation ends (the rest are deferred).
+SWEEP_RESERVE_MS = 10_000
 
 __all__ = ["RefreshAhead", "SweepEngine", "SweepReport", "SweepRequest", "decide"]
 
@@ -67,7 +72,7 @@ class SweepEngine:
         policies: Mapping[str, RefreshAhead] | None = None,
         concurrency: int = 8,
         metrics: MetricSink | None = None,
-        reserve_ms: int = 10_000,
+        reserve_ms: int = SWEEP_RESERVE_MS,
         dispatcher: Dispatcher | None = None,
         adopt_untagged: bool = False,
         adopt_on_request: bool = False,

@@ -1,14 +1,5 @@
-"""Fan-out past one invocation: the sweep enqueues due secret ids, queue workers start rotations.
-
-``DispatchMode=queue`` in the template. A scheduled sweep then only lists and decides; each due
-secret becomes one SQS message (adapters/queue.py), and the Worker function, whose reserved
-concurrency is sized to the RotateSecret quota, starts each record's rotation through the same
-RotationStarter the sweep uses. SQS delivers at least once: the starter describes the secret first
-and skips one rotated within the minimum interval, so a redelivered message never makes a second
-version.
-
-Also here: the capacity arithmetic used to size concurrency from the Secrets Manager quotas.
-"""
+"""Capacity arithmetic for the benchmarks: concurrency and sweep plans sized from the Secrets
+Manager quotas (Little's law). Models, not measurements: bench/ reports which is which."""
 
 from __future__ import annotations
 
@@ -16,33 +7,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from token_refresher.adapters.queue import SQS_BATCH_MAX, RotationJob
-from token_refresher.starter import RotationStarter, StartOutcome
+from token_refresher.adapters.queue import SQS_BATCH_MAX
+from token_refresher.config import SWEEP_TIMEOUT_SECONDS
+from token_refresher.sweep.engine import SWEEP_RESERVE_MS
 
 LIST_PAGE_SIZE = 100  # ListSecrets MaxResults
 ROTATE_QUOTA_PER_S = 50.0  # RotateSecret, per region
 WRITE_QUOTA_PER_S = 50.0  # PutSecretValue + UpdateSecret + UpdateSecretVersionStage, per region
 WRITES_PER_ROTATION = 2  # createSecret's PutSecretValue + finishSecret's UpdateSecretVersionStage
-
-
-# --- the worker side ----------------------------------------------------------------------------
-
-
-class RotationWorker:
-    """Starts the rotation of one queued secret through the RotationStarter; an exception has the
-    record retried (then dead-lettered)."""
-
-    def __init__(self, starter: RotationStarter) -> None:
-        self.starter = starter
-
-    def handle(self, job: RotationJob) -> StartOutcome:
-        """STARTED or RESUMED (a stuck rotation finished, as the sweep does), or why not:
-        NOT_FOUND, NOT_MANAGED, IN_PROGRESS, RECENT (a redelivered message, or rotated by another
-        path since the sweep decided)."""
-        return self.starter.start(job.secret_id, decided_at=job.decided_at)
-
-
-# --- capacity arithmetic ------------------------------------------------------------------------
 
 
 def concurrency_for(rate_per_s: float, call_seconds: float) -> int:
@@ -63,11 +35,7 @@ def rotation_concurrency(
     return concurrency_for(write_quota_per_s * headroom / writes_per_rotation, rotation_seconds)
 
 
-# The SweepFunction's Timeout in template.yaml (Lambda's maximum): listing 100,000 secrets takes
-# ~290 s at the slowest page time measured (docs/benchmarks.md), which 300 s would not leave room
-# for; tests/unit/test_dispatch.py keeps the two equal.
-SWEEP_TIMEOUT_SECONDS = 900
-SWEEP_RESERVE_SECONDS = 10  # SweepEngine stops starting rotations this long before the end
+SWEEP_RESERVE_SECONDS = SWEEP_RESERVE_MS // 1000  # the sweep stops starting rotations then
 
 
 @dataclass(frozen=True)

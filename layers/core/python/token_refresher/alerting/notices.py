@@ -1,8 +1,8 @@
 """Provider notices on a token document: stored on refresh, announced once, turned into tags.
 
 A notice (the provider would not extend the token, an API version is ending) is announced once,
-when it first appears; the sweep's 30/7/1-day warnings (deadlines.py) follow up on the deadline it
-carries, read from the ``human-deadline`` tag written here.
+when it first appears; the sweep's 30/7/1-day warnings (sweep/deadlines.py) follow up on the
+deadline it carries, read from the ``human-deadline`` tag written here.
 """
 
 from __future__ import annotations

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from token_refresher.due import Candidate, SweepReport
 from token_refresher.observability import MetricSink, logger
 from token_refresher.state import TAG_EXPIRES_AT, TAG_STATUS, Status, epoch_tag
-from token_refresher.sweep_request import SweepRequest
+from token_refresher.sweep.candidate import Candidate
+from token_refresher.sweep.request import SweepRequest
+
+__all__ = ["SweepReport", "emit_metrics", "log_dry_run", "log_report"]
 
 
 def log_report(request: SweepRequest, report: SweepReport, seconds: float) -> None:
@@ -72,3 +76,42 @@ def emit_metrics(
         if expiries:
             hours = (min(expiries) - now).total_seconds() / 3600
             metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)
+
+
+@dataclass
+class SweepReport:
+    scheduled: bool
+    dry_run: bool
+    scanned: int = 0
+    due: int = 0
+    started: list[str] = field(default_factory=list)
+    would_rotate: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    enqueued: list[str] = field(default_factory=list)
+    warnings_sent: int = 0
+    due_ids: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)  # secrets of no instance adopted (instances)
+    unowned: list[str] = field(default_factory=list)  # secrets of no instance left (alerted)
+    checks_requested: list[str] = field(
+        default_factory=list
+    )  # daily liveness checks (sweep/liveness.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheduled": self.scheduled,
+            "dry_run": self.dry_run,
+            "scanned": self.scanned,
+            "due": self.due,
+            "started": self.started,
+            "would_rotate": self.would_rotate,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "deferred": self.deferred,
+            "enqueued": self.enqueued,
+            "warnings_sent": self.warnings_sent,
+            "adopted": self.adopted,
+            "unowned": self.unowned,
+            "checks_requested": self.checks_requested,
+        }

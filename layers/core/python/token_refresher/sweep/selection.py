@@ -5,11 +5,12 @@ is missing or not this instance's)."""
 from __future__ import annotations
 
 from token_refresher.adapters.secrets import SecretNotFound, SecretStore
-from token_refresher.due import Candidate, SweepReport, candidate_from_listing
-from token_refresher.failures import FailureReporter
+from token_refresher.alerting.failures import FailureReporter
 from token_refresher.instances import list_own, refusal
 from token_refresher.state import TAG_PROVIDER
-from token_refresher.sweep_request import SweepRequest
+from token_refresher.sweep.candidate import Candidate, candidate_from_listing
+from token_refresher.sweep.report import SweepReport
+from token_refresher.sweep.request import SweepRequest
 from token_refresher.timeutil import from_epoch
 
 

@@ -31,25 +31,24 @@ from token_refresher.adapters.secrets import (
     SecretDescription,
     SecretStore,
 )
+from token_refresher.alerting.failures import FailureReporter, publish_alert, save_tags
+from token_refresher.alerting.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.app_credentials import AppCredentialsLookup
-from token_refresher.due import MIN_ROTATION_INTERVAL
+from token_refresher.credentials.lookup import AppCredentialsLookup
 from token_refresher.errors import (
     ErrorClass,
     ProviderError,
     TokenRefresherError,
     VersionNotPending,
 )
-from token_refresher.failures import FailureReporter, publish_alert, save_tags
+from token_refresher.events import RotationRequest, Step, StepOutcome, StepResult
 from token_refresher.instances import ensure_own
 from token_refresher.model import TokenDocument
-from token_refresher.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.observability import MetricSink, NullMetrics, logger
-from token_refresher.protocol import RotationRequest, Step, StepOutcome, StepResult
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import Provider, ProviderContext
 from token_refresher.redact import Redactor
-from token_refresher.rotation_checks import (
+from token_refresher.rotation.preconditions import (
     already_current,
     describe_for_rotation,
     parse_current,
@@ -58,6 +57,7 @@ from token_refresher.rotation_checks import (
     stuck_pending_value,
 )
 from token_refresher.state import (
+    MIN_ROTATION_INTERVAL,
     TAG_LAST_ROTATED,
     AlertPolicy,
     TokenState,

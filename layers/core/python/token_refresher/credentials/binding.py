@@ -38,8 +38,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from token_refresher.errors import ConfigError
 from token_refresher.http import is_loopback_host
-from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.model import PROVIDER_NAMES, AppCredentials, TokenDocument
 
 DECLARED_PROVIDER = "provider"
 ALLOWED_URL_PREFIXES = "allowed_url_prefixes"

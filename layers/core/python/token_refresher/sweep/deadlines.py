@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretStore
+from token_refresher.alerting.failures import publish_alert, save_tags
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.due import Candidate
-from token_refresher.failures import publish_alert, save_tags
 from token_refresher.state import TAG_DEADLINE, TAG_PREFIX, epoch_tag
+from token_refresher.sweep.candidate import Candidate
 from token_refresher.timeutil import format_iso, from_epoch, to_epoch
 
 TAG_DEADLINE_WARNED = TAG_PREFIX + "deadline-warned"

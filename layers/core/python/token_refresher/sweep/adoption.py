@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.instances import list_unowned
 from token_refresher.observability import logger
 from token_refresher.state import TAG_INSTANCE, TAG_PROVIDER, TAG_UNOWNED_ALERTED, epoch_tag
+from token_refresher.sweep.report import SweepReport
+from token_refresher.sweep.request import SweepRequest
 from token_refresher.timeutil import to_epoch
 
 if TYPE_CHECKING:
@@ -95,3 +98,36 @@ class UnownedSecrets:
             )
         )
         self.store.tag(arn, {TAG_UNOWNED_ALERTED: str(to_epoch(now))})
+
+
+EVERY_UNOWNED = "*"  # the report's secret_id when looking for secrets of no instance failed
+
+
+def sweep_unowned(  # noqa: PLR0913 - the request, its report, and the stack's three settings
+    unowned: UnownedSecrets,
+    request: SweepRequest,
+    report: SweepReport,
+    now: datetime,
+    *,
+    adopt_untagged: bool,
+    adopt_on_request: bool,
+    sweep_interval: timedelta,
+) -> None:
+    """Managed secrets of no instance: adopted when told to (a request only where the stack
+    allows it: AdoptUntagged on-request or true), alerted otherwise."""
+    refused = request.adopt_untagged and not adopt_on_request
+    adopt = not refused and (request.adopt_untagged or (request.scheduled and adopt_untagged))
+    if not (adopt or refused) and not (request.scheduled and scan_due(now, sweep_interval)):
+        return
+    try:  # a refused request only lists them
+        outcome = unowned.handle(adopt=adopt, dry_run=request.dry_run or refused, now=now)
+    except AwsError as exc:
+        report.errors.append(
+            {"secret_id": EVERY_UNOWNED, "error": exc.code, "error_class": "adopt"}
+        )
+        return
+    report.adopted, report.unowned = outcome.adopted, outcome.unowned
+    if refused and outcome.unowned:
+        report.errors.append(
+            {"secret_id": EVERY_UNOWNED, "error": ADOPTION_OFF, "error_class": "adopt"}
+        )

@@ -22,7 +22,7 @@ def is_check_event(event: object) -> bool:
 
 
 def is_liveness_event(event: object) -> bool:
-    """The sweep's daily liveness check (liveness.py), a check whose verdict is recorded."""
+    """The sweep's daily liveness check (sweep/liveness.py), a check whose verdict is recorded."""
     return isinstance(event, Mapping) and event.get("action") == LIVENESS_ACTION
 
 

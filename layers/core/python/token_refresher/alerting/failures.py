@@ -14,10 +14,10 @@ from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretDescription, SecretStore
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import ErrorClass, TokenRefresherError, VersionNotPending
+from token_refresher.events import RotationRequest, StepOutcome
 from token_refresher.instances import NotThisInstance
 from token_refresher.model import TokenDocument
 from token_refresher.observability import MetricSink, logger
-from token_refresher.protocol import RotationRequest, StepOutcome
 from token_refresher.redact import Redactor
 from token_refresher.state import (
     TAG_INSTANCE,
@@ -111,7 +111,7 @@ class FailureReporter:
     def check_failed(
         self, desc: SecretDescription, provider: str | None, err: TokenRefresherError
     ) -> None:
-        """A daily liveness check's failure (liveness_check.py): logged, counted, and recorded
+        """A daily liveness check's failure (rotation/liveness.py): logged, counted, and recorded
         like a rotation's (tags, alert when the policy says so)."""
         logger.error(
             "liveness check failed",

@@ -1,15 +1,16 @@
 """The rotation function's half of the daily liveness check: validate, then record the verdict.
 
-The sweep asks with ``{"action": "liveness", "secret_id": "..."}`` (adapters/checks.py). The
-validation is `token-refresher check`'s (connection_check.py: the rotation engine's store, app
-credentials lookup and provider validation: Meta ``debug_token``, LinkedIn ``introspectToken``,
-TikTok ``advertiser/get``, Google and Amazon ``tokeninfo``...), and unlike that read-only check the
-verdict is recorded through the rotation's own failure policy (failures.py, state.py):
+The sweep asks with ``{"action": "liveness", "secret_id": "..."}``
+(adapters/rotation_function.py). The validation is `token-refresher check`'s (rotation/check.py:
+the rotation engine's store, app credentials lookup and provider validation: Meta
+``debug_token``, LinkedIn ``introspectToken``, TikTok ``advertiser/get``, Google and Amazon
+``tokeninfo``...), and unlike that read-only check the verdict is recorded through the
+rotation's own failure policy (alerting/failures.py, state.py):
 
 - valid: the ``checked-at`` tag; a connection that was ``failing`` is ``ok`` again
   (``token.recovered``);
 - invalid or revoked: ``reauth-required`` and one ``token.reauth_required`` alert, with its
-  reconnect link (connect/linking.py), exactly as a failed rotation would send;
+  reconnect link (connect/reconnect.py), exactly as a failed rotation would send;
 - a configuration or permission problem: ``failing`` and its alert, as for a rotation;
 - transient (the platform unreachable): counted like a rotation's blip, no ``checked-at``, so the
   next sweep asks again.
@@ -25,15 +26,14 @@ from typing import Any
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.secrets import SecretDescription, SecretNotFound
+from token_refresher.alerting.failures import FailureReporter, publish_alert, save_tags
 from token_refresher.alerts import Alert, AlertEvent
-from token_refresher.connection_check import CheckReport, CheckRequest, ConnectionChecker
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
-from token_refresher.failures import FailureReporter, publish_alert, save_tags
+from token_refresher.events import LIVENESS_ACTION
 from token_refresher.instances import refusal
-from token_refresher.liveness import TAG_CHECKED_AT
 from token_refresher.observability import logger
-from token_refresher.protocol import LIVENESS_ACTION
-from token_refresher.state import TAG_MANAGED, Status, TokenState, on_success
+from token_refresher.rotation.check import CheckReport, CheckRequest, ConnectionChecker
+from token_refresher.state import TAG_CHECKED_AT, TAG_MANAGED, Status, TokenState, on_success
 from token_refresher.timeutil import to_epoch
 
 _FIELDS = frozenset({"action", "secret_id"})

@@ -20,11 +20,17 @@ from typing import TYPE_CHECKING, Protocol
 
 from token_refresher.adapters.errors import NotFound, RotationInProgress
 from token_refresher.adapters.secrets import AWSCURRENT, AWSPENDING, SecretDescription, SecretStore
-from token_refresher.due import MIN_ROTATION_INTERVAL, human_interval, last_rotation
 from token_refresher.instances import refusal, rotation_to_attach
 from token_refresher.observability import logger
-from token_refresher.state import TAG_FORCE_AFTER, TAG_INSTANCE, TAG_MANAGED, epoch_tag
-from token_refresher.timeutil import Clock, format_iso, from_epoch, utcnow
+from token_refresher.state import (
+    MIN_ROTATION_INTERVAL,
+    TAG_FORCE_AFTER,
+    TAG_INSTANCE,
+    TAG_MANAGED,
+    epoch_tag,
+    last_rotation,
+)
+from token_refresher.timeutil import Clock, format_iso, from_epoch, human_interval, utcnow
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -1,5 +1,5 @@
 """The rotation engine's preconditions and pending values: plain functions over the store, no
-engine state (rotation.py runs them)."""
+engine state (rotation/engine.py runs them)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from token_refresher.adapters.secrets import (
     SecretStore,
 )
 from token_refresher.errors import ConfigError, RotationStateError, VersionNotPending
+from token_refresher.events import RotationRequest
 from token_refresher.model import TokenDocument
 from token_refresher.observability import logger
-from token_refresher.protocol import RotationRequest
 from token_refresher.redact import Redactor
 from token_refresher.state import TAG_FORCE_AFTER
 from token_refresher.timeutil import to_epoch

@@ -5,7 +5,8 @@ A token is validated with its platform whenever it is rotated (testSecret), but 
 app removed) would stay "ok" for weeks. So every scheduled sweep also picks the connections whose
 last validation (``last-rotated-at`` or ``checked-at``) is older than ``24 h - one sweep
 interval``, and asks the rotation function to validate each without rotating
-(adapters/checks.py; liveness_check.py records the answer). Connections that rotate at least daily
+(adapters/rotation_function.py; rotation/liveness.py records the answer). Connections that
+rotate at least daily
 (Google, Microsoft, Amazon and TikTok account tokens, short-lived oauth2 tokens, and the
 validate-only tokens the sweep already rotates daily) never need one; nor do those awaiting a
 human (``reauth-required``, re-checked daily by rotation).
@@ -24,10 +25,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from token_refresher.adapters.errors import AwsError
-from token_refresher.due import Candidate, SweepReport, last_rotation
-from token_refresher.state import TAG_PREFIX, TAG_STATUS, Status, epoch_tag
+from token_refresher.state import TAG_CHECKED_AT, TAG_STATUS, Status, epoch_tag, last_rotation
+from token_refresher.sweep.candidate import Candidate
+from token_refresher.sweep.report import SweepReport
 
-TAG_CHECKED_AT = TAG_PREFIX + "checked-at"  # the last daily liveness check that reached a verdict
 LIVENESS_WITHIN = timedelta(hours=24)
 
 

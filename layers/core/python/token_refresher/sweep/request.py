@@ -9,7 +9,7 @@ from typing import Any
 
 from token_refresher.errors import ConfigError
 from token_refresher.instances import instance_name
-from token_refresher.providers import PROVIDER_NAMES
+from token_refresher.model import PROVIDER_NAMES
 
 MANUAL_DETAIL_TYPE = "Token Rotation Requested"
 MANUAL_SOURCE = "token-refresher"

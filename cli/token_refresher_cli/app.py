@@ -316,10 +316,7 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
     except CliError as err:
         ctx.console.error(err.message, err.hint)
         return err.exit_code
-    except TokenRefresherError as err:  # a library ConfigError (malformed secret, endpoints...)
-        ctx.console.error(err.message, err.remediation)
-        return EXIT_ERROR
-    except (ClientError, BotoCoreError, AwsError) as exc:
+    except (ClientError, BotoCoreError, AwsError) as exc:  # before the root AwsError derives from
         botocore_error: Exception = exc
         if isinstance(exc, AwsError) and isinstance(exc.__cause__, Exception):
             botocore_error = exc.__cause__  # what the library's store translated
@@ -328,6 +325,9 @@ def main(argv: Sequence[str] | None = None, context: Context | None = None) -> i
         failure = explain_aws_failure(botocore_error, str(endpoint))
         ctx.console.error(failure.message, failure.hint)
         return failure.exit_code
+    except TokenRefresherError as err:  # a library ConfigError (malformed secret, endpoints...)
+        ctx.console.error(err.message, err.remediation)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         ctx.console.note("interrupted")
         return EXIT_INTERRUPTED

@@ -1,4 +1,11 @@
-"""Error classes every provider maps into.
+"""The project's one error root, and the error classes every failure maps into.
+
+Every error the library raises on purpose derives from :class:`TokenRefresherError`: the
+providers' (``ProviderError``), the configuration's (``ConfigError``), the AWS adapters'
+(``adapters.errors.AwsError``) and the consent flow's (``connect.links.LinkError``,
+``connect.flow.FlowError``). Each carries an :class:`ErrorClass`, and ``retryable`` follows from it:
+only a transient failure can succeed when tried again later. The failure policy (``state.py``)
+reads ``retryable`` and nothing else to decide whether one failure is a blip.
 
 Messages carried by these exceptions are meant for humans, logs and alerts: they must never contain
 token material. Providers build them from error codes and descriptions only, and the rotation engine
@@ -10,16 +17,31 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+__all__ = [
+    "ConfigError",
+    "ErrorClass",
+    "ProviderError",
+    "RotationStateError",
+    "SecretFormatError",
+    "TokenRefresherError",
+    "VersionNotPending",
+]
+
 
 class ErrorClass(StrEnum):
-    REAUTH_REQUIRED = "reauth_required"
-    CONFIG = "config"
-    PERMISSION = "permission"
-    TRANSIENT = "transient"
+    REAUTH_REQUIRED = "reauth_required"  # a human must authorize again
+    CONFIG = "config"  # our side is wrong: fix the secret, the app credentials, the settings
+    PERMISSION = "permission"  # scopes, roles or a link that does not allow this
+    TRANSIENT = "transient"  # network, 5xx, throttling: the same call can succeed later
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying the same call again later can succeed (only a transient failure)."""
+        return self is ErrorClass.TRANSIENT
 
 
 class TokenRefresherError(Exception):
-    """A classified failure. ``str(err)`` is safe to log."""
+    """The root of the project's errors: a classified failure. ``str(err)`` is safe to log."""
 
     def __init__(  # noqa: PLR0913 - the alert fields an error carries, keyword-only
         self,
@@ -40,6 +62,11 @@ class TokenRefresherError(Exception):
         self.provider_subcode = None if provider_subcode is None else str(provider_subcode)
         self.retry_after = retry_after
         self.remediation = remediation
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the same call can succeed later (from the error class: transient only)."""
+        return self.error_class.retryable
 
     def __repr__(self) -> str:
         return (

@@ -130,11 +130,7 @@ def on_failure(
         )
         if state.status is Status.OK:
             soon = expires_at is not None and expires_at - now <= 2 * policy.sweep_interval
-            escalate = (
-                error_class is not ErrorClass.TRANSIENT
-                or failures >= policy.failure_threshold
-                or soon
-            )
+            escalate = not error_class.retryable or failures >= policy.failure_threshold or soon
             if not escalate:  # a transient blip: count it, stay ok, stay quiet
                 return Decision(base)
             alert_now = True

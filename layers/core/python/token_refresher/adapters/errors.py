@@ -8,30 +8,51 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ClassVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from token_refresher.errors import ErrorClass, TokenRefresherError
 
-class AwsError(Exception):
+__all__ = [
+    "AccessDenied",
+    "AwsError",
+    "NotFound",
+    "RotationInProgress",
+    "StoreThrottled",
+    "aws_errors",
+    "error_code",
+    "error_message",
+    "translate",
+]
+
+
+class AwsError(TokenRefresherError):
     """An AWS call failed. ``code`` is AWS's error code, or botocore's exception name when the
     call never got an answer (timeouts, connection errors). ``str()`` is safe to log: AWS error
-    messages name resources, never secret values."""
+    messages name resources, never secret values. An AWS error of no known kind (a 5xx, a
+    timeout) is transient."""
 
     default_code = "AwsError"
+    default_class: ClassVar[ErrorClass] = ErrorClass.TRANSIENT
 
     def __init__(self, message: str = "", *, code: str | None = None) -> None:
-        super().__init__(message)
         self.code = code or self.default_code
+        super().__init__(self.default_class, message or self.code)
 
 
 class NotFound(AwsError, LookupError):
     """The resource (a secret, a version) does not exist."""
 
     default_code = "ResourceNotFoundException"
+    default_class = ErrorClass.CONFIG
 
 
 class AccessDenied(AwsError):
+    """The function's (or the operator's) role may not make this call."""
+
     default_code = "AccessDeniedException"
+    default_class = ErrorClass.PERMISSION
 
 
 class StoreThrottled(AwsError):
@@ -41,7 +62,8 @@ class StoreThrottled(AwsError):
 
 
 class RotationInProgress(AwsError):
-    """RotateSecret refused: an AWSPENDING version from another rotation exists."""
+    """RotateSecret refused: an AWSPENDING version from another rotation exists (it can start
+    once that one is finished)."""
 
     default_code = "InvalidRequestException"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http import HTTPStatus
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.alerting.failures import publish_alert
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import pages
@@ -72,6 +73,8 @@ class Callback:
             return self._complete(
                 conn, link, flow, code, signing=signing, clear=clear, redactor=redactor
             )
+        except (LinkError, AwsError):  # the link's or the store's: the service's own pages
+            raise
         except TokenRefresherError as err:
             return self.ep.failed(conn, err, "callback", clear=clear, redactor=redactor)
 

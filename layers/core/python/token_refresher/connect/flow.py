@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 
 from token_refresher.connect.links import b64url, mac, unb64url
+from token_refresher.errors import ErrorClass, TokenRefresherError
 
 COOKIE_PREFIX = "tr_connect_"
 COOKIE_MAX_AGE_S = 3600
@@ -34,8 +35,12 @@ SECRET_BYTES = 16
 STATE_MAC_BYTES = 18
 
 
-class FlowError(Exception):
-    """The callback's state or cookie does not belong to this attempt."""
+class FlowError(TokenRefresherError):
+    """The callback's state or cookie does not belong to this attempt (a ``permission`` error,
+    never retryable: the browser must start again from the link)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorClass.PERMISSION, message)
 
 
 def new_flow_id() -> str:

@@ -3,11 +3,12 @@ platform's consent screen with a fresh flow (state, PKCE, cookie)."""
 
 from __future__ import annotations
 
+from token_refresher.adapters.errors import AwsError
 from token_refresher.connect import pages
 from token_refresher.connect.endpoint import Endpoint
 from token_refresher.connect.flow import Flow
 from token_refresher.connect.idtoken import require_identity_source
-from token_refresher.connect.links import LINK_PARAM, Link
+from token_refresher.connect.links import LINK_PARAM, Link, LinkError
 from token_refresher.connect.platforms import (
     LABELS,
     AuthorizeRequest,
@@ -46,6 +47,8 @@ def landing(ep: Endpoint, req: HttpRequest) -> pages.Page:
                 code_challenge=flow.code_challenge(signing.key),
             ),
         )
+    except (LinkError, AwsError):  # the link's or the store's: the service's own pages
+        raise
     except TokenRefresherError as err:
         return ep.failed(conn, err, "landing")
     logger.info(

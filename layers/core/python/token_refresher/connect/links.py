@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
 
+from token_refresher.errors import ErrorClass, TokenRefresherError
 from token_refresher.state import TAG_PREFIX
 from token_refresher.timeutil import from_epoch, to_epoch
 
@@ -49,9 +50,12 @@ class LinkProblem(StrEnum):
     LOCKED = "locked"  # too many failed callbacks through this link (attempts.py)
 
 
-class LinkError(Exception):
+class LinkError(TokenRefresherError):
+    """The link does not allow this (tampered, expired, used, another deployment's, locked): a
+    ``permission`` error, never retryable; the owner needs a new link."""
+
     def __init__(self, problem: LinkProblem, detail: str = "") -> None:
-        super().__init__(problem.value + (f": {detail}" if detail else ""))
+        super().__init__(ErrorClass.PERMISSION, problem.value + (f": {detail}" if detail else ""))
         self.problem = problem
         self.detail = detail
 

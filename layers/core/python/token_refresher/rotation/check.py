@@ -131,15 +131,15 @@ class ConnectionChecker:
             report.error_class = stop.error_class.value
             report.message = redactor(stop.message)
             report.remediation = redactor(stop.remediation) if stop.remediation else None
+        except AwsError as exc:  # before the root it derives from: a store failure, transient
+            report.error_class = ErrorClass.TRANSIENT.value
+            report.message = f"Secrets Manager call failed: {exc.code}"
         except TokenRefresherError as err:
             report.error_class = err.error_class.value
             report.message = redactor(err.message)
             report.remediation = redactor(err.remediation) if err.remediation else None
             report.provider_code = err.provider_code
             report.provider_subcode = err.provider_subcode
-        except AwsError as exc:
-            report.error_class = ErrorClass.TRANSIENT.value
-            report.message = f"Secrets Manager call failed: {exc.code}"
         logger.info(
             "connection checked",
             extra={

@@ -123,16 +123,16 @@ class RotationEngine:
         except VersionNotPending as refused:
             reason = self.failures.step_refused(request, refused, desc)
             return StepResult(request.step, request.secret_id, StepOutcome.REFUSED, reason)
-        except TokenRefresherError as err:
-            self.failures.rotation_failed(request, desc, doc, err, redactor)
-            raise
-        except AwsError as exc:
+        except AwsError as exc:  # before the root it derives from: reported as transient
             aws_err = ProviderError(
                 ErrorClass.TRANSIENT,
                 f"Secrets Manager call failed: {exc.code}",
                 provider=doc.provider if doc else None,
             )
             self.failures.rotation_failed(request, desc, doc, aws_err, redactor)
+            raise
+        except TokenRefresherError as err:
+            self.failures.rotation_failed(request, desc, doc, err, redactor)
             raise
         logger.info(
             "rotation step done",

@@ -178,10 +178,10 @@ class SweepEngine:
                 return cand, None, None
             try:
                 return cand, self.starter.start(cand.secret_id, force=force), None
+            except AwsError as exc:  # before the root it derives from: the report names the code
+                return cand, None, exc.code
             except TokenRefresherError as err:
                 return cand, None, err.message
-            except AwsError as exc:
-                return cand, None, exc.code
 
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             results = list(pool.map(start, order))

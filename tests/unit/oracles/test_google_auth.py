@@ -112,6 +112,7 @@ def test_the_code_redemption_is_the_librarys() -> None:
         theirs,
         ours_only={"client_id": "client_secret_post", "client_secret": "client_secret_post"},
         theirs_only={},
+        authorization="the library authenticates with client_secret_basic, we with _post",
     )
     assert ours.client_auth() == ("body", APP.client_id, APP.client_secret)
     assert theirs.client_auth() == ("basic", APP.client_id, APP.client_secret)

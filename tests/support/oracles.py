@@ -14,17 +14,40 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
 
-from token_refresher.http import HttpClient
+from tests.support import oracle_mutants
 from token_refresher.providers.base import ProviderContext
 from token_refresher.timeutil import utcnow
 
 Answer = tuple[int, Any]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "oracles"
+
+
+def sourced(platform: str, name: str) -> Any:
+    """A value the official library has no opinion on, as the platform's own page states it:
+    ``tests/fixtures/oracles/<platform>.json``, where every entry names its source. A test that
+    judges by one says so in its name (``..._fixture``): it is a fixture, not an oracle."""
+    return _entry(platform, name)["value"]
+
+
+def source_of(platform: str, name: str) -> list[str]:
+    """The pages a sourced value comes from."""
+    return _entry(platform, name)["source"]
+
+
+def _entry(platform: str, name: str) -> dict[str, Any]:
+    entry = json.loads((FIXTURES / f"{platform}.json").read_text(encoding="utf-8"))[name]
+    if not isinstance(entry["source"], list):
+        entry["source"] = [entry["source"]]
+    assert entry["source"], f"{platform}.{name} names no source"
+    assert all(s.startswith("https://") for s in entry["source"]), entry["source"]
+    return dict(entry)
 
 
 @dataclass(frozen=True)
@@ -139,14 +162,22 @@ class Recorder(BaseAdapter):
 
 
 def our_context(recorder: Recorder, endpoints: Mapping[str, str] | None = None) -> ProviderContext:
-    """Our provider context, its HTTP client sending through ``recorder``."""
-    http = HttpClient(recorder.session(), sleep=lambda _s: None, max_attempts=1)
+    """Our provider context, its HTTP client sending through ``recorder`` (and through the mutant
+    ``make oracle-mutants`` names, when one is active: tests/support/oracle_mutants.py)."""
+    http = oracle_mutants.MutantHttpClient(
+        recorder.session(), sleep=lambda _s: None, max_attempts=1
+    )
     return ProviderContext(http=http, endpoints=dict(endpoints or {}), clock=utcnow)
 
 
 def authorize_request(url: str) -> Sent:
     """An authorize URL as the request the browser sends."""
     return Sent.parse("GET", url, {}, None)
+
+
+def our_authorize_request(url: str) -> Sent:
+    """The authorize URL our code built, as the browser sends it (mutated when a mutant is on)."""
+    return authorize_request(oracle_mutants.mutate_url(url))
 
 
 def assert_same_request(

@@ -41,6 +41,18 @@ def source_of(platform: str, name: str) -> list[str]:
     return _entry(platform, name)["source"]
 
 
+def documented_answer(platform: str, contract: str, route: str) -> Any:
+    """The answer body a platform's page documents for one call: the contract fixture's
+    (tests/fixtures/contracts/<platform>.json, each contract with its source), so that a library's
+    response model reads the platform's own example rather than one the test made up."""
+    path = FIXTURES.parent / "contracts" / f"{platform}.json"
+    contracts = json.loads(path.read_text(encoding="utf-8"))["contracts"]
+    [found] = [c for c in contracts if c["name"] == contract]
+    assert found["source"].startswith("https://"), found["source"]
+    [exchange] = [e for e in found["exchanges"] if e["route"] == route]
+    return exchange["response"]["body"]
+
+
 def _entry(platform: str, name: str) -> dict[str, Any]:
     entry = json.loads((FIXTURES / f"{platform}.json").read_text(encoding="utf-8"))[name]
     if not isinstance(entry["source"], list):

@@ -4,7 +4,8 @@ answers our code reads.
 
 The URLs are the client's own (``linkedin_api.common.constants``). The client has no opinion on
 the scope: it comes from tests/fixtures/oracles/linkedin.json with LinkedIn's pages, and the tests
-that judge by it say ``fixture`` in their names."""
+that judge by it say ``fixture`` in their names. The client's response models read the answers
+LinkedIn's pages document (the contract fixtures), not ones made up here."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.oracles import (
     Sent,
     assert_same_request,
     authorize_request,
+    documented_answer,
     our_authorize_request,
     our_context,
     sourced,
@@ -32,13 +34,10 @@ pytestmark = pytest.mark.unit
 APP = AppCredentials("li-client-id", "li-client-secret-0001")
 REDIRECT = "https://abcdefghij.lambda-url.us-east-1.on.aws/callback/linkedin"
 SCOPE = sourced("linkedin", "scope")
-TOKEN = {
-    "access_token": "AQV-oracle",
-    "expires_in": 5_184_000,
-    "refresh_token": "AQX-oracle",
-    "refresh_token_expires_in": 31_536_000,
-    "scope": " ".join(SCOPE),
-}
+# The answers LinkedIn documents (programmatic refresh tokens, token introspection), as the
+# contract fixtures keep them with their pages.
+TOKEN = documented_answer("linkedin", "refresh", "token")
+INTROSPECTION = documented_answer("linkedin", "introspect", "introspect")
 NO_REFRESH = {k: v for k, v in TOKEN.items() if not k.startswith("refresh_token")}
 
 
@@ -47,7 +46,7 @@ def _answer(token: dict[str, Any]) -> Any:
         if sent.url.endswith("/v2/userinfo"):
             return 200, {"sub": "linkedin-sub-1", "name": "Fake Member"}
         if sent.url.endswith("/introspectToken"):
-            return 200, {"active": True, "status": "active", "expires_at": 4102444800}
+            return 200, INTROSPECTION
         return 200, token
 
     return answer

@@ -143,6 +143,24 @@ def _dropping(*names: str) -> Callable[[Call], Call]:
     return lambda call: call.with_body(drop(call.body()))._query(drop)
 
 
+def _other_client(values: dict[str, Any]) -> dict[str, Any]:
+    for name in ("client_id", "app_id"):
+        if name in values:
+            values[name] = f"{values[name]}-other"
+    return values
+
+
+def _wrong_client_id(call: Call) -> Call:
+    call = call.with_body(_other_client(call.body()))._query(_other_client)
+    return replace(call, auth=(f"{call.auth[0]}-other", call.auth[1])) if call.auth else call
+
+
+def _wrong_content_type(call: Call) -> Call:
+    if not call.body():
+        return call
+    return replace(call, headers={**call.headers, "Content-Type": "text/plain"})
+
+
 def _without_offline_access(words: list[str]) -> list[str]:
     return [w for w in words if w != "offline_access"]
 
@@ -183,6 +201,9 @@ MUTANTS: dict[str, tuple[str, Callable[[Call], Call]]] = {
     "missing-appsecret_proof": ("Meta's appsecret_proof left out", _dropping("appsecret_proof")),
     "missing-redirect_uri": ("redirect_uri left out", _dropping("redirect_uri")),
     "wrong-method": ("POST sent as GET and GET as POST", _wrong_method),
+    "missing-state": ("the authorize URL without state", _dropping("state")),
+    "wrong-client-id": ("another client_id / app_id, wherever it travels", _wrong_client_id),
+    "wrong-content-type": ("the body declared text/plain", _wrong_content_type),
 }
 
 

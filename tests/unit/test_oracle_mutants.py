@@ -57,6 +57,9 @@ def _mutated(name: str, call: Call) -> Call:
             lambda c: c.params["access_token"] == "tt" and not c.headers,
         ),
         ("wrong-method", REFRESH, lambda c: c.method == "GET"),
+        ("wrong-client-id", TIKTOK, lambda c: c.json_body["app_id"] == "7-other"),
+        ("wrong-content-type", REFRESH, lambda c: c.headers == {"Content-Type": "text/plain"}),
+        ("missing-pkce", Call("POST", TOKEN, data={"code_verifier": "v"}), lambda c: not c.data),
     ],
 )
 def test_each_mutation_corrupts_the_request_as_its_name_says(

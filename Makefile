@@ -171,6 +171,13 @@ test-tooling: $(VENV)/.stamp ## Tests of the LocalStack Lambda executor
 	tools/localstack.sh install
 	$(PY) -m pytest -m tooling -q
 
+# Deliberate mistakes in our requests (wrong grant type, secret in the query, form instead of JSON,
+# ...: tests/support/oracle_mutants.py lists them), each run against the oracle tests; every one
+# must be killed (tests/tooling/test_oracle_mutants.py runs the same check).
+.PHONY: oracle-mutants
+oracle-mutants: $(VENV)/.stamp ## Run the oracle tests against each deliberate request mutation; all must be killed
+	PYTHONPATH=layers/core/python:. $(PY) -m tests.support.oracle_mutants
+
 OAUTH_SERVER := tests/oauth_server
 $(OAUTH_SERVER)/node_modules/.stamp: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json
 	cd $(OAUTH_SERVER) && npm ci --no-audit --no-fund

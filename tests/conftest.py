@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import authz, reliability
+from tests.support import authz, ci_skips, reliability
 from tests.support.fake_providers import FakeProviders
 from tests.support.leaks import (
     SCANNER,
@@ -63,6 +63,11 @@ def fake_providers(fake_providers_server: FakeProviders) -> FakeProviders:
 
 
 _LAYERS = ("unit", "tooling", "integration", "e2e")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """When CI is set, a skip not on tests/ci_skips.txt is a failure (tests/support/ci_skips.py)."""
+    ci_skips.register(config)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

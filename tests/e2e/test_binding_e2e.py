@@ -124,7 +124,9 @@ def test_onboard_refuses_the_same_connection_before_any_call(
     assert run.code == 1
     assert f"refused: connection '{name}' (oauth2) and app credentials '{meta_app}'" in run.err
     assert "belong to meta, not oauth2" in run.err
-    with pytest.raises(deployed.sm.exceptions.ResourceNotFoundException):
+    with pytest.raises(
+        deployed.sm.exceptions.ResourceNotFoundException, match="ResourceNotFoundException"
+    ):
         deployed.sm.describe_secret(SecretId=name)
     assert foreign_server.requests() == []
     assert fake_providers.requests() == []

@@ -253,7 +253,7 @@ def test_crash_point_is_completed_by_the_next_attempt_without_a_second_refresh(
     crashing = CrashingStore(engine.store, operation, after=after)
     monkeypatch.setattr(engine, "store", crashing)
     # When the process dies at the crash point
-    with pytest.raises(ProcessKilled):
+    with pytest.raises(ProcessKilled, match=operation):
         run_steps(arn, version_id)
     # And Secrets Manager retries the rotation with the same ClientRequestToken
     run_steps(arn, version_id)
@@ -285,7 +285,7 @@ def test_crash_before_pending_is_written_calls_the_provider_again(
     engine = runtime.rotation_engine()
     monkeypatch.setattr(engine, "store", CrashingStore(engine.store, "put_pending", after=False))
     # When the process dies after the provider answered, before AWSPENDING was written
-    with pytest.raises(ProcessKilled):
+    with pytest.raises(ProcessKilled, match="put_pending"):
         run_steps(arn, version_id)
     assert not has_value(aws, arn, version_id)
     # And the rotation is retried

@@ -120,7 +120,7 @@ class TestSecretsManagerStore:
     def test_unknown_secret_is_secret_not_found(self, sm):
         store, stub = sm
         error(stub, "describe_secret", "ResourceNotFoundException")
-        with pytest.raises(SecretNotFound):
+        with pytest.raises(SecretNotFound, match="conn/gone"):
             store.describe("conn/gone")
 
     def test_missing_version_reads_as_none_and_throttling_as_store_throttled(self, sm):
@@ -128,7 +128,9 @@ class TestSecretsManagerStore:
         error(stub, "get_secret_value", "ResourceNotFoundException")
         error(stub, "get_secret_value", "ThrottlingException")
         assert store.get_value("conn/a", version_id=V9, stage="AWSPENDING") is None
-        with pytest.raises(StoreThrottled):
+        with pytest.raises(
+            StoreThrottled, match=r"\(ThrottlingException\) when calling the GetSecretValue"
+        ):
             store.get_value("conn/a")
 
     def test_put_move_and_tag_send_what_the_protocol_needs(self, sm):
@@ -176,7 +178,7 @@ class TestSecretsManagerStore:
             stub, "rotate_secret", "InvalidRequestException", "A previous rotation isn't complete."
         )
         store.rotate("conn/a", lambda_arn=FUNCTION, after_days=7)
-        with pytest.raises(RotationInProgress):
+        with pytest.raises(RotationInProgress, match="conn/a"):
             store.rotate("conn/a", lambda_arn=None, after_days=None)
 
     def test_version_created_at_follows_pages(self, sm):
@@ -240,7 +242,7 @@ class TestSecretsManagerStore:
                 versions={V1: ("AWSCURRENT",), V2: ("AWSPENDING",)},
             )
         ]
-        with pytest.raises(AccessDenied):
+        with pytest.raises(AccessDenied, match="AccessDeniedException"):
             list(store.list_by_tag("m", "true"))
 
 
@@ -268,7 +270,7 @@ def test_sns_notifier_publishes_json_with_attributes_and_translates_errors():
     error(stub, "publish", "Throttling")
     with stub:
         SnsNotifier(aws, TOPIC).publish(alert)
-        with pytest.raises(StoreThrottled):
+        with pytest.raises(StoreThrottled, match=r"\(Throttling\) when calling the Publish"):
             SnsNotifier(aws, TOPIC).publish(alert)
 
 
@@ -295,5 +297,7 @@ def test_fake_store_raises_translated_errors_like_the_real_one():
     store = InMemorySecretStore()
     store.create("conn/a", "{}")
     store.fail_on["tag"] = [client_error("ThrottlingException", "TagResource")]
-    with pytest.raises(StoreThrottled):
+    with pytest.raises(
+        StoreThrottled, match=r"\(ThrottlingException\) when calling the TagResource"
+    ):
         store.tag("conn/a", {"k": "v"})

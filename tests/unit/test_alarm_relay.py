@@ -102,18 +102,24 @@ def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
 
 
 @pytest.mark.parametrize(
-    "event",
+    ("event", "why"),
     [
-        [],
-        {"source": "aws.events", "alarmData": {}},
-        {"source": "aws.cloudwatch"},
-        {"source": "aws.cloudwatch", "alarmData": {"alarmName": "x", "state": "ALARM"}},
-        {"source": "aws.cloudwatch", "alarmData": {"alarmName": 3, "state": {"value": "OK"}}},
+        ([], "must be a CloudWatch alarm action"),
+        ({"source": "aws.events", "alarmData": {}}, "must be a CloudWatch alarm action"),
+        ({"source": "aws.cloudwatch"}, "must hold alarmName and state"),
+        (
+            {"source": "aws.cloudwatch", "alarmData": {"alarmName": "x", "state": "ALARM"}},
+            "must hold alarmName and state",
+        ),
+        (
+            {"source": "aws.cloudwatch", "alarmData": {"alarmName": 3, "state": {"value": "OK"}}},
+            "must be strings",
+        ),
     ],
 )
-def test_anything_but_an_alarm_action_is_refused_and_nothing_is_sent(event):
+def test_anything_but_an_alarm_action_is_refused_and_nothing_is_sent(event, why):
     publisher = RecordingPublisher()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=why):
         AlarmRelay(publisher).relay(event)
     assert publisher.sent == []
 
@@ -140,5 +146,5 @@ def test_the_sns_notifier_publishes_the_notice_with_its_attributes_and_raises_on
     with stub:
         assert relay.relay(ALARM_EVENT)["event"] == "alarm.sweep_not_running"
         # Then a failure propagates, so that Lambda retries the alarm's asynchronous invoke
-        with pytest.raises(StoreThrottled):
+        with pytest.raises(StoreThrottled, match=r"\(Throttling\) when calling the Publish"):
             relay.relay(ALARM_EVENT)

@@ -55,7 +55,9 @@ def test_a_rotation_with_another_instances_app_alerts_once_and_calls_nobody(
     harness.store.set_tags(APP_SECRET_ID, {TAG: "staging"})
     name = harness.add_secret("conn/rotates-with-staging-app")
     _bound_engine(harness)
-    with pytest.raises(ConfigError):  # the step fails, as Secrets Manager must see
+    with pytest.raises(
+        ConfigError, match="are not bound to this instance"
+    ):  # the step fails, as Secrets Manager must see
         harness.rotate(name, "t-1", ("createSecret",))
     assert harness.provider.refresh_calls == 0
     assert harness.notifier.events() == ["token.config_invalid"]

@@ -101,7 +101,7 @@ def test_calls_are_recorded_only_while_acting_for_a_principal(monkeypatch):
 
     # When a call is made outside and inside acting_as (the endpoint refuses both)
     def send() -> None:
-        with pytest.raises(EndpointConnectionError):
+        with pytest.raises(EndpointConnectionError, match="Could not connect to the endpoint URL"):
             sqs.send_message(QueueUrl="http://x/000000000000/q", MessageBody="b")
 
     send()

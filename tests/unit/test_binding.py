@@ -140,7 +140,7 @@ def test_a_meta_app_serves_system_user_connections_too():
     doc = TokenDocument(provider="meta_system_user", access_token="EAA-x", app_secret_id=APP)
     assert verify_app_binding(CONN, doc, APP, app(provider="meta")).declared
     both = app(provider=["google_ads", "linkedin"])
-    with pytest.raises(BindingError):
+    with pytest.raises(BindingError, match="belong to google_ads, linkedin, not meta_system_user"):
         verify_app_binding(CONN, doc, APP, both)
 
 
@@ -401,7 +401,7 @@ def test_the_read_only_lookup_checks_the_binding_but_writes_nothing(deputy):
     )
     desc = deputy.store.describe(CONN)
     # When a check-style caller resolves the app credentials
-    with pytest.raises(BindingError):
+    with pytest.raises(BindingError, match="belong to meta, not google_ads"):
         deputy.engine.apps.for_token(desc, doc, Redactor())
     app_ok = deputy.engine.apps.for_token(desc, doc.evolve(app_secret_id=legacy), Redactor())
     # Then the mismatch is refused, the legacy app is returned, and no tag was written
@@ -429,7 +429,7 @@ def test_same_host_paths_a_server_may_read_otherwise_are_refused(url):
     declared = app(provider="oauth2", allowed_url_prefixes=["https://auth.example.com/oauth/"])
     doc = oauth2_doc(token_url=url)
     # When the binding is checked, then it is refused before any call
-    with pytest.raises(BindingError):
+    with pytest.raises(BindingError, match=r"options\.token_url must not contain"):
         verify_app_binding(CONN, doc, APP, declared)
 
 

@@ -164,7 +164,7 @@ def test_connect_checks_the_app_binding_before_creating_anything(
     )
     assert code == 1
     assert "refused" in err
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="c/new"):
         store.tags_of("c/new")
 
 
@@ -212,7 +212,7 @@ def test_connect_refuses_an_oauth2_connection_that_cannot_name_its_account(
     assert "options.issuer" in err
     assert "options.userinfo_url" in err
     assert LINK_PARAM + "=" not in out
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="c/new"):
         store.tags_of("c/new")
     # And with an issuer it is made
     assert run(store, *argv, "--option", "issuer=https://auth.example.com")[0] == 0
@@ -278,7 +278,7 @@ def test_connect_refuses_app_credentials_not_bound_to_the_instance_before_creati
     assert "not bound to this instance 'token-refresher'" in err
     assert "token-refresher:app-instances" in err
     assert "c/new" not in [c[1] for c in store.calls if c[0] == "create"]
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="c/new"):
         store.tags_of("c/new")
     # And once the owner lists the instance, the same command creates it
     store.set_tags("tr/apps/google", {"token-refresher:app-instances": f"staging {TEST_INSTANCE}"})

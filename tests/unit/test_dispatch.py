@@ -102,11 +102,16 @@ class TestQueueDispatcher:
         assert result.enqueued == ["conn/10", "conn/11"]
 
     @pytest.mark.parametrize(
-        "body",
-        ["not json", "[]", json.dumps({"reason": "x"}), json.dumps({"secret_id": "a"})],
+        ("body", "why"),
+        [
+            ("not json", "message body: must be a JSON object"),
+            ("[]", "message body: must be a JSON object"),
+            (json.dumps({"reason": "x"}), "secret_id: is required"),
+            (json.dumps({"secret_id": "a"}), "decided_at: is not an ISO-8601 timestamp"),
+        ],
     )
-    def test_malformed_messages_are_config_errors(self, body: str):
-        with pytest.raises(ConfigError):
+    def test_malformed_messages_are_config_errors(self, body: str, why: str):
+        with pytest.raises(ConfigError, match=why):
             RotationJob.from_body(body)
 
 

@@ -32,10 +32,16 @@ def test_https_and_loopback_http_are_allowed(url):
 
 
 @pytest.mark.parametrize(
-    "url", ["http://graph.facebook.com", "http://10.0.0.5/", "ftp://127.0.0.1/", "https:///nohost"]
+    ("url", "why"),
+    [
+        ("http://graph.facebook.com", "must use https"),
+        ("http://10.0.0.5/", "must use https"),
+        ("ftp://127.0.0.1/", "must use https"),
+        ("https:///nohost", "has no host"),
+    ],
 )
-def test_other_urls_are_refused(url):
-    with pytest.raises(ConfigError):
+def test_other_urls_are_refused(url, why):
+    with pytest.raises(ConfigError, match=why):
         check_url(url)
 
 

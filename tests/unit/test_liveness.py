@@ -221,7 +221,7 @@ def test_the_lambda_requester_translates_aws_errors():
         def invoke(self, **kwargs: Any) -> dict[str, Any]:
             raise client_error("TooManyRequestsException", "Invoke")
 
-    with pytest.raises(AwsError):
+    with pytest.raises(AwsError, match="TooManyRequestsException"):
         LambdaLivenessRequester(Client(), ROTATION_ARN).request("conn/a")  # type: ignore[arg-type]
 
 

@@ -231,7 +231,7 @@ class TestFailures:
         name = harness.add_secret()
         harness.store.start_rotation(name, "version-1")
         # When createSecret runs, then the error reaches Secrets Manager
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError, match="invalid_grant"):
             harness.step(Step.CREATE, name, "version-1")
         # And AWSCURRENT is untouched and nothing was written at AWSPENDING
         assert harness.store.current_doc(name).access_token == INITIAL_ACCESS
@@ -250,7 +250,7 @@ class TestFailures:
         assert harness.store.tags_of(name)["token-refresher:status"] == "reauth-required"
         # When it fails the same way again, then no second alert is sent (it is not a transition)
         harness.store.start_rotation(name, "version-2")
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError, match="invalid_grant"):
             harness.step(Step.CREATE, name, "version-2")
         assert len(harness.notifier.alerts) == 1
 
@@ -261,7 +261,7 @@ class TestFailures:
         for n, advance in enumerate([timedelta(0), timedelta(hours=2), timedelta(hours=23)]):
             harness.clock.advance(advance)
             harness.store.start_rotation(name, f"t{n}")
-            with pytest.raises(ProviderError):
+            with pytest.raises(ProviderError, match="invalid_grant"):
                 harness.step(Step.CREATE, name, f"t{n}")
         # Then the first failure alerted and the one 25 h later reminded; the 2 h one did not
         assert [(a.event.value, a.reminder) for a in harness.notifier.alerts] == [
@@ -277,7 +277,7 @@ class TestFailures:
         # When three rotations fail
         for n in range(3):
             harness.store.start_rotation(name, f"t{n}")
-            with pytest.raises(ProviderError):
+            with pytest.raises(ProviderError, match="HTTP 503"):
                 harness.step(Step.CREATE, name, f"t{n}")
             if n < 2:
                 assert harness.notifier.alerts == []  # blips stay quiet
@@ -303,7 +303,7 @@ class TestFailures:
         harness.provider.refresh_with = transient_error()
         harness.store.start_rotation(name, "t")
         # When one transient failure happens
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError, match="HTTP 503"):
             harness.step(Step.CREATE, name, "t")
         # Then it is escalated at once
         assert harness.notifier.events() == ["token.refresh_failed"]

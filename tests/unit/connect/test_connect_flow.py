@@ -264,7 +264,7 @@ def test_an_unmanaged_secret_cannot_be_linked_to(world: World) -> None:
 
 
 def test_meta_system_user_has_no_consent_flow(world: World) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="has no consent flow"):
         world.link("conn/x", "meta_system_user")
 
 

@@ -112,11 +112,15 @@ def test_state_is_bound_to_cookie_platform_and_key() -> None:
     flow = Flow("signed-link", "flow-a", "google_ads")
     cookie = flow.cookie(secure=True).split(";")[0]
     assert Flow.from_callback(cookie, flow.state(KEY), "google_ads", KEY) == flow
-    with pytest.raises(FlowError):  # the platform's answer arrives on another platform's path
+    with pytest.raises(
+        FlowError, match="state does not match this attempt"
+    ):  # the platform's answer arrives on another platform's path
         Flow.from_callback(cookie, flow.state(KEY), "meta", KEY)
-    with pytest.raises(FlowError):  # another browser (no cookie)
+    with pytest.raises(
+        FlowError, match="no consent cookie in this browser"
+    ):  # another browser (no cookie)
         Flow.from_callback("", flow.state(KEY), "google_ads", KEY)
-    with pytest.raises(FlowError):  # edited state
+    with pytest.raises(FlowError, match="state does not match this attempt"):  # edited state
         Flow.from_callback(cookie, flow.state(KEY)[:-2] + "AA", "google_ads", KEY)
     assert len(flow.state(KEY)) < 64  # TikTok: keep state short
 
@@ -162,11 +166,11 @@ def test_the_cookie_secret_binds_state_and_verifier() -> None:
     assert other.code_verifier(KEY) != flow.code_verifier(KEY)
     assert other.state(KEY) != flow.state(KEY)
     assert Flow.from_callback(cookie, flow.state(KEY), "google_ads", KEY) == flow
-    for forged in (
-        other.cookie(secure=True).split(";")[0],  # another secret
-        f"tr_connect_{flow.flow_id}=tok",  # the link alone
-        f"tr_connect_{flow.flow_id}=.tok",  # no secret
-        f"tr_connect_{flow.flow_id}=!!.tok",  # not a secret
+    for forged, why in (
+        (other.cookie(secure=True).split(";")[0], "state does not match"),  # another secret
+        (f"tr_connect_{flow.flow_id}=tok", "not this attempt's"),  # the link alone
+        (f"tr_connect_{flow.flow_id}=.tok", "not this attempt's"),  # no secret
+        (f"tr_connect_{flow.flow_id}=!!.tok", "not this attempt's"),  # not a secret
     ):
-        with pytest.raises(FlowError):
+        with pytest.raises(FlowError, match=why):
             Flow.from_callback(forged, flow.state(KEY), "google_ads", KEY)

@@ -116,7 +116,7 @@ def test_oauth2_refuses_an_http_authorize_url() -> None:
         app_secret_id="a",
         options={"authorize_url": "http://auth.example.com/a"},
     )
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="must use https"):
         PLATFORMS["oauth2"].authorize_url(doc, APP, DEFAULT_CTX, REQ)
 
 

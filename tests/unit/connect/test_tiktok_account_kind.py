@@ -35,7 +35,7 @@ def test_no_link_is_made_for_a_tiktok_account_connection(world: World) -> None:
 def test_a_legacy_account_document_counts_as_one(world: World) -> None:
     # Given a document from before kinds: a refresh token means a TikTok account token
     name = world.connection("tiktok", refresh_token="legacy-refresh-token-0001")  # no kind
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="TikTok account tokens"):
         world.link(name, "tiktok")
 
 

@@ -1,5 +1,10 @@
 """Google: google-auth-oauthlib (the authorize URL and the code redemption) and google-auth (the
-refresh, the id_token's claims) as the judges of what our consent link and provider send."""
+refresh, the id_token's claims) as the judges of what our consent link and provider send.
+
+The token endpoint is google-auth's own (the default of its authorized-user credentials). What the
+libraries have no opinion on (the authorize endpoint, the scope, ``prompt``) comes from
+tests/fixtures/oracles/google.json, each value with the Google page that states it; the tests that
+judge by those say ``fixture`` in their names."""
 
 from __future__ import annotations
 
@@ -17,10 +22,12 @@ from tests.support.oracles import (
     Recorder,
     assert_same_request,
     authorize_request,
+    our_authorize_request,
     our_context,
+    sourced,
 )
 from token_refresher.connect.exchange import CodeGrant, exchange_code
-from token_refresher.connect.platforms import GOOGLE_SCOPE, AuthorizeRequest, platform
+from token_refresher.connect.platforms import AuthorizeRequest, platform
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import google_ads
 
@@ -28,14 +35,22 @@ pytestmark = pytest.mark.unit
 
 APP = AppCredentials("g-client.apps.googleusercontent.com", "g-client-secret-0001")
 REDIRECT = "https://abcdefghij.lambda-url.us-east-1.on.aws/callback/google_ads"
-# A "web" client configuration as the Google Cloud console downloads it; the endpoints are those
-# of Google's discovery document (accounts.google.com/.well-known/openid-configuration).
+# google-auth's user credentials, as `gcloud auth application-default login` stores them: no
+# token_uri, so the library uses its own token endpoint.
+USER_INFO = {
+    "refresh_token": "1//o",
+    "client_id": APP.client_id,
+    "client_secret": APP.client_secret,
+}
+TOKEN_URI = google.oauth2.credentials.Credentials.from_authorized_user_info(USER_INFO).token_uri
+SCOPE = " ".join(sourced("google", "scope"))
+# A "web" client configuration as the Google Cloud console downloads it.
 CLIENT_CONFIG = {
     "web": {
         "client_id": APP.client_id,
         "client_secret": APP.client_secret,
-        "auth_uri": "https://accounts.google.com/o/oauth2/v2/auth",
-        "token_uri": "https://oauth2.googleapis.com/token",
+        "auth_uri": sourced("google", "authorization_endpoint"),
+        "token_uri": TOKEN_URI,
     }
 }
 NOW = int(time.time())
@@ -51,7 +66,7 @@ ANSWER = {
     "expires_in": 3599,
     "refresh_token": "1//oracle",
     "token_type": "Bearer",
-    "scope": GOOGLE_SCOPE,
+    "scope": SCOPE,
     "id_token": fake_id_token(CLAIMS | {"email": "owner@example.com"}),
 }
 
@@ -63,19 +78,18 @@ def _doc() -> TokenDocument:
 
 
 def _flow() -> Flow:
-    return Flow.from_client_config(
-        CLIENT_CONFIG, scopes=GOOGLE_SCOPE.split(), redirect_uri=REDIRECT
-    )
+    return Flow.from_client_config(CLIENT_CONFIG, scopes=SCOPE.split(), redirect_uri=REDIRECT)
 
 
-def test_the_authorize_url_is_the_librarys() -> None:
-    # Given google-auth-oauthlib's authorization URL, with the two choices our link makes too:
-    # prompt=consent (a repeated consent returns a refresh token only then) and incremental scopes
+def test_the_authorize_url_is_the_librarys_at_the_fixture_endpoint_and_scope() -> None:
+    # Given google-auth-oauthlib's authorization URL for the documented endpoint and scope, with
+    # the two documented choices our link makes too: prompt=consent (a repeated consent returns a
+    # refresh token only then) and incremental scopes
     flow = _flow()
-    url, _ = flow.authorization_url(prompt="consent", include_granted_scopes="true", state="st")
+    url, _ = flow.authorization_url(**sourced("google", "authorize_options"), state="st")
     theirs = authorize_request(url)
     # When our consent link builds its URL
-    ours = authorize_request(
+    ours = our_authorize_request(
         platform("google_ads").authorize_url(
             _doc(), APP, our_context(Recorder()), AuthorizeRequest(REDIRECT, "st", "c" * 43)
         )
@@ -112,6 +126,7 @@ def test_the_code_redemption_is_the_librarys() -> None:
         theirs,
         ours_only={"client_id": "client_secret_post", "client_secret": "client_secret_post"},
         theirs_only={},
+        authorization="the library authenticates with client_secret_basic, we with _post",
     )
     assert ours.client_auth() == ("body", APP.client_id, APP.client_secret)
     assert theirs.client_auth() == ("basic", APP.client_id, APP.client_secret)
@@ -127,13 +142,7 @@ def test_the_code_redemption_is_the_librarys() -> None:
 def test_the_refresh_is_google_auths() -> None:
     # Given google-auth's user credentials refreshing
     recorder = Recorder((200, ANSWER))
-    credentials = google.oauth2.credentials.Credentials(
-        None,
-        refresh_token="1//o",
-        client_id=APP.client_id,
-        client_secret=APP.client_secret,
-        token_uri=CLIENT_CONFIG["web"]["token_uri"],
-    )
+    credentials = google.oauth2.credentials.Credentials.from_authorized_user_info(USER_INFO)
     credentials.refresh(google.auth.transport.requests.Request(recorder.session()))
     theirs = recorder.only()
     # When our provider refreshes the same grant
@@ -145,7 +154,7 @@ def test_the_refresh_is_google_auths() -> None:
     assert ours.client_auth() == theirs.client_auth() == ("body", APP.client_id, APP.client_secret)
 
 
-@pytest.mark.parametrize(("scope", "email"), [(GOOGLE_SCOPE, True), ("openid", False)])
+@pytest.mark.parametrize(("scope", "email"), [(SCOPE, True), ("openid", False)])
 def test_the_fake_issues_email_only_with_the_email_scope(
     fake_providers: Any, scope: str, email: bool
 ) -> None:

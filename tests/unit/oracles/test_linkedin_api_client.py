@@ -1,6 +1,11 @@
 """LinkedIn: linkedin-api-client (LinkedIn's official Python client, AuthClient) as the judge of the
 authorize URL, the code exchange, the refresh and the introspection; its response models read the
-answers our code reads."""
+answers our code reads.
+
+The URLs are the client's own (``linkedin_api.common.constants``). The client has no opinion on
+the scope: it comes from tests/fixtures/oracles/linkedin.json with LinkedIn's pages, and the tests
+that judge by it say ``fixture`` in their names. The client's response models read the answers
+LinkedIn's pages document (the contract fixtures), not ones made up here."""
 
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from tests.support.oracles import (
     Sent,
     assert_same_request,
     authorize_request,
+    documented_answer,
+    our_authorize_request,
     our_context,
+    sourced,
 )
 from token_refresher.connect.exchange import CodeGrant, exchange_code
-from token_refresher.connect.platforms import LINKEDIN_SCOPE, AuthorizeRequest, platform
+from token_refresher.connect.platforms import AuthorizeRequest, platform
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers import linkedin
 
@@ -25,13 +33,11 @@ pytestmark = pytest.mark.unit
 
 APP = AppCredentials("li-client-id", "li-client-secret-0001")
 REDIRECT = "https://abcdefghij.lambda-url.us-east-1.on.aws/callback/linkedin"
-TOKEN = {
-    "access_token": "AQV-oracle",
-    "expires_in": 5_184_000,
-    "refresh_token": "AQX-oracle",
-    "refresh_token_expires_in": 31_536_000,
-    "scope": LINKEDIN_SCOPE,
-}
+SCOPE = sourced("linkedin", "scope")
+# The answers LinkedIn documents (programmatic refresh tokens, token introspection), as the
+# contract fixtures keep them with their pages.
+TOKEN = documented_answer("linkedin", "refresh", "token")
+INTROSPECTION = documented_answer("linkedin", "introspect", "introspect")
 NO_REFRESH = {k: v for k, v in TOKEN.items() if not k.startswith("refresh_token")}
 
 
@@ -40,7 +46,7 @@ def _answer(token: dict[str, Any]) -> Any:
         if sent.url.endswith("/v2/userinfo"):
             return 200, {"sub": "linkedin-sub-1", "name": "Fake Member"}
         if sent.url.endswith("/introspectToken"):
-            return 200, {"active": True, "status": "active", "expires_at": 4102444800}
+            return 200, INTROSPECTION
         return 200, token
 
     return answer
@@ -58,11 +64,9 @@ def _doc(**fields: Any) -> TokenDocument:
     )
 
 
-def test_the_authorize_url_is_the_clients() -> None:
-    theirs = authorize_request(
-        _client(Recorder()).generate_member_auth_url(LINKEDIN_SCOPE.split(), state="st")
-    )
-    ours = authorize_request(
+def test_the_authorize_url_is_the_clients_for_the_fixture_scope() -> None:
+    theirs = authorize_request(_client(Recorder()).generate_member_auth_url(SCOPE, state="st"))
+    ours = our_authorize_request(
         platform("linkedin").authorize_url(
             _doc(), APP, our_context(Recorder()), AuthorizeRequest(REDIRECT, "st", "unused")
         )

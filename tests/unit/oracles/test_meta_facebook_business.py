@@ -2,7 +2,9 @@
 
 The SDK has no helper for the token exchange or ``debug_token``; what it owns is the Graph call
 itself: the host, the version path, the app secret proof it adds for an access token, and the
-reading of Graph errors (``FacebookRequestError``). Those are compared here.
+reading of Graph errors (``FacebookRequestError``). Those are compared here, at the SDK's own
+Graph version. The paths and parameter names come from tests/fixtures/oracles/meta.json with Meta's
+pages; the tests that judge by them say ``fixture`` in their names.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from tests.support.fake_providers import _graph_error
-from tests.support.oracles import Recorder, Sent, assert_same_request, our_context
+from tests.support.oracles import Recorder, Sent, assert_same_request, our_context, sourced
 from token_refresher.errors import ProviderError
 from token_refresher.model import AppCredentials, TokenDocument
-from token_refresher.providers import meta, meta_graph
+from token_refresher.providers import meta
 
 pytestmark = pytest.mark.unit
 
 APP = AppCredentials("1234567890", "meta-app-secret-0001")
-VERSION = meta_graph.DEFAULT_GRAPH_VERSION
+VERSION = FacebookAdsApi.API_VERSION  # the SDK's; ours is pinned to it per connection below
+EXCHANGE = sourced("meta", "long_lived_exchange")
+DEBUG_TOKEN = sourced("meta", "debug_token")
 DEBUG = {
     "data": {
         "app_id": APP.client_id,
@@ -50,7 +54,19 @@ def _sdk(recorder: Recorder, access_token: str | None, secret: str | None) -> Fa
 
 
 def _doc() -> TokenDocument:
-    return TokenDocument.from_dict({"schema": 1, "provider": "meta", "access_token": "EAAold"})
+    return TokenDocument.from_dict(
+        {
+            "schema": 1,
+            "provider": "meta",
+            "access_token": "EAAold",
+            "options": {"graph_version": VERSION},
+        }
+    )
+
+
+def _filled(params: dict[str, str], **values: str) -> dict[str, str]:
+    """The page's parameters, its ``{placeholders}`` filled in."""
+    return {k: values.get(v.strip("{}").replace("-", "_"), v) for k, v in params.items()}
 
 
 def _our_refresh() -> list[Sent]:
@@ -59,33 +75,32 @@ def _our_refresh() -> list[Sent]:
     return recorder.sent
 
 
-def test_the_long_lived_exchange_is_the_sdks_graph_call() -> None:
+def test_the_long_lived_exchange_is_the_sdks_graph_call_with_the_fixture_parameters() -> None:
     # Given our refresh: fb_exchange_token, then debug_token on the new token
     exchange, _ = _our_refresh()
     # When the SDK makes the same Graph call without a user token (the exchange carries none)
     recorder = Recorder(_answer)
-    _sdk(recorder, None, None).call(
-        "GET",
-        ("oauth", "access_token"),
-        params={
-            "grant_type": "fb_exchange_token",
-            "client_id": APP.client_id,
-            "client_secret": APP.client_secret,
-            "fb_exchange_token": "EAAold",
-        },
+    params = _filled(
+        EXCHANGE["params"],
+        app_id=APP.client_id,
+        app_secret=APP.client_secret,
+        your_access_token="EAAold",
     )
+    _sdk(recorder, None, None).call("GET", tuple(EXCHANGE["path"]), params=params)
     # Then host, version path and parameters are the same
     assert_same_request(exchange, recorder.only(), ours_only={}, theirs_only={})
     assert exchange.url == f"{FacebookSession.GRAPH}/{VERSION}/oauth/access_token"
 
 
-def test_debug_token_carries_the_sdks_app_secret_proof() -> None:
+def test_debug_token_carries_the_sdks_app_secret_proof_with_the_fixture_parameters() -> None:
     # Given our debug_token call, made with the app token
     _, ours = _our_refresh()
     # When the SDK calls debug_token with the app token as its access token and the app secret
     recorder = Recorder(_answer)
     _sdk(recorder, f"{APP.client_id}|{APP.client_secret}", APP.client_secret).call(
-        "GET", ("debug_token",), params={"input_token": "EAAnew"}
+        "GET",
+        tuple(DEBUG_TOKEN["path"]),
+        params=_filled(DEBUG_TOKEN["params"], input_token="EAAnew"),
     )
     theirs = recorder.only()
     # Then the request is the same, appsecret_proof included (the SDK computes its own)

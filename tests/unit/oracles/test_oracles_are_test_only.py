@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -39,3 +40,17 @@ def test_no_shipped_code_imports_an_oracle() -> None:
     pattern = re.compile(rf"^\s*(?:from|import)\s+({names})\b", re.M)
     assert shipped
     assert [str(p) for p in shipped if pattern.search(p.read_text())] == []
+
+
+def test_every_sourced_fixture_names_the_page_it_comes_from() -> None:
+    # Given the values the libraries have no opinion on (tests/fixtures/oracles/)
+    files = sorted((ROOT / "tests/fixtures/oracles").glob("*.json"))
+    assert files
+    for path in files:
+        entries = {k: v for k, v in json.loads(path.read_text()).items() if k != "about"}
+        # Then each has a value, what the page says, and the page(s), by https
+        for name, entry in entries.items():
+            assert set(entry) == {"value", "source", "says"}, (path.name, name)
+            pages = entry["source"] if isinstance(entry["source"], list) else [entry["source"]]
+            assert pages, (path.name, name)
+            assert all(page.startswith("https://") for page in pages), (path.name, name)

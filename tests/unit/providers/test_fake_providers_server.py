@@ -74,7 +74,7 @@ def test_timeout_mode_is_not_retried_for_post_but_is_for_get(
     # Given TikTok never answers / When a validation GET times out / Then it is tried 3 times
     fake_provider.set_mode("tiktok", failure="timeout")
     doc = TokenDocument.from_dict({"schema": 1, "provider": "tiktok", "access_token": "act.1"})
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match="did not answer in time"):
         tiktok.PROVIDER.refresh(doc, app, ctx)
     assert len(fake_provider.requests("tiktok")) == 3
 

@@ -74,7 +74,7 @@ def test_wrong_app_secret_is_one_config_alert_naming_the_app_secret(
     # When two rotations fail on it
     for version_id in ("v1", "v2"):
         store.start_rotation(name, version_id)
-        with pytest.raises(ProviderError):
+        with pytest.raises(ProviderError, match="rejected the app id or app secret"):
             _run(engine, name, Step.CREATE, version_id)
     # Then exactly one alert: config_invalid, naming the app credentials secret
     [alert] = notifier.alerts

@@ -298,5 +298,5 @@ def test_public_client_needs_no_client_secret_field(
     (req,) = fake_provider.requests("microsoft_ads")
     assert "client_secret" not in (req.form or {})
     # And a confidential client still has to name its secret
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="client_secret: is required"):
         AppCredentials.from_json('{"client_id": "web-app"}')

@@ -164,8 +164,17 @@ def _document(document: Any) -> Policy:
     return dict(json.loads(document)) if isinstance(document, str) else dict(document)
 
 
-def human_policy(role: str, *, instance: str, stack: str, connection_prefix: str = "") -> Policy:
-    """docs/policies/<role>.json with its placeholders filled in."""
+DEFAULT_CONNECTION_PREFIX = "token-refresher/connections/"  # template.yaml's ConnectionPrefix
+ANY_NAME = "*"  # the recorded-call evaluation only: the tests name their connections freely
+
+
+def human_policy(
+    role: str, *, instance: str, stack: str, connection_prefix: str = DEFAULT_CONNECTION_PREFIX
+) -> Policy:
+    """docs/policies/<role>.json with its placeholders filled in. An empty ConnectionPrefix is
+    refused, as the template refuses it: without it no name boundary holds (docs/security.md)."""
+    if not connection_prefix:
+        raise ValueError("ConnectionPrefix must not be empty (docs/security.md)")
     text = (POLICY_DIR / f"{role}.json").read_text()
     for placeholder, value in {
         "<AccountId>": ACCOUNT,
@@ -213,7 +222,9 @@ def identity_of(principal: Mapping[str, Any]) -> tuple[str, str, list[Policy]] |
         stack = principal["stack"]
         deployment = DEPLOYMENTS.get(stack)
         instance = deployment.instance if deployment else stack
-        policy = human_policy(principal["role"], instance=instance, stack=stack)
+        policy = human_policy(
+            principal["role"], instance=instance, stack=stack, connection_prefix=ANY_NAME
+        )
         role = f"arn:aws:iam::{ACCOUNT}:role/{principal['role']}"
         return (
             f"{principal['role']} of {stack} (CLI)",

@@ -16,7 +16,6 @@ import argparse
 import json
 import time
 
-from token_refresher.adapters.errors import AwsError
 from token_refresher.state import TAG_INSTANCE
 from token_refresher.sweep.adoption import ADOPTION_OFF
 from token_refresher.sweep.request import MANUAL_DETAIL_TYPE, MANUAL_SOURCE
@@ -62,19 +61,16 @@ def _send(ctx: Context, args: argparse.Namespace, detail: dict[str, object]) -> 
 
 
 def _wait_for_tags(ctx: Context, arns: list[str], instance: str) -> list[str]:
-    """The listed secrets that carry this instance's tag, polled until all do or time is up."""
+    """The listed secrets that carry this instance's tag, polled until all do or time is up.
+    ListSecrets, not DescribeSecret: the operator may describe only its instance's secrets, and
+    these are not until the sweep has tagged them."""
     store = ctx.store()
     deadline = time.monotonic() + WAIT_SECONDS
-    done: list[str] = []
     while True:
-        for arn in [a for a in arns if a not in done]:
-            try:
-                if store.describe(arn).tags.get(TAG_INSTANCE) == instance:
-                    done.append(arn)
-            except AwsError:
-                continue  # not yet readable as this instance's: try again
+        tagged = {s.arn for s in store.list_by_tag(TAG_INSTANCE, instance)}
+        done = [a for a in arns if a in tagged]
         if len(done) == len(arns) or time.monotonic() > deadline:
-            return [a for a in arns if a in done]
+            return done
         time.sleep(POLL_SECONDS)
 
 

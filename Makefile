@@ -87,12 +87,15 @@ dist: $(WHEEL) ## Build the wheel in dist/: the token-refresher command and the 
 PY311_VENV := .venv-py311
 CLI311 := $(PY311_VENV)/bin/token-refresher
 
-$(PY311_VENV)/.stamp: requirements-dev.txt layers/deps/requirements.txt | check-python311 $(WHEEL)
+$(PY311_VENV)/.stamp: requirements-dev.txt cli/requirements.lock | check-python311 $(WHEEL)
 	@rm -rf $(PY311_VENV)
 	$(PYTHON311) -m venv $(PY311_VENV)
+	@# the wheel's dependencies from the hash-pinned lock, as an operator installs them
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install --require-hashes -r cli/requirements.lock
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install --no-deps $(WHEEL)
 	@# pip refuses extras in a constraints file: the pins without them
-	@sed -n 's/\[[^]]*\]//; /^[A-Za-z0-9_.-]*==/p' $(filter %.txt,$^) > $(PY311_VENV)/constraints.txt
-	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install -c $(PY311_VENV)/constraints.txt $(WHEEL) pytest pyyaml
+	@sed -n 's/\[[^]]*\]//; /^[A-Za-z0-9_.-]*==/p' requirements-dev.txt > $(PY311_VENV)/constraints.txt
+	$(PY311_VENV)/bin/pip -q --disable-pip-version-check install -c $(PY311_VENV)/constraints.txt pytest pyyaml
 	@touch $@
 
 $(CLI311): $(WHEEL) | $(PY311_VENV)/.stamp

@@ -116,10 +116,18 @@ def _evaluate_authorization() -> None:
             "no AWS call of an in-process handler was recorded although integration tests ran: "
             "the recorder is not working (tests/support/aws_calls.py)"
         )
-    elif "e2e" in ran and report.from_functions == 0 and not authz.recorder_in_localstack():
+    elif "e2e" in ran and report.from_functions == 0:
+        _AUTHZ["error"] = "no call of a deployed function was recorded although e2e tests ran: " + (
+            "the recorder in the functions' processes wrote nothing (tests/support/aws_calls.py)"
+            if authz.recorder_in_localstack()
+            else "LocalStack was started without the recorder (restart it: tools/localstack.sh "
+            "stop; the tests start it again)"
+        )
+    elif report.unattributed:
         _AUTHZ["error"] = (
-            "no call of a deployed function was recorded: LocalStack was started without the "
-            "recorder (restart it: tools/localstack.sh stop; the tests start it again)"
+            f"{report.unattributed} recorded call(s) could not be attributed to a role, so they "
+            "were not evaluated: a function of a stack not deployed in this session (delete "
+            "leftover stacks from this LocalStack) or a principal the evaluation does not know"
         )
     elif report.denied:
         _AUTHZ["error"] = "the deployed policies deny calls the product makes:\n  " + "\n  ".join(
@@ -147,11 +155,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         if terminalreporter.config.getoption("verbose") > 0:
             for label, action in sorted(report.pairs):
                 terminalreporter.write_line(f"  {label}: {action}")
-        if report.unattributed:
-            terminalreporter.write_line(
-                f"({report.unattributed} calls by functions of stacks not deployed in this "
-                "session were not evaluated)"
-            )
     if error:
         terminalreporter.write_line(f"FAILED: {error}", red=True)
 

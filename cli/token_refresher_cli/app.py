@@ -134,7 +134,7 @@ def _add_adopt(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dry-run", action="store_true", help="list them; change nothing")
-    p.add_argument("--sweep-function", help="sweep function name (skips stack lookup)")
+    p.add_argument("--event-bus", help="request bus name (default: the stack's RequestBusName)")
     _stack_option(p)
     add_instance_option(p)
     p.set_defaults(run=adopt.run)
@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="invoke the sweep synchronously and print what would rotate and why; change nothing",
+        help="print what the sweep would rotate and why, computed here read-only; change nothing",
     )
     p.add_argument("--reason", help="logged by the sweep (at most 256 characters)")
     p.add_argument("--json", action="store_true", help="--dry-run: print the sweep report as JSON")
@@ -252,7 +252,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--event-bus",
         help="EventBridge bus (default: the stack's RequestBusName output, its own request bus)",
     )
-    p.add_argument("--sweep-function", help="--dry-run: sweep function name (skips stack lookup)")
     p.add_argument(
         "--no-verify", action="store_true", help="do not check the named secrets exist first"
     )

@@ -13,8 +13,9 @@ made when the result could not be stored:
    short-lived token for a long-lived one (``fb_exchange_token``), refresh-token providers refresh
    once and the answer is stored (Microsoft rotates the refresh token), validate-only tokens are
    validated; then the provider's validation (what testSecret runs) on the result;
-5. CreateSecret with the schema-1 document and the tags the sweep reads, then RotateSecret to attach
-   the rotation function (7-day fallback schedule, not rotated now).
+5. CreateSecret with the schema-1 document and the tags the sweep reads. No RotateSecret: the
+   app-credential owner may not rotate (a RotateSecret would pass the forced-rotation floor,
+   docs/security.md); the sweep attaches the rotation function with the first rotation it starts.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from token_refresher_cli.shared import (
     verify_binding,
 )
 
-ROTATION_FALLBACK_DAYS = 7
 VALIDATE_ONLY = "validate"
 REFRESH = "refresh"
 
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     options = parse_options(args.option)
     plan = plan_for(args.provider, options, args.token_type)
     _name_is_free(ctx, args.name)
-    rotation_arn, prefix = _rotation_target(ctx, args)
+    _, prefix = _rotation_target(ctx, args)
     if args.rotation_lambda_arn and args.instance is None:
         raise CliError("with --rotation-lambda-arn, name the instance too: --instance NAME")
     instance = resolve_instance(args, ctx)
@@ -172,8 +172,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     doc = _prove(provider, plan, doc, ctx, app)
     doc = TokenDocument.from_json(doc.to_json())  # exactly what the rotation function will parse
     now = ctx.clock()
-    arn = _create(ctx, args, doc, now, instance)
-    _attach_rotation(ctx, arn, args.name, rotation_arn)
+    _create(ctx, args, doc, now, instance)
     _report(ctx, args.name, doc, now)
     ctx.console.print(f"  instance: {instance}")
     return EXIT_OK
@@ -207,21 +206,6 @@ def _create(
     return str(response["ARN"])
 
 
-def _attach_rotation(ctx: Context, arn: str, name: str, rotation_arn: str) -> None:
-    try:
-        ctx.aws.client("secretsmanager").rotate_secret(
-            SecretId=arn,
-            RotationLambdaARN=rotation_arn,
-            RotationRules={"AutomaticallyAfterDays": ROTATION_FALLBACK_DAYS},
-            RotateImmediately=False,
-        )
-    except ClientError as exc:
-        ctx.console.warn(
-            f"{name} is stored, but attaching the rotation function failed "
-            f"({error_code(exc)}); the sweep attaches it on its next run"
-        )
-
-
 def _report(ctx: Context, name: str, doc: TokenDocument, now: datetime) -> None:
     deadline = human_deadline(doc)
     ctx.console.print(f"onboarded {name} ({doc.provider}, {doc.kind})")
@@ -236,4 +220,4 @@ def _report(ctx: Context, name: str, doc: TokenDocument, now: datetime) -> None:
         ctx.console.print(
             f"  a human must act before {fmt_date(deadline)} (token.expiring alerts warn ahead)"
         )
-    ctx.console.print("  rotation: attached (7-day fallback schedule; the sweep refreshes ahead)")
+    ctx.console.print("  rotation: the sweep refreshes ahead and attaches the rotation function")

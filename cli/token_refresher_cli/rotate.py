@@ -5,10 +5,11 @@
   own request bus (output ``RequestBusName``, or ``--event-bus``), whose policy names who may
   send (stack parameter RequestPrincipals). The rule invokes the sweep asynchronously, which calls
   RotateSecret, which runs the rotation function. Up to 500 ids per event, 10 events per call.
-- ``--dry-run``: the sweep function is invoked synchronously with the same detail instead (its
-  name from the stack output SweepFunctionName or ``--sweep-function``), and its report is printed:
-  what would rotate and why, what would be skipped. Sent as an event instead, the same verdicts
-  go only to the function's log (one "dry run verdict" line per secret).
+- ``--dry-run``: the sweep's own selection and decision code runs here over the stack's tags,
+  read-only (preview.py), and its report is printed: what would rotate and why, what would be
+  skipped. The operator may not invoke the sweep function (manual requests have one door, the
+  bus). Sent as an event instead, the same verdicts go only to the function's log (one "dry run
+  verdict" line per secret).
 - Every request names its instance (``detail.instance``: ``--instance``, else the stack's
   InstanceName output); only that deployment's rule matches it.
 - Named secrets are checked first (DescribeSecret: exists, managed, the instance's own), so a typo
@@ -38,6 +39,7 @@ from token_refresher.sweep.request import (
 )
 from token_refresher.sweep.starter import force_floor_refusal
 from token_refresher.timeutil import human_interval
+from token_refresher_cli import preview
 from token_refresher_cli.console import EXIT_ERROR, EXIT_OK, CliError
 from token_refresher_cli.context import Context
 from token_refresher_cli.instance import resolve_instance
@@ -166,28 +168,8 @@ def _drop_floored(
     return kept
 
 
-def invoke_sweep(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> dict[str, Any]:
-    """The sweep function invoked synchronously with ``detail``; its report."""
-    function = args.sweep_function or ctx.aws.stack_outputs(args.stack_name).get(
-        "SweepFunctionName"
-    )
-    if not function:
-        raise CliError(
-            f"stack {args.stack_name!r} has no SweepFunctionName output",
-            hint="pass --sweep-function NAME",
-        )
-    response = ctx.aws.client("lambda").invoke(
-        FunctionName=function, Payload=json.dumps(detail).encode()
-    )
-    body = json.loads(response["Payload"].read() or b"null")
-    if response.get("FunctionError") or not isinstance(body, dict):
-        message = body.get("errorMessage") if isinstance(body, dict) else None
-        raise CliError(f"the sweep function failed: {message or 'no report'}")
-    return body
-
-
 def _dry_run(ctx: Context, args: argparse.Namespace, detail: dict[str, Any]) -> int:
-    body = invoke_sweep(ctx, args, detail)
+    body = preview.dry_run(ctx, args, detail, force_floor(ctx, args))
     if args.json:
         ctx.console.print(json.dumps(body, indent=2))
         return EXIT_OK

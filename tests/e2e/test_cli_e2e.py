@@ -99,8 +99,9 @@ def test_onboard_status_rotate_status_for_a_meta_connection(
     assert tags["token-refresher:provider"] == "meta"
     assert tags["token-refresher:expires-at"] == str(int(expires.timestamp()))
     described = deployed.sm.describe_secret(SecretId=name)
-    assert described["RotationLambdaARN"] == deployed.rotation_arn
-    assert described["RotationRules"]["AutomaticallyAfterDays"] == 7
+    # (onboard makes no RotateSecret: the app-credential owner may not rotate; the sweep
+    # attaches the rotation function with the first rotation it starts)
+    assert not described.get("RotationEnabled")
     routes = [r.route for r in fake_providers.requests("meta")]
     assert routes.count("exchange") == 1
 

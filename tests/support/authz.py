@@ -110,6 +110,7 @@ class Deployment:
     instance: str
     functions: dict[str, tuple[str, str, list[Policy]]] = field(default_factory=dict)
     resource_policies: dict[str, Policy] = field(default_factory=dict)  # logical id -> policy
+    bus_policies: dict[str, Policy] = field(default_factory=dict)  # event bus ARN -> policy
 
 
 DEPLOYMENTS: dict[str, Deployment] = {}
@@ -135,8 +136,28 @@ def snapshot(endpoint: str, stack_name: str, outputs: Mapping[str, str]) -> Depl
         with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
             deployment.resource_policies[res["LogicalResourceId"]] = policy
+    if outputs.get("RequestBusArn"):  # rendered, as the functions' resource policies are
+        described = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
+        params = {p["ParameterKey"]: p["ParameterValue"] for p in described.get("Parameters", [])}
+        raw = template()["Resources"]["RequestBus"]["Properties"]["Policy"]
+        bus_policy = Renderer(stack_name, params).resolve(raw)
+        deployment.bus_policies[outputs["RequestBusArn"]] = dict(bus_policy)
     DEPLOYMENTS[stack_name] = deployment
     return deployment
+
+
+def resource_policy_of(resource: str) -> Policy | None:
+    """The resource policy a deployed stack put on ``resource`` (its request bus, a function),
+    so that every evaluation includes it (a Deny there refuses what an identity policy allows)."""
+    for deployment in DEPLOYMENTS.values():
+        if resource in deployment.bus_policies:
+            return deployment.bus_policies[resource]
+        name = (
+            resource.split(":function:", 1)[-1].split(":", 1)[0] if ":function:" in resource else ""
+        )
+        if name in deployment.functions:
+            return deployment.resource_policies.get(deployment.functions[name][0])
+    return None
 
 
 def _role_policies(iam: Any, role: str) -> list[Policy]:
@@ -164,8 +185,17 @@ def _document(document: Any) -> Policy:
     return dict(json.loads(document)) if isinstance(document, str) else dict(document)
 
 
-def human_policy(role: str, *, instance: str, stack: str, connection_prefix: str = "") -> Policy:
-    """docs/policies/<role>.json with its placeholders filled in."""
+DEFAULT_CONNECTION_PREFIX = "token-refresher/connections/"  # template.yaml's ConnectionPrefix
+ANY_NAME = "*"  # the recorded-call evaluation only: the tests name their connections freely
+
+
+def human_policy(
+    role: str, *, instance: str, stack: str, connection_prefix: str = DEFAULT_CONNECTION_PREFIX
+) -> Policy:
+    """docs/policies/<role>.json with its placeholders filled in. An empty ConnectionPrefix is
+    refused, as the template refuses it: without it no name boundary holds (docs/security.md)."""
+    if not connection_prefix:
+        raise ValueError("ConnectionPrefix must not be empty (docs/security.md)")
     text = (POLICY_DIR / f"{role}.json").read_text()
     for placeholder, value in {
         "<AccountId>": ACCOUNT,
@@ -213,7 +243,9 @@ def identity_of(principal: Mapping[str, Any]) -> tuple[str, str, list[Policy]] |
         stack = principal["stack"]
         deployment = DEPLOYMENTS.get(stack)
         instance = deployment.instance if deployment else stack
-        policy = human_policy(principal["role"], instance=instance, stack=stack)
+        policy = human_policy(
+            principal["role"], instance=instance, stack=stack, connection_prefix=ANY_NAME
+        )
         role = f"arn:aws:iam::{ACCOUNT}:role/{principal['role']}"
         return (
             f"{principal['role']} of {stack} (CLI)",
@@ -240,11 +272,11 @@ def context_of(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def simulate(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Evaluate the requests in one simulator process (tests/authz_sim/simulate.mjs)."""
-    if not requests:
-        return []
-    node = shutil.which("node")
+    node = shutil.which("node")  # checked first: a missing simulator fails even with nothing to do
     if node is None or not (SIMULATOR_DIR / "node_modules" / "@cloud-copilot").is_dir():
         raise RuntimeError("the IAM policy simulator is not installed: run `make authz-sim`")
+    if not requests:
+        return []
     result = subprocess.run(
         [node, str(SIMULATOR_DIR / "simulate.mjs")],
         input=json.dumps(requests),
@@ -318,9 +350,13 @@ def evaluate(records: Iterable[Mapping[str, Any]]) -> Report:
             "principal": principal_arn,
             "action": record["action"],
             "resource": record["resource"],
-            "context": context_of(record),
+            "context": context_of(record)
+            | {"aws:PrincipalArn": principal_arn, "aws:PrincipalAccount": ACCOUNT},
             "identityPolicies": policies,
         }
+        resource_policy = resource_policy_of(record["resource"])
+        if resource_policy is not None:
+            request["resourcePolicy"] = resource_policy
         unique.setdefault(json.dumps(request, sort_keys=True), (label, request, record))
     started = time.monotonic()
     results = simulate([request for _, request, _ in unique.values()])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ from token_refresher.alerts import Alert
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext, RefreshResult, ValidationResult
 from token_refresher.state import TAG_INSTANCE, TAG_MANAGED
+
+_CLAIMS = threading.Lock()  # InMemorySecretStore.claim_version: one claimer at a time
 
 
 def client_error(code: str, operation: str) -> ClientError:
@@ -210,6 +213,17 @@ class InMemorySecretStore:
         self._drop_label(secret, AWSPENDING, keep=version_id)
         secret.values[version_id] = value
         secret.stages.setdefault(version_id, set()).add(AWSPENDING)
+
+    def claim_version(self, secret_id: str, version_id: str, value: str, stage: str) -> bool:
+        with _CLAIMS:  # Secrets Manager creates a version id at most once, whoever races
+            secret = self._call("claim_version", secret_id)
+            existing = secret.values.get(version_id)
+            if existing is not None:
+                return existing == value  # the same request again is idempotent
+            self._drop_label(secret, stage, keep=version_id)
+            secret.values[version_id] = value
+            secret.stages.setdefault(version_id, set()).add(stage)
+            return True
 
     def move_stage(
         self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None

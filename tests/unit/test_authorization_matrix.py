@@ -257,7 +257,7 @@ def test_the_request_bus_refuses_everyone_but_the_principals_it_names():
             "principal": principal,
             "action": "events:PutEvents",
             "resource": bus,
-            "context": {"aws:PrincipalArn": principal},
+            "context": {"aws:PrincipalArn": principal, "aws:PrincipalAccount": ACCOUNT},
             "identityPolicies": [{"name": "anywhere", "policy": anywhere}],
             "resourcePolicy": bus_policy,
         }

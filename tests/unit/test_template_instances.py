@@ -81,7 +81,9 @@ def test_every_grant_on_token_secrets_carries_this_instances_tag_condition(templ
 
 def test_tag_writes_never_hand_a_secret_to_another_instance(template):
     tagging = [
-        (sid, s) for sid, s in _statements(template) if "secretsmanager:TagResource" in _actions(s)
+        (sid, s)
+        for sid, s in _statements(template)
+        if "secretsmanager:TagResource" in _actions(s) and s["Effect"] == "Allow"
     ]
     assert len(tagging) >= 3
     for sid, statement in tagging:

@@ -39,20 +39,24 @@ def test_named_request_principals_are_the_only_ones_the_bus_accepts():
         template["Resources"]["RequestBus"]["Properties"], {"HasRequestPrincipals": True}
     )
     # Then every other principal is denied PutEvents on the bus, whatever its own IAM allows
-    [statement] = props["Policy"]["Statement"]
-    assert statement["Effect"] == "Deny"
-    assert statement["Principal"] == "*"
-    assert statement["Action"] == "events:PutEvents"
-    assert statement["Resource"] == BUS_ARN
-    assert statement["Condition"] == {
+    this_account, named = props["Policy"]["Statement"]
+    for statement in (this_account, named):
+        assert statement["Effect"] == "Deny"
+        assert statement["Principal"] == "*"
+        assert statement["Action"] == "events:PutEvents"
+        assert statement["Resource"] == BUS_ARN
+    assert named["Condition"] == {
         "StringNotLike": {"aws:PrincipalArn": {"Ref": "RequestPrincipals"}}
     }
-    # And without them the bus has no policy: only this account's principals whose own policy
-    # names the bus may send (no one else's account)
+    # And without them the bus still has a policy: only this account's principals whose own
+    # policy names the bus may send (no one else's account)
     bare = resolve(
         template["Resources"]["RequestBus"]["Properties"], {"HasRequestPrincipals": False}
     )
-    assert "Policy" not in bare
+    assert bare["Policy"]["Statement"] == [this_account]
+    assert this_account["Condition"] == {
+        "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+    }
     assert template["Parameters"]["RequestPrincipals"]["Type"] == "CommaDelimitedList"
     assert template["Conditions"]["HasRequestPrincipals"] == {
         "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "RequestPrincipals"}]}, ""]}]

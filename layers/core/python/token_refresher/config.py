@@ -141,6 +141,7 @@ class Settings:
     adopt_on_request: bool = False  # ADOPT_UNTAGGED=true or on-request: a request may adopt them
     forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
+    app_secret_prefix: str = ""  # APP_SECRET_PREFIX: no connection is named under it
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -170,6 +171,7 @@ class Settings:
         return cls(
             instance=instance_name(raw_instance) if raw_instance else None,
             app_instance_binding=binding == "required",
+            app_secret_prefix=env.get("APP_SECRET_PREFIX", "").strip(),
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

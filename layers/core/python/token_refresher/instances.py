@@ -66,6 +66,15 @@ def refusal(tags: Mapping[str, str], instance: str) -> str | None:
     return None
 
 
+def name_refusal(name: str, app_prefix: str) -> str | None:
+    """Why a secret named ``name`` is no connection: it is under the app-credentials prefix.
+    Names cannot change, tags can: a "connection" planted there (tagged for this instance by
+    someone who may create app secrets) is refused whatever its tags say (docs/security.md)."""
+    if app_prefix and name.startswith(app_prefix):
+        return f"named under the app-credentials prefix {app_prefix!r}: never a connection"
+    return None
+
+
 def remediation(instance: str) -> str:
     return (
         f"Each deployment rotates only secrets tagged {TAG_MANAGED}=true and "
@@ -89,8 +98,10 @@ class NotThisInstance(ConfigError):
     """The secret is not this instance's: refused before anything is read or written."""
 
 
-def ensure_own(tags: Mapping[str, str], instance: str) -> None:
-    why = refusal(tags, instance)
+def ensure_own(
+    tags: Mapping[str, str], instance: str, *, name: str = "", app_prefix: str = ""
+) -> None:
+    why = name_refusal(name, app_prefix) or refusal(tags, instance)
     if why is not None:
         raise NotThisInstance(why, remediation=remediation(instance))
 

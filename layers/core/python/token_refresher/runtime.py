@@ -146,6 +146,7 @@ def rotation_engine() -> RotationEngine:
         policy=cfg.policy,
         metrics=EmfMetrics(),
         apps_bound=cfg.app_instance_binding,
+        app_prefix=cfg.app_secret_prefix,
     )
 
 
@@ -202,6 +203,7 @@ def _starter() -> RotationStarter:
         resumer=_resumer(cfg),
         force_floor=cfg.forced_rotation_floor,
         clock=now,
+        app_prefix=cfg.app_secret_prefix,
     )
 
 

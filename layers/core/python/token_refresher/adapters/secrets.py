@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from token_refresher.adapters.errors import NotFound, RotationInProgress, aws_errors
+from token_refresher.adapters.errors import AwsError, NotFound, RotationInProgress, aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -64,6 +64,12 @@ class SecretStore(Protocol):
         ...
 
     def put_pending(self, secret_id: str, version_id: str, value: str) -> None: ...
+
+    def claim_version(self, secret_id: str, version_id: str, value: str, stage: str) -> bool:
+        """Create version ``version_id`` with ``value`` under ``stage`` if no version has that id
+        (PutSecretValue's ClientRequestToken: Secrets Manager creates it at most once, so of
+        concurrent claimers with distinct values exactly one wins). True: this call created it."""
+        ...
 
     def move_stage(
         self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None
@@ -152,6 +158,21 @@ class SecretsManagerStore:
                 SecretString=value,
                 VersionStages=[AWSPENDING],
             )
+
+    def claim_version(self, secret_id: str, version_id: str, value: str, stage: str) -> bool:
+        try:
+            with aws_errors():
+                self._client.put_secret_value(
+                    SecretId=secret_id,
+                    ClientRequestToken=version_id,
+                    SecretString=value,
+                    VersionStages=[stage],
+                )
+        except AwsError as exc:
+            if exc.code == "ResourceExistsException":
+                return False  # another claimer created it first
+            raise
+        return True
 
     def move_stage(
         self, secret_id: str, stage: str, *, to_version: str | None, from_version: str | None

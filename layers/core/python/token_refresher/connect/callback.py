@@ -10,7 +10,12 @@ from token_refresher.adapters.errors import AwsError
 from token_refresher.alerting.failures import publish_alert
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.connect import pages
-from token_refresher.connect.attempts import record_failed_callback
+from token_refresher.connect.attempts import (
+    CALLBACK,
+    claim_slot,
+    failed_callbacks,
+    record_failed_callback,
+)
 from token_refresher.connect.endpoint import Endpoint
 from token_refresher.connect.exchange import CodeGrant, Consent, exchange_code, same_account
 from token_refresher.connect.flow import Flow, clear_cookie
@@ -49,6 +54,9 @@ class Callback:
         if link.provider != provider:
             raise LinkError(LinkProblem.TAMPERED, "callback path of another platform")
         conn = load_connection(ep.store, link, signing.instance)
+        # the cap, held by a conditional write before the platform is called (attempts.py)
+        first = failed_callbacks(conn.desc.tags, link.nonce) + 1
+        claim_slot(ep.store, conn.desc.arn, link.nonce, CALLBACK, first=first)
         stored = False
         try:
             page = self._answer(req, conn, link, flow, signing)

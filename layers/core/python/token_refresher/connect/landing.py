@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.connect import pages
+from token_refresher.connect.attempts import LANDING, claim_slot
 from token_refresher.connect.endpoint import Endpoint
 from token_refresher.connect.flow import Flow
 from token_refresher.connect.idtoken import require_identity_source
@@ -30,6 +31,7 @@ def landing(ep: Endpoint, req: HttpRequest) -> pages.Page:
     signed_link = req.query.get(LINK_PARAM, "")
     link = Link.verify(signed_link, signing.key, now=ep.clock(), instance=signing.instance)
     conn = load_connection(ep.store, link, signing.instance)
+    claim_slot(ep.store, conn.desc.arn, link.nonce, LANDING)  # landing views are bounded too
     try:
         require_consent_flow(conn.doc)
         require_identity_source(conn.doc.provider, conn.doc.options)  # oauth2: pinnable

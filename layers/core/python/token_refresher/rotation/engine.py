@@ -84,7 +84,9 @@ class RotationEngine:
         monotonic: Callable[[], float] = time.monotonic,
         min_refresh_interval: timedelta = MIN_ROTATION_INTERVAL,
         apps_bound: bool = False,
+        app_prefix: str = "",
     ) -> None:
+        self.app_prefix = app_prefix  # no connection is named under it (instances.name_refusal)
         self.min_refresh_interval = min_refresh_interval
         self.instance = instance
         self.store = store
@@ -115,7 +117,7 @@ class RotationEngine:
         desc: SecretDescription | None = None
         try:
             desc = describe_for_rotation(self.store, request.secret_id)
-            ensure_own(desc.tags, self.instance)  # another instance's secret, or none's: refused
+            ensure_own(desc.tags, self.instance, name=desc.name, app_prefix=self.app_prefix)
             if already_current(desc, request):
                 return StepResult(request.step, request.secret_id, StepOutcome.SKIPPED)
             doc = parse_current(self.store.get_value(request.secret_id, stage=AWSCURRENT), redactor)

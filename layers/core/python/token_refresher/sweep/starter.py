@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from token_refresher.adapters.errors import NotFound, RotationInProgress
 from token_refresher.adapters.secrets import AWSCURRENT, AWSPENDING, SecretDescription, SecretStore
-from token_refresher.instances import refusal, rotation_to_attach
+from token_refresher.instances import name_refusal, refusal, rotation_to_attach
 from token_refresher.observability import logger
 from token_refresher.state import (
     MIN_ROTATION_INTERVAL,
@@ -131,7 +131,9 @@ class RotationStarter:
         resumer: RotationResumer | None = None,
         stuck_after: timedelta = timedelta(minutes=15),
         force_floor: timedelta = timedelta(hours=1),
+        app_prefix: str = "",
     ) -> None:
+        self.app_prefix = app_prefix  # no connection is named under it (instances.name_refusal)
         self.store = store
         self.force_floor = force_floor
         self.instance = instance
@@ -174,7 +176,10 @@ class RotationStarter:
     def _skip(
         self, desc: SecretDescription, *, force: bool, decided_at: datetime | None
     ) -> StartOutcome | None:
-        if refusal(desc.tags, self.instance) is not None:
+        if (
+            refusal(desc.tags, self.instance) is not None
+            or name_refusal(desc.name, self.app_prefix) is not None
+        ):
             return StartOutcome.NOT_MANAGED  # not managed, or not this instance's
         now = self.clock()
         pending = pending_outcome(

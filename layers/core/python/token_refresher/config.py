@@ -141,6 +141,7 @@ class Settings:
     adopt_on_request: bool = False  # ADOPT_UNTAGGED=true or on-request: a request may adopt them
     forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
+    alarm_name_prefix: str | None = None  # ALARM_NAME_PREFIX: the stack's alarms, <stack>-<kind>
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -170,6 +171,7 @@ class Settings:
         return cls(
             instance=instance_name(raw_instance) if raw_instance else None,
             app_instance_binding=binding == "required",
+            alarm_name_prefix=env.get("ALARM_NAME_PREFIX", "").strip() or None,
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

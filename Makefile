@@ -164,6 +164,10 @@ localstack-stop: ## Stop LocalStack
 demo: $(VENV)/.stamp browser build localstack-start ## LocalStack + deployed stack + demo connections + a rotation, summarised
 	$(PY) tools/demo.py
 
+.PHONY: parameters
+parameters: $(VENV)/.stamp ## Write docs/parameters.md from template.yaml and tools/parameter_notes.yaml
+	$(PY) tools/parameters.py
+
 .PHONY: stop
 stop: ## Stop what `make demo` left running (fake providers, LocalStack)
 	-$(PY) tools/demo.py stop-fake

@@ -4,39 +4,26 @@ with the IAM policy simulator like the other documented policies (tests/support/
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-from tests.support import authz
+from tests.support import authz, examples
 from tests.support.cfn_render import ACCOUNT, REGION
 
 pytestmark = pytest.mark.unit
 
-EXAMPLE = authz.REPO_ROOT / "docs" / "examples" / "read_token.py"
+EXAMPLE = examples.EXAMPLES / "read_token.py"
 DOC = authz.REPO_ROOT / "docs" / "reading-tokens.md"
 NAME = "token-refresher/connections/acme-google"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def _example() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("read_token_example", EXAMPLE)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-example = _example()
+example = examples.load("read_token")
 
 
 class InMemorySecretsManager:
@@ -153,17 +140,9 @@ PREFIX = "token-refresher/connections/"
 
 
 def reader_policy(connection: str, instance: str = "tr-a") -> dict[str, Any]:
-    text = (authz.POLICY_DIR / "reader.json").read_text()
-    for placeholder, value in {
-        "<AccountId>": ACCOUNT,
-        "<Region>": REGION,
-        "<InstanceName>": instance,
-        "<ConnectionPrefix>": PREFIX,
-        "<ConnectionName>": connection,
-    }.items():
-        text = text.replace(placeholder, value)
-    assert "<" not in text
-    return dict(json.loads(text))
+    policy = authz.reader_policy(connection, instance=instance, prefix=PREFIX)
+    assert "<" not in json.dumps(policy)
+    return policy
 
 
 def request(action: str, name: str, tags: dict[str, str], stage: str | None) -> dict[str, Any]:

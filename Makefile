@@ -24,6 +24,11 @@ help: ## List the targets
 check-python:
 	@test -x "$(PYTHON313)" || { echo "error: Python 3.13 not found: install it (pyenv install 3.13) or run make PYTHON313=/path/to/python3.13" >&2; exit 2; }
 
+.PHONY: check-node
+check-node:
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "error: Node.js 20 or newer (node and npm) not found: install it (e.g. from nodejs.org or your distribution)" >&2; exit 2; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "error: Node.js $$(node --version) is too old: 20 or newer is needed" >&2; exit 2; }
+
 .PHONY: check-python311
 check-python311:
 	@test -x "$(PYTHON311)" || { echo "error: Python 3.11 not found (the operator CLI is tested on it): install it (pyenv install 3.11) or run make PYTHON311=/path/to/python3.11" >&2; exit 2; }
@@ -117,7 +122,9 @@ test-cli-py311: check-python311 $(CLI311) ## The CLI's unit tests on Python 3.11
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 .PHONY: browser
 browser: ## Install Debian's chromium + chromium-driver (apt-get) unless present
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	@if [ -x /usr/bin/chromium ] && command -v chromedriver >/dev/null; then exit 0; fi; \
+	command -v apt-get >/dev/null || { echo "error: /usr/bin/chromium and chromedriver are needed, and this is not a Debian-family system (no apt-get): install them yourself" >&2; exit 2; }; \
+	[ "$$(id -u)" = 0 ] || command -v sudo >/dev/null || { echo "error: installing chromium with apt-get needs root or sudo" >&2; exit 2; }; \
 	echo "installing chromium and chromium-driver (apt-get)"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver \
@@ -160,6 +167,10 @@ localstack-stop: ## Stop LocalStack
 demo: $(VENV)/.stamp browser build localstack-start ## LocalStack + deployed stack + demo connections + a rotation, summarised
 	$(PY) tools/demo.py
 
+.PHONY: parameters
+parameters: $(VENV)/.stamp ## Write docs/parameters.md from template.yaml and tools/parameter_notes.yaml
+	$(PY) tools/parameters.py
+
 .PHONY: stop
 stop: ## Stop what `make demo` left running (fake providers, LocalStack)
 	-$(PY) tools/demo.py stop-fake
@@ -182,7 +193,7 @@ oracle-mutants: $(VENV)/.stamp ## Run the oracle tests against each deliberate r
 	PYTHONPATH=layers/core/python:. $(PY) -m tests.support.oracle_mutants
 
 OAUTH_SERVER := tests/oauth_server
-$(OAUTH_SERVER)/node_modules/.stamp: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json
+$(OAUTH_SERVER)/node_modules/.stamp: $(OAUTH_SERVER)/package.json $(OAUTH_SERVER)/package-lock.json | check-node
 	cd $(OAUTH_SERVER) && npm ci --no-audit --no-fund
 	touch $@
 
@@ -192,7 +203,7 @@ oauth-server: $(OAUTH_SERVER)/node_modules/.stamp ## Install the RFC-strict OAut
 # The IAM policy simulator of the authorization evaluation (tests/support/authz.py,
 # docs/aws-parity.md): @cloud-copilot/iam-simulate at the exact versions of its package-lock.json.
 AUTHZ_SIM := tests/authz_sim
-$(AUTHZ_SIM)/node_modules/.stamp: $(AUTHZ_SIM)/package.json $(AUTHZ_SIM)/package-lock.json
+$(AUTHZ_SIM)/node_modules/.stamp: $(AUTHZ_SIM)/package.json $(AUTHZ_SIM)/package-lock.json | check-node
 	cd $(AUTHZ_SIM) && npm ci --no-audit --no-fund
 	touch $@
 

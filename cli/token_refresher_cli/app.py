@@ -100,10 +100,10 @@ def _link_options(parser: argparse.ArgumentParser, *, new_account: bool = True) 
     parser.add_argument(
         "--valid-days",
         type=int,
-        default=7,
+        default=None,
         choices=range(1, 91),
         metavar="DAYS",
-        help="days the link stays valid (1-90, default 7)",
+        help="days the link stays valid (1-90; default: the stack's ConnectLinkTtlDays, else 7)",
     )
     _stack_option(parser)
     add_instance_option(parser)

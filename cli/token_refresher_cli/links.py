@@ -2,8 +2,9 @@
 
 A link opens the stack's connect page (docs/connect.md): the account owner signs in at the
 platform and the new grant is stored in the connection's secret. Links are signed with the
-stack's key (output ConnectKeySecretId), expire (``--valid-days``, default 7) and work once; a new
-link replaces the connection's previous one.
+stack's key (output ConnectKeySecretId), expire (``--valid-days``; default the stack's output
+ConnectLinkTtlDays, as the alerts' links) and work once; a new link replaces the connection's
+previous one.
 
 - ``link``: for an existing managed connection (a revoked grant, a Meta token near its 90 days).
 - ``connect``: creates the connection's secret now, without tokens and tagged
@@ -41,6 +42,9 @@ from token_refresher_cli.shared import (
     verify_binding,
 )
 
+TTL_OUTPUT = "ConnectLinkTtlDays"
+DEFAULT_LINK_DAYS = 7
+MAX_LINK_DAYS = 90
 NO_FLOW_HINT = (
     "meta_system_user tokens are generated in Business Manager: see "
     "docs/providers/meta_system_user.md, then `token-refresher onboard meta_system_user`"
@@ -56,8 +60,15 @@ def _minter(ctx: Context, args: argparse.Namespace) -> tuple[LinkMinter, str]:
             hint="deploy it with ConnectEndpoint=true (the default), see docs/connect.md",
         )
     keys = KeySource(ctx.store(), key_id)
-    ttl = timedelta(days=args.valid_days)
+    ttl = timedelta(days=args.valid_days or _stack_link_days(outputs))
     return LinkMinter(ctx.store(), lambda: keys.current, ttl=ttl, clock=ctx.clock), key_id
+
+
+def _stack_link_days(outputs: dict[str, str]) -> int:
+    """The stack's ConnectLinkTtlDays (its output), as the alerts' links use; 7 for a stack
+    deployed before the output existed."""
+    raw = outputs.get(TTL_OUTPUT, "")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_LINK_DAYS else DEFAULT_LINK_DAYS
 
 
 def _print_link(ctx: Context, minter: LinkMinter, name: str, provider: str, new: bool) -> None:

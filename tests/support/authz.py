@@ -439,3 +439,18 @@ def subprocess_env(argv: Sequence[str], env: Mapping[str, str]) -> dict[str, str
 
 def recording() -> bool:
     return aws_calls.installed()
+
+
+def reader_policy(connection_name: str, *, instance: str, prefix: str) -> Policy:
+    """docs/policies/reader.json (docs/reading-tokens.md) for one connection, ``prefix`` +
+    ``connection_name``, of ``instance``."""
+    text = (POLICY_DIR / "reader.json").read_text()
+    for placeholder, value in {
+        "<AccountId>": ACCOUNT,
+        "<Region>": REGION,
+        "<InstanceName>": instance,
+        "<ConnectionPrefix>": prefix,
+        "<ConnectionName>": connection_name,
+    }.items():
+        text = text.replace(placeholder, value)
+    return dict(json.loads(text))

@@ -90,6 +90,39 @@ def test_back_to_ok_is_an_info_alarm_resolved_that_does_not_page():
     assert not matches(documented_oncall_filter(), notice.attributes())
 
 
+def test_only_the_stacks_own_alarm_names_are_its_alarms_another_is_alarm_other():
+    # Given a relay of stack "tr" (ALARM_NAME_PREFIX "tr-"), and an alarm of someone else whose
+    # name merely ends like one of the stack's
+    publisher = RecordingPublisher()
+    relay = AlarmRelay(publisher, clock=lambda: NOW, alarm_prefix="tr-")
+    # When both alarms reach the relay
+    relay.relay(with_state("ALARM", "tr-sweep-errors"))
+    relay.relay(with_state("ALARM", "x-sweep-errors"))
+    # Then the stack's is alarm.sweep_errors and the other alarm.other, still paging on-call
+    own, other = publisher.sent
+    assert (own.event, other.event) == ("alarm.sweep_errors", "alarm.other")
+    assert "an alarm pointed at the relay" in other.to_dict()["message"]
+    assert matches(documented_oncall_filter(), other.attributes())
+
+
+def test_the_relay_is_given_the_prefix_every_alarm_of_the_template_is_named_with():
+    from tests.support.template import load_template
+
+    # Given the template's relay and its alarms
+    resources = load_template()["Resources"]
+    relay = resources["AlarmRelayFunction"]["Properties"]
+    prefix = relay["Environment"]["Variables"]["ALARM_NAME_PREFIX"]["Fn::Sub"]
+    names = [
+        r["Properties"]["AlarmName"]["Fn::Sub"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    # Then every alarm is named <prefix><kind>, one of the kinds the relay knows
+    assert names
+    assert {n.removeprefix(prefix) for n in names} <= set(ALARM_KINDS)
+    assert all(n.startswith(prefix) for n in names)
+
+
 def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
     assert set(ALARM_KINDS) == {
         "sweep-not-running",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +105,32 @@ def test_link_prints_a_signed_link_bound_to_the_connection(store: InMemorySecret
     assert store.tags_of("c/google")["token-refresher:connect-nonce"] == link.nonce
     assert URL + "callback/google_ads" in err  # the redirect URI to register
     assert KEY not in out + err
+
+
+@pytest.mark.parametrize(
+    ("stack_days", "argv", "days"),
+    [("30", (), 30), ("30", ("--valid-days", "2"), 2), (None, (), 7)],
+    ids=["the-stacks-ttl", "the-flag-wins", "no-output-seven-days"],
+)
+def test_a_cli_link_lasts_as_long_as_the_stacks_links_unless_told(
+    store: InMemorySecretStore, stack_days: str | None, argv: tuple[str, ...], days: int
+) -> None:
+    # Given a stack deployed with ConnectLinkTtlDays=30 (its output), or one without the output
+    outputs = {"ConnectKeySecretId": KEY_ID, "InstanceName": TEST_INSTANCE}
+    if stack_days:
+        outputs["ConnectLinkTtlDays"] = stack_days
+    store.create(
+        "c/google",
+        json.dumps({"schema": 1, "provider": "google_ads", "refresh_token": "r"}),
+        tags={"token-refresher:managed": "true", "token-refresher:provider": "google_ads"},
+    )
+    # When a link is printed for a connection
+    code, out, err = run(store, "link", "c/google", *argv, outputs=outputs)
+    # Then it expires after the stack's days (the flag's when given), as the note says
+    assert code == 0, err
+    expires = FixedClock()() + timedelta(days=days)
+    assert _link(out).expires_at == expires
+    assert f"valid until {expires:%Y-%m-%d %H:%M} UTC" in err
 
 
 def test_link_refuses_unmanaged_and_system_user_connections(store: InMemorySecretStore) -> None:

@@ -555,3 +555,47 @@ def test_code_and_docs_say_what_they_mean_without_tracker_numbers() -> None:
         ],
         "tracker references",
     )
+
+
+# --- commands a reader copies ---------------------------------------------------------------------
+
+
+def _create_secret_commands() -> list[Span]:
+    return [s for s in CODE if "secretsmanager create-secret" in s.text and "--name" in s.text]
+
+
+def test_every_documented_app_secret_is_tagged_so_the_default_deploy_accepts_it() -> None:
+    # Given every `create-secret` of an app secret or a connection in the docs (followed
+    # literally, on a stack deployed with the default AppSecretInstanceBinding=required)
+    commands = _create_secret_commands()
+    apps = [s for s in commands if "/apps/" in s.text.split("--name", 1)[1].split()[0]]
+    connections = [s for s in commands if "/connections/" in s.text.split("--name", 1)[1]]
+    # Then each app secret names its instances and provider, and each connection is managed by one
+    # instance: without these tags, rotation fails with token.config_invalid
+    required = {
+        "app": ("Key=token-refresher:app-instances,Value=", "Key=token-refresher:app-for,Value="),
+        "connection": ("Key=token-refresher:managed,Value=true", "Key=token-refresher:instance,"),
+    }
+    problems = [
+        f"{span.where()}: no {tag}"
+        for kind, spans in (("app", apps), ("connection", connections))
+        for span in spans
+        for tag in required[kind]
+        if tag not in span.text
+    ]
+    report(problems, "create-secret commands the default deploy refuses")
+    # And every platform page stores its app that way
+    pages = {s.doc.stem for s in apps if s.doc.parent.name == "providers"}
+    expected = {p.stem for p in (ROOT / "docs" / "providers").glob("*.md")} - {"README"}
+    assert pages == expected
+
+
+def test_the_sweep_summary_keys_in_the_readme_are_the_ones_the_sweep_returns() -> None:
+    from token_refresher.sweep.report import SweepReport
+
+    readme = (ROOT / "README.md").read_text()
+    listed = re.search(r"The sweep returns a summary:(.*?)\.\n", readme, re.S)
+    assert listed, "README's sweep summary sentence was not found"
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == set(
+        SweepReport(scheduled=True, dry_run=False).to_dict()
+    )

@@ -142,6 +142,7 @@ class Settings:
     forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
     app_secret_prefix: str = ""  # APP_SECRET_PREFIX: no connection is named under it
+    alarm_name_prefix: str | None = None  # ALARM_NAME_PREFIX: the stack's alarms, <stack>-<kind>
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -172,6 +173,7 @@ class Settings:
             instance=instance_name(raw_instance) if raw_instance else None,
             app_instance_binding=binding == "required",
             app_secret_prefix=env.get("APP_SECRET_PREFIX", "").strip(),
+            alarm_name_prefix=env.get("ALARM_NAME_PREFIX", "").strip() or None,
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

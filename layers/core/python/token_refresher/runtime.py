@@ -179,7 +179,7 @@ def alarm_relay() -> AlarmRelay:
     topic = settings().alert_topic_arn
     if not topic:
         raise ConfigError("is required for the alarm relay", field="ALERT_TOPIC_ARN")
-    return AlarmRelay(SnsNotifier(client("sns"), topic))
+    return AlarmRelay(SnsNotifier(client("sns"), topic), alarm_prefix=settings().alarm_name_prefix)
 
 
 @cache

@@ -84,9 +84,12 @@ OTHER = AlarmKind(
 )
 
 
-def kind_of(alarm_name: str) -> AlarmKind:
+def kind_of(alarm_name: str, prefix: str | None = None) -> AlarmKind:
+    """The kind of the stack's alarm ``<prefix><suffix>``; with the stack's prefix
+    (ALARM_NAME_PREFIX, ``<stack name>-``) only an exact name is one of the stack's alarms, so
+    another alarm pointed at the relay (``x-sweep-errors``) is ``alarm.other``."""
     for suffix, kind in ALARM_KINDS.items():
-        if alarm_name.endswith(f"-{suffix}"):
+        if alarm_name == f"{prefix}{suffix}" if prefix else alarm_name.endswith(f"-{suffix}"):
             return kind
     return OTHER
 
@@ -103,9 +106,12 @@ class AlarmNotice:
     description: str | None
     changed_at: str | None
     occurred_at: datetime
+    alarm_prefix: str | None = None  # the stack's alarms are named <alarm_prefix><suffix>
 
     @classmethod
-    def from_event(cls, event: object, *, now: datetime) -> AlarmNotice:
+    def from_event(
+        cls, event: object, *, now: datetime, alarm_prefix: str | None = None
+    ) -> AlarmNotice:
         if not isinstance(event, Mapping) or event.get("source") != ALARM_SOURCE:
             raise ConfigError(f"must be a CloudWatch alarm action ({ALARM_SOURCE})", field="source")
         data = event.get("alarmData")
@@ -126,11 +132,12 @@ class AlarmNotice:
             description=_text(config, "description"),
             changed_at=_text(state, "timestamp"),
             occurred_at=now,
+            alarm_prefix=alarm_prefix,
         )
 
     @property
     def kind(self) -> AlarmKind:
-        return kind_of(self.alarm_name)
+        return kind_of(self.alarm_name, self.alarm_prefix)
 
     @property
     def resolved(self) -> bool:
@@ -185,11 +192,14 @@ class NoticePublisher(Protocol):
 
 
 class AlarmRelay:
-    def __init__(self, publisher: NoticePublisher, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, publisher: NoticePublisher, *, clock: Clock = utcnow, alarm_prefix: str | None = None
+    ) -> None:
         self.publisher = publisher
         self.clock = clock
+        self.alarm_prefix = alarm_prefix
 
     def relay(self, event: object) -> dict[str, str]:
-        notice = AlarmNotice.from_event(event, now=self.clock())
+        notice = AlarmNotice.from_event(event, now=self.clock(), alarm_prefix=self.alarm_prefix)
         self.publisher.publish(notice)
         return {"event": notice.event, "severity": notice.severity, "alarm": notice.alarm_name}

@@ -102,7 +102,7 @@ def test_a_token_refused_twice_is_not_retried_again_and_never_refreshed(sm):
         raise example.Unauthorized("401")
 
     # When the pipeline calls
-    with pytest.raises(example.Unauthorized):
+    with pytest.raises(example.Unauthorized, match="401"):
         tokens.call(NAME, report)
     # Then it tried twice (cached, then freshly read) and never used the refresh token
     assert seen == ["access-1", "access-1"]

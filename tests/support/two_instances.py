@@ -74,6 +74,15 @@ def policies(instance: str, prefix: str = PREFIX) -> dict[str, list[dict[str, An
             }
         ]
         for role in authz.HUMAN_ROLES
+    } | {
+        # docs/policies/reader.json for every connection of the instance (a wildcard name: a
+        # superset of any one pipeline's reader, so what it may not do, none may)
+        "reader": [
+            {
+                "name": "reader",
+                "policy": authz.reader_policy("*", instance=instance, prefix=prefix),
+            }
+        ]
     }
 
 

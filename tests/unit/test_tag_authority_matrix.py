@@ -1,5 +1,5 @@
 """The negative matrix of two instances in one account: every documented human role of B
-(docs/policies/*.json rendered for B), every kind of A resource, every Secrets Manager action on a
+(docs/policies/*.json rendered for B, the pipelines' reader included), every kind of A resource, every Secrets Manager action on a
 secret and every EventBridge action on a bus or a rule (IAM's service reference as the pinned
 simulator ships it), evaluated in one simulator run. Not one may be allowed."""
 
@@ -34,7 +34,7 @@ def test_the_matrix_covers_every_role_kind_and_action_of_the_service_reference(m
     # Then it holds every documented role, every kind of A resource, and every Secrets Manager
     # action on a secret (CancelRotateSecret, RestoreSecret, the resource policies, UpdateSecret,
     # replication included) and every EventBridge action on a bus or rule
-    assert roles == set(authz.HUMAN_ROLES)
+    assert roles == {*authz.HUMAN_ROLES, "reader"}
     assert kinds == {*KINDS, "request-bus", "request-rule"}
     expected = {"secretsmanager:CancelRotateSecret", "secretsmanager:RestoreSecret"}
     expected |= {"secretsmanager:PutResourcePolicy", "secretsmanager:DeleteResourcePolicy"}

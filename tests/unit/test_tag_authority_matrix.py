@@ -1,7 +1,8 @@
 """The negative matrix of two instances in one account: every documented human role of B
 (docs/policies/*.json rendered for B, the pipelines' reader included), every kind of A resource,
-every Secrets Manager action on a secret and every EventBridge action on a bus or a rule (IAM's service reference as the pinned
-simulator ships it), evaluated in one simulator run. Not one may be allowed."""
+every Secrets Manager action on a secret and every EventBridge action on a bus or a rule (IAM's
+service reference as the pinned simulator ships it), evaluated in one simulator run. Not one may be
+allowed."""
 
 from __future__ import annotations
 

@@ -140,21 +140,34 @@ def test_answer_without_refresh_token_is_malformed(
     assert "refresh_token" in str(info.value)
 
 
-def test_a_scope_without_offline_access_is_a_config_error_naming_it(
+def test_a_scope_without_offline_access_still_asks_for_it_as_msal_does(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
-    # Given a custom scope that leaves out offline_access (the platform then sends no refresh
-    # token: the strict fake does as Microsoft documents)
+    # Given a custom scope that leaves out offline_access (the consent flow always adds it, so the
+    # grant has it; the strict fake, as Microsoft documents, sends a refresh token only for it)
     fake_provider.seed("microsoft_ads", refresh_token=RT)
     scope = "https://ads.microsoft.com/msads.manage"
     # When refreshed
-    with pytest.raises(ProviderError) as info:
-        microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
-    # Then a configuration error that names the scope and the missing word, not a transient one
-    assert info.value.error_class is ErrorClass.CONFIG
-    assert scope in str(info.value)
-    assert "offline_access" in str(info.value)
-    assert "options.scope" in (info.value.remediation or "")
+    result = microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
+    # Then offline_access was added to the scope sent (MSAL adds it to every request), once
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["scope"] == f"{scope} offline_access"
+    # And the answer's new refresh token is kept instead of being thrown away as a config error
+    assert result.refresh_token is not None
+    assert fake_provider.is_valid(result.refresh_token, "refresh")
+
+
+def test_offline_access_is_not_sent_twice(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a scope that already names offline_access first
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    scope = "offline_access https://ads.microsoft.com/msads.manage"
+    # When refreshed
+    microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
+    # Then the scope goes out as written
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["scope"] == scope
 
 
 @pytest.mark.parametrize(

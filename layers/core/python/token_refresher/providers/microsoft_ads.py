@@ -3,14 +3,15 @@
 - ``POST /{tenant}/oauth2/v2.0/token`` (``options.tenant``, default ``common``) with form
   ``client_id, grant_type=refresh_token, refresh_token, scope, client_secret``. ``scope`` is
   mandatory on refresh and always sent (``options.scope``, default
-  ``https://ads.microsoft.com/msads.manage offline_access``). When the app credentials secret says
-  ``"public_client": true`` the client secret is left out (public client registrations), and
-  that secret needs no ``client_secret`` field at all.
+  ``https://ads.microsoft.com/msads.manage offline_access``), with ``offline_access`` added when
+  ``options.scope`` leaves it out, as MSAL adds it to every request: the consent flow always
+  asked for it, so the grant has it, and without it Microsoft sends no new refresh token. When the
+  app credentials secret says ``"public_client": true`` the client secret is left out (public
+  client registrations), and that secret needs no ``client_secret`` field at all.
 - Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
   An answer without one is treated as malformed (transient): Microsoft documents rotation on every
   refresh, so a missing token means a broken answer; the stored token is left untouched and the
-  next attempt uses it again. Unless the scope sent lacks ``offline_access``: Microsoft then sends
-  no refresh token by design, and that is a ``config`` error naming the scope.
+  next attempt uses it again.
 - Errors are read from ``error_codes`` (AADSTS numbers) first, then ``error``; the description is
   only echoed. ``provider_code`` is ``error`` and ``provider_subcode`` the first AADSTS code.
 - Validation: Microsoft has no introspection endpoint for these tokens (they are meant for the Ads
@@ -42,6 +43,7 @@ INACTIVITY_LIMIT = timedelta(days=90)
 NAME = "microsoft_ads"
 DEFAULT_BASE_URL = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "common"
+OFFLINE_ACCESS = "offline_access"  # the scope that makes the v2.0 endpoint return a refresh token
 DEFAULT_SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
@@ -126,18 +128,10 @@ def _tenant(doc: TokenDocument) -> str:
     return tenant
 
 
-def _no_refresh_token(scope: str) -> ProviderError:
-    if "offline_access" not in scope.split():
-        # Documented: a refresh token only when offline_access is asked for. Retrying cannot help.
-        return ProviderError(
-            ErrorClass.CONFIG,
-            f"no refresh_token in the answer: options.scope '{scope}' lacks offline_access",
-            provider=NAME,
-            remediation="Add offline_access to options.scope in the token secret (default "
-            f"'{DEFAULT_SCOPE}'); the stored refresh token is still the one to use.",
-        )
-    # Rotation is documented for every refresh: no new token means a broken answer.
-    return malformed(NAME, "no refresh_token in the answer (Microsoft rotates it every time)")
+def refresh_scope(doc: TokenDocument) -> str:
+    """``options.scope`` with ``offline_access`` added when it is missing (as MSAL always does)."""
+    scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
+    return scope if OFFLINE_ACCESS in scope.split() else f"{scope} {OFFLINE_ACCESS}"
 
 
 class MicrosoftAds:
@@ -149,7 +143,7 @@ class MicrosoftAds:
     ) -> RefreshResult:
         app = require_app(app, NAME)
         require_refresh_token(doc, "Microsoft Advertising")
-        scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
+        scope = refresh_scope(doc)
         form = {
             "client_id": app.client_id,
             "grant_type": "refresh_token",
@@ -164,7 +158,8 @@ class MicrosoftAds:
             raise microsoft_error(oauth_error(resp, NAME, classify=_classify), resp.json())
         result = oauth_token_response(resp, NAME, ctx.now(), None)
         if not result.refresh_token:
-            raise _no_refresh_token(scope)
+            # Rotation is documented for every refresh: no new token means a broken answer.
+            raise malformed(NAME, "no refresh_token in the answer (Microsoft rotates it each time)")
         return RefreshResult(
             access_token=result.access_token,
             expires_at=result.expires_at,

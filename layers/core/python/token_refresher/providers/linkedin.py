@@ -11,6 +11,8 @@
   ``invalid_grant``) with a description saying so: both mean the member must re-authorize.
 - Validation: ``POST /oauth/v2/introspectToken`` (client_id, client_secret, token) answers
   ``active``, ``status`` (active/expired/revoked), ``expires_at`` (epoch seconds) and ``scope``.
+  LinkedIn documents HTTP 400 for an invalid client id or token and 401 for a wrong client secret:
+  a 400 reports the token not valid (a re-authorization), a 401 is a ``config`` error.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.http import HttpResponse
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
@@ -37,6 +40,10 @@ NAME = "linkedin"
 DEFAULT_BASE_URL = "https://www.linkedin.com"
 GRANT_PATH = "/oauth/v2/accessToken"  # the token endpoint: a grant is presented there
 INTROSPECT_PATH = "/oauth/v2/introspectToken"
+# The introspection page's status codes: 400 "Invalid client id or token", 401 "Invalid client
+# secret". The client id is the one every refresh presents, so a 400 is read as the token's fault.
+INVALID_TOKEN_STATUS = 400
+WRONG_SECRET_STATUS = 401
 
 REAUTH_HINT = (
     "LinkedIn rejected the refresh token (expired, revoked, or the member removed the app). "
@@ -62,6 +69,21 @@ def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
         if isinstance(description, str) and _REVOKED_TEXT.search(description):
             return ErrorClass.REAUTH_REQUIRED
     return None
+
+
+def _introspection_error(resp: HttpResponse) -> ProviderError:
+    if resp.status == WRONG_SECRET_STATUS:
+        return ProviderError(
+            ErrorClass.CONFIG,
+            "introspectToken answered HTTP 401: LinkedIn rejects the client secret",
+            provider=NAME,
+            provider_code=resp.status,
+            remediation=CONFIG_HINT,
+        )
+    err = oauth_error(resp, NAME)
+    if err.error_class is ErrorClass.CONFIG:
+        err.remediation = CONFIG_HINT
+    return err
 
 
 class LinkedIn:
@@ -133,11 +155,12 @@ class LinkedIn:
                 "token": doc.access_token or "",
             },
         )
+        if resp.status == INVALID_TOKEN_STATUS:
+            return ValidationResult(
+                valid=False, detail="introspectToken answered HTTP 400: the token is not valid"
+            )
         if resp.status != 200:
-            err = oauth_error(resp, NAME)
-            if err.error_class is ErrorClass.CONFIG:
-                err.remediation = CONFIG_HINT
-            raise err
+            raise _introspection_error(resp)
         body = json_object(resp, NAME)
         active = body.get("active")
         if not isinstance(active, bool):

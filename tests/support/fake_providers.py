@@ -530,11 +530,11 @@ class FakeProviders:
         }
         if state in codes:
             return _tiktok(*codes[state])
-        return _tiktok(
-            0,
-            "OK",
-            {"list": [{"advertiser_id": "7000000000000000001", "advertiser_name": "Fake Adv"}]},
-        )
+        # seed(..., advertiser_ids=[...]) sets the advertisers the token still reaches
+        record = self._tokens[str(req.headers.get("Access-Token"))]
+        ids = record.info.get("advertiser_ids", ["7000000000000000001"])
+        listed = [{"advertiser_id": str(i), "advertiser_name": f"Fake Adv {i}"} for i in ids]
+        return _tiktok(0, "OK", {"list": listed})
 
     # amazon ---------------------------------------------------------------------------------
     def _amazon_token(self, req: RecordedRequest) -> Response:

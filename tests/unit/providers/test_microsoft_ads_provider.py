@@ -276,6 +276,7 @@ def test_validate_is_structural_and_makes_no_call(
     ok = microsoft_ads.PROVIDER.validate(_doc(access_token=AT, expires_at=future), app, ctx)
     assert ok.valid is True
     assert "no introspection" in ok.detail
+    assert ok.checked is False
     # Given an expired token / Then not valid
     assert (
         microsoft_ads.PROVIDER.validate(_doc(access_token=AT, expires_at=past), app, ctx).valid

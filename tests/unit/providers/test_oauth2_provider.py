@@ -157,6 +157,42 @@ def test_introspection(
     assert oauth2.PROVIDER.validate(doc, app, ctx).valid is False
 
 
+def test_without_introspection_the_token_is_not_checked_and_says_so(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection without an introspection_url
+    doc = _doc(fake_provider)
+    # When validated
+    result = oauth2.PROVIDER.validate(doc, app, ctx)
+    # Then no call is made, and the answer says it checked nothing (no assurance claimed)
+    assert fake_provider.requests("oauth2") == []
+    assert result.checked is False
+    assert result.valid is True
+    assert "not checkable" in result.detail
+
+
+def test_without_introspection_an_expired_token_is_still_invalid(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection without an introspection_url whose stored expiry has passed
+    doc = TokenDocument.from_dict(
+        _doc(fake_provider).to_dict() | {"expires_at": "2020-01-01T00:00:00Z"}
+    )
+    # When validated / Then not valid, from what the document itself says
+    result = oauth2.PROVIDER.validate(doc, app, ctx)
+    assert (result.valid, result.checked) == (False, False)
+    assert "expired" in result.detail
+
+
+def test_introspection_is_a_check(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given an introspection URL and a live token / When validated / Then it counts as checked
+    fake_provider.seed("oauth2", access_token="at-old", expires_in=600)
+    doc = _doc(fake_provider, introspection_url=fake_provider.url("oauth2") + "/introspect")
+    assert oauth2.PROVIDER.validate(doc, app, ctx).checked is True
+
+
 # A secret as base64-minded generators make them, plus the characters RFC 6749 §2.3.1 cares about.
 AWKWARD_SECRETS = [
     "aB3+x/Yz9=",

@@ -370,5 +370,6 @@ def test_account_token_validation_is_structural(
     # When validated / Then no advertiser/get call (it is for advertiser tokens) and the expiry
     # decides
     assert tiktok.PROVIDER.validate(fresh, app, ctx).valid is True
+    assert tiktok.PROVIDER.validate(fresh, app, ctx).checked is False
     assert tiktok.PROVIDER.validate(stale, app, ctx).valid is False
     assert fake_provider.requests("tiktok") == []

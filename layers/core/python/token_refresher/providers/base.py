@@ -50,11 +50,20 @@ class RefreshResult:
 
 @dataclass(frozen=True)
 class ValidationResult:
+    """A validation's verdict.
+
+    ``checked=False`` says the platform was not asked, because it offers no way to check this
+    token: ``valid`` then rests on the document alone (present, not past its stored expiry) and
+    gives no assurance that the grant is still alive. The daily liveness check records no
+    ``checked-at`` for such an answer.
+    """
+
     valid: bool
     expires_at: datetime | None = None
     data_access_expires_at: datetime | None = None
     scopes: tuple[str, ...] = ()
     detail: str = ""
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,33 @@ class Provider(Protocol):
     ) -> ValidationResult:
         """Check that ``doc.access_token`` works (testSecret)."""
         ...
+
+
+def unchecked(doc: TokenDocument, now: datetime, why: str) -> ValidationResult:
+    """The verdict where the platform cannot be asked: from the document alone, ``checked=False``.
+
+    Args:
+        doc: the token document.
+        now: the current time.
+        why: why the platform cannot be asked (goes into ``detail``).
+
+    Returns:
+        ``valid`` when an access token is present and not past its stored expiry; never a claim
+        that the grant is alive.
+    """
+    detail = f"not checkable: {why}"
+    if not doc.access_token or not doc.access_token.strip():
+        return ValidationResult(
+            valid=False, detail=f"{detail}; the access token is empty", checked=False
+        )
+    if doc.expires_at is not None and doc.expires_at <= now:
+        return ValidationResult(
+            valid=False,
+            expires_at=doc.expires_at,
+            detail=f"{detail}; the access token expired",
+            checked=False,
+        )
+    return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail, checked=False)
 
 
 def require_refresh_token(doc: TokenDocument, platform: str) -> str:

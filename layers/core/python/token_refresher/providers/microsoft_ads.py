@@ -15,7 +15,8 @@
 - Errors are read from ``error_codes`` (AADSTS numbers) first, then ``error``; the description is
   only echoed. ``provider_code`` is ``error`` and ``provider_subcode`` the first AADSTS code.
 - Validation: Microsoft has no introspection endpoint for these tokens (they are meant for the Ads
-  API only), so validation is structural: a non-empty token whose stored expiry is in the future.
+  API only), so validation is structural and says so (``checked=False``): a non-empty token whose
+  stored expiry is in the future.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from token_refresher.providers.base import (
     oauth_token_response,
     require_app,
     require_refresh_token,
+    unchecked,
 )
-from token_refresher.timeutil import format_iso
 
 INACTIVITY_LIMIT = timedelta(days=90)
 NAME = "microsoft_ads"
@@ -171,16 +172,7 @@ class MicrosoftAds:
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        detail = "structural check only: Microsoft offers no introspection for Ads tokens"
-        if not doc.access_token or not doc.access_token.strip():
-            return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
-        if doc.expires_at is not None and doc.expires_at <= ctx.now():
-            return ValidationResult(
-                valid=False,
-                expires_at=doc.expires_at,
-                detail=f"{detail}; expired at {format_iso(doc.expires_at)}",
-            )
-        return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail)
+        return unchecked(doc, ctx.now(), "Microsoft offers no introspection for Ads tokens")
 
 
 PROVIDER = MicrosoftAds()

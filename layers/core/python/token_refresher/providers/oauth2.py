@@ -8,8 +8,11 @@ Options in the token secret:
   requires: a secret with ``+ / = % : &``, spaces or non-ASCII characters reaches a server that
   decodes as the RFC says unchanged. Introspection authenticates the same way;
 - ``scope``, ``audience`` (optional, sent when present);
-- ``introspection_url`` (optional, RFC 7662): used by testSecret; without it, a freshly issued token
-  is accepted as valid.
+- ``introspection_url`` (optional, RFC 7662): used by testSecret and the daily liveness check.
+  Without it nothing can be asked: validation answers ``checked=False`` (valid when a token is
+  present and not past its stored expiry), so testSecret accepts a token the token endpoint just
+  issued, and the liveness check records no ``checked-at`` (the refresh itself stays the only
+  proof that the grant is alive).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from token_refresher.providers.base import (
     oauth_token_response,
     require_app,
     require_refresh_token,
+    unchecked,
 )
 from token_refresher.timeutil import from_epoch
 
@@ -103,10 +107,7 @@ class GenericOAuth2:
     ) -> ValidationResult:
         url = _url(doc, ctx, "introspection_url", required=False)
         if url is None:
-            return ValidationResult(
-                valid=bool(doc.access_token),
-                detail="no introspection_url: token accepted as issued",
-            )
+            return unchecked(doc, ctx.now(), "no introspection_url")
         app = require_app(app, NAME)
         form = {
             "token": doc.access_token or "",

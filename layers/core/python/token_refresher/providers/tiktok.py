@@ -49,6 +49,7 @@ from token_refresher.providers.base import (
     require_app,
     require_refresh_token,
     token_string,
+    unchecked,
 )
 
 NAME = "tiktok"
@@ -318,11 +319,7 @@ class TikTok:
 
 
 def _structural(doc: TokenDocument, ctx: ProviderContext) -> ValidationResult:
-    detail = "TikTok account token: structural check (issued by the refresh, not expired)"
-    if not doc.access_token or not doc.access_token.strip():
-        return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
-    valid = doc.expires_at is None or doc.expires_at > ctx.now()
-    return ValidationResult(valid=valid, expires_at=doc.expires_at, detail=detail)
+    return unchecked(doc, ctx.now(), "TikTok account tokens have no check (issued by the refresh)")
 
 
 PROVIDER = TikTok()

@@ -75,6 +75,7 @@ class CheckReport:
     data_access_expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checked: bool = True  # False: the platform offers no check; ``ok`` rests on the document
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class CheckReport:
             "data_access_expires_at": self.data_access_expires_at,
             "scopes": self.scopes,
             "warnings": self.warnings,
+            "checked": self.checked,
         }
 
 
@@ -201,6 +203,7 @@ class ConnectionChecker:
     ) -> None:
         expires = result.expires_at or doc.expires_at
         report.ok = True
+        report.checked = result.checked
         report.message = redactor(f"valid ({result.detail})" if result.detail else "valid")
         report.expires_at = format_iso(expires) if expires else None
         data_access = result.data_access_expires_at

@@ -92,7 +92,7 @@ class World:
                 "authorize_url": self.fake.url("oauth2") + "/authorize",
                 "token_url": self.fake.url("oauth2") + "/token",
                 "introspection_url": self.fake.url("oauth2") + "/introspect",
-                "issuer": "https://fake/oauth2",  # the fake's id_token iss
+                "issuer": self.fake.url("oauth2"),  # the fake's id_token iss
                 "scope": "read write",
             }
         return dict(OPTIONS.get(provider, {}))

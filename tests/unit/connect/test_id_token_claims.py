@@ -4,6 +4,7 @@ platform (``iss``); a binding refusal of the flow alerts once (token.config_inva
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -120,11 +121,64 @@ def test_an_id_token_for_this_app_is_accepted(
 
 
 def test_oauth2_issuer_option_matching_is_accepted(world: World) -> None:
-    # Given an oauth2 connection whose issuer option is the platform's iss
-    options = world.options("oauth2") | {"issuer": "https://fake/oauth2"}
+    # Given an oauth2 connection whose issuer option is the platform's iss, on the token URL's host
+    options = world.options("oauth2") | {"issuer": world.fake.url("oauth2")}
     name = world.connection("oauth2", options=options)
     # When the owner consents, then the grant is stored
     assert world.connect(world.link(name, "oauth2")).page.status == 200
+
+
+def _failure_detail(caplog: pytest.LogCaptureFixture) -> str:
+    [failed] = [r for r in caplog.records if r.getMessage() == "connect failed"]
+    return str(getattr(failed, "detail", ""))
+
+
+def test_an_oauth2_issuer_on_another_host_than_the_token_url_is_refused(
+    world: World, fake_providers: FakeProviders, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an oauth2 connection whose issuer (and the id_token's iss) is not where the token
+    # endpoint is: TLS to the token endpoint then vouches for nothing about that issuer
+    issuer = "https://other-issuer.example.com"
+    name = world.connection("oauth2", options=world.options("oauth2") | {"issuer": issuer})
+    before = world.store.current_value(name) or ""
+    fake_providers.consent.override_id_token("oauth2", iss=issuer)
+    # When the owner consents
+    with caplog.at_level(logging.ERROR):
+        visit = world.connect(world.link(name, "oauth2"))
+    # Then the configuration error page shows, its log line names the mismatch; nothing is written
+    assert "token_url is not on options.issuer's host" in _failure_detail(caplog)
+    _refused_nothing_written(world, name, visit.page.status, before)
+
+
+CONSENTING_TENANT = "72f988bf-0000-4000-8000-000000000001"  # the fake's signed-in account's tid
+
+
+@pytest.mark.parametrize("tenant", [CONSENTING_TENANT, "common", "organizations", "contoso.com"])
+def test_a_microsoft_id_token_of_the_configured_tenant_is_accepted(
+    world: World, tenant: str
+) -> None:
+    # Given a connection for the consenting account's tenant, any tenant, any work tenant, or a
+    # tenant named by its domain (whose token endpoint serves that tenant only)
+    name = world.connection("microsoft_ads", options={"tenant": tenant})
+    # When the owner consents / Then the grant is stored
+    visit = world.connect(world.link(name, "microsoft_ads"))
+    assert visit.page.status == 200, visit.text
+
+
+@pytest.mark.parametrize("tenant", [OTHER_TENANT, "consumers"])
+def test_a_microsoft_id_token_of_another_tenant_is_refused(
+    world: World, caplog: pytest.LogCaptureFixture, tenant: str
+) -> None:
+    # Given a connection configured for another tenant (or personal accounts only), and an
+    # id_token whose iss and tid agree with each other but name the work tenant that signed in
+    name = world.connection("microsoft_ads", options={"tenant": tenant})
+    before = world.store.current_value(name) or ""
+    # When the owner consents
+    with caplog.at_level(logging.ERROR):
+        visit = world.connect(world.link(name, "microsoft_ads"))
+    # Then the configuration error page shows, its log line names the tenant; nothing is written
+    assert f"its tenant is not options.tenant ({tenant})" in _failure_detail(caplog)
+    _refused_nothing_written(world, name, visit.page.status, before)
 
 
 def _assert_one_config_alert(world: World, name: str, url: str) -> None:

@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from token_refresher.connect.idtoken import Expected, bearer_json, id_token_claims, oauth2_subject
+from token_refresher.connect.idtoken import (
+    Expected,
+    bearer_json,
+    id_token_claims,
+    oauth2_subject,
+    tenant_admits,
+)
 from token_refresher.connect.platforms import (
     amazon_region,
     microsoft_scope,
@@ -150,6 +156,14 @@ def _microsoft(
     expected = Expected(app.client_id, _microsoft_issuers, ctx.now())
     claims = id_token_claims(body, "microsoft_ads", expected)
     tid, oid = _claim(claims, "tid", "microsoft_ads"), _claim(claims, "oid", "microsoft_ads")
+    if not tenant_admits(tenant, tid):
+        raise ProviderError(
+            ErrorClass.CONFIG,
+            f"the id_token is refused: its tenant is not options.tenant ({tenant})",
+            provider="microsoft_ads",
+            remediation="Sign in with an account of the configured tenant, or correct "
+            "options.tenant in the token secret.",
+        )
     label = claims.get("preferred_username")
     return Consent(tokens, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
 

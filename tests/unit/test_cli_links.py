@@ -156,6 +156,29 @@ def test_connect_creates_an_awaiting_connection_and_prints_its_link(
     assert "access_token" not in doc
 
 
+def test_connect_tiktok_creates_an_advertiser_connection_and_prints_its_link(
+    store: InMemorySecretStore,
+) -> None:
+    # Given TikTok app credentials
+    store.create(
+        "tr/apps/tiktok",
+        {"client_id": "tt", "client_secret": "tt-secret-value-1", "provider": "tiktok"},
+    )
+    # When a TikTok connection is created for consent
+    code, out, err = run(
+        store, "connect", "tiktok", "--name", "c/tt-new", "--app-secret-id", "tr/apps/tiktok"
+    )
+    # Then it succeeds and prints the link (the secret it created is the link's, not an orphan)
+    assert code == 0, err
+    link = _link(out)
+    assert (link.secret_id, link.provider) == ("c/tt-new", "tiktok")
+    assert store.tags_of("c/tt-new")["token-refresher:connect-nonce"] == link.nonce
+    # And the document says what the consent makes: an advertiser token
+    doc = json.loads(store.current_value("c/tt-new"))
+    assert doc["kind"] == "advertiser"
+    assert "access_token" not in doc
+
+
 def test_connect_checks_the_app_binding_before_creating_anything(
     store: InMemorySecretStore,
 ) -> None:

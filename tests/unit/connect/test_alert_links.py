@@ -99,6 +99,60 @@ def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_valu
     assert not [call for call in harness.store.calls if call[0] == "get_value"]
 
 
+def _tiktok_deadline(harness: Harness, name: str, kind: str) -> str:
+    """A TikTok connection of ``kind`` (its kind tag) 6 days from its human deadline."""
+    harness.add_secret(name)
+    deadline = int((harness.clock.now + timedelta(days=6)).timestamp())
+    harness.store.set_tags(
+        name,
+        {
+            "token-refresher:provider": "tiktok",
+            "token-refresher:kind": kind,
+            "token-refresher:human-deadline": str(deadline),
+        },
+    )
+    return name
+
+
+def test_the_sweeps_tiktok_warning_carries_a_link_without_reading_a_token_value(
+    harness: Harness,
+) -> None:
+    # Given a TikTok advertiser connection near its deadline, and a store that refuses every
+    # GetSecretValue, as AWS does for the sweep's role
+    _tiktok_deadline(harness, "conn/tiktok-adv", "advertiser")
+    harness.store.fail_on["get_value"] = [client_error("AccessDeniedException", "x")] * 10
+    sweep = SweepEngine(harness.store, _linking(harness), harness.starter(rotation_lambda_arn=None))
+    # When the scheduled sweep sends the deadline warning
+    sweep.run(SweepRequest(scheduled=True))
+    # Then the warning carries a link for TikTok, decided from the kind tag alone
+    [alert] = harness.notifier.alerts
+    assert alert.reconnect_url
+    link = Link.verify(
+        alert.reconnect_url.split("=", 1)[1],
+        SIGNING.key,
+        now=harness.clock(),
+        instance=TEST_INSTANCE,
+    )
+    assert link.provider == "tiktok"
+    assert not [call for call in harness.store.calls if call[0] == "get_value"]
+
+
+def test_the_sweeps_tiktok_account_warning_has_no_link_and_reads_no_value(
+    harness: Harness,
+) -> None:
+    # Given a TikTok account-token connection (no consent flow) near its refresh token's end
+    _tiktok_deadline(harness, "conn/tiktok-acct", "tiktok_account")
+    harness.store.fail_on["get_value"] = [client_error("AccessDeniedException", "x")] * 10
+    sweep = SweepEngine(harness.store, _linking(harness), harness.starter(rotation_lambda_arn=None))
+    # When the scheduled sweep sends the deadline warning
+    sweep.run(SweepRequest(scheduled=True))
+    # Then the warning goes out without a link (no flow can renew it), decided from the tag
+    [alert] = harness.notifier.alerts
+    assert alert.event.value == "token.expiring"
+    assert alert.reconnect_url is None
+    assert not [call for call in harness.store.calls if call[0] == "get_value"]
+
+
 def test_a_nonce_whose_grant_version_exists_is_not_reused(harness: Harness) -> None:
     # Given a connection whose link wrote its grant version (unlabelled: a rotation took
     # AWSPENDING) but could not finish: that link is spent

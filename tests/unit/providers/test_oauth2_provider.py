@@ -47,17 +47,44 @@ def test_basic_client_auth_is_the_default(
     assert req.form == {"grant_type": "refresh_token", "refresh_token": RT}
 
 
-def test_body_client_auth(
-    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+@pytest.mark.parametrize("method", ["client_secret_post", "body"])  # "body": deprecated spelling
+def test_client_secret_post_client_auth(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, method: str
 ) -> None:
-    # Given client_auth=body
+    # Given client_auth=client_secret_post (RFC 6749 §2.3.1), or its deprecated spelling "body"
     fake_provider.seed("oauth2", refresh_token=RT)
     # When refreshed / Then credentials are form fields and there is no Authorization header
-    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth="body"), app, ctx)
+    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth=method), app, ctx)
     (req,) = fake_provider.requests("oauth2")
     assert "Authorization" not in req.headers
     assert (req.form or {})["client_id"] == app.client_id
     assert (req.form or {})["client_secret"] == app.client_secret
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "basic"])  # "basic": deprecated
+def test_client_secret_basic_client_auth_by_name(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, method: str
+) -> None:
+    # Given client_auth named client_secret_basic, or its deprecated spelling "basic"
+    fake_provider.seed("oauth2", refresh_token=RT)
+    # When refreshed / Then the credentials travel in the Basic header only
+    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth=method), app, ctx)
+    (req,) = fake_provider.requests("oauth2")
+    assert req.headers["Authorization"] == oauth2.basic_authorization(
+        app.client_id, app.client_secret
+    )
+    assert req.form == {"grant_type": "refresh_token", "refresh_token": RT}
+
+
+def test_an_unknown_client_auth_names_the_rfc_words_and_calls_nobody(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a client_auth value that is no RFC 6749 method
+    doc = _doc(fake_provider, client_auth="private_key_jwt")
+    # When refreshed / Then a format error naming the accepted words, and no request
+    with pytest.raises(SecretFormatError, match="client_secret_basic, client_secret_post"):
+        oauth2.PROVIDER.refresh(doc, app, ctx)
+    assert fake_provider.requests("oauth2") == []
 
 
 def test_client_credentials_grant(

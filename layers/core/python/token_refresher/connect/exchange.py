@@ -220,7 +220,7 @@ def _amazon(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
 def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     url = doc.str_option("token_url", required=True)
     form: dict[str, str] = {}
-    headers = oauth2._client_auth(doc, app, form)  # the provider's own client auth
+    headers = oauth2.client_authentication(doc, app, form)  # the provider's own client auth
     if not oauth2_pkce(doc):
         g = CodeGrant(g.code, g.redirect_uri, None)
     tokens, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)

@@ -26,11 +26,12 @@ from token_refresher.providers.base import (
     RefreshResult,
     ValidationResult,
     expires_at_from,
-    require_app,
     token_string,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
 from token_refresher.providers.meta_graph import (
     CODE_REMEDIATION,
+    DEFAULT_BASE_URL,
     MIN_EXTENSION,
     SUBCODE_REMEDIATION,
     debug_token,
@@ -40,17 +41,18 @@ from token_refresher.providers.meta_graph import (
 )
 from token_refresher.timeutil import format_iso
 
+__all__ = ["NAME", "PROVIDER", "MetaUserToken"]
+
 NAME = "meta"
 
 
-class MetaUserToken:
-    name = NAME
-    requires_app_credentials = True
+class MetaUserToken(PlatformClient):
+    """Refresh = the ``fb_exchange_token`` re-exchange, checked with ``debug_token``."""
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="oauth/access_token", check="debug_token")
+
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         if not doc.access_token:
             raise SecretFormatError("is required for Meta", field="access_token")
         now = ctx.now()
@@ -103,11 +105,10 @@ class MetaUserToken:
             notices=tuple(notices),
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
-        return validation_from_debug(debug_token(ctx, doc, app, doc.access_token or ""))
+        return validation_from_debug(debug_token(ctx, doc, self.app(app), doc.access_token or ""))
 
 
 PROVIDER = MetaUserToken()

@@ -35,9 +35,9 @@ from token_refresher.providers.base import (
     RefreshResult,
     ValidationResult,
     expires_at_from,
-    require_app,
     token_string,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
 from token_refresher.providers.meta_graph import (
     MIN_EXTENSION,
     AppCredentialsRejected,
@@ -48,6 +48,8 @@ from token_refresher.providers.meta_graph import (
     validation_from_debug,
 )
 from token_refresher.timeutil import format_iso
+
+__all__ = ["EXPIRING_KIND", "NAME", "PROVIDER", "MetaSystemUser"]
 
 NAME = "meta_system_user"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -108,14 +110,14 @@ def _not_extended(before: datetime | None, after: datetime | None) -> tuple[Noti
     )
 
 
-class MetaSystemUser:
-    name = NAME
-    requires_app_credentials = True
+class MetaSystemUser(PlatformClient):
+    """Validated (never-expiring) or re-exchanged (60-day) system user tokens, with the business
+    edge as a fallback."""
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="oauth/access_token", check="debug_token")
+
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         access_token = doc.access_token
         if not access_token:
             raise SecretFormatError("is required for Meta system users", field="access_token")
@@ -188,12 +190,11 @@ class MetaSystemUser:
             provider=NAME,
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
         try:
-            data = debug_token(ctx, doc, app, doc.access_token or "", provider=NAME)
+            data = debug_token(ctx, doc, self.app(app), doc.access_token or "", provider=NAME)
         except ProviderError as err:
             if err.error_class is ErrorClass.REAUTH_REQUIRED:
                 return ValidationResult(

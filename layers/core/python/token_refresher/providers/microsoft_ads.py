@@ -27,18 +27,27 @@ from datetime import timedelta
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.http import HttpResponse
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
     RefreshResult,
     ValidationResult,
     malformed,
-    oauth_error,
-    oauth_token_response,
-    require_app,
-    require_refresh_token,
     unchecked,
 )
+from token_refresher.providers.client import ClientAuth, Endpoints, PlatformClient
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_SCOPE",
+    "DEFAULT_TENANT",
+    "NAME",
+    "PROVIDER",
+    "MicrosoftAds",
+    "microsoft_error",
+    "refresh_scope",
+]
 
 INACTIVITY_LIMIT = timedelta(days=90)
 NAME = "microsoft_ads"
@@ -135,29 +144,32 @@ def refresh_scope(doc: TokenDocument) -> str:
     return scope if OFFLINE_ACCESS in scope.split() else f"{scope} {OFFLINE_ACCESS}"
 
 
-class MicrosoftAds:
+class MicrosoftAds(PlatformClient):
     name = NAME
-    requires_app_credentials = True
+    label = "Microsoft Advertising"
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="/oauth2/v2.0/token")
+    keeps_refresh_token = False  # rotated on every refresh
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    def token_url(self, doc: TokenDocument, ctx: ProviderContext) -> str:
+        return f"{self.base_url(doc, ctx)}/{_tenant(doc)}{self.endpoints.grant}"
+
+    def auth_method(self, doc: TokenDocument, app: AppCredentials) -> ClientAuth:
+        # A public client registration has no secret: its client id alone (RFC 7591 "none").
+        public = app.extra.get("public_client") is True
+        return ClientAuth.NONE if public else ClientAuth.CLIENT_SECRET_POST
+
+    def grant_form(self, doc: TokenDocument, app: AppCredentials) -> dict[str, str]:
+        return super().grant_form(doc, app) | {"scope": refresh_scope(doc)}
+
+    def classify(self, code: str, body: Mapping[str, Any]) -> ErrorClass | None:
+        return _classify(code, body)
+
+    def on_error(self, err: ProviderError, resp: HttpResponse, doc: TokenDocument) -> ProviderError:
+        return microsoft_error(err, resp.json())
+
+    def after_grant(
+        self, result: RefreshResult, doc: TokenDocument, ctx: ProviderContext
     ) -> RefreshResult:
-        app = require_app(app, NAME)
-        require_refresh_token(doc, "Microsoft Advertising")
-        scope = refresh_scope(doc)
-        form = {
-            "client_id": app.client_id,
-            "grant_type": "refresh_token",
-            "refresh_token": doc.refresh_token,
-            "scope": scope,
-        }
-        if app.extra.get("public_client") is not True:
-            form["client_secret"] = app.client_secret
-        url = f"{ctx.base_url(NAME, DEFAULT_BASE_URL)}/{_tenant(doc)}/oauth2/v2.0/token"
-        resp = ctx.http.request("POST", url, provider=NAME, data=form)
-        if not 200 <= resp.status < 300:
-            raise microsoft_error(oauth_error(resp, NAME, classify=_classify), resp.json())
-        result = oauth_token_response(resp, NAME, ctx.now(), None)
         if not result.refresh_token:
             # Rotation is documented for every refresh: no new token means a broken answer.
             raise malformed(NAME, "no refresh_token in the answer (Microsoft rotates it each time)")
@@ -169,7 +181,7 @@ class MicrosoftAds:
             refresh_token_expires_at=ctx.now() + INACTIVITY_LIMIT,
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
         return unchecked(doc, ctx.now(), "Microsoft offers no introspection for Ads tokens")

@@ -46,11 +46,27 @@ from token_refresher.providers.base import (
     expires_at_from,
     json_object,
     malformed,
-    require_app,
     require_refresh_token,
     token_string,
     unchecked,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
+
+__all__ = [
+    "ADVERTISER_GET_PATH",
+    "API_PREFIX",
+    "DEFAULT_BASE_URL",
+    "KINDS",
+    "KIND_ACCOUNT",
+    "KIND_ADVERTISER",
+    "LEGACY_KINDS",
+    "NAME",
+    "PROVIDER",
+    "TikTok",
+    "consented_advertisers",
+    "envelope_data",
+    "token_kind",
+]
 
 NAME = "tiktok"
 DEFAULT_BASE_URL = "https://business-api.tiktok.com"
@@ -204,15 +220,18 @@ class Coverage:
         return ""
 
 
-class TikTok:
+class TikTok(PlatformClient):
+    """Advertiser tokens validated with advertiser/get; account tokens refreshed in an
+    envelope."""
+
     name = NAME
-    requires_app_credentials = True
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant=ACCOUNT_REFRESH_PATH, check=ADVERTISER_GET_PATH)
 
     def _check(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> Coverage:
         """advertiser/get with the access token: which of the consented advertisers it reaches."""
         resp = ctx.http.request(
             "GET",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + ADVERTISER_GET_PATH,
+            self.base_url(doc, ctx) + self.endpoints.check,
             provider=NAME,
             params={"app_id": app.client_id, "secret": app.client_secret},
             headers={"Access-Token": doc.access_token or ""},
@@ -225,16 +244,13 @@ class TikTok:
         }
         return Coverage(listed, consented_advertisers(doc))
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         if token_kind(doc) == KIND_ADVERTISER:
             return self._validate_only(doc, app, ctx)
         require_refresh_token(doc, "TikTok account tokens")
         resp = ctx.http.request(
             "POST",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + ACCOUNT_REFRESH_PATH,
+            self.token_url(doc, ctx),
             provider=NAME,
             json_body={
                 "client_id": app.client_id,
@@ -293,10 +309,10 @@ class TikTok:
             ),
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
+        app = self.app(app)
         if token_kind(doc) == KIND_ACCOUNT:
             return _structural(doc, ctx)
         try:

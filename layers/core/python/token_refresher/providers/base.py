@@ -17,6 +17,28 @@ from token_refresher.http import HttpClient, HttpResponse, check_url, retry_afte
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.timeutil import Clock, utcnow
 
+__all__ = [
+    "MAX_EXPIRES_IN",
+    "MIN_EXPIRES_IN",
+    "OAUTH_ERROR_CLASSES",
+    "OAUTH_REMEDIATION",
+    "Notice",
+    "NoticeKind",
+    "Provider",
+    "ProviderContext",
+    "RefreshResult",
+    "ValidationResult",
+    "countdown_at",
+    "expires_at_from",
+    "json_object",
+    "malformed",
+    "oauth_error",
+    "oauth_token_response",
+    "require_app",
+    "require_refresh_token",
+    "token_string",
+]
+
 # expires_in values outside this range are treated as a malformed answer rather than trusted.
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 400 * 24 * 3600
@@ -86,41 +108,46 @@ class Provider(Protocol):
     def refresh(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
-        """Refresh or re-exchange the token; raise ProviderError/ConfigError when it cannot."""
+        """Refresh, re-exchange or (for tokens that cannot be refreshed) re-validate the token.
+
+        Args:
+            doc: the connection's token document, as stored in AWSCURRENT.
+            app: the app credentials the document names (``app_secret_id``), or None.
+            ctx: the HTTP client, the endpoint overrides (``ProviderEndpoints``) and the clock.
+
+        Returns:
+            The new token, its expiry and what the platform said about it (notices, deadlines);
+            ``refresh_token=None`` keeps the stored refresh token.
+
+        Raises:
+            ProviderError: the platform refused or failed; its ``error_class`` says who must act
+                (``reauth_required``, ``config``, ``permission``, ``transient``) and
+                ``provider_code`` keeps the platform's code (RFC 6749 §5.2 where it uses them).
+            SecretFormatError: the document lacks what the platform needs (a refresh token, an
+                option).
+        """
         ...
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        """Check that ``doc.access_token`` works (testSecret)."""
+        """Check that ``doc.access_token`` still works (testSecret, the daily liveness check).
+
+        Args:
+            doc: the token document to check.
+            app: the app credentials, where the platform's check needs them.
+            ctx: the HTTP client, the endpoint overrides and the clock.
+
+        Returns:
+            The verdict: ``valid`` with what the platform reports (expiry, scopes), or not valid
+            with the reason in ``detail``; ``checked=False`` when the platform offers no check.
+
+        Raises:
+            ProviderError: the check itself could not run (throttled, unreachable, the app
+                refused); an invalid token is a result, not an error.
+            SecretFormatError: the document lacks what the check needs.
+        """
         ...
-
-
-def unchecked(doc: TokenDocument, now: datetime, why: str) -> ValidationResult:
-    """The verdict where the platform cannot be asked: from the document alone, ``checked=False``.
-
-    Args:
-        doc: the token document.
-        now: the current time.
-        why: why the platform cannot be asked (goes into ``detail``).
-
-    Returns:
-        ``valid`` when an access token is present and not past its stored expiry; never a claim
-        that the grant is alive.
-    """
-    detail = f"not checkable: {why}"
-    if not doc.access_token or not doc.access_token.strip():
-        return ValidationResult(
-            valid=False, detail=f"{detail}; the access token is empty", checked=False
-        )
-    if doc.expires_at is not None and doc.expires_at <= now:
-        return ValidationResult(
-            valid=False,
-            expires_at=doc.expires_at,
-            detail=f"{detail}; the access token expired",
-            checked=False,
-        )
-    return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail, checked=False)
 
 
 def require_refresh_token(doc: TokenDocument, platform: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from urllib.parse import quote_plus
@@ -39,7 +40,14 @@ from token_refresher.providers.base import (
     require_refresh_token,
 )
 
-__all__ = ["ClientAuth", "Endpoints", "PlatformClient", "authenticate", "basic_authorization"]
+__all__ = [
+    "ClientAuth",
+    "Endpoints",
+    "PlatformClient",
+    "authenticate",
+    "basic_authorization",
+    "unchecked",
+]
 
 
 class ClientAuth(StrEnum):
@@ -82,6 +90,33 @@ def authenticate(method: ClientAuth, app: AppCredentials, form: dict[str, str]) 
     if method is ClientAuth.CLIENT_SECRET_POST:
         form["client_secret"] = app.client_secret
     return {}
+
+
+def unchecked(doc: TokenDocument, now: datetime, why: str) -> ValidationResult:
+    """The verdict where the platform cannot be asked: from the document alone, ``checked=False``.
+
+    Args:
+        doc: the token document.
+        now: the current time.
+        why: why the platform cannot be asked (goes into ``detail``).
+
+    Returns:
+        ``valid`` when an access token is present and not past its stored expiry; never a claim
+        that the grant is alive.
+    """
+    detail = f"not checkable: {why}"
+    if not doc.access_token or not doc.access_token.strip():
+        return ValidationResult(
+            valid=False, detail=f"{detail}; the access token is empty", checked=False
+        )
+    if doc.expires_at is not None and doc.expires_at <= now:
+        return ValidationResult(
+            valid=False,
+            expires_at=doc.expires_at,
+            detail=f"{detail}; the access token expired",
+            checked=False,
+        )
+    return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail, checked=False)
 
 
 class PlatformClient:

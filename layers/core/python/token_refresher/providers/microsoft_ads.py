@@ -34,9 +34,8 @@ from token_refresher.providers.base import (
     RefreshResult,
     ValidationResult,
     malformed,
-    unchecked,
 )
-from token_refresher.providers.client import ClientAuth, Endpoints, PlatformClient
+from token_refresher.providers.client import ClientAuth, Endpoints, PlatformClient, unchecked
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -28,7 +28,6 @@ from token_refresher.providers.base import (
     json_object,
     oauth_error,
     require_refresh_token,
-    unchecked,
 )
 from token_refresher.providers.client import (
     ClientAuth,
@@ -36,6 +35,7 @@ from token_refresher.providers.client import (
     PlatformClient,
     authenticate,
     basic_authorization,
+    unchecked,
 )
 from token_refresher.timeutil import from_epoch
 

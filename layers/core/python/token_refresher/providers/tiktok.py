@@ -48,9 +48,8 @@ from token_refresher.providers.base import (
     malformed,
     require_refresh_token,
     token_string,
-    unchecked,
 )
-from token_refresher.providers.client import Endpoints, PlatformClient
+from token_refresher.providers.client import Endpoints, PlatformClient, unchecked
 
 __all__ = [
     "ADVERTISER_GET_PATH",

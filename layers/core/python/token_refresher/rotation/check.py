@@ -125,6 +125,18 @@ class ConnectionChecker:
         self._app_credentials = app_credentials
 
     def run(self, request: CheckRequest) -> CheckReport:
+        """Validate one connection with its platform, read-only (``token-refresher check``).
+
+        Args:
+            request: the secret to check.
+
+        Returns:
+            The report: ``ok`` with expiry and scopes (``checked=False`` where the platform offers
+            no check), or the error class, message and remediation of the failure.
+
+        Raises:
+            Nothing of its own: every failure (provider, document, AWS) is in the report.
+        """
         report = CheckReport(secret_id=request.secret_id)
         redactor = Redactor()
         try:

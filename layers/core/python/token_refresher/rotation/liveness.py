@@ -74,6 +74,19 @@ class LivenessCheck:
         self.instance = instance
 
     def run(self, request: LivenessRequest) -> dict[str, Any]:
+        """The daily liveness check of one connection: validate, then record the verdict.
+
+        Args:
+            request: the secret the sweep asked about.
+
+        Returns:
+            The check report as a dict, with ``recorded`` (False when the secret is not this
+            instance's managed one, so nothing was checked or written).
+
+        Raises:
+            AwsError: recording the verdict (tags, alert) failed; the asynchronous invoke is
+                retried.
+        """
         desc = self._own(request.secret_id)
         if desc is None:
             return {"action": LIVENESS_ACTION, "secret_id": request.secret_id, "recorded": False}

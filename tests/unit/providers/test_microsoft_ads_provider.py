@@ -314,3 +314,16 @@ def test_public_client_needs_no_client_secret_field(
     # And a confidential client still has to name its secret
     with pytest.raises(ConfigError):
         AppCredentials.from_json('{"client_id": "web-app"}')
+
+
+def test_client_auth_none_names_a_public_client_in_rfc_words(
+    fake_provider: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given app credentials that name RFC 7591's method "none" instead of public_client
+    app = AppCredentials.from_json('{"client_id": "public-app", "client_auth": "none"}')
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    # When refreshed / Then the client id alone authenticates it: no client_secret is sent
+    microsoft_ads.PROVIDER.refresh(_doc(), app, ctx)
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["client_id"] == "public-app"
+    assert "client_secret" not in (req.form or {})

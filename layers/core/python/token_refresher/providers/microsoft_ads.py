@@ -6,8 +6,9 @@
   ``https://ads.microsoft.com/msads.manage offline_access``), with ``offline_access`` added when
   ``options.scope`` leaves it out, as MSAL adds it to every request: the consent flow always
   asked for it, so the grant has it, and without it Microsoft sends no new refresh token. When the
-  app credentials secret says ``"public_client": true`` the client secret is left out (public
-  client registrations), and that secret needs no ``client_secret`` field at all.
+  app credentials secret says ``"client_auth": "none"`` (RFC 7591; the older
+  ``"public_client": true`` is still read) the client secret is left out (public client
+  registrations), and that secret needs no ``client_secret`` field at all.
 - Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
   An answer without one is treated as malformed (transient): Microsoft documents rotation on every
   refresh, so a missing token means a broken answer; the stored token is left untouched and the
@@ -154,8 +155,7 @@ class MicrosoftAds(PlatformClient):
 
     def auth_method(self, doc: TokenDocument, app: AppCredentials) -> ClientAuth:
         # A public client registration has no secret: its client id alone (RFC 7591 "none").
-        public = app.extra.get("public_client") is True
-        return ClientAuth.NONE if public else ClientAuth.CLIENT_SECRET_POST
+        return ClientAuth.NONE if app.is_public else ClientAuth.CLIENT_SECRET_POST
 
     def grant_form(self, doc: TokenDocument, app: AppCredentials) -> dict[str, str]:
         return super().grant_form(doc, app) | {"scope": refresh_scope(doc)}

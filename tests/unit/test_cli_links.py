@@ -241,6 +241,24 @@ def test_connect_refuses_an_oauth2_connection_that_cannot_name_its_account(
     assert run(store, *argv, "--option", "issuer=https://auth.example.com")[0] == 0
 
 
+def test_connect_refuses_an_oauth2_issuer_its_token_url_cannot_vouch_for(
+    store: InMemorySecretStore,
+) -> None:
+    # Given oauth2 options whose issuer is on another host than the token endpoint
+    store.create("tr/apps/oauth2", OAUTH2_APP)
+    argv = ["connect", "oauth2", "--name", "c/new", "--app-secret-id", "tr/apps/oauth2"]
+    argv += [f"--option={k}={v}" for k, v in OAUTH2_OPTIONS.items()]
+    argv += ["--option", "issuer=https://login.example.org"]
+    # When the operator makes the connection / Then it is refused before anything is created
+    # (the consent would otherwise spend the owner's code on an id_token it must refuse)
+    code, out, err = run(store, *argv)
+    assert code == 1
+    assert "token_url is not on options.issuer's host" in err
+    assert LINK_PARAM + "=" not in out
+    with pytest.raises(KeyError):
+        store.tags_of("c/new")
+
+
 @pytest.mark.parametrize(
     ("options", "expected"),
     [({}, 1), ({"userinfo_url": "https://auth.example.com/userinfo"}, 0)],

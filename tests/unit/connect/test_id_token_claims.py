@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ import pytest
 
 from tests.support.fake_providers import FakeProviders
 from tests.unit.connect.browser import World, signed_link
+from token_refresher.connect.idtoken import require_issuer_origin
+from token_refresher.errors import ProviderError
 
 pytestmark = pytest.mark.unit
 
@@ -136,18 +139,43 @@ def _failure_detail(caplog: pytest.LogCaptureFixture) -> str:
 def test_an_oauth2_issuer_on_another_host_than_the_token_url_is_refused(
     world: World, fake_providers: FakeProviders, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given an oauth2 connection whose issuer (and the id_token's iss) is not where the token
-    # endpoint is: TLS to the token endpoint then vouches for nothing about that issuer
+    # Given an oauth2 connection whose issuer is not where the token endpoint is: TLS to the
+    # token endpoint then vouches for nothing about that issuer's id_tokens
     issuer = "https://other-issuer.example.com"
     name = world.connection("oauth2", options=world.options("oauth2") | {"issuer": issuer})
     before = world.store.current_value(name) or ""
-    fake_providers.consent.override_id_token("oauth2", iss=issuer)
-    # When the owner consents
+    # When its link is opened
     with caplog.at_level(logging.ERROR):
-        visit = world.connect(world.link(name, "oauth2"))
-    # Then the configuration error page shows, its log line names the mismatch; nothing is written
+        visit = world.open(world.link(name, "oauth2"))
+    # Then the configuration error page shows before any consent (no code is spent on an
+    # id_token that would be refused), its log line names the mismatch, and nothing is written
+    assert visit.page.status == 400, visit.text
+    assert 'class="btn"' not in visit.page.html
     assert "token_url is not on options.issuer's host" in _failure_detail(caplog)
-    _refused_nothing_written(world, name, visit.page.status, before)
+    assert fake_providers.requests("oauth2") == []
+    assert world.store.current_value(name) == before
+
+
+@pytest.mark.parametrize(
+    ("issuer", "token_url", "refused"),
+    [
+        ("https://auth.example.com", "https://auth.example.com/oauth/token", False),
+        ("https://auth.example.com/realms/a", "https://AUTH.example.com:443/t", False),
+        ("https://auth.example.com", "https://auth.example.com.evil.com/token", True),
+        ("https://auth.example.com", "http://auth.example.com/token", True),
+        ("https://auth.example.com", "https://auth.example.com:8443/token", True),
+    ],
+)
+def test_the_callbacks_issuer_check_compares_origins(
+    issuer: str, token_url: str, refused: bool
+) -> None:
+    # Given an issuer and a token URL / When the callback's check runs / Then only another
+    # scheme, host or port is refused (the path may differ: Keycloak realms, /oauth/token)
+    if refused:
+        with pytest.raises(ProviderError, match=re.escape("token_url is not on options.issuer")):
+            require_issuer_origin(issuer, token_url, "oauth2")
+    else:
+        require_issuer_origin(issuer, token_url, "oauth2")
 
 
 CONSENTING_TENANT = "72f988bf-0000-4000-8000-000000000001"  # the fake's signed-in account's tid

@@ -168,24 +168,32 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return scheme, (parts.hostname or "").lower(), port
 
 
+_FOREIGN_ISSUER = (
+    "options.token_url is not on options.issuer's host, so the token endpoint cannot vouch for "
+    "the issuer (use options.userinfo_url for such a server)"
+)
+
+
 def require_issuer_origin(issuer: str, token_url: str, provider: str) -> None:
     """Refuse an id_token when the token endpoint is not on the issuer's origin: TLS to that
     endpoint would vouch for a server other than the one the id_token names."""
     if _origin(issuer) != _origin(token_url):
-        raise _refused(
-            provider,
-            "options.token_url is not on options.issuer's host, so the token endpoint cannot "
-            "vouch for the issuer (use options.userinfo_url for such a server)",
-        )
+        raise _refused(provider, _FOREIGN_ISSUER)
 
 
 # --- oauth2: where the account comes from --------------------------------------------------------
 
 
 def require_identity_source(provider: str, options: Mapping[str, Any]) -> None:
-    """An ``oauth2`` consent must be able to name its account: ``issuer`` or ``userinfo_url``."""
+    """An ``oauth2`` consent must be able to name its account: ``issuer`` (on the token URL's
+    origin) or ``userinfo_url``."""
     if provider not in IDENTITY_PROVIDERS:
         return
+    issuer, token_url = options.get(ISSUER_OPTION), options.get("token_url")
+    # Refused before a link is made or opened, rather than after the owner's code is spent.
+    foreign = isinstance(issuer, str) and issuer.strip() and isinstance(token_url, str)
+    if foreign and _origin(str(issuer)) != _origin(str(token_url)):
+        raise ConfigError(_FOREIGN_ISSUER, field="options.issuer")
     if any(isinstance(options.get(o), str) and options[o].strip() for o in _SOURCES):
         return
     raise ConfigError(

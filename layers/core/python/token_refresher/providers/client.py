@@ -135,39 +135,15 @@ class PlatformClient:
     def refresh(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
-        """Refresh (or re-exchange, or re-validate) the connection's token.
-
-        Args:
-            doc: the connection's token document (AWSCURRENT).
-            app: the app credentials the document names; required by every platform.
-            ctx: HTTP client, endpoint overrides and clock.
-
-        Returns:
-            The new token and what the platform said about it; ``refresh_token=None`` keeps the
-            stored one.
-
-        Raises:
-            ProviderError: the platform refused or failed; ``error_class`` says who must act.
-            SecretFormatError: the document lacks what this platform needs.
-        """
+        """:meth:`Provider.refresh <token_refresher.providers.base.Provider.refresh>` (its Args,
+        Returns and Raises): the app credentials are required, then the platform's :meth:`grant`."""
         return self.grant(doc, self.app(app), ctx)
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        """Check that ``doc.access_token`` still works (testSecret, the daily liveness check).
-
-        Args:
-            doc: the token document to check.
-            app: the app credentials, where the platform's check needs them.
-            ctx: HTTP client, endpoint overrides and clock.
-
-        Returns:
-            The verdict; ``checked=False`` when the platform offers no way to check.
-
-        Raises:
-            ProviderError: the check itself failed (throttled, unreachable, app refused).
-        """
+        """:meth:`Provider.validate <token_refresher.providers.base.Provider.validate>` (its
+        Args, Returns and Raises): the platform's :meth:`check`."""
         return self.check(doc, app, ctx)
 
     def app(self, app: AppCredentials | None) -> AppCredentials:

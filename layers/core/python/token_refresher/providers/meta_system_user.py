@@ -34,10 +34,9 @@ from token_refresher.providers.base import (
     ProviderContext,
     RefreshResult,
     ValidationResult,
-    expires_at_from,
-    token_string,
 )
 from token_refresher.providers.client import Endpoints, PlatformClient
+from token_refresher.providers.meta import verified_exchange
 from token_refresher.providers.meta_graph import (
     MIN_EXTENSION,
     AppCredentialsRejected,
@@ -143,13 +142,9 @@ class MetaSystemUser(PlatformClient):
             if not self._can_regenerate(doc, err):
                 raise
             body = self._regenerate(doc, app, ctx, access_token, current.scopes)
-        new_token = token_string(body, "access_token", NAME)
-        checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=NAME))
-        if not checked.valid:
-            raise _invalid("newly generated token")
-        expires_at = checked.expires_at
-        if expires_at is None and body.get("expires_in") is not None:
-            expires_at = expires_at_from(body["expires_in"], ctx.now(), provider=NAME)
+        new_token, checked, expires_at = verified_exchange(
+            ctx, doc, app, body, provider=NAME, invalid=_invalid("newly generated token")
+        )
         return RefreshResult(
             access_token=new_token,
             expires_at=expires_at,

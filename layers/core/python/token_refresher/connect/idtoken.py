@@ -246,12 +246,13 @@ def oauth2_subject(
     """The oauth2 account: the id_token's ``sub`` (``issuer`` set), the userinfo ``sub``
     (``userinfo_url`` set), and both must agree when both are set (Core §5.3.2)."""
     access_token, body = answer
-    require_identity_source("oauth2", doc.options)
     issuer = doc.str_option(ISSUER_OPTION, "").strip()
+    if issuer:  # the id_token's refusal (a ProviderError), before the link-time checks below
+        require_issuer_origin(issuer, doc.str_option("token_url", ""), "oauth2")
+    require_identity_source("oauth2", doc.options)
     userinfo = doc.str_option(USERINFO_OPTION, "").strip()
     sub = ""
     if issuer:
-        require_issuer_origin(issuer, doc.str_option("token_url", ""), "oauth2")
         claims = id_token_claims(body, "oauth2", Expected(app.client_id, [issuer], ctx.now()))
         sub = _subject(claims, "oauth2")
     if userinfo:

@@ -24,12 +24,12 @@ from botocore.exceptions import ClientError
 
 from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
 from token_refresher.connect.idtoken import IDENTITY_PROVIDERS, require_identity_source
-from token_refresher.connect.links import CONSENT_PROVIDERS
+from token_refresher.connect.links import CONSENT_PROVIDERS, TAG_AWAITING
 from token_refresher.connect.minter import KeySource, LinkMinter
-from token_refresher.connect.store import TAG_AWAITING
 from token_refresher.errors import ConfigError
 from token_refresher.instances import refusal
 from token_refresher.model import TokenDocument
+from token_refresher.providers.tiktok import KIND_ADVERTISER
 from token_refresher.state import TAG_INSTANCE, TAG_MANAGED, TAG_PROVIDER
 from token_refresher_cli.aws import error_code
 from token_refresher_cli.console import EXIT_OK, CliError
@@ -139,6 +139,8 @@ def run_connect(args: argparse.Namespace, ctx: Context) -> int:
         access_token=None,
         app_secret_id=args.app_secret_id,
         options=options,
+        # TikTok's consent makes an advertiser token: say so, so that no reader has to guess
+        kind=KIND_ADVERTISER if args.provider == "tiktok" else None,
     )
     app = load_app_credentials(ctx, args.app_secret_id)
     warning = verify_binding(args.name, doc, args.app_secret_id, app)

@@ -75,7 +75,7 @@ def _oauth2(fake: FakeProviders, app: str) -> dict[str, Any]:
         "token_url": base + "/token",
         "introspection_url": base + "/introspect",
         "scope": "read write",
-        "issuer": "https://fake/oauth2",  # the fake's id_token iss: pins the consenting account
+        "issuer": base,  # the fake's id_token iss: pins the consenting account
     }
     return doc
 

@@ -289,9 +289,10 @@ def test_a_consent_at_a_real_openid_provider_names_its_account(
 def test_a_real_openid_providers_id_token_for_another_issuer_is_refused(
     rfc_server: RfcServer,
 ) -> None:
-    # Given a code from oidc-provider, and a connection naming another issuer
+    # Given a code from oidc-provider, and a connection naming another issuer on the same host
+    # (an issuer on another host than the token URL is refused before any check of iss)
     code, verifier = authorization_code(rfc_server)
-    doc = _consent_doc(rfc_server, issuer="https://accounts.example.com")
+    doc = _consent_doc(rfc_server, issuer=rfc_server.issuer + "/another-realm")
     grant = exchange.CodeGrant(code, rfc_server.redirect_uri, verifier)
     # When the exchange runs, then the id_token is refused as a configuration error
     with pytest.raises(ProviderError) as info:

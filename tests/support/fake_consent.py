@@ -303,7 +303,8 @@ class FakeConsent:
         account_id, label = pending.account
         scopes = set(pending.scope.split())
         claims: dict[str, Any] = {
-            "iss": ISSUERS.get(provider, f"https://fake/{provider}"),
+            # oauth2's issuer is the fake server itself, where its token endpoint is
+            "iss": ISSUERS.get(provider, self._fake.url(provider)),
             "aud": pending.client_id,
             "sub": account_id,
             "iat": int(self._fake.now()),  # Core §2: both required

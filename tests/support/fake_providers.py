@@ -452,11 +452,17 @@ class FakeProviders:
         return Response(200, body)
 
     def _linkedin_introspect(self, req: RecordedRequest) -> Response:
+        # LinkedIn's token introspection page: 400 "Invalid client id or token", 401 "Invalid
+        # client secret"; a known token that is expired or revoked is a 200 with its status.
         p = req.params
+        if not self._client_ok("linkedin", p.get("client_id"), None):
+            return _oauth(400, "invalid_request", "Invalid client id")
         if not self._client_ok("linkedin", p.get("client_id"), p.get("client_secret")):
             return _oauth(401, "invalid_client", "Client authentication failed")
         token = str(p.get("token") or "")
         state = self._check(token, "access", "linkedin")
+        if state in ("empty", "unknown"):
+            return _oauth(400, "invalid_request", "Invalid token")
         if state != "ok":
             status = "expired" if state == "expired" else "revoked"
             return Response(200, {"active": False, "status": status})
@@ -524,11 +530,11 @@ class FakeProviders:
         }
         if state in codes:
             return _tiktok(*codes[state])
-        return _tiktok(
-            0,
-            "OK",
-            {"list": [{"advertiser_id": "7000000000000000001", "advertiser_name": "Fake Adv"}]},
-        )
+        # seed(..., advertiser_ids=[...]) sets the advertisers the token still reaches
+        record = self._tokens[str(req.headers.get("Access-Token"))]
+        ids = record.info.get("advertiser_ids", ["7000000000000000001"])
+        listed = [{"advertiser_id": str(i), "advertiser_name": f"Fake Adv {i}"} for i in ids]
+        return _tiktok(0, "OK", {"list": listed})
 
     # amazon ---------------------------------------------------------------------------------
     def _amazon_token(self, req: RecordedRequest) -> Response:

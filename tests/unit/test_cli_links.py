@@ -183,6 +183,29 @@ def test_connect_creates_an_awaiting_connection_and_prints_its_link(
     assert "access_token" not in doc
 
 
+def test_connect_tiktok_creates_an_advertiser_connection_and_prints_its_link(
+    store: InMemorySecretStore,
+) -> None:
+    # Given TikTok app credentials
+    store.create(
+        "tr/apps/tiktok",
+        {"client_id": "tt", "client_secret": "tt-secret-value-1", "provider": "tiktok"},
+    )
+    # When a TikTok connection is created for consent
+    code, out, err = run(
+        store, "connect", "tiktok", "--name", "c/tt-new", "--app-secret-id", "tr/apps/tiktok"
+    )
+    # Then it succeeds and prints the link (the secret it created is the link's, not an orphan)
+    assert code == 0, err
+    link = _link(out)
+    assert (link.secret_id, link.provider) == ("c/tt-new", "tiktok")
+    assert store.tags_of("c/tt-new")["token-refresher:connect-nonce"] == link.nonce
+    # And the document says what the consent makes: an advertiser token
+    doc = json.loads(store.current_value("c/tt-new"))
+    assert doc["kind"] == "advertiser"
+    assert "access_token" not in doc
+
+
 def test_connect_checks_the_app_binding_before_creating_anything(
     store: InMemorySecretStore,
 ) -> None:
@@ -243,6 +266,24 @@ def test_connect_refuses_an_oauth2_connection_that_cannot_name_its_account(
         store.tags_of("c/new")
     # And with an issuer it is made
     assert run(store, *argv, "--option", "issuer=https://auth.example.com")[0] == 0
+
+
+def test_connect_refuses_an_oauth2_issuer_its_token_url_cannot_vouch_for(
+    store: InMemorySecretStore,
+) -> None:
+    # Given oauth2 options whose issuer is on another host than the token endpoint
+    store.create("tr/apps/oauth2", OAUTH2_APP)
+    argv = ["connect", "oauth2", "--name", "c/new", "--app-secret-id", "tr/apps/oauth2"]
+    argv += [f"--option={k}={v}" for k, v in OAUTH2_OPTIONS.items()]
+    argv += ["--option", "issuer=https://login.example.org"]
+    # When the operator makes the connection / Then it is refused before anything is created
+    # (the consent would otherwise spend the owner's code on an id_token it must refuse)
+    code, out, err = run(store, *argv)
+    assert code == 1
+    assert "token_url is not on options.issuer's host" in err
+    assert LINK_PARAM + "=" not in out
+    with pytest.raises(KeyError):
+        store.tags_of("c/new")
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ def test_a_valid_connection_is_reported_with_its_expiry_and_nothing_changes(harn
         "data_access_expires_at": None,
         "scopes": ["ads_read"],
         "warnings": [report.warnings[0]],
+        "checked": True,
     }
     assert "declare no provider" in report.warnings[0]
     # And no version, state tag or alert was written

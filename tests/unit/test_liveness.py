@@ -17,7 +17,7 @@ from token_refresher.events import is_liveness_event
 from token_refresher.providers.base import ValidationResult
 from token_refresher.rotation.check import ConnectionChecker
 from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
-from token_refresher.state import TAG_CHECKED_AT
+from token_refresher.state import TAG_CHECKED_AT, TAG_UNCHECKED_AT
 from token_refresher.sweep.engine import SweepEngine, SweepRequest
 from token_refresher.sweep.liveness import LivenessSweep
 
@@ -121,6 +121,38 @@ def test_a_healthy_check_records_its_time_and_nothing_else(harness, sweeper):
     assert harness.notifier.alerts == []
     checks = [p for p in harness.metrics.points if p[0] == "LivenessChecks"]
     assert checks == [("LivenessChecks", "fake", "ok", 1)]
+
+
+def test_a_connection_that_cannot_be_checked_gets_no_checked_at(harness, sweeper, requester):
+    # Given a long-lived connection whose platform offers no check (oauth2 without introspection)
+    name = long_lived(harness, "conn/uncheckable")
+    harness.provider.validate_with = ValidationResult(
+        valid=True, checked=False, detail="not checkable: no introspection_url"
+    )
+    # When the sweep asks for its daily check
+    sweeper.run(SweepRequest(scheduled=True))
+    # Then no checked-at claims an assurance nobody gave; the time of the attempt is kept apart
+    tags = harness.store.tags_of(name)
+    assert TAG_CHECKED_AT not in tags
+    assert tags[TAG_UNCHECKED_AT] == epoch(harness, timedelta(0))
+    checks = [p for p in harness.metrics.points if p[0] == "LivenessChecks"]
+    assert checks == [("LivenessChecks", "fake", "unchecked", 1)]
+    # And the next sweeps of the day do not ask again
+    harness.clock.advance(SWEEP)
+    sweeper.run(SweepRequest(scheduled=True))
+    assert requester.requested == [harness.store.arn_of(name)]
+    assert harness.notifier.alerts == []
+
+
+def test_an_uncheckable_connection_that_was_failing_is_not_declared_recovered(harness, requester):
+    # Given a failing connection whose platform offers no check
+    name = long_lived(harness, "conn/failing", status="failing")
+    harness.provider.validate_with = ValidationResult(valid=True, checked=False)
+    # When the liveness check runs
+    requester.request(harness.store.arn_of(name))
+    # Then it stays failing, with no token.recovered alert
+    assert harness.store.tags_of(name)["token-refresher:status"] == "failing"
+    assert harness.notifier.alerts == []
 
 
 def test_connections_validated_within_a_day_or_awaiting_a_human_are_not_checked(

@@ -15,11 +15,10 @@ import requests
 
 from tests.support.fake_providers import FakeProviders
 from tests.support.fakes import TEST_INSTANCE, InMemorySecretStore, RecordingNotifier
-from token_refresher.connect.links import LINK_PARAM, TAG_CONNECT_NONCE
+from token_refresher.connect.links import LINK_PARAM, TAG_AWAITING, TAG_CONNECT_NONCE
 from token_refresher.connect.minter import LinkMinter, SigningKey
 from token_refresher.connect.pages import Page
 from token_refresher.connect.service import ConnectService, HttpRequest
-from token_refresher.connect.store import TAG_AWAITING
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation.engine import RotationEngine
@@ -92,7 +91,7 @@ class World:
                 "authorize_url": self.fake.url("oauth2") + "/authorize",
                 "token_url": self.fake.url("oauth2") + "/token",
                 "introspection_url": self.fake.url("oauth2") + "/introspect",
-                "issuer": "https://fake/oauth2",  # the fake's id_token iss
+                "issuer": self.fake.url("oauth2"),  # the fake's id_token iss
                 "scope": "read write",
             }
         return dict(OPTIONS.get(provider, {}))

@@ -11,6 +11,7 @@ import pytest
 from tests.support.fakes import TEST_INSTANCE, client_error
 from tests.support.template import allows_on_own_managed_secret, load_template, statements
 from tests.unit.conftest import Harness
+from token_refresher.alerts import Alert
 from token_refresher.connect.links import TAG_CONNECT_NONCE, Link, pending_version
 from token_refresher.connect.minter import LinkMinter, SigningKey
 from token_refresher.connect.reconnect import LinkingNotifier
@@ -75,28 +76,72 @@ def _deadline_connection(harness: Harness, name: str, nonce: str) -> str:
     return name
 
 
-def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_value(
-    harness: Harness,
-) -> None:
-    # Given a connection whose unused link nonce the sweep's alert must reuse, and a store that
-    # refuses every GetSecretValue, as AWS does for the sweep's role
-    _deadline_connection(harness, "conn/google-unread", "n-unused")
+def _sweep_unable_to_read_values(harness: Harness) -> Alert:
+    """Run a scheduled sweep over a store that refuses every GetSecretValue, as AWS does for the
+    sweep's role; its one alert, after checking that no token value was asked for."""
     denied = client_error("AccessDeniedException", "GetSecretValue")
     harness.store.fail_on["get_value"] = [denied] * 10
     sweep = SweepEngine(harness.store, _linking(harness), harness.starter(rotation_lambda_arn=None))
-    # When the scheduled sweep sends the deadline warning
     sweep.run(SweepRequest(scheduled=True))
-    # Then the warning carries the link of the unused nonce, and no token value was asked for
-    [alert] = harness.notifier.alerts
-    assert alert.reconnect_url
-    link = Link.verify(
-        alert.reconnect_url.split("=", 1)[1],
-        SIGNING.key,
-        now=harness.clock(),
-        instance=TEST_INSTANCE,
-    )
-    assert link.nonce == "n-unused"
     assert not [call for call in harness.store.calls if call[0] == "get_value"]
+    [alert] = harness.notifier.alerts
+    return alert
+
+
+def _verified(harness: Harness, url: str | None) -> Link:
+    assert url
+    return Link.verify(
+        url.split("=", 1)[1], SIGNING.key, now=harness.clock(), instance=TEST_INSTANCE
+    )
+
+
+def test_the_sweeps_deadline_warning_keeps_its_link_without_reading_a_token_value(
+    harness: Harness,
+) -> None:
+    # Given a connection whose unused link nonce the sweep's alert must reuse
+    _deadline_connection(harness, "conn/google-unread", "n-unused")
+    # When the sweep, which may not read token values, sends the deadline warning
+    alert = _sweep_unable_to_read_values(harness)
+    # Then the warning carries the link of the unused nonce
+    assert _verified(harness, alert.reconnect_url).nonce == "n-unused"
+
+
+def _tiktok_deadline(harness: Harness, name: str, kind: str) -> str:
+    """A TikTok connection of ``kind`` (its kind tag) 6 days from its human deadline."""
+    harness.add_secret(name)
+    deadline = int((harness.clock.now + timedelta(days=6)).timestamp())
+    harness.store.set_tags(
+        name,
+        {
+            "token-refresher:provider": "tiktok",
+            "token-refresher:kind": kind,
+            "token-refresher:human-deadline": str(deadline),
+        },
+    )
+    return name
+
+
+def test_the_sweeps_tiktok_warning_carries_a_link_without_reading_a_token_value(
+    harness: Harness,
+) -> None:
+    # Given a TikTok advertiser connection near its deadline
+    _tiktok_deadline(harness, "conn/tiktok-adv", "advertiser")
+    # When the sweep, which may not read token values, sends the deadline warning
+    alert = _sweep_unable_to_read_values(harness)
+    # Then the warning carries a link for TikTok, decided from the kind tag alone
+    assert _verified(harness, alert.reconnect_url).provider == "tiktok"
+
+
+def test_the_sweeps_tiktok_account_warning_has_no_link_and_reads_no_value(
+    harness: Harness,
+) -> None:
+    # Given a TikTok account-token connection (no consent flow) near its refresh token's end
+    _tiktok_deadline(harness, "conn/tiktok-acct", "tiktok_account")
+    # When the sweep, which may not read token values, sends the deadline warning
+    alert = _sweep_unable_to_read_values(harness)
+    # Then the warning goes out without a link (no flow can renew it), decided from the tag
+    assert alert.event.value == "token.expiring"
+    assert alert.reconnect_url is None
 
 
 def test_a_nonce_whose_grant_version_exists_is_not_reused(harness: Harness) -> None:

@@ -255,6 +255,19 @@ def test_a_new_connection_is_created_on_consent(world: World) -> None:
     assert world.store.current_doc(name).refresh_token
 
 
+def test_a_new_tiktok_connection_gets_a_link_and_is_created_on_consent(world: World) -> None:
+    # Given a TikTok connection awaiting its first consent (no token in it yet)
+    name = world.new_connection("tiktok")
+    # When a link is made for it and the advertiser consents
+    done = world.connect(world.link(name, "tiktok"))
+    # Then the advertiser token is stored as a managed connection
+    assert done.page.status == 200, done.text
+    assert world.store.tags_of(name)["token-refresher:status"] == "ok"
+    doc = world.store.current_doc(name)
+    assert (doc.kind, doc.refresh_token) == ("advertiser", None)
+    assert doc.access_token
+
+
 def test_an_unmanaged_secret_cannot_be_linked_to(world: World) -> None:
     world.store.create(
         "someone/else", json.dumps({"schema": 1, "provider": "google_ads", "access_token": "x"})

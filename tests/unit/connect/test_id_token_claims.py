@@ -4,6 +4,8 @@ platform (``iss``); a binding refusal of the flow alerts once (token.config_inva
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 
 from tests.support.fake_providers import FakeProviders
 from tests.unit.connect.browser import World, signed_link
+from token_refresher.connect.idtoken import require_issuer_origin
+from token_refresher.errors import ProviderError
 
 pytestmark = pytest.mark.unit
 
@@ -120,11 +124,89 @@ def test_an_id_token_for_this_app_is_accepted(
 
 
 def test_oauth2_issuer_option_matching_is_accepted(world: World) -> None:
-    # Given an oauth2 connection whose issuer option is the platform's iss
-    options = world.options("oauth2") | {"issuer": "https://fake/oauth2"}
+    # Given an oauth2 connection whose issuer option is the platform's iss, on the token URL's host
+    options = world.options("oauth2") | {"issuer": world.fake.url("oauth2")}
     name = world.connection("oauth2", options=options)
     # When the owner consents, then the grant is stored
     assert world.connect(world.link(name, "oauth2")).page.status == 200
+
+
+def _failure_detail(caplog: pytest.LogCaptureFixture) -> str:
+    [failed] = [r for r in caplog.records if r.getMessage() == "connect failed"]
+    return str(getattr(failed, "detail", ""))
+
+
+def test_an_oauth2_issuer_on_another_host_than_the_token_url_is_refused(
+    world: World, fake_providers: FakeProviders, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an oauth2 connection whose issuer is not where the token endpoint is: TLS to the
+    # token endpoint then vouches for nothing about that issuer's id_tokens
+    issuer = "https://other-issuer.example.com"
+    name = world.connection("oauth2", options=world.options("oauth2") | {"issuer": issuer})
+    before = world.store.current_value(name) or ""
+    # When its link is opened
+    with caplog.at_level(logging.ERROR):
+        visit = world.open(world.link(name, "oauth2"))
+    # Then the configuration error page shows before any consent (no code is spent on an
+    # id_token that would be refused), its log line names the mismatch, and nothing is written
+    assert visit.page.status == 400, visit.text
+    assert 'class="btn"' not in visit.page.html
+    assert "token_url is not on options.issuer's host" in _failure_detail(caplog)
+    assert fake_providers.requests("oauth2") == []
+    assert world.store.current_value(name) == before
+
+
+@pytest.mark.parametrize(
+    ("issuer", "token_url", "refused"),
+    [
+        ("https://auth.example.com", "https://auth.example.com/oauth/token", False),
+        ("https://auth.example.com/realms/a", "https://AUTH.example.com:443/t", False),
+        ("https://auth.example.com", "https://auth.example.com.evil.com/token", True),
+        ("https://auth.example.com", "http://auth.example.com/token", True),
+        ("https://auth.example.com", "https://auth.example.com:8443/token", True),
+    ],
+)
+def test_the_callbacks_issuer_check_compares_origins(
+    issuer: str, token_url: str, refused: bool
+) -> None:
+    # Given an issuer and a token URL / When the callback's check runs / Then only another
+    # scheme, host or port is refused (the path may differ: Keycloak realms, /oauth/token)
+    if refused:
+        with pytest.raises(ProviderError, match=re.escape("token_url is not on options.issuer")):
+            require_issuer_origin(issuer, token_url, "oauth2")
+    else:
+        require_issuer_origin(issuer, token_url, "oauth2")
+
+
+CONSENTING_TENANT = "72f988bf-0000-4000-8000-000000000001"  # the fake's signed-in account's tid
+
+
+@pytest.mark.parametrize("tenant", [CONSENTING_TENANT, "common", "organizations", "contoso.com"])
+def test_a_microsoft_id_token_of_the_configured_tenant_is_accepted(
+    world: World, tenant: str
+) -> None:
+    # Given a connection for the consenting account's tenant, any tenant, any work tenant, or a
+    # tenant named by its domain (whose token endpoint serves that tenant only)
+    name = world.connection("microsoft_ads", options={"tenant": tenant})
+    # When the owner consents / Then the grant is stored
+    visit = world.connect(world.link(name, "microsoft_ads"))
+    assert visit.page.status == 200, visit.text
+
+
+@pytest.mark.parametrize("tenant", [OTHER_TENANT, "consumers"])
+def test_a_microsoft_id_token_of_another_tenant_is_refused(
+    world: World, caplog: pytest.LogCaptureFixture, tenant: str
+) -> None:
+    # Given a connection configured for another tenant (or personal accounts only), and an
+    # id_token whose iss and tid agree with each other but name the work tenant that signed in
+    name = world.connection("microsoft_ads", options={"tenant": tenant})
+    before = world.store.current_value(name) or ""
+    # When the owner consents
+    with caplog.at_level(logging.ERROR):
+        visit = world.connect(world.link(name, "microsoft_ads"))
+    # Then the configuration error page shows, its log line names the tenant; nothing is written
+    assert f"its tenant is not options.tenant ({tenant})" in _failure_detail(caplog)
+    _refused_nothing_written(world, name, visit.page.status, before)
 
 
 def _assert_one_config_alert(world: World, name: str, url: str) -> None:

@@ -14,6 +14,7 @@ per contract:
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,9 +26,10 @@ import requests
 from tests.support.fake_providers import ALIASES, FakeProviders, Response
 
 from token_refresher.errors import TokenRefresherError
-from token_refresher.model import AppCredentials, TokenDocument
+from token_refresher.model import PROVIDER_NAMES, AppCredentials, TokenDocument
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
+from token_refresher.providers.client import Endpoints, PlatformClient
 
 pytestmark = pytest.mark.unit
 
@@ -208,3 +210,31 @@ def test_every_platform_has_contracts_with_a_source() -> None:
     assert names == set(PLATFORMS)
     for case in CASES:
         assert case.values[1]["source"].startswith("https://"), case.id
+
+
+PROVIDER_MODULES = sorted(
+    p.stem
+    for p in (Path(__file__).parents[3] / "layers/core/python/token_refresher/providers").glob(
+        "*.py"
+    )
+    if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", PROVIDER_MODULES)
+def test_every_provider_module_declares_its_surface(module: str) -> None:
+    # Given a module of the providers package
+    loaded = importlib.import_module(f"token_refresher.providers.{module}")
+    # Then it declares __all__, and every name in it exists
+    declared = getattr(loaded, "__all__", None)
+    assert declared, f"{module} declares no __all__"
+    assert [name for name in declared if not hasattr(loaded, name)] == []
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDER_NAMES))
+def test_every_provider_is_a_platform_client_with_declared_endpoints(name: str) -> None:
+    # Given a registered provider / Then it is one PlatformClient with its endpoints declared
+    provider = get_provider(name)
+    assert isinstance(provider, PlatformClient)
+    assert isinstance(provider.endpoints, Endpoints)
+    assert provider.name == name

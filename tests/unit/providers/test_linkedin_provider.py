@@ -209,6 +209,37 @@ def test_validate_treats_active_but_past_expiry_as_invalid(
     assert linkedin.PROVIDER.validate(_doc(), app, ctx).valid is False
 
 
+def test_validate_reads_an_introspection_400_as_an_invalid_token(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a token LinkedIn does not know (its introspection page: 400 "Invalid client id or
+    # token"; the client id is the one that just refreshed, so the token is the one at fault)
+    fake_provider.seed("linkedin", access_token=AT)
+    doc = _doc(access_token="AQV-never-issued")
+    # When validated
+    result = linkedin.PROVIDER.validate(doc, app, ctx)
+    # Then the token is reported invalid (the check then asks for a re-authorization), not a
+    # configuration error that leaves the connection failing without a link
+    assert result.valid is False
+    assert "400" in result.detail
+    (req,) = fake_provider.requests("linkedin")
+    assert req.path == "/linkedin/oauth/v2/introspectToken"
+
+
+def test_validate_reads_an_introspection_401_as_a_wrong_client_secret(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given app credentials whose secret LinkedIn rejects (documented: 401 "Invalid client secret")
+    fake_provider.seed("linkedin", access_token=AT)
+    fake_provider.register_app("linkedin", app.client_id, app.client_secret)
+    wrong = AppCredentials(client_id=app.client_id, client_secret="not-the-secret")
+    # When validated / Then a configuration error that names the app credentials secret
+    with pytest.raises(ProviderError, match="HTTP 401") as info:
+        linkedin.PROVIDER.validate(_doc(), wrong, ctx)
+    assert info.value.error_class is ErrorClass.CONFIG
+    assert "client id and secret" in (info.value.remediation or "")
+
+
 def test_a_grant_without_refresh_token_asks_for_a_new_consent_before_it_expires(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:

@@ -140,21 +140,34 @@ def test_answer_without_refresh_token_is_malformed(
     assert "refresh_token" in str(info.value)
 
 
-def test_a_scope_without_offline_access_is_a_config_error_naming_it(
+def test_a_scope_without_offline_access_still_asks_for_it_as_msal_does(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
-    # Given a custom scope that leaves out offline_access (the platform then sends no refresh
-    # token: the strict fake does as Microsoft documents)
+    # Given a custom scope that leaves out offline_access (the consent flow always adds it, so the
+    # grant has it; the strict fake, as Microsoft documents, sends a refresh token only for it)
     fake_provider.seed("microsoft_ads", refresh_token=RT)
     scope = "https://ads.microsoft.com/msads.manage"
     # When refreshed
-    with pytest.raises(ProviderError) as info:
-        microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
-    # Then a configuration error that names the scope and the missing word, not a transient one
-    assert info.value.error_class is ErrorClass.CONFIG
-    assert scope in str(info.value)
-    assert "offline_access" in str(info.value)
-    assert "options.scope" in (info.value.remediation or "")
+    result = microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
+    # Then offline_access was added to the scope sent (MSAL adds it to every request), once
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["scope"] == f"{scope} offline_access"
+    # And the answer's new refresh token is kept instead of being thrown away as a config error
+    assert result.refresh_token is not None
+    assert fake_provider.is_valid(result.refresh_token, "refresh")
+
+
+def test_offline_access_is_not_sent_twice(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a scope that already names offline_access first
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    scope = "offline_access https://ads.microsoft.com/msads.manage"
+    # When refreshed
+    microsoft_ads.PROVIDER.refresh(_doc(options={"scope": scope}), app, ctx)
+    # Then the scope goes out as written
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["scope"] == scope
 
 
 @pytest.mark.parametrize(
@@ -263,6 +276,7 @@ def test_validate_is_structural_and_makes_no_call(
     ok = microsoft_ads.PROVIDER.validate(_doc(access_token=AT, expires_at=future), app, ctx)
     assert ok.valid is True
     assert "no introspection" in ok.detail
+    assert ok.checked is False
     # Given an expired token / Then not valid
     assert (
         microsoft_ads.PROVIDER.validate(_doc(access_token=AT, expires_at=past), app, ctx).valid
@@ -300,3 +314,16 @@ def test_public_client_needs_no_client_secret_field(
     # And a confidential client still has to name its secret
     with pytest.raises(ConfigError, match="client_secret: is required"):
         AppCredentials.from_json('{"client_id": "web-app"}')
+
+
+def test_client_auth_none_names_a_public_client_in_rfc_words(
+    fake_provider: FakeProviders, ctx: ProviderContext
+) -> None:
+    # Given app credentials that name RFC 7591's method "none" instead of public_client
+    app = AppCredentials.from_json('{"client_id": "public-app", "client_auth": "none"}')
+    fake_provider.seed("microsoft_ads", refresh_token=RT)
+    # When refreshed / Then the client id alone authenticates it: no client_secret is sent
+    microsoft_ads.PROVIDER.refresh(_doc(), app, ctx)
+    (req,) = fake_provider.requests("microsoft_ads")
+    assert (req.form or {})["client_id"] == "public-app"
+    assert "client_secret" not in (req.form or {})

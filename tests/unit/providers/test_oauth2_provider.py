@@ -47,17 +47,44 @@ def test_basic_client_auth_is_the_default(
     assert req.form == {"grant_type": "refresh_token", "refresh_token": RT}
 
 
-def test_body_client_auth(
-    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+@pytest.mark.parametrize("method", ["client_secret_post", "body"])  # "body": deprecated spelling
+def test_client_secret_post_client_auth(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, method: str
 ) -> None:
-    # Given client_auth=body
+    # Given client_auth=client_secret_post (RFC 6749 §2.3.1), or its deprecated spelling "body"
     fake_provider.seed("oauth2", refresh_token=RT)
     # When refreshed / Then credentials are form fields and there is no Authorization header
-    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth="body"), app, ctx)
+    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth=method), app, ctx)
     (req,) = fake_provider.requests("oauth2")
     assert "Authorization" not in req.headers
     assert (req.form or {})["client_id"] == app.client_id
     assert (req.form or {})["client_secret"] == app.client_secret
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "basic"])  # "basic": deprecated
+def test_client_secret_basic_client_auth_by_name(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials, method: str
+) -> None:
+    # Given client_auth named client_secret_basic, or its deprecated spelling "basic"
+    fake_provider.seed("oauth2", refresh_token=RT)
+    # When refreshed / Then the credentials travel in the Basic header only
+    oauth2.PROVIDER.refresh(_doc(fake_provider, client_auth=method), app, ctx)
+    (req,) = fake_provider.requests("oauth2")
+    assert req.headers["Authorization"] == oauth2.basic_authorization(
+        app.client_id, app.client_secret
+    )
+    assert req.form == {"grant_type": "refresh_token", "refresh_token": RT}
+
+
+def test_an_unknown_client_auth_names_the_rfc_words_and_calls_nobody(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a client_auth value that is no RFC 6749 method
+    doc = _doc(fake_provider, client_auth="private_key_jwt")
+    # When refreshed / Then a format error naming the accepted words, and no request
+    with pytest.raises(SecretFormatError, match="client_secret_basic, client_secret_post"):
+        oauth2.PROVIDER.refresh(doc, app, ctx)
+    assert fake_provider.requests("oauth2") == []
 
 
 def test_client_credentials_grant(
@@ -155,6 +182,42 @@ def test_introspection(
     assert ok.expires_at is not None
     fake_provider.revoke("at-old")
     assert oauth2.PROVIDER.validate(doc, app, ctx).valid is False
+
+
+def test_without_introspection_the_token_is_not_checked_and_says_so(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection without an introspection_url
+    doc = _doc(fake_provider)
+    # When validated
+    result = oauth2.PROVIDER.validate(doc, app, ctx)
+    # Then no call is made, and the answer says it checked nothing (no assurance claimed)
+    assert fake_provider.requests("oauth2") == []
+    assert result.checked is False
+    assert result.valid is True
+    assert "not checkable" in result.detail
+
+
+def test_without_introspection_an_expired_token_is_still_invalid(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection without an introspection_url whose stored expiry has passed
+    doc = TokenDocument.from_dict(
+        _doc(fake_provider).to_dict() | {"expires_at": "2020-01-01T00:00:00Z"}
+    )
+    # When validated / Then not valid, from what the document itself says
+    result = oauth2.PROVIDER.validate(doc, app, ctx)
+    assert (result.valid, result.checked) == (False, False)
+    assert "expired" in result.detail
+
+
+def test_introspection_is_a_check(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given an introspection URL and a live token / When validated / Then it counts as checked
+    fake_provider.seed("oauth2", access_token="at-old", expires_in=600)
+    doc = _doc(fake_provider, introspection_url=fake_provider.url("oauth2") + "/introspect")
+    assert oauth2.PROVIDER.validate(doc, app, ctx).checked is True
 
 
 # A secret as base64-minded generators make them, plus the characters RFC 6749 §2.3.1 cares about.

@@ -270,6 +270,51 @@ def test_validate_valid_and_revoked(
     assert "40105" in result.detail
 
 
+def test_validate_fails_when_no_advertiser_is_authorized_any_more(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a token TikTok still accepts, but for which advertiser/get lists no advertiser
+    fake_provider.seed("tiktok", access_token=AT, expires_in=None, advertiser_ids=[])
+    # When validated
+    result = tiktok.PROVIDER.validate(_doc(), app, ctx)
+    # Then it is not valid: the token reaches no advertiser, whatever TikTok's code says
+    assert result.valid is False
+    assert "no advertiser" in result.detail
+    # And the validate-only refresh of rotation asks for a re-authorization too
+    with pytest.raises(ProviderError, match="no advertiser") as info:
+        tiktok.PROVIDER.refresh(_doc(), app, ctx)
+    assert info.value.error_class is ErrorClass.REAUTH_REQUIRED
+
+
+def test_validate_reports_a_partial_de_authorization(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection consented for two advertisers, of which TikTok now lists one
+    fake_provider.seed("tiktok", access_token=AT, expires_in=None, advertiser_ids=["701"])
+    doc = _doc(options={"advertiser_ids": ["701", "702"]})
+    # When validated
+    result = tiktok.PROVIDER.validate(doc, app, ctx)
+    # Then it is not valid, and the detail names the advertiser that was withdrawn
+    assert result.valid is False
+    assert "702" in result.detail
+    assert "1 of 2" in result.detail
+    with pytest.raises(ProviderError, match="702") as info:
+        tiktok.PROVIDER.refresh(doc, app, ctx)
+    assert info.value.error_class is ErrorClass.REAUTH_REQUIRED
+
+
+def test_validate_accepts_every_consented_advertiser_and_more(
+    fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
+) -> None:
+    # Given a connection consented for one advertiser that TikTok lists, beside a newer one
+    fake_provider.seed("tiktok", access_token=AT, expires_in=None, advertiser_ids=["701", "703"])
+    doc = _doc(options={"advertiser_ids": ["701"]})
+    # When validated / Then valid, counting what TikTok lists
+    result = tiktok.PROVIDER.validate(doc, app, ctx)
+    assert result.valid is True
+    assert "2 advertiser(s)" in result.detail
+
+
 def test_validate_permission_error_is_raised(
     fake_provider: FakeProviders, ctx: ProviderContext, app: AppCredentials
 ) -> None:
@@ -325,5 +370,6 @@ def test_account_token_validation_is_structural(
     # When validated / Then no advertiser/get call (it is for advertiser tokens) and the expiry
     # decides
     assert tiktok.PROVIDER.validate(fresh, app, ctx).valid is True
+    assert tiktok.PROVIDER.validate(fresh, app, ctx).checked is False
     assert tiktok.PROVIDER.validate(stale, app, ctx).valid is False
     assert fake_provider.requests("tiktok") == []

@@ -229,8 +229,8 @@ class AppCredentials:
 
     ``{"client_id": "...", "client_secret": "..."}``; Meta's ``app_id``/``app_secret`` and TikTok's
     ``app_id``/``secret`` spellings are accepted too. Other fields stay in ``extra``. A public
-    client (``"public_client": true``, Microsoft) has no secret: ``client_secret`` is then optional
-    and empty when absent.
+    client (``"client_auth": "none"``, RFC 7591's word; the older ``"public_client": true`` is still
+    read) has no secret: ``client_secret`` is then optional and empty when absent.
     """
 
     client_id: str
@@ -254,7 +254,7 @@ class AppCredentials:
             raise AppCredentialsError("is required", field=f"{label}.{keys[0]}")
 
         client_id = pick(cls._ID_KEYS)
-        public = data.get("public_client") is True
+        public = data.get("public_client") is True or data.get("client_auth") == "none"
         if public and all(data.get(key) is None for key in cls._SECRET_KEYS):
             client_secret = ""  # nosec B105 # a public client has no secret: nothing to send or mask
         else:
@@ -264,6 +264,11 @@ class AppCredentials:
 
     def __repr__(self) -> str:  # never print the secret
         return f"AppCredentials(client_id={self.client_id!r}, client_secret=<redacted>)"
+
+    @property
+    def is_public(self) -> bool:
+        """A public client: it authenticates with its id alone (RFC 7591 ``none``)."""
+        return self.extra.get("client_auth") == "none" or self.extra.get("public_client") is True
 
     def secret_values(self) -> list[str]:
         """The secret and Meta's app token (``client_id|client_secret``), for redaction."""

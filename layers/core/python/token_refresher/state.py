@@ -36,6 +36,9 @@ TAG_DEADLINE = TAG_PREFIX + "human-deadline"
 TAG_APP_INSTANCES = TAG_PREFIX + "app-instances"  # on app credentials: instances that may use them
 TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
 TAG_CHECKED_AT = TAG_PREFIX + "checked-at"  # the last daily liveness check that reached a verdict
+# The last daily liveness check that could not check (the platform offers no way, e.g. an oauth2
+# connection without introspection_url): it paces the sweep's requests, never counts as assurance.
+TAG_UNCHECKED_AT = TAG_PREFIX + "unchecked-at"
 # "undeclared": the connection's app credentials declare no provider (credentials/binding.py; a
 # legacy app secret, allowed for platform providers with a warning `status` shows). Set back to
 # "declared" once they do; a connection that never used undeclared credentials carries no such tag.

@@ -200,6 +200,18 @@ class AlarmRelay:
         self.alarm_prefix = alarm_prefix
 
     def relay(self, event: object) -> dict[str, str]:
+        """Turn a CloudWatch alarm action into one alert on the topic.
+
+        Args:
+            event: the alarm's Lambda action event.
+
+        Returns:
+            The event name, severity and alarm name published.
+
+        Raises:
+            ConfigError: the event is no CloudWatch alarm action.
+            AwsError: publishing failed (the alarm's asynchronous invoke is retried).
+        """
         notice = AlarmNotice.from_event(event, now=self.clock(), alarm_prefix=self.alarm_prefix)
         self.publisher.publish(notice)
         return {"event": notice.event, "severity": notice.severity, "alarm": notice.alarm_name}

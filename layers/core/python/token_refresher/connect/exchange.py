@@ -21,7 +21,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from token_refresher.connect.idtoken import Expected, bearer_json, id_token_claims, oauth2_subject
+from token_refresher.connect.idtoken import (
+    Expected,
+    bearer_json,
+    id_token_claims,
+    oauth2_subject,
+    tenant_admits,
+)
 from token_refresher.connect.platforms import (
     amazon_region,
     microsoft_scope,
@@ -42,6 +48,7 @@ from token_refresher.providers.base import (
     oauth_error,
     oauth_token_response,
 )
+from token_refresher.providers.client import ClientAuth, authenticate
 from token_refresher.providers.google_ads import TESTING_APP_LIFETIME
 from token_refresher.timeutil import format_iso
 
@@ -119,16 +126,18 @@ def _require_refresh(tokens: RefreshResult, provider: str, hint: str) -> None:
         )
 
 
-def _client_form(app: AppCredentials) -> dict[str, str]:
-    form = {"client_id": app.client_id}
-    if app.client_secret:
-        form["client_secret"] = app.client_secret
+def _client_secret_post(app: AppCredentials) -> dict[str, str]:
+    """RFC 6749 §2.3.1 ``client_secret_post`` (``none`` for a public client without a secret):
+    the form fields that authenticate the app at the platforms' token endpoints."""
+    form: dict[str, str] = {}
+    method = ClientAuth.CLIENT_SECRET_POST if app.client_secret else ClientAuth.NONE
+    authenticate(method, app, form)
     return form
 
 
 def _google(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     url = ctx.base_url("google_ads", GOOGLE_OAUTH_BASE) + "/token"
-    tokens, body = _post_code(ctx, url, "google_ads", _client_form(app), g)
+    tokens, body = _post_code(ctx, url, "google_ads", _client_secret_post(app), g)
     _require_refresh(tokens, "google_ads", "consent again (the link asks with prompt=consent)")
     expected = Expected(app.client_id, GOOGLE_ISSUERS, ctx.now())
     claims = id_token_claims(body, "google_ads", expected)
@@ -144,12 +153,22 @@ def _microsoft(
 ) -> Consent:
     tenant = doc.str_option("tenant", microsoft_ads.DEFAULT_TENANT).strip() or "common"
     base = ctx.base_url("microsoft_ads", microsoft_ads.DEFAULT_BASE_URL)
-    form = _client_form(app) | {"scope": microsoft_scope(doc)}  # the authorize request's, as MSAL
+    form = _client_secret_post(app) | {
+        "scope": microsoft_scope(doc)
+    }  # the authorize request's, as MSAL
     tokens, body = _post_code(ctx, f"{base}/{tenant}/oauth2/v2.0/token", "microsoft_ads", form, g)
     _require_refresh(tokens, "microsoft_ads", "the scope must include offline_access")
     expected = Expected(app.client_id, _microsoft_issuers, ctx.now())
     claims = id_token_claims(body, "microsoft_ads", expected)
     tid, oid = _claim(claims, "tid", "microsoft_ads"), _claim(claims, "oid", "microsoft_ads")
+    if not tenant_admits(tenant, tid):
+        raise ProviderError(
+            ErrorClass.CONFIG,
+            f"the id_token is refused: its tenant is not options.tenant ({tenant})",
+            provider="microsoft_ads",
+            remediation="Sign in with an account of the configured tenant, or correct "
+            "options.tenant in the token secret.",
+        )
     label = claims.get("preferred_username")
     return Consent(tokens, Identity(f"{tid}/{oid}", label if isinstance(label, str) else ""))
 
@@ -172,7 +191,9 @@ def _linkedin(
     doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant
 ) -> Consent:
     base = ctx.base_url("linkedin", "https://www.linkedin.com")
-    tokens, _ = _post_code(ctx, base + "/oauth/v2/accessToken", "linkedin", _client_form(app), g)
+    tokens, _ = _post_code(
+        ctx, base + "/oauth/v2/accessToken", "linkedin", _client_secret_post(app), g
+    )
     api = ctx.endpoints.get("linkedin", LINKEDIN_API).rstrip("/")
     info = _bearer_json(ctx, api + "/v2/userinfo", "linkedin", tokens.access_token)
     sub = info.get("sub")
@@ -193,7 +214,9 @@ def _linkedin(
 
 def _amazon(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     base = ctx.base_url("amazon_ads", amazon_ads.REGION_BASE_URLS[amazon_region(doc)])
-    tokens, _ = _post_code(ctx, base + amazon_ads.GRANT_PATH, "amazon_ads", _client_form(app), g)
+    tokens, _ = _post_code(
+        ctx, base + amazon_ads.GRANT_PATH, "amazon_ads", _client_secret_post(app), g
+    )
     _require_refresh(tokens, "amazon_ads", "the app credentials need a client secret")
     info = _bearer_json(ctx, base + "/user/profile", "amazon_ads", tokens.access_token)
     user_id = info.get("user_id")
@@ -206,7 +229,7 @@ def _amazon(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: Co
 def _oauth2(doc: TokenDocument, app: AppCredentials, ctx: ProviderContext, g: CodeGrant) -> Consent:
     url = doc.str_option("token_url", required=True)
     form: dict[str, str] = {}
-    headers = oauth2._client_auth(doc, app, form)  # the provider's own client auth
+    headers = oauth2.client_authentication(doc, app, form)  # the provider's own client auth
     if not oauth2_pkce(doc):
         g = CodeGrant(g.code, g.redirect_uri, None)
     tokens, body = _post_code(ctx, url, "oauth2", form, g, headers=headers)

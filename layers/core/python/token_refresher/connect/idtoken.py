@@ -1,8 +1,19 @@
 """The consenting account from an OpenID Connect id_token, or from a userinfo endpoint.
 
-An id_token here always comes straight from the token endpoint over TLS, so, as OpenID Connect
-Core 1.0 §3.1.3.7 step 6 allows, the TLS server check stands in for its signature. Everything else
-that section requires of such a token is checked before any claim is used:
+Trust: the endpoint is tied to the issuer; signatures are not verified. An id_token here always
+comes straight from the token endpoint over TLS, so, as OpenID Connect Core 1.0 §3.1.3.7 step 6
+allows, the TLS server check stands in for its signature. That holds only where the token endpoint
+IS the issuer's, so it is made to be:
+
+- Google and Microsoft: the token endpoint is the platform's own (a ``ProviderEndpoints``
+  override is the deployer's, a trusted role: docs/security.md), and Microsoft's issuer, which
+  names the token's own tenant (``tid``), must be a tenant the connection's ``options.tenant``
+  admits (:func:`tenant_admits`);
+- oauth2: ``options.token_url`` must be on ``options.issuer``'s origin (scheme, host, port;
+  :func:`require_issuer_origin`), or the id_token is refused; a server whose token endpoint lives
+  on another host pins its account with ``options.userinfo_url`` instead.
+
+Everything else §3.1.3.7 requires of such a token is checked before any claim is used:
 
 - the header is a JWS header whose ``alg`` is not ``none`` (Core §2: ``none`` only for a client
   that registered for it; we never do), and the token is signed (a third, non-empty part);
@@ -27,10 +38,12 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from token_refresher.connect.links import unb64url
 from token_refresher.errors import ConfigError, ErrorClass, ProviderError
@@ -38,6 +51,8 @@ from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext, json_object, malformed
 from token_refresher.timeutil import to_epoch
 
+CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"  # Microsoft personal accounts' tid
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_AGE = timedelta(hours=1)
 ISSUER_OPTION = "issuer"
@@ -125,13 +140,60 @@ def _check_times(claims: Mapping[str, Any], provider: str, now: datetime) -> Non
         raise _refused(provider, "its issue time (iat) is not recent")
 
 
+# --- the endpoint tied to the issuer ----------------------------------------------------------
+
+
+def tenant_admits(tenant: str, tid: str) -> bool:
+    """Whether a Microsoft ``options.tenant`` admits an id_token of tenant ``tid``.
+
+    A tenant id must be ``tid`` itself; ``consumers`` admits personal accounts only and
+    ``organizations`` work or school accounts only; ``common`` admits any. A tenant named by its
+    domain is served by its own token endpoint (``/{domain}/oauth2/v2.0/token``), which issues
+    tokens of that tenant only, so the endpoint is the tie there.
+    """
+    wanted = tenant.strip().lower()
+    if _GUID.match(wanted):
+        return tid.lower() == wanted
+    if wanted == "consumers":
+        return tid.lower() == CONSUMER_TENANT
+    if wanted == "organizations":
+        return tid.lower() != CONSUMER_TENANT
+    return True
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+_FOREIGN_ISSUER = (
+    "options.token_url is not on options.issuer's host, so the token endpoint cannot vouch for "
+    "the issuer (use options.userinfo_url for such a server)"
+)
+
+
+def require_issuer_origin(issuer: str, token_url: str, provider: str) -> None:
+    """Refuse an id_token when the token endpoint is not on the issuer's origin: TLS to that
+    endpoint would vouch for a server other than the one the id_token names."""
+    if _origin(issuer) != _origin(token_url):
+        raise _refused(provider, _FOREIGN_ISSUER)
+
+
 # --- oauth2: where the account comes from --------------------------------------------------------
 
 
 def require_identity_source(provider: str, options: Mapping[str, Any]) -> None:
-    """An ``oauth2`` consent must be able to name its account: ``issuer`` or ``userinfo_url``."""
+    """An ``oauth2`` consent must be able to name its account: ``issuer`` (on the token URL's
+    origin) or ``userinfo_url``."""
     if provider not in IDENTITY_PROVIDERS:
         return
+    issuer, token_url = options.get(ISSUER_OPTION), options.get("token_url")
+    # Refused before a link is made or opened, rather than after the owner's code is spent.
+    foreign = isinstance(issuer, str) and issuer.strip() and isinstance(token_url, str)
+    if foreign and _origin(str(issuer)) != _origin(str(token_url)):
+        raise ConfigError(_FOREIGN_ISSUER, field="options.issuer")
     if any(isinstance(options.get(o), str) and options[o].strip() for o in _SOURCES):
         return
     raise ConfigError(
@@ -184,8 +246,10 @@ def oauth2_subject(
     """The oauth2 account: the id_token's ``sub`` (``issuer`` set), the userinfo ``sub``
     (``userinfo_url`` set), and both must agree when both are set (Core §5.3.2)."""
     access_token, body = answer
-    require_identity_source("oauth2", doc.options)
     issuer = doc.str_option(ISSUER_OPTION, "").strip()
+    if issuer:  # the id_token's refusal (a ProviderError), before the link-time checks below
+        require_issuer_origin(issuer, doc.str_option("token_url", ""), "oauth2")
+    require_identity_source("oauth2", doc.options)
     userinfo = doc.str_option(USERINFO_OPTION, "").strip()
     sub = ""
     if issuer:

@@ -30,6 +30,8 @@ from token_refresher.state import TAG_PREFIX
 from token_refresher.timeutil import from_epoch, to_epoch
 
 TAG_CONNECT_NONCE = TAG_PREFIX + "connect-nonce"
+# A connection created by `token-refresher connect`, holding no grant until its first consent.
+TAG_AWAITING = TAG_PREFIX + "awaiting-consent"
 NONCE_USED = "used"
 # Providers with a consent flow (platforms.PLATFORMS; kept here so that alerting imports no
 # provider module). meta_system_user has none.

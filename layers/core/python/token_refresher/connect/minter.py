@@ -14,20 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from token_refresher.adapters.errors import AccessDenied
 from token_refresher.adapters.secrets import AWSCURRENT, SecretStore
 from token_refresher.connect.attempts import is_locked
 from token_refresher.connect.links import (
     CONSENT_PROVIDERS,
     DEFAULT_TTL,
     NONCE_USED,
+    TAG_AWAITING,
     TAG_CONNECT_NONCE,
     Link,
     new_nonce,
     pending_version,
 )
-from token_refresher.connect.platforms import require_consent_flow
+from token_refresher.connect.platforms import (
+    TIKTOK_ACCOUNT_NO_FLOW,
+    NoConsentFlow,
+    require_consent_flow,
+)
 from token_refresher.errors import ConfigError
 from token_refresher.model import TokenDocument
+from token_refresher.providers import tiktok
+from token_refresher.state import TAG_KIND
 from token_refresher.timeutil import Clock, utcnow
 
 # Providers whose token kind decides whether a consent link applies (platforms.consent_refusal).
@@ -152,8 +160,26 @@ class LinkMinter:
         return link.url(signing.base_url, signing.key)
 
     def _require_flow(self, secret_id: str) -> None:
-        """A TikTok account token (not an advertiser one) has no consent flow: no link for it."""
-        text = self._store.get_value(secret_id, stage=AWSCURRENT)
+        """A TikTok account token (not an advertiser one) has no consent flow: no link for it.
+
+        Decided from tags (the sweep, which sends deadline warnings, may not read token values):
+        a connection awaiting its first consent gets the flow that makes it; the ``kind`` tag
+        names the token otherwise. Only a document written before kinds existed is read, and
+        where that is denied the link is made: the landing page and the callback check the
+        document themselves before any consent.
+        """
+        tags = self._store.describe(secret_id).tags
+        if tags.get(TAG_AWAITING) == "true":
+            return
+        kind = tags.get(TAG_KIND)
+        if kind in tiktok.KINDS or kind in tiktok.LEGACY_KINDS:
+            if tiktok.LEGACY_KINDS.get(kind, kind) == tiktok.KIND_ACCOUNT:
+                raise NoConsentFlow(TIKTOK_ACCOUNT_NO_FLOW, field="kind")
+            return
+        try:
+            text = self._store.get_value(secret_id, stage=AWSCURRENT)
+        except AccessDenied:
+            return
         if text is not None:
             require_consent_flow(TokenDocument.from_json(text))
 

@@ -55,7 +55,18 @@ class ConnectService:
 
     def handle(self, req: HttpRequest) -> pages.Page:
         """Route one Function URL request: ``/`` is a link's landing page, ``/callback/<provider>``
-        a platform's return; anything else is 404. Every failure becomes one of our pages."""
+        a platform's return; anything else is 404.
+
+        Args:
+            req: the Function URL request (method, path, query, cookie).
+
+        Returns:
+            The page to answer with; every failure becomes one of our pages.
+
+        Raises:
+            Nothing of its own: link, AWS and provider failures become pages (anything else is a
+            bug and reaches the handler).
+        """
         if req.method not in ("GET", "HEAD"):
             return not_found_page()
         try:

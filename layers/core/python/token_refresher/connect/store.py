@@ -38,6 +38,7 @@ from token_refresher.connect.attempts import refuse_when_locked
 from token_refresher.connect.exchange import Consent, Identity
 from token_refresher.connect.links import (
     NONCE_USED,
+    TAG_AWAITING,
     TAG_CONNECT_NONCE,
     Link,
     LinkError,
@@ -56,13 +57,11 @@ from token_refresher.state import (
     TAG_INSTANCE,
     TAG_LAST_ROTATED,
     TAG_MANAGED,
-    TAG_PREFIX,
     TAG_PROVIDER,
     TokenState,
 )
 from token_refresher.timeutil import format_iso, to_epoch
 
-TAG_AWAITING = TAG_PREFIX + "awaiting-consent"
 CONSENT_FIELD = "consent"  # in the token document: the last consenting account (kept verbatim)
 
 

@@ -16,20 +16,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import ClassVar
 
 from token_refresher.errors import ErrorClass, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
-    RefreshResult,
     ValidationResult,
     json_object,
     oauth_error,
-    refresh_with_client_in_body,
-    require_app,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
 from token_refresher.timeutil import from_epoch
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "NAME",
+    "PROVIDER",
+    "REGION_BASE_URLS",
+    "AmazonAds",
+    "region_base_url",
+]
 
 NAME = "amazon_ads"
 REGION_BASE_URLS = {
@@ -64,34 +73,21 @@ def region_base_url(doc: TokenDocument) -> str:
     return base
 
 
-class AmazonAds:
+class AmazonAds(PlatformClient):
     name = NAME
-    requires_app_credentials = True
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant=GRANT_PATH, check=INFO_PATH)
+    hints: ClassVar[Mapping[ErrorClass, str]] = {
+        ErrorClass.REAUTH_REQUIRED: REAUTH_HINT,
+        ErrorClass.CONFIG: CONFIG_HINT,
+    }
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
-        base = ctx.base_url(NAME, region_base_url(doc))
-        return refresh_with_client_in_body(
-            ctx,
-            base + GRANT_PATH,
-            provider=NAME,
-            doc=doc,
-            app=app,
-            hints={ErrorClass.REAUTH_REQUIRED: REAUTH_HINT, ErrorClass.CONFIG: CONFIG_HINT},
-        )
+    def base_url(self, doc: TokenDocument, ctx: ProviderContext) -> str:
+        return ctx.base_url(NAME, region_base_url(doc))
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        base = ctx.base_url(NAME, region_base_url(doc))
-        resp = ctx.http.request(
-            "GET",
-            base + INFO_PATH,
-            provider=NAME,
-            params={"access_token": doc.access_token or ""},
-        )
+        resp = self.tokeninfo(doc, ctx)
         if resp.status in (400, 401):
             body = resp.json()
             if isinstance(body, dict) and body.get("error") == "invalid_token":

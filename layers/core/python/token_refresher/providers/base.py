@@ -17,6 +17,28 @@ from token_refresher.http import HttpClient, HttpResponse, check_url, retry_afte
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.timeutil import Clock, utcnow
 
+__all__ = [
+    "MAX_EXPIRES_IN",
+    "MIN_EXPIRES_IN",
+    "OAUTH_ERROR_CLASSES",
+    "OAUTH_REMEDIATION",
+    "Notice",
+    "NoticeKind",
+    "Provider",
+    "ProviderContext",
+    "RefreshResult",
+    "ValidationResult",
+    "countdown_at",
+    "expires_at_from",
+    "json_object",
+    "malformed",
+    "oauth_error",
+    "oauth_token_response",
+    "require_app",
+    "require_refresh_token",
+    "token_string",
+]
+
 # expires_in values outside this range are treated as a malformed answer rather than trusted.
 MIN_EXPIRES_IN = 60
 MAX_EXPIRES_IN = 400 * 24 * 3600
@@ -50,11 +72,20 @@ class RefreshResult:
 
 @dataclass(frozen=True)
 class ValidationResult:
+    """A validation's verdict.
+
+    ``checked=False`` says the platform was not asked, because it offers no way to check this
+    token: ``valid`` then rests on the document alone (present, not past its stored expiry) and
+    gives no assurance that the grant is still alive. The daily liveness check records no
+    ``checked-at`` for such an answer.
+    """
+
     valid: bool
     expires_at: datetime | None = None
     data_access_expires_at: datetime | None = None
     scopes: tuple[str, ...] = ()
     detail: str = ""
+    checked: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,13 +108,45 @@ class Provider(Protocol):
     def refresh(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> RefreshResult:
-        """Refresh or re-exchange the token; raise ProviderError/ConfigError when it cannot."""
+        """Refresh, re-exchange or (for tokens that cannot be refreshed) re-validate the token.
+
+        Args:
+            doc: the connection's token document, as stored in AWSCURRENT.
+            app: the app credentials the document names (``app_secret_id``), or None.
+            ctx: the HTTP client, the endpoint overrides (``ProviderEndpoints``) and the clock.
+
+        Returns:
+            The new token, its expiry and what the platform said about it (notices, deadlines);
+            ``refresh_token=None`` keeps the stored refresh token.
+
+        Raises:
+            ProviderError: the platform refused or failed; its ``error_class`` says who must act
+                (``reauth_required``, ``config``, ``permission``, ``transient``) and
+                ``provider_code`` keeps the platform's code (RFC 6749 §5.2 where it uses them).
+            SecretFormatError: the document lacks what the platform needs (a refresh token, an
+                option).
+        """
         ...
 
     def validate(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        """Check that ``doc.access_token`` works (testSecret)."""
+        """Check that ``doc.access_token`` still works (testSecret, the daily liveness check).
+
+        Args:
+            doc: the token document to check.
+            app: the app credentials, where the platform's check needs them.
+            ctx: the HTTP client, the endpoint overrides and the clock.
+
+        Returns:
+            The verdict: ``valid`` with what the platform reports (expiry, scopes), or not valid
+            with the reason in ``detail``; ``checked=False`` when the platform offers no check.
+
+        Raises:
+            ProviderError: the check itself could not run (throttled, unreachable, the app
+                refused); an invalid token is a result, not an error.
+            SecretFormatError: the document lacks what the check needs.
+        """
         ...
 
 
@@ -260,55 +323,3 @@ def oauth_token_response(
         if remaining is None
         else countdown_at(remaining, now, provider=provider, field_name="refresh_token_expires_in"),
     )
-
-
-def post_refresh_grant(  # noqa: PLR0913 - the grant's fields, keyword-only
-    ctx: ProviderContext,
-    url: str,
-    *,
-    provider: str,
-    doc: TokenDocument,
-    form: Mapping[str, str],
-    auth: tuple[str, str] | None = None,
-    classify: Callable[[str, Mapping[str, Any]], ErrorClass | None] | None = None,
-) -> RefreshResult:
-    """POST a form to a token endpoint and parse the RFC 6749 answer."""
-    refresh_token = require_refresh_token(doc, provider)
-    resp = ctx.http.request("POST", url, provider=provider, data=form, auth=auth)
-    if not 200 <= resp.status < 300:
-        raise oauth_error(resp, provider, classify=classify)
-    return oauth_token_response(resp, provider, ctx.now(), refresh_token)
-
-
-def refresh_with_client_in_body(  # noqa: PLR0913 - the grant's fields, keyword-only
-    ctx: ProviderContext,
-    url: str,
-    *,
-    provider: str,
-    doc: TokenDocument,
-    app: AppCredentials,
-    hints: Mapping[ErrorClass, str],
-) -> RefreshResult:
-    """The common refresh_token grant with client_id/client_secret in the form body.
-
-    ``hints`` replaces the generic remediation of provider-reported errors of that class with the
-    platform's own advice.
-    """
-    try:
-        return post_refresh_grant(
-            ctx,
-            url,
-            provider=provider,
-            doc=doc,
-            form={
-                "grant_type": "refresh_token",
-                "refresh_token": doc.refresh_token or "",
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-            },
-        )
-    except ProviderError as err:
-        hint = hints.get(err.error_class)
-        if hint is not None and err.provider_code is not None:
-            err.remediation = hint
-        raise

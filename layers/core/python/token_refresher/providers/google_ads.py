@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
+from typing import ClassVar
 
 from token_refresher.errors import ErrorClass
 from token_refresher.model import AppCredentials, TokenDocument
@@ -28,9 +30,10 @@ from token_refresher.providers.base import (
     countdown_at,
     json_object,
     oauth_error,
-    refresh_with_client_in_body,
-    require_app,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
+
+__all__ = ["DEFAULT_BASE_URL", "NAME", "PROVIDER", "GoogleAds"]
 
 NAME = "google_ads"
 DEFAULT_BASE_URL = "https://oauth2.googleapis.com"
@@ -44,22 +47,14 @@ REAUTH_HINT = (
 )
 
 
-class GoogleAds:
+class GoogleAds(PlatformClient):
     name = NAME
-    requires_app_credentials = True
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="/token", check="/tokeninfo")
+    hints: ClassVar[Mapping[ErrorClass, str]] = {ErrorClass.REAUTH_REQUIRED: REAUTH_HINT}
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    def after_grant(
+        self, result: RefreshResult, doc: TokenDocument, ctx: ProviderContext
     ) -> RefreshResult:
-        app = require_app(app, NAME)
-        result = refresh_with_client_in_body(
-            ctx,
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + "/token",
-            provider=NAME,
-            doc=doc,
-            app=app,
-            hints={ErrorClass.REAUTH_REQUIRED: REAUTH_HINT},
-        )
         if result.refresh_token_expires_at is not None:
             return result  # Google's own figure (time-based access) beats any assumption
         if doc.bool_option("testing_app"):
@@ -70,15 +65,10 @@ class GoogleAds:
                 return replace(result, refresh_token_expires_at=ctx.now() + TESTING_APP_LIFETIME)
         return result
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        resp = ctx.http.request(
-            "GET",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + "/tokeninfo",
-            provider=NAME,
-            params={"access_token": doc.access_token or ""},
-        )
+        resp = self.tokeninfo(doc, ctx)
         if resp.status == 400:
             return ValidationResult(valid=False, detail="tokeninfo rejected the access token")
         if resp.status != 200:

@@ -11,15 +11,19 @@
   ``invalid_grant``) with a description saying so: both mean the member must re-authorize.
 - Validation: ``POST /oauth/v2/introspectToken`` (client_id, client_secret, token) answers
   ``active``, ``status`` (active/expired/revoked), ``expires_at`` (epoch seconds) and ``scope``.
+  LinkedIn documents HTTP 400 for an invalid client id or token and 401 for a wrong client secret:
+  a 400 reports the token not valid (a re-authorization), a 401 is a ``config`` error.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError
+from token_refresher.http import HttpResponse
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
@@ -28,15 +32,21 @@ from token_refresher.providers.base import (
     json_object,
     malformed,
     oauth_error,
-    oauth_token_response,
     require_app,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
 from token_refresher.timeutil import format_iso, from_epoch
+
+__all__ = ["DEFAULT_BASE_URL", "GRANT_PATH", "INTROSPECT_PATH", "NAME", "PROVIDER", "LinkedIn"]
 
 NAME = "linkedin"
 DEFAULT_BASE_URL = "https://www.linkedin.com"
 GRANT_PATH = "/oauth/v2/accessToken"  # the token endpoint: a grant is presented there
 INTROSPECT_PATH = "/oauth/v2/introspectToken"
+# The introspection page's status codes: 400 "Invalid client id or token", 401 "Invalid client
+# secret". The client id is the one every refresh presents, so a 400 is read as the token's fault.
+INVALID_TOKEN_STATUS = 400
+WRONG_SECRET_STATUS = 401
 
 REAUTH_HINT = (
     "LinkedIn rejected the refresh token (expired, revoked, or the member removed the app). "
@@ -64,14 +74,26 @@ def _classify(code: str, body: Mapping[str, Any]) -> ErrorClass | None:
     return None
 
 
-class LinkedIn:
-    name = NAME
-    requires_app_credentials = True
+def _introspection_error(resp: HttpResponse) -> ProviderError:
+    if resp.status == WRONG_SECRET_STATUS:
+        return ProviderError(
+            ErrorClass.CONFIG,
+            "introspectToken answered HTTP 401: LinkedIn rejects the client secret",
+            provider=NAME,
+            provider_code=resp.status,
+            remediation=CONFIG_HINT,
+        )
+    err = oauth_error(resp, NAME)
+    if err.error_class is ErrorClass.CONFIG:
+        err.remediation = CONFIG_HINT
+    return err
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+
+class LinkedIn(PlatformClient):
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant=GRANT_PATH, check=INTROSPECT_PATH)
+
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         if not doc.refresh_token:
             # A consent without one (the app lacks programmatic refresh): only a new consent
             # renews the grant, before the access token's end (also the human deadline).
@@ -84,47 +106,39 @@ class LinkedIn:
                 remediation=f"The member must consent again before {end}; or have the app "
                 "approved for programmatic refresh tokens (Marketing Developer Platform).",
             )
-        resp = ctx.http.request(
-            "POST",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + GRANT_PATH,
-            provider=NAME,
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": doc.refresh_token,
-                "client_id": app.client_id,
-                "client_secret": app.client_secret,
-            },
-        )
-        if not 200 <= resp.status < 300:
-            err = oauth_error(resp, NAME, classify=_classify)
-            if err.error_class is ErrorClass.REAUTH_REQUIRED:
-                err.remediation = REAUTH_HINT
-                if doc.refresh_token_expires_at is not None:
-                    err.remediation += (
-                        f" (the stored refresh token was due to end at "
-                        f"{format_iso(doc.refresh_token_expires_at)})"
-                    )
-            elif err.error_class is ErrorClass.CONFIG:
-                err.remediation = CONFIG_HINT
-            raise err
-        result = oauth_token_response(resp, NAME, ctx.now(), doc.refresh_token)
+        return super().grant(doc, app, ctx)
+
+    def classify(self, code: str, body: Mapping[str, Any]) -> ErrorClass | None:
+        return _classify(code, body)
+
+    def on_error(self, err: ProviderError, resp: HttpResponse, doc: TokenDocument) -> ProviderError:
+        if err.error_class is ErrorClass.REAUTH_REQUIRED:
+            err.remediation = REAUTH_HINT
+            if doc.refresh_token_expires_at is not None:
+                err.remediation += (
+                    f" (the stored refresh token was due to end at "
+                    f"{format_iso(doc.refresh_token_expires_at)})"
+                )
+        elif err.error_class is ErrorClass.CONFIG:
+            err.remediation = CONFIG_HINT
+        return err
+
+    def after_grant(
+        self, result: RefreshResult, doc: TokenDocument, ctx: ProviderContext
+    ) -> RefreshResult:
         # refresh_token_expires_in counts down from the original consent: take the provider's
         # figure (parsed by oauth_token_response), never invent a new one.
-        return RefreshResult(
-            access_token=result.access_token,
-            expires_at=result.expires_at,
-            refresh_token=result.refresh_token,
-            refresh_token_expires_at=result.refresh_token_expires_at
-            or doc.refresh_token_expires_at,
-        )
+        if result.refresh_token_expires_at is not None:
+            return result
+        return replace(result, refresh_token_expires_at=doc.refresh_token_expires_at)
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
         app = require_app(app, NAME)
         resp = ctx.http.request(
             "POST",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + INTROSPECT_PATH,
+            self.base_url(doc, ctx) + self.endpoints.check,
             provider=NAME,
             idempotent=True,
             data={
@@ -133,11 +147,12 @@ class LinkedIn:
                 "token": doc.access_token or "",
             },
         )
+        if resp.status == INVALID_TOKEN_STATUS:
+            return ValidationResult(
+                valid=False, detail="introspectToken answered HTTP 400: the token is not valid"
+            )
         if resp.status != 200:
-            err = oauth_error(resp, NAME)
-            if err.error_class is ErrorClass.CONFIG:
-                err.remediation = CONFIG_HINT
-            raise err
+            raise _introspection_error(resp)
         body = json_object(resp, NAME)
         active = body.get("active")
         if not isinstance(active, bool):

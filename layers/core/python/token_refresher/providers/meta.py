@@ -17,6 +17,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
@@ -26,11 +30,12 @@ from token_refresher.providers.base import (
     RefreshResult,
     ValidationResult,
     expires_at_from,
-    require_app,
     token_string,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
 from token_refresher.providers.meta_graph import (
     CODE_REMEDIATION,
+    DEFAULT_BASE_URL,
     MIN_EXTENSION,
     SUBCODE_REMEDIATION,
     debug_token,
@@ -40,17 +45,40 @@ from token_refresher.providers.meta_graph import (
 )
 from token_refresher.timeutil import format_iso
 
+__all__ = ["NAME", "PROVIDER", "MetaUserToken", "verified_exchange"]
+
 NAME = "meta"
 
 
-class MetaUserToken:
-    name = NAME
-    requires_app_credentials = True
+def verified_exchange(  # noqa: PLR0913 - the exchange's answer and its context, keyword options
+    ctx: ProviderContext,
+    doc: TokenDocument,
+    app: AppCredentials,
+    body: Mapping[str, Any],
+    *,
+    provider: str,
+    invalid: ProviderError,
+) -> tuple[str, ValidationResult, datetime | None]:
+    """The token an exchange answered with, verified with ``debug_token`` (``invalid`` is raised
+    when it reports the token invalid): the token, the verdict, and the expiry, which is
+    ``debug_token``'s, or the answer's ``expires_in`` where ``debug_token`` says "never"."""
+    new_token = token_string(body, "access_token", provider)
+    checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=provider))
+    if not checked.valid:
+        raise invalid
+    expires_at = checked.expires_at
+    if expires_at is None and body.get("expires_in") is not None:
+        expires_at = expires_at_from(body["expires_in"], ctx.now(), provider=provider)
+    return new_token, checked, expires_at
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+
+class MetaUserToken(PlatformClient):
+    """Refresh = the ``fb_exchange_token`` re-exchange, checked with ``debug_token``."""
+
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="oauth/access_token", check="debug_token")
+
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         if not doc.access_token:
             raise SecretFormatError("is required for Meta", field="access_token")
         now = ctx.now()
@@ -64,21 +92,16 @@ class MetaUserToken:
                 remediation=SUBCODE_REMEDIATION[463],
             )
         body = exchange(ctx, doc, app, doc.access_token)
-        new_token = token_string(body, "access_token", NAME)
-        # debug_token is the authority on expiry; expires_in is the fallback when it says "never".
-        data = debug_token(ctx, doc, app, new_token)
-        checked = validation_from_debug(data)
-        if not checked.valid:
-            raise ProviderError(
-                ErrorClass.REAUTH_REQUIRED,
-                "the exchanged token is reported invalid by debug_token",
-                provider=NAME,
-                provider_code=190,
-                remediation=CODE_REMEDIATION[190],
-            )
-        expires_at = checked.expires_at
-        if expires_at is None and body.get("expires_in") is not None:
-            expires_at = expires_at_from(body["expires_in"], now, provider=NAME)
+        invalid = ProviderError(
+            ErrorClass.REAUTH_REQUIRED,
+            "the exchanged token is reported invalid by debug_token",
+            provider=NAME,
+            provider_code=190,
+            remediation=CODE_REMEDIATION[190],
+        )
+        new_token, checked, expires_at = verified_exchange(
+            ctx, doc, app, body, provider=NAME, invalid=invalid
+        )
         notices: list[Notice] = []
         if (
             expires_at is not None
@@ -103,11 +126,10 @@ class MetaUserToken:
             notices=tuple(notices),
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
-        return validation_from_debug(debug_token(ctx, doc, app, doc.access_token or ""))
+        return validation_from_debug(debug_token(ctx, doc, self.app(app), doc.access_token or ""))
 
 
 PROVIDER = MetaUserToken()

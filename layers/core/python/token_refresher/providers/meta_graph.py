@@ -36,6 +36,27 @@ from token_refresher.providers.base import (
 )
 from token_refresher.timeutil import format_iso, from_epoch
 
+__all__ = [
+    "CODE_REMEDIATION",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_GRAPH_VERSION",
+    "MIN_EXTENSION",
+    "NAME",
+    "SUBCODE_REMEDIATION",
+    "AppCredentialsRejected",
+    "app_credentials_error",
+    "appsecret_proof",
+    "debug_token",
+    "epoch_field",
+    "exchange",
+    "graph_call",
+    "graph_error",
+    "graph_get",
+    "graph_version",
+    "validation_from_debug",
+    "version_notice",
+]
+
 NAME = "meta"  # the endpoint key (ProviderEndpoints) and the default provider of every call
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_VERSION = "v25.0"

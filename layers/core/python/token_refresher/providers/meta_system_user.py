@@ -34,10 +34,9 @@ from token_refresher.providers.base import (
     ProviderContext,
     RefreshResult,
     ValidationResult,
-    expires_at_from,
-    require_app,
-    token_string,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient
+from token_refresher.providers.meta import verified_exchange
 from token_refresher.providers.meta_graph import (
     MIN_EXTENSION,
     AppCredentialsRejected,
@@ -48,6 +47,8 @@ from token_refresher.providers.meta_graph import (
     validation_from_debug,
 )
 from token_refresher.timeutil import format_iso
+
+__all__ = ["EXPIRING_KIND", "NAME", "PROVIDER", "MetaSystemUser"]
 
 NAME = "meta_system_user"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -108,14 +109,14 @@ def _not_extended(before: datetime | None, after: datetime | None) -> tuple[Noti
     )
 
 
-class MetaSystemUser:
-    name = NAME
-    requires_app_credentials = True
+class MetaSystemUser(PlatformClient):
+    """Validated (never-expiring) or re-exchanged (60-day) system user tokens, with the business
+    edge as a fallback."""
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="oauth/access_token", check="debug_token")
+
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         access_token = doc.access_token
         if not access_token:
             raise SecretFormatError("is required for Meta system users", field="access_token")
@@ -141,13 +142,9 @@ class MetaSystemUser:
             if not self._can_regenerate(doc, err):
                 raise
             body = self._regenerate(doc, app, ctx, access_token, current.scopes)
-        new_token = token_string(body, "access_token", NAME)
-        checked = validation_from_debug(debug_token(ctx, doc, app, new_token, provider=NAME))
-        if not checked.valid:
-            raise _invalid("newly generated token")
-        expires_at = checked.expires_at
-        if expires_at is None and body.get("expires_in") is not None:
-            expires_at = expires_at_from(body["expires_in"], ctx.now(), provider=NAME)
+        new_token, checked, expires_at = verified_exchange(
+            ctx, doc, app, body, provider=NAME, invalid=_invalid("newly generated token")
+        )
         return RefreshResult(
             access_token=new_token,
             expires_at=expires_at,
@@ -188,12 +185,11 @@ class MetaSystemUser:
             provider=NAME,
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
         try:
-            data = debug_token(ctx, doc, app, doc.access_token or "", provider=NAME)
+            data = debug_token(ctx, doc, self.app(app), doc.access_token or "", provider=NAME)
         except ProviderError as err:
             if err.error_class is ErrorClass.REAUTH_REQUIRED:
                 return ValidationResult(

@@ -3,18 +3,21 @@
 - ``POST /{tenant}/oauth2/v2.0/token`` (``options.tenant``, default ``common``) with form
   ``client_id, grant_type=refresh_token, refresh_token, scope, client_secret``. ``scope`` is
   mandatory on refresh and always sent (``options.scope``, default
-  ``https://ads.microsoft.com/msads.manage offline_access``). When the app credentials secret says
-  ``"public_client": true`` the client secret is left out (public client registrations), and
-  that secret needs no ``client_secret`` field at all.
+  ``https://ads.microsoft.com/msads.manage offline_access``), with ``offline_access`` added when
+  ``options.scope`` leaves it out, as MSAL adds it to every request: the consent flow always
+  asked for it, so the grant has it, and without it Microsoft sends no new refresh token. When the
+  app credentials secret says ``"client_auth": "none"`` (RFC 7591; the older
+  ``"public_client": true`` is still read) the client secret is left out (public client
+  registrations), and that secret needs no ``client_secret`` field at all.
 - Every refresh returns a NEW refresh token (90-day sliding lifetime) and the result carries it.
   An answer without one is treated as malformed (transient): Microsoft documents rotation on every
   refresh, so a missing token means a broken answer; the stored token is left untouched and the
-  next attempt uses it again. Unless the scope sent lacks ``offline_access``: Microsoft then sends
-  no refresh token by design, and that is a ``config`` error naming the scope.
+  next attempt uses it again.
 - Errors are read from ``error_codes`` (AADSTS numbers) first, then ``error``; the description is
   only echoed. ``provider_code`` is ``error`` and ``provider_subcode`` the first AADSTS code.
 - Validation: Microsoft has no introspection endpoint for these tokens (they are meant for the Ads
-  API only), so validation is structural: a non-empty token whose stored expiry is in the future.
+  API only), so validation is structural and says so (``checked=False``): a non-empty token whose
+  stored expiry is in the future.
 """
 
 from __future__ import annotations
@@ -25,23 +28,32 @@ from datetime import timedelta
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
+from token_refresher.http import HttpResponse
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import (
     ProviderContext,
     RefreshResult,
     ValidationResult,
     malformed,
-    oauth_error,
-    oauth_token_response,
-    require_app,
-    require_refresh_token,
 )
-from token_refresher.timeutil import format_iso
+from token_refresher.providers.client import ClientAuth, Endpoints, PlatformClient, unchecked
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_SCOPE",
+    "DEFAULT_TENANT",
+    "NAME",
+    "PROVIDER",
+    "MicrosoftAds",
+    "microsoft_error",
+    "refresh_scope",
+]
 
 INACTIVITY_LIMIT = timedelta(days=90)
 NAME = "microsoft_ads"
 DEFAULT_BASE_URL = "https://login.microsoftonline.com"
 DEFAULT_TENANT = "common"
+OFFLINE_ACCESS = "offline_access"  # the scope that makes the v2.0 endpoint return a refresh token
 DEFAULT_SCOPE = "https://ads.microsoft.com/msads.manage offline_access"
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 
@@ -126,45 +138,40 @@ def _tenant(doc: TokenDocument) -> str:
     return tenant
 
 
-def _no_refresh_token(scope: str) -> ProviderError:
-    if "offline_access" not in scope.split():
-        # Documented: a refresh token only when offline_access is asked for. Retrying cannot help.
-        return ProviderError(
-            ErrorClass.CONFIG,
-            f"no refresh_token in the answer: options.scope '{scope}' lacks offline_access",
-            provider=NAME,
-            remediation="Add offline_access to options.scope in the token secret (default "
-            f"'{DEFAULT_SCOPE}'); the stored refresh token is still the one to use.",
-        )
-    # Rotation is documented for every refresh: no new token means a broken answer.
-    return malformed(NAME, "no refresh_token in the answer (Microsoft rotates it every time)")
+def refresh_scope(doc: TokenDocument) -> str:
+    """``options.scope`` with ``offline_access`` added when it is missing (as MSAL always does)."""
+    scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
+    return scope if OFFLINE_ACCESS in scope.split() else f"{scope} {OFFLINE_ACCESS}"
 
 
-class MicrosoftAds:
+class MicrosoftAds(PlatformClient):
     name = NAME
-    requires_app_credentials = True
+    label = "Microsoft Advertising"
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant="/oauth2/v2.0/token")
+    keeps_refresh_token = False  # rotated on every refresh
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
+    def token_url(self, doc: TokenDocument, ctx: ProviderContext) -> str:
+        return f"{self.base_url(doc, ctx)}/{_tenant(doc)}{self.endpoints.grant}"
+
+    def auth_method(self, doc: TokenDocument, app: AppCredentials) -> ClientAuth:
+        # A public client registration has no secret: its client id alone (RFC 7591 "none").
+        return ClientAuth.NONE if app.is_public else ClientAuth.CLIENT_SECRET_POST
+
+    def grant_form(self, doc: TokenDocument, app: AppCredentials) -> dict[str, str]:
+        return super().grant_form(doc, app) | {"scope": refresh_scope(doc)}
+
+    def classify(self, code: str, body: Mapping[str, Any]) -> ErrorClass | None:
+        return _classify(code, body)
+
+    def on_error(self, err: ProviderError, resp: HttpResponse, doc: TokenDocument) -> ProviderError:
+        return microsoft_error(err, resp.json())
+
+    def after_grant(
+        self, result: RefreshResult, doc: TokenDocument, ctx: ProviderContext
     ) -> RefreshResult:
-        app = require_app(app, NAME)
-        require_refresh_token(doc, "Microsoft Advertising")
-        scope = doc.str_option("scope", DEFAULT_SCOPE).strip() or DEFAULT_SCOPE
-        form = {
-            "client_id": app.client_id,
-            "grant_type": "refresh_token",
-            "refresh_token": doc.refresh_token,
-            "scope": scope,
-        }
-        if app.extra.get("public_client") is not True:
-            form["client_secret"] = app.client_secret
-        url = f"{ctx.base_url(NAME, DEFAULT_BASE_URL)}/{_tenant(doc)}/oauth2/v2.0/token"
-        resp = ctx.http.request("POST", url, provider=NAME, data=form)
-        if not 200 <= resp.status < 300:
-            raise microsoft_error(oauth_error(resp, NAME, classify=_classify), resp.json())
-        result = oauth_token_response(resp, NAME, ctx.now(), None)
         if not result.refresh_token:
-            raise _no_refresh_token(scope)
+            # Rotation is documented for every refresh: no new token means a broken answer.
+            raise malformed(NAME, "no refresh_token in the answer (Microsoft rotates it each time)")
         return RefreshResult(
             access_token=result.access_token,
             expires_at=result.expires_at,
@@ -173,19 +180,10 @@ class MicrosoftAds:
             refresh_token_expires_at=ctx.now() + INACTIVITY_LIMIT,
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        detail = "structural check only: Microsoft offers no introspection for Ads tokens"
-        if not doc.access_token or not doc.access_token.strip():
-            return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
-        if doc.expires_at is not None and doc.expires_at <= ctx.now():
-            return ValidationResult(
-                valid=False,
-                expires_at=doc.expires_at,
-                detail=f"{detail}; expired at {format_iso(doc.expires_at)}",
-            )
-        return ValidationResult(valid=True, expires_at=doc.expires_at, detail=detail)
+        return unchecked(doc, ctx.now(), "Microsoft offers no introspection for Ads tokens")
 
 
 PROVIDER = MicrosoftAds()

@@ -10,6 +10,9 @@ kinds existed: a refresh token means ``tiktok_account``, none means ``advertiser
   refreshed. ``refresh()`` validates it with ``GET /open_api/v1.3/oauth2/advertiser/get/``
   (``app_id`` and ``secret`` in the query, the token in the ``Access-Token`` header, as the
   official SDK sends it) and returns the same token with a VALIDATED_ONLY notice and no expiry.
+  A token that advertiser/get accepts but that lists no advertiser, or fewer than
+  ``options.advertiser_ids`` (the set the consent recorded), is a partial or total
+  de-authorization: ``validate`` reports it not valid and the refresh asks for a re-authorization.
 - ``tiktok_account`` (Accounts API, creator / TikTok account tokens; legacy spelling
   ``refresh_token``): 24-hour access token, one-year refresh token, refreshed at
   ``POST /open_api/v1.3/tt_user/oauth2/refresh_token/`` with JSON ``client_id, client_secret,
@@ -27,6 +30,7 @@ Codes (the SDK's NumericErrorCodes): 40102/40103/40104/40105/40107/40114 re-auth
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from token_refresher.errors import ErrorClass, ProviderError, SecretFormatError
@@ -42,10 +46,26 @@ from token_refresher.providers.base import (
     expires_at_from,
     json_object,
     malformed,
-    require_app,
     require_refresh_token,
     token_string,
 )
+from token_refresher.providers.client import Endpoints, PlatformClient, unchecked
+
+__all__ = [
+    "ADVERTISER_GET_PATH",
+    "API_PREFIX",
+    "DEFAULT_BASE_URL",
+    "KINDS",
+    "KIND_ACCOUNT",
+    "KIND_ADVERTISER",
+    "LEGACY_KINDS",
+    "NAME",
+    "PROVIDER",
+    "TikTok",
+    "consented_advertisers",
+    "envelope_data",
+    "token_kind",
+]
 
 NAME = "tiktok"
 DEFAULT_BASE_URL = "https://business-api.tiktok.com"
@@ -80,6 +100,10 @@ REMEDIATION = {
     40130: "The token lacks the required scope: add it to the app and have the advertiser "
     "re-authorize.",
 }
+DEAUTHORIZED_HINT = (
+    "The advertiser (or a Business Center admin) withdrew the app's access to some or all "
+    "advertisers: they must authorize the app again for every advertiser it should manage."
+)
 CLASS_REMEDIATION = {
     ErrorClass.TRANSIENT: "TikTok is throttling or temporarily failing; the refresher retries.",
     ErrorClass.CONFIG: "Check the app_id and secret in the app credentials secret and the token "
@@ -163,33 +187,69 @@ def token_kind(doc: TokenDocument) -> str:
     return kind
 
 
-class TikTok:
-    name = NAME
-    requires_app_credentials = True
+def consented_advertisers(doc: TokenDocument) -> frozenset[str]:
+    """``options.advertiser_ids``: the advertisers the owner consented for (set by the consent)."""
+    ids = doc.option("advertiser_ids")
+    if ids is None:
+        return frozenset()
+    if not isinstance(ids, list) or not all(isinstance(i, str | int) for i in ids):
+        raise SecretFormatError("must be a list of advertiser ids", field="options.advertiser_ids")
+    return frozenset(str(i) for i in ids)
 
-    def _check(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> int:
-        """advertiser/get with the access token; returns the number of advertisers."""
+
+@dataclass(frozen=True)
+class Coverage:
+    """What advertiser/get lists, against what the owner consented for."""
+
+    listed: set[str]
+    consented: frozenset[str]
+
+    @property
+    def problem(self) -> str:
+        """Why the token no longer serves the connection; empty when it does."""
+        if not self.listed:
+            return "it lists no advertiser: the authorization was withdrawn"
+        missing = sorted(self.consented - self.listed)
+        if missing:
+            reached = len(self.consented) - len(missing)
+            return (
+                f"it reaches {reached} of {len(self.consented)} consented advertisers "
+                f"(no longer listed: {', '.join(missing)})"
+            )
+        return ""
+
+
+class TikTok(PlatformClient):
+    """Advertiser tokens validated with advertiser/get; account tokens refreshed in an
+    envelope."""
+
+    name = NAME
+    endpoints = Endpoints(DEFAULT_BASE_URL, grant=ACCOUNT_REFRESH_PATH, check=ADVERTISER_GET_PATH)
+
+    def _check(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> Coverage:
+        """advertiser/get with the access token: which of the consented advertisers it reaches."""
         resp = ctx.http.request(
             "GET",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + ADVERTISER_GET_PATH,
+            self.base_url(doc, ctx) + self.endpoints.check,
             provider=NAME,
             params={"app_id": app.client_id, "secret": app.client_secret},
             headers={"Access-Token": doc.access_token or ""},
         )
-        data = envelope_data(resp)
-        advertisers = data.get("list")
-        return len(advertisers) if isinstance(advertisers, list) else 0
+        advertisers = envelope_data(resp).get("list")
+        listed = {
+            str(item.get("advertiser_id"))
+            for item in (advertisers if isinstance(advertisers, list) else [])
+            if isinstance(item, dict) and item.get("advertiser_id") is not None
+        }
+        return Coverage(listed, consented_advertisers(doc))
 
-    def refresh(
-        self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
-    ) -> RefreshResult:
-        app = require_app(app, NAME)
+    def grant(self, doc: TokenDocument, app: AppCredentials, ctx: ProviderContext) -> RefreshResult:
         if token_kind(doc) == KIND_ADVERTISER:
             return self._validate_only(doc, app, ctx)
         require_refresh_token(doc, "TikTok account tokens")
         resp = ctx.http.request(
             "POST",
-            ctx.base_url(NAME, DEFAULT_BASE_URL) + ACCOUNT_REFRESH_PATH,
+            self.token_url(doc, ctx),
             provider=NAME,
             json_body={
                 "client_id": app.client_id,
@@ -227,7 +287,15 @@ class TikTok:
             raise SecretFormatError(
                 "is required for TikTok advertiser tokens", field="access_token"
             )
-        count = self._check(doc, app, ctx)
+        coverage = self._check(doc, app, ctx)
+        if coverage.problem:
+            raise ProviderError(
+                ErrorClass.REAUTH_REQUIRED,
+                f"advertiser/get accepted the token, but {coverage.problem}",
+                provider=NAME,
+                remediation=DEAUTHORIZED_HINT,
+            )
+        count = len(coverage.listed)
         return RefreshResult(
             access_token=doc.access_token,
             expires_at=None,
@@ -240,33 +308,33 @@ class TikTok:
             ),
         )
 
-    def validate(
+    def check(
         self, doc: TokenDocument, app: AppCredentials | None, ctx: ProviderContext
     ) -> ValidationResult:
-        app = require_app(app, NAME)
+        app = self.app(app)
         if token_kind(doc) == KIND_ACCOUNT:
             return _structural(doc, ctx)
         try:
-            count = self._check(doc, app, ctx)
+            coverage = self._check(doc, app, ctx)
         except ProviderError as err:
             if err.error_class is ErrorClass.REAUTH_REQUIRED:
                 return ValidationResult(
                     valid=False, detail=f"advertiser/get rejected the token ({err.provider_code})"
                 )
             raise
+        if coverage.problem:
+            return ValidationResult(
+                valid=False, detail=f"advertiser/get accepted the token, but {coverage.problem}"
+            )
         return ValidationResult(
             valid=True,
             expires_at=doc.expires_at,
-            detail=f"advertiser/get accepted the token ({count} advertiser(s))",
+            detail=f"advertiser/get accepted the token ({len(coverage.listed)} advertiser(s))",
         )
 
 
 def _structural(doc: TokenDocument, ctx: ProviderContext) -> ValidationResult:
-    detail = "TikTok account token: structural check (issued by the refresh, not expired)"
-    if not doc.access_token or not doc.access_token.strip():
-        return ValidationResult(valid=False, detail=f"{detail}; the access token is empty")
-    valid = doc.expires_at is None or doc.expires_at > ctx.now()
-    return ValidationResult(valid=valid, expires_at=doc.expires_at, detail=detail)
+    return unchecked(doc, ctx.now(), "TikTok account tokens have no check (issued by the refresh)")
 
 
 PROVIDER = TikTok()

@@ -75,6 +75,7 @@ class CheckReport:
     data_access_expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    checked: bool = True  # False: the platform offers no check; ``ok`` rests on the document
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +92,7 @@ class CheckReport:
             "data_access_expires_at": self.data_access_expires_at,
             "scopes": self.scopes,
             "warnings": self.warnings,
+            "checked": self.checked,
         }
 
 
@@ -123,6 +125,18 @@ class ConnectionChecker:
         self._app_credentials = app_credentials
 
     def run(self, request: CheckRequest) -> CheckReport:
+        """Validate one connection with its platform, read-only (``token-refresher check``).
+
+        Args:
+            request: the secret to check.
+
+        Returns:
+            The report: ``ok`` with expiry and scopes (``checked=False`` where the platform offers
+            no check), or the error class, message and remediation of the failure.
+
+        Raises:
+            Nothing of its own: every failure (provider, document, AWS) is in the report.
+        """
         report = CheckReport(secret_id=request.secret_id)
         redactor = Redactor()
         try:
@@ -201,6 +215,7 @@ class ConnectionChecker:
     ) -> None:
         expires = result.expires_at or doc.expires_at
         report.ok = True
+        report.checked = result.checked
         report.message = redactor(f"valid ({result.detail})" if result.detail else "valid")
         report.expires_at = format_iso(expires) if expires else None
         data_access = result.data_access_expires_at

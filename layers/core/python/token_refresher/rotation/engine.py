@@ -105,13 +105,15 @@ class RotationEngine:
             clock=provider_ctx.now,
         )
 
-    # --- entry point ---------------------------------------------------------------------------
-
     def run(self, request: RotationRequest) -> StepResult:
-        """One step of one rotation: check the secret is this instance's and the version is its
-        pending one, parse AWSCURRENT, run the step. Returns SKIPPED when the version is already
-        current and REFUSED (with the reason) when it is not the pending one; every other failure
-        is reported (tags, alert policy, log) and re-raised."""
+        """One step of one rotation (this instance's secret, its pending version, AWSCURRENT).
+        Args:
+            request: the rotation event (step, secret, ClientRequestToken).
+        Returns:
+            SKIPPED (already current), REFUSED (not the pending version), else the step's outcome.
+        Raises:
+            TokenRefresherError, AwsError: the step failed; reported (tags, alerts, log) first.
+        """
         redactor = Redactor()
         doc: TokenDocument | None = None
         desc: SecretDescription | None = None

@@ -9,6 +9,9 @@ rotation's own failure policy (alerting/failures.py, state.py):
 
 - valid: the ``checked-at`` tag; a connection that was ``failing`` is ``ok`` again
   (``token.recovered``);
+- not checkable (the platform offers no check, e.g. an oauth2 connection without
+  ``introspection_url``): only ``unchecked-at``, which paces the sweep but claims nothing; no
+  recovery is declared;
 - invalid or revoked: ``reauth-required`` and one ``token.reauth_required`` alert, with its
   reconnect link (connect/reconnect.py), exactly as a failed rotation would send;
 - a configuration or permission problem: ``failing`` and its alert, as for a rotation;
@@ -33,7 +36,14 @@ from token_refresher.events import LIVENESS_ACTION
 from token_refresher.instances import refusal
 from token_refresher.observability import logger
 from token_refresher.rotation.check import CheckReport, CheckRequest, ConnectionChecker
-from token_refresher.state import TAG_CHECKED_AT, TAG_MANAGED, Status, TokenState, on_success
+from token_refresher.state import (
+    TAG_CHECKED_AT,
+    TAG_MANAGED,
+    TAG_UNCHECKED_AT,
+    Status,
+    TokenState,
+    on_success,
+)
 from token_refresher.timeutil import to_epoch
 
 _FIELDS = frozenset({"action", "secret_id"})
@@ -64,6 +74,19 @@ class LivenessCheck:
         self.instance = instance
 
     def run(self, request: LivenessRequest) -> dict[str, Any]:
+        """The daily liveness check of one connection: validate, then record the verdict.
+
+        Args:
+            request: the secret the sweep asked about.
+
+        Returns:
+            The check report as a dict, with ``recorded`` (False when the secret is not this
+            instance's managed one, so nothing was checked or written).
+
+        Raises:
+            AwsError: recording the verdict (tags, alert) failed; the asynchronous invoke is
+                retried.
+        """
         desc = self._own(request.secret_id)
         if desc is None:
             return {"action": LIVENESS_ACTION, "secret_id": request.secret_id, "recorded": False}
@@ -91,8 +114,14 @@ class LivenessCheck:
     def _valid(self, desc: SecretDescription, report: CheckReport) -> None:
         now = self.failures.clock()
         self.failures.metrics.count(
-            "LivenessChecks", provider=report.provider or "unknown", outcome="ok"
+            "LivenessChecks",
+            provider=report.provider or "unknown",
+            outcome="ok" if report.checked else "unchecked",
         )
+        if not report.checked:
+            tag = {TAG_UNCHECKED_AT: str(to_epoch(now))}
+            save_tags(self.store, desc.arn, tag, what="the liveness attempt time")
+            return
         tags = {TAG_CHECKED_AT: str(to_epoch(now))}
         state = TokenState.from_tags(desc.tags)
         if state.status is Status.OK:

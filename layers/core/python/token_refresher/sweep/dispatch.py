@@ -37,8 +37,18 @@ class RotationWorker:
         return self.starter.start(job.secret_id, decided_at=job.decided_at)
 
     def handle_records(self, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-        """An SQS batch: one job per record, and the partial-batch response (the ids of the
-        records that failed, so that only they come back, then go to the dead-letter queue)."""
+        """An SQS batch: one rotation job per record.
+
+        Args:
+            records: the SQS event's records (``messageId``, ``body`` a RotationJob).
+
+        Returns:
+            The partial-batch response: the ids of the records that failed, so that only they
+            come back (then go to the dead-letter queue).
+
+        Raises:
+            Nothing: a record's failure is logged and listed in ``batchItemFailures``.
+        """
         failures: list[dict[str, str]] = []
         for record in records:
             try:

@@ -100,8 +100,21 @@ class SweepEngine:
     def run(
         self, request: SweepRequest, *, time_left_ms: Callable[[], int] | None = None
     ) -> SweepReport:
-        """``time_left_ms``: the invocation's remaining time (Lambda's context), to stop starting
-        rotations ``reserve_ms`` before the end (the rest are reported as deferred)."""
+        """One sweep: select this instance's connections from tags, decide which are due, start
+        (or enqueue) their rotations, ask for the day's liveness checks, and report.
+
+        Args:
+            request: scheduled or manual, dry run, force, and the instance a manual one is for.
+            time_left_ms: the invocation's remaining time (Lambda's context), to stop starting
+                rotations ``reserve_ms`` before the end (the rest are reported as deferred).
+
+        Returns:
+            The report: scanned, due, started, deferred, refused and the checks requested.
+
+        Raises:
+            ConfigError: a manual request names another instance.
+            AwsError: listing the secrets failed (a single secret's failure is reported instead).
+        """
         started = time.monotonic()
         now = self.clock()
         if not request.scheduled and request.instance != self.instance:

@@ -25,7 +25,14 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from token_refresher.adapters.errors import AwsError
-from token_refresher.state import TAG_CHECKED_AT, TAG_STATUS, Status, epoch_tag, last_rotation
+from token_refresher.state import (
+    TAG_CHECKED_AT,
+    TAG_STATUS,
+    TAG_UNCHECKED_AT,
+    Status,
+    epoch_tag,
+    last_rotation,
+)
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.report import SweepReport
 
@@ -46,6 +53,13 @@ def last_validated(cand: Candidate) -> datetime | None:
     return max(times) if times else None
 
 
+def last_asked(cand: Candidate) -> datetime | None:
+    """:func:`last_validated`, or a later check that could not check (``unchecked-at``): it paces
+    the requests without counting as a validation."""
+    times = [t for t in (last_validated(cand), epoch_tag(cand.tags, TAG_UNCHECKED_AT)) if t]
+    return max(times) if times else None
+
+
 class LivenessSweep:
     def __init__(
         self,
@@ -62,7 +76,7 @@ class LivenessSweep:
     def due(self, cand: Candidate, now: datetime) -> bool:
         if cand.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED:
             return False
-        last = last_validated(cand)
+        last = last_asked(cand)
         return last is None or now - last >= self.every
 
     def select(
@@ -71,7 +85,7 @@ class LivenessSweep:
         """The connections to check at this sweep: oldest validation first, capped."""
         due = [c for c in candidates if c.secret_id not in skip and self.due(c, now)]
         oldest = datetime.min.replace(tzinfo=now.tzinfo)
-        due.sort(key=lambda c: last_validated(c) or oldest)
+        due.sort(key=lambda c: last_asked(c) or oldest)
         sweeps_a_day = max(1, LIVENESS_WITHIN // self.sweep_interval)
         cap = max(self.min_per_sweep, math.ceil(2 * scanned / sweeps_a_day))
         return due[:cap]

@@ -127,7 +127,8 @@ def _evaluate_authorization() -> None:
         _AUTHZ["error"] = (
             f"{report.unattributed} recorded call(s) could not be attributed to a role, so they "
             "were not evaluated: a function of a stack not deployed in this session (delete "
-            "leftover stacks from this LocalStack) or a principal the evaluation does not know"
+            "leftover stacks from this LocalStack) or a principal the evaluation does not know: "
+            + ", ".join(sorted(report.unattributed_by)[:8])
         )
     elif report.denied:
         _AUTHZ["error"] = "the deployed policies deny calls the product makes:\n  " + "\n  ".join(

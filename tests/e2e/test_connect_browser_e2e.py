@@ -92,7 +92,11 @@ def _record(name: str, seconds: float) -> None:
 
 
 def _versions(deployed: Deployed, arn: str) -> dict[str, list[str]]:
-    return dict(deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"])
+    """The token's versions and their AWS labels. A link's attempt slots (versions under their
+    own label, connect/attempts.py) are the link's bookkeeping and hold no token: left out."""
+    staged = deployed.sm.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    token_labels = {v: [s for s in stages if s.startswith("AWS")] for v, stages in staged.items()}
+    return {v: stages for v, stages in token_labels.items() if stages}
 
 
 def _alerts(inbox: stack.AlertInbox, event: str) -> list[dict[str, Any]]:

@@ -296,6 +296,7 @@ class Report:
     pairs: set[tuple[str, str]] = field(default_factory=set)
     denied: list[str] = field(default_factory=list)
     unattributed: int = 0
+    unattributed_by: set[str] = field(default_factory=set)  # who made them (function names...)
     from_functions: int = 0
     requests: int = 0  # distinct requests the simulator evaluated
     seconds: float = 0.0
@@ -339,6 +340,8 @@ def evaluate(records: Iterable[Mapping[str, Any]]) -> Report:
         identity = identity_of(record["principal"])
         if identity is None:
             report.unattributed += 1
+            who = record["principal"]
+            report.unattributed_by.add(str(who.get("function") or who.get("role") or who))
             continue
         label, principal_arn, policies = identity
         report.calls += 1

@@ -282,7 +282,7 @@ def test_connect_refuses_an_oauth2_issuer_its_token_url_cannot_vouch_for(
     assert code == 1
     assert "token_url is not on options.issuer's host" in err
     assert LINK_PARAM + "=" not in out
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="c/new"):
         store.tags_of("c/new")
 
 

@@ -68,6 +68,15 @@ from token_refresher.timeutil import to_epoch
 __all__ = ["RotationEngine", "RotationRequest", "Step", "StepOutcome", "StepResult"]
 
 
+def _store_failed(exc: AwsError, doc: TokenDocument | None) -> ProviderError:
+    """A Secrets Manager failure during a step, as the failure policy records it (transient)."""
+    return ProviderError(
+        ErrorClass.TRANSIENT,
+        f"Secrets Manager call failed: {exc.code}",
+        provider=doc.provider if doc else None,
+    )
+
+
 class RotationEngine:
     """Runs one rotation step for one secret (``run``); the four steps are its public methods."""
 
@@ -128,12 +137,7 @@ class RotationEngine:
             reason = self.failures.step_refused(request, refused, desc)
             return StepResult(request.step, request.secret_id, StepOutcome.REFUSED, reason)
         except AwsError as exc:  # before the root it derives from: reported as transient
-            aws_err = ProviderError(
-                ErrorClass.TRANSIENT,
-                f"Secrets Manager call failed: {exc.code}",
-                provider=doc.provider if doc else None,
-            )
-            self.failures.rotation_failed(request, desc, doc, aws_err, redactor)
+            self.failures.rotation_failed(request, desc, doc, _store_failed(exc, doc), redactor)
             raise
         except TokenRefresherError as err:
             self.failures.rotation_failed(request, desc, doc, err, redactor)

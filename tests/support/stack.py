@@ -98,6 +98,8 @@ def deploy(
         "TracingDisabled=true",
         f"SweepRateMinutes={sweep_rate_minutes}",
         "FailureAlertThreshold=3",
+        # A lone failure of a shared cause is held this long, then the minutely sweep sends it.
+        "IncidentGroupWaitSeconds=20",
         *extra,
     ]
     env = os.environ | aws_environment(endpoint) | {"SAM_CLI_TELEMETRY": "0"}

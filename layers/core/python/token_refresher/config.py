@@ -141,6 +141,9 @@ class Settings:
     adopt_on_request: bool = False  # ADOPT_UNTAGGED=true or on-request: a request may adopt them
     forced_rotation_floor: timedelta = timedelta(hours=1)  # FORCED_ROTATION_FLOOR_MINUTES
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
+    incident_table: str | None = None  # INCIDENT_TABLE: the incident store (alerting/incidents.py)
+    incident_threshold: int = 3  # INCIDENT_THRESHOLD: connections of one cause that are an incident
+    incident_group_wait: timedelta = timedelta(minutes=5)  # INCIDENT_GROUP_WAIT_SECONDS
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -170,6 +173,11 @@ class Settings:
         return cls(
             instance=instance_name(raw_instance) if raw_instance else None,
             app_instance_binding=binding == "required",
+            incident_table=env.get("INCIDENT_TABLE", "").strip() or None,
+            incident_threshold=_int(env, "INCIDENT_THRESHOLD", 3, 2, 1000),
+            incident_group_wait=timedelta(
+                seconds=_int(env, "INCIDENT_GROUP_WAIT_SECONDS", 300, 0, 3600)
+            ),
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

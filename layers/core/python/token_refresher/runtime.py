@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from token_refresher.adapters.queue import QueueDispatcher
     from token_refresher.adapters.rotation_function import LambdaRotationResumer
     from token_refresher.alerting.alarm_relay import AlarmRelay
+    from token_refresher.alerting.incidents import IncidentDesk
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
     from token_refresher.providers.base import ProviderContext
@@ -98,6 +99,18 @@ def notifier(cfg: Settings) -> Notifier:
     return LinkingNotifier(base, minter)
 
 
+def incident_desk(cfg: Settings, sink: Notifier) -> IncidentDesk | None:
+    """Failures that share a cause become one incident alert (None: no table, one alert each)."""
+    if cfg.incident_table is None:
+        return None
+    from token_refresher.adapters.incidents import DynamoIncidentStore  # noqa: PLC0415
+    from token_refresher.alerting.incidents import IncidentDesk, IncidentPolicy  # noqa: PLC0415
+
+    store = DynamoIncidentStore(client("dynamodb"), cfg.incident_table)
+    policy = IncidentPolicy(threshold=cfg.incident_threshold, group_wait=cfg.incident_group_wait)
+    return IncidentDesk(store, sink.publish, clock=now, policy=policy)
+
+
 def link_minter(cfg: Settings) -> LinkMinter | None:
     """Consent links for alerts and the connect endpoint (None when the stack has no key)."""
     if cfg.connect_key_secret_id is None:
@@ -138,14 +151,16 @@ def rotation_engine() -> RotationEngine:
     from token_refresher.rotation.engine import RotationEngine  # noqa: PLC0415
 
     cfg = settings()
+    sink = notifier(cfg)
     return RotationEngine(
         _store(),
-        notifier(cfg),
+        sink,
         provider_context(cfg),
         instance=cfg.require_instance(),
         policy=cfg.policy,
         metrics=EmfMetrics(),
         apps_bound=cfg.app_instance_binding,
+        incidents=incident_desk(cfg, sink),
     )
 
 
@@ -154,10 +169,12 @@ def sweep_engine() -> SweepEngine:
     from token_refresher.sweep.engine import SweepEngine  # noqa: PLC0415
 
     cfg = settings()
+    sink = notifier(cfg)
     return SweepEngine(
         _store(),
-        notifier(cfg),
+        sink,
         _starter(),
+        incidents=incident_desk(cfg, sink),
         policies=cfg.refresh_ahead,
         concurrency=cfg.sweep_concurrency,
         metrics=EmfMetrics(),

@@ -36,6 +36,8 @@ TAG_DEADLINE = TAG_PREFIX + "human-deadline"
 TAG_APP_INSTANCES = TAG_PREFIX + "app-instances"  # on app credentials: instances that may use them
 TAG_FORCE_AFTER = TAG_PREFIX + "force-after"  # a forced manual rotation asked at this epoch
 TAG_CHECKED_AT = TAG_PREFIX + "checked-at"  # the last daily liveness check that reached a verdict
+TAG_INCIDENT = TAG_PREFIX + "incident"  # the incident a failing connection is grouped in, or none
+NO_INCIDENT = "none"
 # "undeclared": the connection's app credentials declare no provider (credentials/binding.py; a
 # legacy app secret, allowed for platform providers with a warning `status` shows). Set back to
 # "declared" once they do; a connection that never used undeclared credentials carries no such tag.

@@ -98,7 +98,11 @@ def deploy(
         "TracingDisabled=true",
         f"SweepRateMinutes={sweep_rate_minutes}",
         "FailureAlertThreshold=3",
-        # A lone failure of a shared cause is held this long, then the minutely sweep sends it.
+        # This LocalStack serves no DynamoDB (it would install Java 21 and DynamoDB Local at the
+        # first call), so the incident table is off unless TR_INCIDENTS=true (AWS, or a
+        # LocalStack that has them); then a lone failure of a shared cause is held 20 s, and
+        # the minutely sweep sends it.
+        f"Incidents={os.environ.get('TR_INCIDENTS', 'false')}",
         "IncidentGroupWaitSeconds=20",
         *extra,
     ]

@@ -30,7 +30,9 @@ from token_refresher.state import (
 )
 from token_refresher.sweep.candidate import Candidate
 
-__all__ = ["emit_slo_metrics", "p99"]
+__all__ = ["FLEET", "emit_slo_metrics", "p99"]
+
+FLEET = "all"  # the provider dimension of the fleet-wide series
 
 STATE_METRICS = {
     Status.OK: "ConnectionsOk",
@@ -69,20 +71,31 @@ def emit_slo_metrics(metrics: MetricSink, candidates: Iterable[Candidate], now: 
     by_provider: dict[str, list[Candidate]] = {}
     for cand in candidates:
         by_provider.setdefault(cand.provider, []).append(cand)
+    oldest = 0.0
     for provider, cands in by_provider.items():
-        states = [_status(c) for c in cands]
-        for status, name in STATE_METRICS.items():
-            metrics.gauge(name, states.count(status), provider=provider)
-        live = [c for c, s in zip(cands, states, strict=True) if s is not Status.REAUTH_REQUIRED]
-        hours = [
-            (now - at).total_seconds() / 3600
-            for at in (_validated(c) or now - timedelta(days=365) for c in live)
-        ]
-        if hours:
-            metrics.gauge("MaxHoursSinceValidation", round(max(hours), 2), provider=provider)
-            metrics.gauge("P99HoursSinceValidation", round(p99(hours), 2), provider=provider)
-        left = [d - now for d in (epoch_tag(c.tags, TAG_DEADLINE) for c in cands) if d]
-        low = timedelta(days=-36500)
-        for name, high in DEADLINE_BUCKETS:
-            metrics.gauge(name, sum(low < d <= high for d in left), provider=provider)
-            low = high
+        oldest = max(oldest, _emit_platform(metrics, provider, cands, now))
+    if by_provider:  # what the validation-overdue alarm watches: one series for the fleet
+        metrics.gauge("MaxHoursSinceValidation", round(oldest, 2), provider=FLEET)
+
+
+def _emit_platform(
+    metrics: MetricSink, provider: str, cands: list[Candidate], now: datetime
+) -> float:
+    """One platform's gauges; returns its hours since the oldest validation."""
+    states = [_status(c) for c in cands]
+    for status, name in STATE_METRICS.items():
+        metrics.gauge(name, states.count(status), provider=provider)
+    live = [c for c, s in zip(cands, states, strict=True) if s is not Status.REAUTH_REQUIRED]
+    hours = [
+        (now - at).total_seconds() / 3600
+        for at in (_validated(c) or now - timedelta(days=365) for c in live)
+    ]
+    if hours:
+        metrics.gauge("MaxHoursSinceValidation", round(max(hours), 2), provider=provider)
+        metrics.gauge("P99HoursSinceValidation", round(p99(hours), 2), provider=provider)
+    left = [d - now for d in (epoch_tag(c.tags, TAG_DEADLINE) for c in cands) if d]
+    low = timedelta(days=-36500)
+    for name, high in DEADLINE_BUCKETS:
+        metrics.gauge(name, sum(low < d <= high for d in left), provider=provider)
+        low = high
+    return max(hours, default=0.0)

@@ -20,6 +20,7 @@ from tests.support.fakes import TEST_INSTANCE
 from tests.support.incidents import InMemoryIncidentStore
 from tests.support.leaks import SCANNER
 from tests.unit.conftest import Harness
+from token_refresher.alerting.digests import MAX_LINKS
 from token_refresher.alerting.incidents import IncidentDesk
 from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.events import RotationRequest
@@ -181,3 +182,27 @@ def test_without_incidents_the_same_cause_pages_once_per_connection(cause: str) 
     pages = f.oncall()
     print(f"\n{cause}: on-call messages without incidents: {len(pages)}")
     assert len(pages) == SMALL_FLEET
+
+
+def test_a_mass_revocation_reaches_oncall_as_five_alerts_and_one_digest() -> None:
+    # Given a tenth of the fleet, one app, incidents on
+    f = fleet(grouped=True, size=SMALL_FLEET)
+
+    def revoked() -> ProviderError:
+        return ProviderError(ErrorClass.REAUTH_REQUIRED, "invalid_grant", provider="fake")
+
+    # When every grant is revoked and the sweeps run on
+    f.harness.provider.refresh_with = fail_with(revoked)
+    for _ in range(3):
+        f.sweep()
+    # Then on call got the first five on their own and one digest naming every other one
+    pages = f.oncall()
+    print(f"\nmass revocation of {SMALL_FLEET}: on-call messages with incidents: {len(pages)}")
+    assert pages == ["token.reauth_required"] * 5 + ["token.reauth_digest"]
+    digest = f.harness.notifier.alerts[-1]
+    held = SMALL_FLEET - 5
+    assert len(digest.links) == min(held, MAX_LINKS)  # an SNS message holds 256 KiB
+    if held > MAX_LINKS:
+        assert f"and {held - MAX_LINKS} more: token-refresher status --incident" in (
+            digest.remediation or ""
+        )

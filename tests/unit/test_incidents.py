@@ -4,6 +4,7 @@ is grouped, what still goes out on its own, and what holds under concurrent rota
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -39,11 +40,16 @@ APP = "token-refresher/apps/fake-app"
 class Desked:
     """A harness whose rotation engine groups through an incident desk on an in-memory store."""
 
-    def __init__(self, harness: Harness, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        harness: Harness,
+        notifier: Notifier | None = None,
+        link: Callable[[Alert], Alert] | None = None,
+    ) -> None:
         self.harness = harness
         self.store = InMemoryIncidentStore()
         sink = notifier or harness.notifier
-        self.desk = IncidentDesk(self.store, sink.publish, clock=harness.clock)
+        self.desk = IncidentDesk(self.store, sink.publish, clock=harness.clock, link=link)
         ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=harness.clock)
         self.engine = RotationEngine(
             harness.store,
@@ -94,8 +100,12 @@ def test_a_shared_cause_is_recognised_from_the_failure(
         assert cause == cause_of(error_class, "meta", "other-app", code)
 
 
-def test_a_revocation_and_an_app_less_config_error_are_the_connections_own() -> None:
-    assert cause_of(ErrorClass.REAUTH_REQUIRED, "meta", APP, "190") is None
+def test_an_app_less_config_error_is_the_connections_own_and_a_revocation_is_batched() -> None:
+    consent = cause_of(ErrorClass.REAUTH_REQUIRED, "meta", APP, "190")
+    assert consent is not None
+    assert consent.kind is CauseKind.CONSENT
+    assert consent == cause_of(ErrorClass.REAUTH_REQUIRED, "meta", APP, "463")  # any code
+    assert cause_of(ErrorClass.REAUTH_REQUIRED, "meta", None, "190") is None
     assert cause_of(ErrorClass.CONFIG, "meta", None, None) is None
     assert cause_of(ErrorClass.TRANSIENT, None, None, "503") is None
 
@@ -117,11 +127,49 @@ def test_one_revoked_connection_still_gets_exactly_one_alert_with_its_link(
     for _ in range(4):
         harness.clock.advance(timedelta(minutes=15))
         desked.desk.flush()
-    # Then exactly one alert, at once, with its reconnect link
+    # Then exactly one alert, sent at once, with its reconnect link
     [alert] = harness.notifier.alerts
     assert alert.event.value == "token.reauth_required"
     assert alert.reconnect_url
-    assert desked.store.calls == 4  # the flushes only: a revocation joins no incident
+    assert alert.occurred_at == harness.clock.now - timedelta(hours=1)
+
+
+def test_many_revocations_of_one_app_come_as_a_few_alerts_and_one_digest_of_links(
+    harness: Harness,
+) -> None:
+    # Given incidents on and 40 Google connections of one app whose grants were revoked
+    linking = LinkingNotifier(
+        harness.notifier, LinkMinter(harness.store, lambda: SIGNING, clock=harness.clock)
+    )
+    desked = Desked(harness, linking, link=linking.with_link)
+    names = [harness.add_secret(f"conn/r-{i:02d}", provider="google_ads") for i in range(40)]
+    harness.provider.refresh_with = ProviderError(
+        ErrorClass.REAUTH_REQUIRED, "invalid_grant", provider="google_ads"
+    )
+    # When they fail, and the sweep flushes after the group wait
+    for name in names:
+        desked.rotate(name)
+    assert len(harness.notifier.alerts) == IncidentPolicy().digest_threshold
+    harness.clock.advance(IncidentPolicy().group_wait)
+    desked.desk.flush()
+    desked.desk.flush()
+    # Then the first five came one by one, each with its link, and the rest as ONE digest
+    events = harness.notifier.events()
+    assert events == ["token.reauth_required"] * 5 + ["token.reauth_digest"]
+    singles, digest = harness.notifier.alerts[:5], harness.notifier.alerts[5]
+    assert all(a.reconnect_url for a in singles)
+    assert digest.severity == "critical"
+    listed = [sid for sid, _url in digest.links]
+    assert len(listed) == 35
+    assert all(url for _sid, url in digest.links)
+    assert {s.secret_id for s in singles} | set(listed) == set(names)
+    for sid, url in digest.links:  # every link is also in the text an e-mail reader sees
+        assert f"- {sid}: {url}" in (digest.remediation or "")
+    # and a reconnected one recovers on its own
+    harness.provider.refresh_with = None
+    harness.clock.advance(timedelta(minutes=15))
+    desked.rotate(names[-1])
+    assert harness.notifier.events()[-1] == "token.recovered"
 
 
 def test_one_misconfigured_connection_alerts_on_its_own_after_the_group_wait(

@@ -22,6 +22,8 @@ class AlertEvent(StrEnum):
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_UPDATED = "incident.updated"
     INCIDENT_RESOLVED = "incident.resolved"
+    # More re-authorizations of one app than the digest threshold: one message, every link.
+    REAUTH_DIGEST = "token.reauth_digest"
 
 
 SEVERITY = {
@@ -34,6 +36,7 @@ SEVERITY = {
     AlertEvent.INCIDENT_OPENED: "error",
     AlertEvent.INCIDENT_UPDATED: "error",
     AlertEvent.INCIDENT_RESOLVED: "info",
+    AlertEvent.REAUTH_DIGEST: "critical",
 }
 
 _SUBJECTS = {
@@ -46,6 +49,7 @@ _SUBJECTS = {
     AlertEvent.INCIDENT_OPENED: "incident",
     AlertEvent.INCIDENT_UPDATED: "incident still open",
     AlertEvent.INCIDENT_RESOLVED: "incident resolved",
+    AlertEvent.REAUTH_DIGEST: "re-authorizations required",
 }
 
 
@@ -97,6 +101,8 @@ class Alert:
     consent_resolves: bool = True
     # incident.* only: the incident this alert opens, updates or closes.
     incident: IncidentFacts | None = None
+    # token.reauth_digest only: (secret id, its consent link or None) for every connection.
+    links: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def needs_consent(self) -> bool:
@@ -139,6 +145,7 @@ class Alert:
             "occurred_at": format_iso(self.occurred_at),
             "reconnect_url": self.reconnect_url,
             "incident": self.incident.to_dict() if self.incident else None,
+            "links": [{"secret_id": sid, "reconnect_url": url} for sid, url in self.links],
         }
 
     def attributes(self) -> dict[str, str]:
@@ -156,6 +163,7 @@ class CauseKind(StrEnum):
     APP = "app"  # one app's credentials or configuration
     PLATFORM_ERROR = "platform-error"  # a platform answering 5xx, or not at all
     RATE_LIMIT = "rate-limit"  # a platform throttling
+    CONSENT = "consent"  # re-authorizations of one app: a person each, batched (alerting/digests)
 
 
 @dataclass(frozen=True)

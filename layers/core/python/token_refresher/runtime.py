@@ -108,7 +108,8 @@ def incident_desk(cfg: Settings, sink: Notifier) -> IncidentDesk | None:
 
     store = DynamoIncidentStore(client("dynamodb"), cfg.incident_table)
     policy = IncidentPolicy(threshold=cfg.incident_threshold, group_wait=cfg.incident_group_wait)
-    return IncidentDesk(store, sink.publish, clock=now, policy=policy)
+    link = getattr(sink, "with_link", None)  # digests list each connection's consent link
+    return IncidentDesk(store, sink.publish, clock=now, policy=policy, link=link)
 
 
 def link_minter(cfg: Settings) -> LinkMinter | None:

@@ -4,7 +4,8 @@ Prometheus Alertmanager's grouping is the model:
 - ``group_by``: a failure's cause (:func:`cause_of`): one app's credentials or configuration
   (same platform, app and error class and code: a rotated client secret makes every connection
   of the app fail with ``invalid_client``), or a platform-wide 5xx or rate limit (same platform).
-  A re-authorization is no cause: each needs its own person and link.
+  A re-authorization is no incident: each needs its own person and link; past a threshold per
+  app they are batched into one digest (alerting/digests.py).
 - ``group_wait``: a failure the alert policy (state.py) would alert about is held, not sent. As
   soon as ``threshold`` connections share the cause, the group is an incident and ONE
   ``incident.opened`` goes out (early: the first few failures decide, not the last). A group that
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from token_refresher.adapters.errors import AwsError
+from token_refresher.alerting.digests import Digests
 from token_refresher.alerts import Alert, AlertEvent, Cause, CauseKind, Incident, Transition
 from token_refresher.errors import ErrorClass
 from token_refresher.observability import logger
@@ -45,8 +47,10 @@ def cause_of(
     error_class: ErrorClass, provider: str | None, app: str | None, code: str | None
 ) -> Cause | None:
     """The cause a failure shares with others, or None when it is the connection's own."""
-    if provider is None or error_class is ErrorClass.REAUTH_REQUIRED:
+    if provider is None:
         return None
+    if error_class is ErrorClass.REAUTH_REQUIRED:  # a person each; batched per app
+        return Cause(CauseKind.CONSENT, provider, app, error_class.value) if app else None
     if error_class is ErrorClass.TRANSIENT:
         kind = CauseKind.RATE_LIMIT if code in RATE_LIMIT_CODES else CauseKind.PLATFORM_ERROR
         return Cause(kind, provider)
@@ -86,6 +90,7 @@ class IncidentPolicy:
     group_wait: timedelta = timedelta(minutes=5)
     group_interval: timedelta = timedelta(hours=1)
     resolve_after: timedelta = timedelta(hours=2)
+    digest_threshold: int = 5  # re-authorizations of one app sent one by one before a digest
 
 
 def new_incident_id(now: datetime) -> str:
@@ -95,7 +100,7 @@ def new_incident_id(now: datetime) -> str:
 class IncidentDesk:
     """Decides, for each failure and recovery, whether its own alert goes out or an incident's."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the store and the publisher; the rest keyword-only
         self,
         store: IncidentStore,
         publish: Callable[[Alert], None],
@@ -103,7 +108,11 @@ class IncidentDesk:
         clock: Callable[[], datetime],
         policy: IncidentPolicy | None = None,
         new_id: Callable[[datetime], str] = new_incident_id,
+        link: Callable[[Alert], Alert] | None = None,
     ) -> None:
+        self.digests = Digests(
+            (policy or IncidentPolicy()).digest_threshold, publish, link, alert_from_dict
+        )
         self.store = store
         self.publish = publish
         self.clock = clock
@@ -114,6 +123,12 @@ class IncidentDesk:
         """A failure of ``cause`` (``alert``: what the alert policy would send, None when it
         stays quiet). The alert is held; returns the incident id (the connection's tag)."""
         now = self.clock()
+        if cause.kind is CauseKind.CONSENT:  # a person each: batched, never an incident
+            inc = self.store.join(cause, secret_id, now=now, new_id=self.new_id(now), held={})
+            if alert is not None and self.digests.failed(inc, alert):
+                held = alert_to_dict(alert)
+                self.store.join(cause, secret_id, now=now, new_id=inc.incident_id, held=held)
+            return inc.incident_id
         held = alert_to_dict(alert) if alert else {}
         inc = self.store.join(cause, secret_id, now=now, new_id=self.new_id(now), held=held)
         if inc.announced_at is None:  # announced: held; the sweep's flush sends any update
@@ -125,7 +140,7 @@ class IncidentDesk:
         failure was never told on its own)."""
         now = self.clock()
         inc = self.store.recover(incident_id, secret_id, now=now)
-        if inc is None:
+        if inc is None or inc.cause.kind is CauseKind.CONSENT:
             return False
         if inc.announced_at is not None and inc.recovered >= inc.affected:
             self._close(inc, now)
@@ -137,7 +152,10 @@ class IncidentDesk:
         now = self.clock()
         for inc in self.store.open_incidents():
             quiet = now - inc.last_failure_at >= self.policy.resolve_after
-            if inc.announced_at is not None:
+            if inc.cause.kind is CauseKind.CONSENT:
+                wait_over = now - inc.opened_at >= self.policy.group_wait
+                self.digests.flush(inc, now, wait_over=wait_over, quiet=quiet, store=self.store)
+            elif inc.announced_at is not None:
                 self._maybe_update(inc, now)
                 if quiet or inc.recovered >= inc.affected:
                     self._close(inc, now)

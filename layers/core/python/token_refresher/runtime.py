@@ -57,11 +57,18 @@ class LogOnlyNotifier:
 
     def publish(self, alert: Alert) -> None:
         fields = alert.to_dict()
-        if fields.get("reconnect_url"):  # a live, single-use link: never in a log
-            fields["reconnect_url"] = "<withheld: a live consent link>"
-            fields["remediation"] = str(fields.get("remediation") or "").replace(
-                str(alert.reconnect_url), "<link>"
+        urls = [u for u in (alert.reconnect_url, *(u for _s, u in alert.links)) if u]
+        if urls:  # live, single-use links (a digest lists many): never in a log
+            fields["reconnect_url"] = (
+                "<withheld: a live consent link>" if alert.reconnect_url else None
             )
+            fields["links"] = [
+                {"secret_id": s, "reconnect_url": "<withheld>"} for s, _u in alert.links
+            ]
+            text = str(fields.get("remediation") or "")
+            for url in urls:
+                text = text.replace(url, "<link>")
+            fields["remediation"] = text
         logger.error("alert (no topic configured)", extra={"alert": fields})
 
 

@@ -127,7 +127,7 @@ class IncidentDesk:
             inc = self.store.join(cause, secret_id, now=now, new_id=self.new_id(now), held={})
             if alert is not None and self.digests.failed(inc, alert):
                 held = alert_to_dict(alert)
-                self.store.join(cause, secret_id, now=now, new_id=inc.incident_id, held=held)
+                self.store.join(cause, secret_id, now=now, new_id=self.new_id(now), held=held)
             return inc.incident_id
         held = alert_to_dict(alert) if alert else {}
         inc = self.store.join(cause, secret_id, now=now, new_id=self.new_id(now), held=held)

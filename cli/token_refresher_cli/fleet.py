@@ -46,11 +46,10 @@ def fleet_summary(rows: Sequence[FleetRow], now: datetime) -> list[str]:
         ]
     else:
         lines.append("incidents open: none")
-    deadlines = sorted((r for r in rows if r.human_deadline), key=lambda r: r.human_deadline or now)
+    deadlines = sorted((r.human_deadline, r.connection) for r in rows if r.human_deadline)
     if deadlines:
         lines.append("nearest human deadlines:")
-        for row in deadlines[:NEAREST]:
-            assert row.human_deadline is not None  # noqa: S101 - filtered above
-            days = (row.human_deadline - now).total_seconds() / 86400
-            lines.append(f"  {format_iso(row.human_deadline)} ({days:.1f} d) {row.connection}")
+        for deadline, connection in deadlines[:NEAREST]:
+            days = (deadline - now).total_seconds() / 86400
+            lines.append(f"  {format_iso(deadline)} ({days:.1f} d) {connection}")
     return lines

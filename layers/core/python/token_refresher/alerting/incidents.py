@@ -180,8 +180,7 @@ class IncidentDesk:
                 self.publish(alert_from_dict(held))
 
     def _maybe_update(self, inc: Incident, now: datetime) -> None:
-        assert inc.announced_at is not None  # noqa: S101 - callers check
-        if inc.updated or inc.affected <= inc.announced_affected:
+        if inc.announced_at is None or inc.updated or inc.affected <= inc.announced_affected:
             return
         if now - inc.announced_at < self.policy.group_interval:
             return

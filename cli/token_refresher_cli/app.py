@@ -222,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable rows on stdout")
     p.add_argument("--provider", help="only this provider's connections")
+    p.add_argument(
+        "--incident",
+        metavar="ID",
+        help="only the connections of this incident (its alert names it)",
+    )
     add_instance_option(p, all_instances=True)
     _stack_option(p)
     p.set_defaults(run=status.run)

@@ -26,9 +26,11 @@ from token_refresher.instances import list_own
 from token_refresher.state import (
     BINDING_UNDECLARED,
     NEVER,
+    NO_INCIDENT,
     TAG_APP_BINDING,
     TAG_DEADLINE,
     TAG_EXPIRES_AT,
+    TAG_INCIDENT,
     TAG_INSTANCE,
     TAG_LAST_ERROR,
     TAG_LAST_ROTATED,
@@ -41,6 +43,7 @@ from token_refresher.state import (
 from token_refresher.timeutil import format_iso, from_epoch
 from token_refresher_cli.console import EXIT_ATTENTION, EXIT_OK
 from token_refresher_cli.context import Context
+from token_refresher_cli.fleet import fleet_summary
 from token_refresher_cli.instance import resolve_instance
 from token_refresher_cli.shared import fmt_delta, fmt_until, resolve_provider
 
@@ -70,6 +73,7 @@ class Row:
     last_error_class: str | None
     attention: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    incident: str | None = None  # the incident it is grouped in (docs/alerts.md#incidents)
 
     @classmethod
     def from_entry(cls, entry: SecretSummary, now: datetime) -> Row:
@@ -113,6 +117,9 @@ class Row:
             last_error_class=error,
             attention=tuple(reasons),
             warnings=tuple(warnings),
+            incident=None
+            if tags.get(TAG_INCIDENT, NO_INCIDENT) == NO_INCIDENT
+            else tags[TAG_INCIDENT],
         )
 
     def cells(self, now: datetime) -> tuple[str, ...]:
@@ -150,15 +157,21 @@ class Row:
             "needs_attention": bool(self.attention),
             "attention": list(self.attention),
             "warnings": list(self.warnings),
+            "incident": self.incident,
         }
 
 
 def collect(
-    entries: Iterable[SecretSummary], now: datetime, provider: str | None = None
+    entries: Iterable[SecretSummary],
+    now: datetime,
+    provider: str | None = None,
+    incident: str | None = None,
 ) -> list[Row]:
     rows = [Row.from_entry(e, now) for e in entries]
     if provider is not None:
         rows = [r for r in rows if r.provider == provider]
+    if incident is not None:
+        rows = [r for r in rows if r.incident == incident]
     # Attention first, then soonest expiry: what a human should look at comes on top.
     far = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(rows, key=lambda r: (not r.attention, r.expires_at or far, r.connection))
@@ -200,11 +213,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         entries.append(entry)
         progress.advance()
     progress.finish()
-    rows = collect(entries, now, args.provider)
+    rows = collect(entries, now, args.provider, getattr(args, "incident", None))
     if args.json:
         ctx.console.print(json.dumps([r.to_json() for r in rows], indent=2))
         ctx.console.note(summary(rows))
     else:
+        for line in fleet_summary(rows, now):
+            ctx.console.print(line)
         if rows:
             ctx.console.print(table(rows, now, instances=args.all_instances))
         ctx.console.print(summary(rows))

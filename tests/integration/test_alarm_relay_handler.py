@@ -57,3 +57,36 @@ def test_without_a_topic_the_relay_refuses_to_start(
     runtime.reset()
     with pytest.raises(ConfigError, match="ALERT_TOPIC_ARN"):
         load_handler("alarm_relay").lambda_handler(ALARM_EVENT, LambdaContext())
+
+
+def test_the_oncall_filter_passes_incidents_and_pages_but_not_info_alerts(
+    aws: Aws, alert_topic: str, oncall_queue: str
+) -> None:
+    # Given the on-call subscription of docs/alerts.md (an $or of severity and incident.*)
+    from datetime import UTC, datetime
+
+    from token_refresher.adapters.notifier import SnsNotifier
+    from token_refresher.alerts import Alert, AlertEvent, IncidentFacts
+
+    notifier = SnsNotifier(aws.sns, alert_topic)
+    now = datetime.now(UTC)
+    facts = IncidentFacts("inc-1", "google_ads app a: config invalid_client", 50, 50)
+    # When an incident's resolution (info), a connection's recovery (info) and a
+    # re-authorization (critical) are published
+    for event, incident in (
+        (AlertEvent.INCIDENT_RESOLVED, facts),
+        (AlertEvent.RECOVERED, None),
+        (AlertEvent.REAUTH_REQUIRED, None),
+    ):
+        notifier.publish(Alert(event, "conn/x", "google_ads", "m", now, incident=incident))
+    # Then on call receives the resolution and the re-authorization, not the recovery
+    got: list[dict[str, object]] = []
+
+    def two() -> bool:
+        got.extend(stack.receive_alerts(aws.sqs, oncall_queue))
+        return len(got) >= 2
+
+    stack.wait_for(two, timeout=30, what="two alerts through the on-call filter")
+    got.extend(stack.receive_alerts(aws.sqs, oncall_queue, wait_seconds=2))
+    events = sorted(str(m["alert"]["event"]) for m in got)  # type: ignore[index]
+    assert events == ["incident.resolved", "token.reauth_required"]

@@ -26,8 +26,13 @@ def documented_oncall_filter() -> dict[str, Any]:
 
 
 def matches(policy: Mapping[str, Any], attributes: Mapping[str, str]) -> bool:
-    """SNS attribute filtering for the rules the docs use: exact strings, prefix, exists."""
+    """SNS attribute filtering for the rules the docs use: exact strings, prefix, exists, and
+    ``$or`` (any one of its policies matches, besides the other keys)."""
     for key, rules in policy.items():
+        if key == "$or":
+            if not any(matches(branch, attributes) for branch in rules):
+                return False
+            continue
         value = attributes.get(key)
         if not any(_rule(rule, value) for rule in rules):
             return False

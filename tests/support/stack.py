@@ -98,6 +98,12 @@ def deploy(
         "TracingDisabled=true",
         f"SweepRateMinutes={sweep_rate_minutes}",
         "FailureAlertThreshold=3",
+        # This LocalStack serves no DynamoDB (it would install Java 21 and DynamoDB Local at the
+        # first call), so the incident table is off unless TR_INCIDENTS=true (AWS, or a
+        # LocalStack that has them); then a lone failure of a shared cause is held 20 s, and
+        # the minutely sweep sends it.
+        f"Incidents={os.environ.get('TR_INCIDENTS', 'false')}",
+        "IncidentGroupWaitSeconds=20",
         *extra,
     ]
     env = os.environ | aws_environment(endpoint) | {"SAM_CLI_TELEMETRY": "0"}

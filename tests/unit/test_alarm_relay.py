@@ -71,6 +71,10 @@ def test_the_sweep_not_running_alarm_becomes_a_critical_alert_the_oncall_filter_
         ("rotation-errors", "alarm.rotation_errors", "error"),
         ("sweep-dead-letters", "alarm.sweep_dead_letters", "error"),
         ("rotation-dead-letters", "alarm.rotation_dead_letters", "error"),
+        ("validation-overdue", "alarm.validation_overdue", "error"),
+        ("throttles", "alarm.throttles", "error"),
+        ("queue-age", "alarm.queue_age", "error"),
+        ("relay-failures", "alarm.relay_failures", "error"),
         ("something-else", "alarm.other", "error"),
     ],
 )
@@ -84,7 +88,7 @@ def test_back_to_ok_is_an_info_alarm_resolved_that_does_not_page():
     notice = relayed(with_state("OK", "tr-rotation-errors"))
     body = notice.to_dict()
     assert (body["event"], body["severity"]) == ("alarm.resolved", "info")
-    assert body["message"].startswith("resolved: rotation steps are failing")
+    assert body["message"].startswith("resolved: the rotation error ratio burns")
     assert body["remediation"] is None
     assert notice.subject() == "[token-refresher] alarm resolved: tr-rotation-errors"
     assert not matches(documented_oncall_filter(), notice.attributes())
@@ -131,7 +135,18 @@ def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
         "sweep-dead-letters",
         "rotation-dead-letters",
         "connect-traffic",
+        "validation-overdue",
+        "sweep-slow",
+        "throttles",
+        "queue-age",
+        "relay-failures",
     }
+
+
+def test_a_slow_sweep_is_a_warning_that_does_not_page():
+    notice = relayed(with_state("ALARM", "tr-sweep-slow"))
+    assert (notice.event, notice.severity) == ("alarm.sweep_slow", "warning")
+    assert not matches(documented_oncall_filter(), notice.attributes())
 
 
 @pytest.mark.parametrize(

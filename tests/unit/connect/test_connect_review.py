@@ -411,6 +411,30 @@ def test_the_log_only_notifier_does_not_log_the_live_link(
     assert "live-signed-link-0001" not in repr(logged[0].__dict__)
 
 
+def test_the_log_only_notifier_does_not_log_a_digests_links(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a re-authorization digest listing two live links, and no topic configured
+    from token_refresher.runtime import LogOnlyNotifier
+
+    urls = [f"https://abc.lambda-url.us-east-1.on.aws/?l=digest-link-{i}.sig" for i in (1, 2)]
+    alert = Alert(
+        AlertEvent.REAUTH_DIGEST,
+        secret_id="inc-1",
+        provider="google_ads",
+        message="2 more connections need their owner",
+        remediation="\n".join(f"- conn/{i}: {u}" for i, u in enumerate(urls)),
+        occurred_at=utcnow(),
+        links=tuple((f"conn/{i}", u) for i, u in enumerate(urls)),
+    )
+    # When it is published, then neither link is in the log line, the connections are
+    with caplog.at_level(logging.ERROR):
+        LogOnlyNotifier().publish(alert)
+    logged = repr([r.__dict__ for r in caplog.records])
+    assert "digest-link-" not in logged
+    assert "conn/1" in logged
+
+
 def test_error_pages_show_no_operator_commands() -> None:
     # Given every page a person following a link can meet
     from token_refresher.connect import problems

@@ -143,6 +143,9 @@ class Settings:
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
     app_secret_prefix: str = ""  # APP_SECRET_PREFIX: no connection is named under it
     alarm_name_prefix: str | None = None  # ALARM_NAME_PREFIX: the stack's alarms, <stack>-<kind>
+    incident_table: str | None = None  # INCIDENT_TABLE: the incident store (alerting/incidents.py)
+    incident_threshold: int = 3  # INCIDENT_THRESHOLD: connections of one cause that are an incident
+    incident_group_wait: timedelta = timedelta(minutes=5)  # INCIDENT_GROUP_WAIT_SECONDS
 
     def require_instance(self) -> str:
         if self.instance is None:
@@ -174,6 +177,11 @@ class Settings:
             app_instance_binding=binding == "required",
             app_secret_prefix=env.get("APP_SECRET_PREFIX", "").strip(),
             alarm_name_prefix=env.get("ALARM_NAME_PREFIX", "").strip() or None,
+            incident_table=env.get("INCIDENT_TABLE", "").strip() or None,
+            incident_threshold=_int(env, "INCIDENT_THRESHOLD", 3, 2, 1000),
+            incident_group_wait=timedelta(
+                seconds=_int(env, "INCIDENT_GROUP_WAIT_SECONDS", 300, 0, 3600)
+            ),
             adopt_untagged=adopt == "true",
             adopt_on_request=adopt in ("true", "on-request"),
             forced_rotation_floor=timedelta(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from token_refresher.adapters.queue import QueueDispatcher
     from token_refresher.adapters.rotation_function import LambdaRotationResumer
     from token_refresher.alerting.alarm_relay import AlarmRelay
+    from token_refresher.alerting.incidents import IncidentDesk
     from token_refresher.connect.minter import KeySource, LinkMinter
     from token_refresher.connect.service import ConnectService
     from token_refresher.providers.base import ProviderContext
@@ -56,11 +57,18 @@ class LogOnlyNotifier:
 
     def publish(self, alert: Alert) -> None:
         fields = alert.to_dict()
-        if fields.get("reconnect_url"):  # a live, single-use link: never in a log
-            fields["reconnect_url"] = "<withheld: a live consent link>"
-            fields["remediation"] = str(fields.get("remediation") or "").replace(
-                str(alert.reconnect_url), "<link>"
+        urls = [u for u in (alert.reconnect_url, *(u for _s, u in alert.links)) if u]
+        if urls:  # live, single-use links (a digest lists many): never in a log
+            fields["reconnect_url"] = (
+                "<withheld: a live consent link>" if alert.reconnect_url else None
             )
+            fields["links"] = [
+                {"secret_id": s, "reconnect_url": "<withheld>"} for s, _u in alert.links
+            ]
+            text = str(fields.get("remediation") or "")
+            for url in urls:
+                text = text.replace(url, "<link>")
+            fields["remediation"] = text
         logger.error("alert (no topic configured)", extra={"alert": fields})
 
 
@@ -96,6 +104,19 @@ def notifier(cfg: Settings) -> Notifier:
     from token_refresher.connect.reconnect import LinkingNotifier  # noqa: PLC0415 - connect stacks
 
     return LinkingNotifier(base, minter)
+
+
+def incident_desk(cfg: Settings, sink: Notifier) -> IncidentDesk | None:
+    """Failures that share a cause become one incident alert (None: no table, one alert each)."""
+    if cfg.incident_table is None:
+        return None
+    from token_refresher.adapters.incidents import DynamoIncidentStore  # noqa: PLC0415
+    from token_refresher.alerting.incidents import IncidentDesk, IncidentPolicy  # noqa: PLC0415
+
+    store = DynamoIncidentStore(client("dynamodb"), cfg.incident_table)
+    policy = IncidentPolicy(threshold=cfg.incident_threshold, group_wait=cfg.incident_group_wait)
+    link = getattr(sink, "with_link", None)  # digests list each connection's consent link
+    return IncidentDesk(store, sink.publish, clock=now, policy=policy, link=link)
 
 
 def link_minter(cfg: Settings) -> LinkMinter | None:
@@ -138,15 +159,17 @@ def rotation_engine() -> RotationEngine:
     from token_refresher.rotation.engine import RotationEngine  # noqa: PLC0415
 
     cfg = settings()
+    sink = notifier(cfg)
     return RotationEngine(
         _store(),
-        notifier(cfg),
+        sink,
         provider_context(cfg),
         instance=cfg.require_instance(),
         policy=cfg.policy,
         metrics=EmfMetrics(),
         apps_bound=cfg.app_instance_binding,
         app_prefix=cfg.app_secret_prefix,
+        incidents=incident_desk(cfg, sink),
     )
 
 
@@ -155,10 +178,12 @@ def sweep_engine() -> SweepEngine:
     from token_refresher.sweep.engine import SweepEngine  # noqa: PLC0415
 
     cfg = settings()
+    sink = notifier(cfg)
     return SweepEngine(
         _store(),
-        notifier(cfg),
+        sink,
         _starter(),
+        incidents=incident_desk(cfg, sink),
         policies=cfg.refresh_ahead,
         concurrency=cfg.sweep_concurrency,
         metrics=EmfMetrics(),

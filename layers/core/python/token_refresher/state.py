@@ -39,6 +39,8 @@ TAG_CHECKED_AT = TAG_PREFIX + "checked-at"  # the last daily liveness check that
 # The last daily liveness check that could not check (the platform offers no way, e.g. an oauth2
 # connection without introspection_url): it paces the sweep's requests, never counts as assurance.
 TAG_UNCHECKED_AT = TAG_PREFIX + "unchecked-at"
+TAG_INCIDENT = TAG_PREFIX + "incident"  # the incident a failing connection is grouped in, or none
+NO_INCIDENT = "none"
 # "undeclared": the connection's app credentials declare no provider (credentials/binding.py; a
 # legacy app secret, allowed for platform providers with a warning `status` shows). Set back to
 # "declared" once they do; a connection that never used undeclared credentials carries no such tag.

@@ -46,14 +46,49 @@ ALARM_KINDS = {
     "sweep-errors": AlarmKind(
         "alarm.sweep_errors",
         "error",
-        "the sweep failed: nothing was checked on that run",
+        "half or more of the sweeps failed in the last hour: nothing was checked on those runs",
         "Read the SweepFunction's log (/aws/lambda/<SweepFunctionName>) for the error.",
     ),
     "rotation-errors": AlarmKind(
         "alarm.rotation_errors",
         "error",
-        "rotation steps are failing",
-        "Read the RotationFunction's log; classified failures also sent their own token alerts.",
+        "the rotation error ratio burns the error budget too fast (over 1.44 % for an hour)",
+        "Read the RotationFunction's log; classified failures also sent their own or their "
+        "incident's alert (`token-refresher status` lists the incidents open).",
+    ),
+    "validation-overdue": AlarmKind(
+        "alarm.validation_overdue",
+        "error",
+        "a live connection was not validated by its platform for over 24 hours",
+        "Check that the sweep's liveness requests run (sweep log `checks_requested`, the "
+        "rotation function's throttles); `token-refresher status` shows the oldest.",
+    ),
+    "sweep-slow": AlarmKind(
+        "alarm.sweep_slow",
+        "warning",
+        "a sweep ran for over 80 % of its timeout",
+        "See docs/alerts.md, 'sweeps are slow': raise SweepConcurrency, or switch to "
+        "DispatchMode=queue.",
+    ),
+    "throttles": AlarmKind(
+        "alarm.throttles",
+        "error",
+        "the rotation or sweep function was throttled, or Lambda dropped asynchronous events",
+        "Check the account's concurrency limit and RotationReservedConcurrency; dropped "
+        "liveness requests are asked again by the next sweep.",
+    ),
+    "queue-age": AlarmKind(
+        "alarm.queue_age",
+        "error",
+        "rotation jobs wait over 30 minutes in the queue: the workers are not keeping up",
+        "Check the WorkerFunction (errors, throttles, reserved concurrency) and the queue.",
+    ),
+    "relay-failures": AlarmKind(
+        "alarm.relay_failures",
+        "error",
+        "alarm notifications could not be published and wait in the relay's dead-letter queue",
+        "Read the relay's log (SNS or KMS refusals), fix it, then read the dead-letter queue: "
+        "each message is an alarm change that never reached anyone.",
     ),
     "sweep-dead-letters": AlarmKind(
         "alarm.sweep_dead_letters",

@@ -12,6 +12,7 @@ from datetime import datetime
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretDescription, SecretStore
+from token_refresher.alerting.incidents import IncidentDesk, cause_of, grouped, recovered
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import ErrorClass, TokenRefresherError, VersionNotPending
 from token_refresher.events import RotationRequest, StepOutcome
@@ -20,6 +21,8 @@ from token_refresher.model import TokenDocument
 from token_refresher.observability import MetricSink, logger
 from token_refresher.redact import Redactor
 from token_refresher.state import (
+    NO_INCIDENT,
+    TAG_INCIDENT,
     TAG_INSTANCE,
     TAG_MANAGED,
     TAG_PROVIDER,
@@ -60,7 +63,7 @@ def save_tags(
 
 
 class FailureReporter:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the store and notifier; the rest keyword-only
         self,
         store: SecretStore,
         notifier: Notifier,
@@ -68,7 +71,9 @@ class FailureReporter:
         metrics: MetricSink,
         clock: Callable[[], datetime],
         policy: AlertPolicy | None = None,
+        incidents: IncidentDesk | None = None,
     ) -> None:
+        self.incidents = incidents  # None: every alert goes out on its own (no grouping)
         self.store = store
         self.notifier = notifier
         self.policy = policy or AlertPolicy()
@@ -146,24 +151,39 @@ class FailureReporter:
             expires_at=expires_at,
             policy=self.policy,
         )
-        save_tags(self.store, secret_id, decision.state.to_tags())
-        if decision.event is None:
-            return
-        alert = Alert(
-            decision.event,
-            secret_id=secret_id,
-            provider=provider,
-            message=err.message,
-            occurred_at=now,
-            error_class=err.error_class.value,
-            provider_code=err.provider_code,
-            provider_subcode=err.provider_subcode,
-            remediation=err.remediation,
-            expires_at=expires_at,
-            consecutive_failures=decision.state.consecutive_failures,
-            reminder=decision.reminder,
+        alert = None
+        if decision.event is not None:
+            alert = Alert(
+                decision.event,
+                secret_id=secret_id,
+                provider=provider,
+                message=err.message,
+                occurred_at=now,
+                error_class=err.error_class.value,
+                provider_code=err.provider_code,
+                provider_subcode=err.provider_subcode,
+                remediation=err.remediation,
+                expires_at=expires_at,
+                consecutive_failures=decision.state.consecutive_failures,
+                reminder=decision.reminder,
+            )
+        tags = decision.state.to_tags()
+        cause = cause_of(
+            err.error_class, provider, doc.app_secret_id if doc else None, err.provider_code
         )
-        publish_alert(self.notifier, alert)
+        incident = grouped(self.incidents, cause, secret_id, alert)
+        if incident is not None:  # grouped: the incident desk holds the alert, speaks for all
+            alert = None
+        if self.incidents is not None:
+            tags[TAG_INCIDENT] = incident or NO_INCIDENT
+        save_tags(self.store, secret_id, tags)
+        if alert is not None:
+            publish_alert(self.notifier, alert)
+
+    def recovered(self, secret_id: str, tags: Mapping[str, str]) -> tuple[bool, dict[str, str]]:
+        """A connection is fine again: is its own ``token.recovered`` held (an incident's
+        resolution speaks for it), and the tags to write (incidents.recovered)."""
+        return recovered(self.incidents, secret_id, tags)
 
     def _refused_rotation(
         self, secret_id: str, provider: str | None, err: TokenRefresherError

@@ -32,6 +32,7 @@ from token_refresher.adapters.secrets import (
     SecretStore,
 )
 from token_refresher.alerting.failures import FailureReporter, publish_alert, save_tags
+from token_refresher.alerting.incidents import IncidentDesk
 from token_refresher.alerting.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.credentials.lookup import AppCredentialsLookup
@@ -94,6 +95,7 @@ class RotationEngine:
         min_refresh_interval: timedelta = MIN_ROTATION_INTERVAL,
         apps_bound: bool = False,
         app_prefix: str = "",
+        incidents: IncidentDesk | None = None,
     ) -> None:
         self.app_prefix = app_prefix  # no connection is named under it (instances.name_refusal)
         self.min_refresh_interval = min_refresh_interval
@@ -112,6 +114,7 @@ class RotationEngine:
             policy=policy or AlertPolicy(),
             metrics=self._metrics,
             clock=provider_ctx.now,
+            incidents=incidents,
         )
 
     def run(self, request: RotationRequest) -> StepResult:
@@ -250,12 +253,12 @@ class RotationEngine:
         )
         now = self.ctx.now()
         decision = on_success(TokenState.from_tags(desc.tags), now=now)
-        tags = (
-            decision.state.to_tags() | token_tags(pending) | {TAG_LAST_ROTATED: str(to_epoch(now))}
-        )
+        held, tags = self.failures.recovered(request.secret_id, desc.tags)
+        tags |= decision.state.to_tags() | token_tags(pending)
+        tags[TAG_LAST_ROTATED] = str(to_epoch(now))
         save_tags(self.store, request.secret_id, tags)
         self._metrics.count("Rotations", provider=pending.provider, outcome="rotated")
-        if decision.event is AlertEvent.RECOVERED:
+        if decision.event is AlertEvent.RECOVERED and not held:
             publish_alert(
                 self.notifier,
                 Alert(

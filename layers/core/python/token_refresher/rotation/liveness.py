@@ -122,13 +122,16 @@ class LivenessCheck:
             tag = {TAG_UNCHECKED_AT: str(to_epoch(now))}
             save_tags(self.store, desc.arn, tag, what="the liveness attempt time")
             return
-        tags = {TAG_CHECKED_AT: str(to_epoch(now))}
+        held, incident_tags = self.failures.recovered(desc.arn, desc.tags)
+        tags = {TAG_CHECKED_AT: str(to_epoch(now))} | incident_tags
         state = TokenState.from_tags(desc.tags)
         if state.status is Status.OK:
             save_tags(self.store, desc.arn, tags, what="the liveness check time")
             return
         decision = on_success(state, now=now)
         save_tags(self.store, desc.arn, tags | decision.state.to_tags())
+        if held:  # recovered inside an incident: its resolution speaks for it
+            return
         publish_alert(
             self.failures.notifier,
             Alert(

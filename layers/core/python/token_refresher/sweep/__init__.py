@@ -8,7 +8,8 @@
 - ``adoption``: managed secrets of no instance (adopt or alert);
 - ``starter``: the one way a rotation is started (``RotationStarter``), by the sweep and the
   queue worker alike; ``dispatch``: the queue worker's loop;
-- ``report``: the sweep's report, log lines and metrics; ``engine``: the ``SweepEngine``.
+- ``report``: the sweep's report, log lines and metrics; ``slo``: the fleet's SLO gauges;
+  ``engine``: the ``SweepEngine``.
 """
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "report",
     "request",
     "selection",
+    "slo",
     "starter",
 ]

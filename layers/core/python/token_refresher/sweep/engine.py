@@ -24,6 +24,7 @@ from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.queue import Dispatcher, RotationJob
 from token_refresher.adapters.secrets import SecretStore
 from token_refresher.alerting.failures import FailureReporter, publish_alert
+from token_refresher.alerting.incidents import IncidentDesk, flush_incidents
 from token_refresher.alerts import Alert
 from token_refresher.errors import ConfigError, TokenRefresherError
 from token_refresher.observability import MetricSink, NullMetrics
@@ -78,8 +79,10 @@ class SweepEngine:
         adopt_on_request: bool = False,
         sweep_interval: timedelta = timedelta(minutes=15),
         liveness: LivenessSweep | None = None,
+        incidents: IncidentDesk | None = None,
     ) -> None:
         self.liveness = liveness
+        self.incidents = incidents
         self.store = store
         self.starter = starter
         self.instance = starter.instance  # one instance: the starter's
@@ -94,7 +97,9 @@ class SweepEngine:
         self.reserve_ms = reserve_ms
         self.dispatcher = dispatcher
         self.warner = DeadlineWarner(store, notifier)
-        self.failures = FailureReporter(store, notifier, metrics=self.metrics, clock=self.clock)
+        self.failures = FailureReporter(
+            store, notifier, metrics=self.metrics, clock=self.clock, incidents=incidents
+        )
         self.selector = Selector(store, self.instance, self.failures)
 
     def run(
@@ -145,6 +150,8 @@ class SweepEngine:
             self._start_rotations(due, report, force=request.force, budget=budget)
         if request.scheduled and not request.dry_run and self.liveness is not None:
             self.liveness.run(candidates, report, now, budget.exhausted, self.concurrency)
+        if request.scheduled and not request.dry_run:
+            flush_incidents(self.incidents)
         emit_metrics(self.metrics, candidates, report, now)
         if request.dry_run:
             log_dry_run(report)

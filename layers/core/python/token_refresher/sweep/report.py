@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +10,7 @@ from token_refresher.observability import MetricSink, logger
 from token_refresher.state import TAG_EXPIRES_AT, TAG_STATUS, Status, epoch_tag
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.request import SweepRequest
+from token_refresher.sweep.slo import emit_slo_metrics
 
 __all__ = ["SweepReport", "emit_metrics", "log_dry_run", "log_report"]
 
@@ -50,9 +50,10 @@ def log_dry_run(report: SweepReport) -> None:
 
 
 def emit_metrics(
-    metrics: MetricSink, candidates: Iterable[Candidate], report: SweepReport, now: datetime
+    metrics: MetricSink, candidates: list[Candidate], report: SweepReport, now: datetime
 ) -> None:
-    """Per provider: scanned, due, started, skipped, start failures, re-auth, closest expiry."""
+    """Per provider: scanned, due, started, skipped, start failures, re-auth, closest expiry (of
+    the live connections: a dead one's expiry says nothing), and the SLO gauges (sweep/slo.py)."""
     by_provider: dict[str, list[Candidate]] = {}
     for cand in candidates:
         by_provider.setdefault(cand.provider, []).append(cand)
@@ -72,10 +73,12 @@ def emit_metrics(
             provider=provider,
             value=sum(c.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED for c in cands),
         )
-        expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in cands) if e]
+        alive = (c for c in cands if c.tags.get(TAG_STATUS) != Status.REAUTH_REQUIRED)
+        expiries = [e for e in (epoch_tag(c.tags, TAG_EXPIRES_AT) for c in alive) if e]
         if expiries:
             hours = (min(expiries) - now).total_seconds() / 3600
             metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)
+    emit_slo_metrics(metrics, candidates, now)
 
 
 @dataclass

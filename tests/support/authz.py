@@ -42,6 +42,9 @@ COMMAND_ROLES = {
     "check": "operator",
     "adopt": "operator",
 }
+# Functions the LocalStack executor's own tests create (tests/tooling/test_localstack_lambda.py):
+# test tooling with no product role, so their calls are counted apart, never evaluated.
+TOOLING_FUNCTIONS = "tooling-"
 HUMAN_ROLES = ("connection-creator", "operator", "app-credential-owner")
 
 Policy = dict[str, Any]
@@ -142,7 +145,18 @@ def snapshot(endpoint: str, stack_name: str, outputs: Mapping[str, str]) -> Depl
         raw = template()["Resources"]["RequestBus"]["Properties"]["Policy"]
         bus_policy = Renderer(stack_name, params).resolve(raw)
         deployment.bus_policies[outputs["RequestBusArn"]] = dict(bus_policy)
-    DEPLOYMENTS[stack_name] = deployment
+    return register(deployment)
+
+
+def register(deployment: Deployment) -> Deployment:
+    """Remember a deployment for the evaluation. The same stack name deployed again this session
+    (the README demo, then the getting-started walk) keeps the earlier functions' roles too."""
+    earlier = DEPLOYMENTS.get(deployment.stack)
+    if earlier is not None:
+        deployment.functions = earlier.functions | deployment.functions
+        deployment.resource_policies = earlier.resource_policies | deployment.resource_policies
+        deployment.bus_policies = earlier.bus_policies | deployment.bus_policies
+    DEPLOYMENTS[deployment.stack] = deployment
     return deployment
 
 
@@ -296,6 +310,7 @@ class Report:
     pairs: set[tuple[str, str]] = field(default_factory=set)
     denied: list[str] = field(default_factory=list)
     unattributed: int = 0
+    tooling: int = 0  # calls of the test tooling's own functions (TOOLING_FUNCTIONS), not evaluated
     unattributed_by: set[str] = field(default_factory=set)  # who made them (function names...)
     from_functions: int = 0
     requests: int = 0  # distinct requests the simulator evaluated
@@ -338,6 +353,9 @@ def evaluate(records: Iterable[Mapping[str, Any]]) -> Report:
     unique: dict[str, tuple[str, dict[str, Any], Mapping[str, Any]]] = {}
     for record in records:
         identity = identity_of(record["principal"])
+        if str(record["principal"].get("function", "")).startswith(TOOLING_FUNCTIONS):
+            report.tooling += 1  # the executor's own tests (tests/tooling/): no product role
+            continue
         if identity is None:
             report.unattributed += 1
             who = record["principal"]

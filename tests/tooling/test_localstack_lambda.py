@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.support import authz
 
 pytestmark = pytest.mark.tooling
 
@@ -62,7 +63,7 @@ def lambda_client(localstack_endpoint: str) -> Any:
 
 @pytest.fixture(scope="module")
 def function_name(lambda_client: Any) -> Iterator[str]:
-    name = f"tooling-executor-{uuid.uuid4().hex[:8]}"
+    name = f"{authz.TOOLING_FUNCTIONS}executor-{uuid.uuid4().hex[:8]}"
     layer = lambda_client.publish_layer_version(
         LayerName=f"{name}-layer",
         Content={

@@ -96,3 +96,33 @@ def test_the_request_buss_policy_is_part_of_the_evaluation(fresh):
     # Then the bus's policy refuses it
     assert len(report.denied) == 1
     assert "OnlyTheNamedPrincipalsMayRequest" in report.denied[0]
+
+
+def test_the_test_toolings_own_functions_are_counted_apart_not_evaluated():
+    # Given a call by a function the executor's tooling tests created, and none by a product role
+    record = {
+        "principal": {"kind": "function", "function": authz.TOOLING_FUNCTIONS + "executor-1"},
+        "action": "secretsmanager:ListSecrets",
+        "resource": "*",
+    }
+    # When the calls are evaluated
+    report = authz.evaluate([record])
+    # Then it is neither evaluated nor unattributed
+    assert (report.tooling, report.unattributed, report.calls) == (1, 0, 0)
+
+
+def test_a_stack_deployed_twice_under_one_name_keeps_the_first_deployments_functions():
+    # Given two deployments of one stack name this session (the README demo, then the walk)
+    role = "arn:aws:iam::000000000000:role/r"
+    first, second = authz.Deployment("twice", "twice"), authz.Deployment("twice", "twice")
+    first.functions["twice-Sweep-1"] = ("SweepFunction", role, [])
+    second.functions["twice-Sweep-2"] = ("SweepFunction", role, [])
+    try:
+        # When both are registered, one after the other
+        authz.register(first)
+        authz.register(second)
+        # Then the calls of both deployments' functions are attributed
+        for name in ("twice-Sweep-1", "twice-Sweep-2"):
+            assert authz.identity_of({"kind": "function", "function": name}) is not None
+    finally:
+        authz.DEPLOYMENTS.pop("twice", None)

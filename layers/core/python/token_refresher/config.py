@@ -136,6 +136,7 @@ class Settings:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     rotation_function_arn: str | None = None
     sweep_concurrency: int = 8
+    rotation_start_rate: float = 20.0  # ROTATION_START_RATE: rotations started per second (pacing)
     rotation_after_days: int = 7
     refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
     rotation_queue_url: str | None = None
@@ -190,6 +191,7 @@ class Settings:
             rotation_queue_url=queue_url,
             dispatch_senders=_int(env, "DISPATCH_SENDERS", 8, 1, 64),
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
+            rotation_start_rate=_float(env, "ROTATION_START_RATE", 20.0, 0.1, 50),
             rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
             refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", ""), sweep_interval),
             alert_topic_arn=topic,

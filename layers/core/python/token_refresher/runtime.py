@@ -152,6 +152,7 @@ def rotation_engine() -> RotationEngine:
 @cache
 def sweep_engine() -> SweepEngine:
     from token_refresher.sweep.engine import SweepEngine  # noqa: PLC0415
+    from token_refresher.sweep.pacing import Pacer  # noqa: PLC0415
 
     cfg = settings()
     return SweepEngine(
@@ -166,6 +167,7 @@ def sweep_engine() -> SweepEngine:
         adopt_on_request=cfg.adopt_on_request,
         sweep_interval=cfg.policy.sweep_interval,
         liveness=_liveness(cfg),
+        pacer=Pacer(cfg.rotation_start_rate),
     )
 
 

@@ -263,7 +263,7 @@ class RotationEngine:
         tags = (
             decision.state.to_tags() | token_tags(pending) | {TAG_LAST_ROTATED: str(to_epoch(now))}
         )
-        save_tags(self.store, request.secret_id, tags)
+        save_tags(self.store, request.secret_id, tags, metrics=self._metrics)
         self._metrics.count("Rotations", provider=pending.provider, outcome="rotated")
         recovered = decision.event is AlertEvent.RECOVERED
         for alert in _finish_alerts(

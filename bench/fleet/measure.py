@@ -45,7 +45,8 @@ def _lost_refresh_tokens(fleet: Fleet) -> int:
 def _revocation_to_alert(fleet: Fleet) -> dict[str, float | int | None]:
     revoked = fleet.platforms["meta"].revoked_at
     first: dict[str, datetime] = {}
-    for secret, event, at in fleet.alerts.sent:
+    for secret_id, event, at in fleet.alerts.sent:
+        secret = fleet.store.name_of(secret_id)  # alerts name a secret by ARN or by name
         if secret in revoked and event == "token.reauth_required" and at >= revoked[secret]:
             first.setdefault(secret, at)
     delays = [(first[s] - revoked[s]).total_seconds() / 3600 for s in first]

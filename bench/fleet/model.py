@@ -166,6 +166,9 @@ class QuotaStore(InMemorySecretStore):
             else secret_id.rsplit(":secret:", maxsplit=1)[-1][:-7]
         )
 
+    def name_of(self, secret_id: str) -> str:
+        return self._name(secret_id)
+
     def current(self, name: str) -> TokenDocument:
         secret = self._secrets[name]
         version = next(v for v, s in secret.stages.items() if AWSCURRENT in s)

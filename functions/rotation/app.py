@@ -16,4 +16,4 @@ logger = handler_logger()
 
 @logger.inject_lambda_context(log_event=False)  # no token in it, but keep logs lean
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return rotate(event)
+    return rotate(event, context.get_remaining_time_in_millis)

@@ -23,10 +23,11 @@ from tests.support import reliability, stack
 from tests.support.fake_providers import FakeProviders, Response
 from tests.support.handlers import LambdaContext, load_handler
 from token_refresher import runtime
-from token_refresher.adapters.errors import StoreThrottled, translate
+from token_refresher.adapters.errors import translate
 from token_refresher.adapters.secrets import RotationInProgress, SecretsManagerStore
 from token_refresher.errors import ErrorClass, TokenRefresherError
 from token_refresher.events import RotationRequest
+from token_refresher.rotation.pending_write import PendingWriteLost
 from token_refresher.sweep.request import SweepRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("handler_env")]
@@ -429,29 +430,79 @@ def test_one_throttle_on_every_secrets_manager_call_is_absorbed(
     )
 
 
-def test_persistent_put_throttling_fails_cleanly_and_alerts_once(
-    aws, fake_providers, google_secret, alert_inbox, noop_rotation_function
+class Deadline(LambdaContext):
+    """A Lambda context whose remaining time runs down in real time from ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.end - time.monotonic()) * 1000))
+
+
+def create_step(arn: str, version_id: str, context: LambdaContext) -> None:
+    handler = load_handler("rotation").lambda_handler
+    handler(rotation_event("createSecret", arn, version_id), context)
+
+
+def test_put_throttled_past_the_client_retries_loses_no_rotated_refresh_token(
+    aws, fake_providers, microsoft_secret, alert_inbox, noop_rotation_function
 ):
-    # Given PutSecretValue throttled on every attempt, and SNS Publish throttled once
-    arn, document = google_secret()
+    # Given Microsoft (every refresh rotates the refresh token and revokes the old one), and
+    # PutSecretValue throttled 12 times: more than two calls' worth of the client's 5 attempts
+    arn, old_refresh = microsoft_secret()
     version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
-    put = throttle(engine.store._client, "secrets-manager", {"PutSecretValue": 100})
-    publish = throttle(engine.notifier._client, "sns", {"Publish": 1})
-    # When createSecret runs, then the AWS error reaches Secrets Manager
-    with pytest.raises(StoreThrottled, match="ThrottlingException"):
-        run_steps(arn, version_id, ("createSecret",))
-    # And AWSCURRENT is unchanged, and the alert still arrives once (SNS retried)
-    assert stack.current_document(aws.sm, arn) == document
-    alerts = arrived(alert_inbox, "the alert")
-    assert [a["event"] for a in alerts] == ["token.refresh_failed"]
-    assert "ThrottlingException" in alerts[0]["message"]
+    put = throttle(engine.store._client, "secrets-manager", {"PutSecretValue": 12})
+    # When createSecret runs with a minute left, then the rest of the rotation
+    create_step(arn, version_id, Deadline(60))
+    run_steps(arn, version_id, STEPS[1:])
+    # Then the engine's own retries stored the rotated refresh token: the rotation completed with
+    # one refresh, the old refresh token is revoked and the stored one is the live one
+    assert put == {"PutSecretValue": 12}
+    assert "AWSCURRENT" in versions(aws, arn)[version_id]
+    stored = stack.current_document(aws.sm, arn)["refresh_token"]
+    refreshes = [r for r in fake_providers.requests("microsoft") if r.route == "token"]
+    assert len(refreshes) == 1
+    assert stored != old_refresh
+    assert not fake_providers.is_valid(old_refresh, "refresh")  # revoked by the rotation
+    assert fake_providers.is_valid(stored, "refresh")
+    assert settled(alert_inbox) == []
     reliability.record(
         THROTTLE,
-        "PutSecretValue throttled on every attempt; SNS Publish throttled once",
-        "error re-raised; AWSCURRENT unchanged; one refresh_failed alert",
-        f"StoreThrottled after {put['PutSecretValue']} throttled attempts; AWSCURRENT unchanged; "
-        f"alerts {[a['event'] for a in alerts]} (Publish throttled {publish['Publish']}x, retried)",
+        "PutSecretValue throttled 12 times (Microsoft: refresh token rotated, old one revoked)",
+        "createSecret retries the write with backoff while time is left; nothing lost",
+        f"{put['PutSecretValue']} throttles absorbed; rotation completed; 1 refresh; "
+        "rotated refresh token stored; 0 alerts",
+    )
+
+
+def test_put_throttled_for_the_whole_invocation_is_loud_at_once(
+    aws, fake_providers, microsoft_secret, alert_inbox, noop_rotation_function
+):
+    # Given Microsoft, PutSecretValue throttled on every attempt, and SNS Publish throttled once
+    arn, _old_refresh = microsoft_secret()
+    document = stack.current_document(aws.sm, arn)
+    version_id = start_rotation(aws, arn, noop_rotation_function)
+    engine = runtime.rotation_engine()
+    put = throttle(engine.store._client, "secrets-manager", {"PutSecretValue": 10_000})
+    publish = throttle(engine.notifier._client, "sns", {"Publish": 1})
+    # When createSecret runs with 25 s left, then the refreshed value is reported lost
+    with pytest.raises(PendingWriteLost, match="ThrottlingException"):
+        create_step(arn, version_id, Deadline(25))
+    # And AWSCURRENT is unchanged, and an alert saying a reconnect may be needed arrives at once
+    # (the first failure of a token with 20 minutes left), SNS retried
+    assert stack.current_document(aws.sm, arn) == document
+    alerts = arrived(alert_inbox, "the alert")
+    assert {a["event"] for a in alerts} == {"token.refresh_failed"}
+    assert any("reconnect" in a["message"] for a in alerts)
+    assert len([r for r in fake_providers.requests("microsoft") if r.route == "token"]) == 1
+    reliability.record(
+        THROTTLE,
+        "PutSecretValue throttled for a whole invocation (Microsoft, refresh token rotated)",
+        "retried until the time ran out; PendingWriteLost; AWSCURRENT unchanged; alerted at once",
+        f"{put['PutSecretValue']} throttled attempts; alerts {[a['event'] for a in alerts]} "
+        f"(Publish throttled {publish['Publish']}x, retried)",
     )
 
 

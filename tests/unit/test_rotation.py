@@ -18,6 +18,7 @@ from token_refresher.errors import (
 )
 from token_refresher.events import RotationRequest, Step
 from token_refresher.providers.base import Notice, NoticeKind, RefreshResult, ValidationResult
+from token_refresher.rotation.pending_write import PendingWriteLost
 from token_refresher.state import AlertPolicy
 
 pytestmark = pytest.mark.unit
@@ -344,16 +345,20 @@ class TestFailures:
         assert harness.notifier.events() == ["token.reauth_required"]
 
     def test_secrets_manager_error_is_reraised_and_classified_transient(self, harness: Harness):
-        # Given PutSecretValue is throttled
+        # Given PutSecretValue is throttled, a platform that keeps its refresh token, and an
+        # invocation whose remaining time is unknown (so no retry beyond the client's own)
+        harness.provider.rotate_refresh_token = False
         name = harness.add_secret(expires_at="2026-11-29T12:10:00Z")
         harness.store.fail_on["put_pending"] = [
             client_error("ThrottlingException", "PutSecretValue")
         ]
         harness.store.start_rotation(name, "t")
-        # When createSecret runs, then the AWS error propagates as the store's own throttling error
-        with pytest.raises(StoreThrottled, match="ThrottlingException") as raised:
+        # When createSecret runs, then the refreshed value is reported lost, caused by the store's
+        # own throttling error
+        with pytest.raises(PendingWriteLost, match="ThrottlingException") as raised:
             harness.step(Step.CREATE, name, "t")
-        assert raised.value.code == "ThrottlingException"
+        assert isinstance(raised.value.__cause__, StoreThrottled)
+        assert raised.value.__cause__.code == "ThrottlingException"
         # And the alert (token close to expiry) says which AWS call failed
         [alert] = harness.notifier.alerts
         assert alert.error_class == "transient"

@@ -52,10 +52,10 @@ class TestDecide:
     @pytest.mark.parametrize(
         ("lifetime", "remaining", "due"),
         [
-            (timedelta(hours=1), timedelta(minutes=16), False),
-            (timedelta(hours=1), timedelta(minutes=15), True),  # 25 % of an hour
-            (timedelta(minutes=20), timedelta(minutes=10), True),  # floor of 10 minutes
-            (timedelta(minutes=20), timedelta(minutes=11), False),
+            (timedelta(hours=1), timedelta(minutes=41), False),
+            (timedelta(hours=1), timedelta(minutes=40), True),  # two 15-min sweeps + a rotation
+            (timedelta(days=1), timedelta(hours=6), True),  # 25 % of a day
+            (timedelta(days=1), timedelta(hours=6, minutes=1), False),
             (timedelta(days=60), timedelta(days=8), False),
             (timedelta(days=60), timedelta(days=7), True),
             (timedelta(days=60), timedelta(seconds=-5), True),  # already expired

@@ -11,7 +11,7 @@ from token_refresher.errors import ConfigError
 from token_refresher.http import check_url
 from token_refresher.instances import instance_name
 from token_refresher.model import PROVIDER_NAMES
-from token_refresher.state import AlertPolicy, RefreshAhead
+from token_refresher.state import MAX_SWEEP_INTERVAL, AlertPolicy, RefreshAhead
 
 # The SweepFunction's Timeout in template.yaml (Lambda's maximum; a unit test keeps the two
 # equal). The CLI waits this long, and more, for a synchronous sweep (`rotate --dry-run`).
@@ -88,9 +88,10 @@ _AHEAD_KEYS: dict[str, tuple[str, Callable[[float], object]]] = {
 }
 
 
-def _refresh_ahead(raw: str) -> dict[str, RefreshAhead]:
+def _refresh_ahead(raw: str, sweep_interval: timedelta) -> dict[str, RefreshAhead]:
     """REFRESH_AHEAD: ``provider.key=value;...`` (``*`` for every provider), e.g.
-    ``meta.long_lived_ahead_days=10;*.fraction=0.3``. Keys: see ``_AHEAD_KEYS``."""
+    ``meta.long_lived_ahead_days=10;*.fraction=0.3``. Keys: see ``_AHEAD_KEYS``. Every window
+    covers two sweeps of ``sweep_interval`` (``RefreshAhead.cover``)."""
     field_name = "REFRESH_AHEAD"
     changes: dict[str, dict[str, object]] = {}
     for item in filter(None, (p.strip() for p in raw.split(";"))):
@@ -111,11 +112,18 @@ def _refresh_ahead(raw: str) -> dict[str, RefreshAhead]:
             raise ConfigError(f"{item!r}: value out of range", field=field_name)
         attr, convert = _AHEAD_KEYS[key]
         changes.setdefault(provider, {})[attr] = convert(number)
-    base = replace(RefreshAhead(), **changes.pop("*", {}))  # type: ignore[arg-type]
+    base = replace(RefreshAhead(sweep_interval=sweep_interval), **changes.pop("*", {}))  # type: ignore[arg-type]
     out = {"*": base}
     for provider, fields in changes.items():
         out[provider] = replace(base, **fields)  # type: ignore[arg-type]
     return out
+
+
+def _sweep_interval(env: Mapping[str, str]) -> timedelta:
+    """SWEEP_INTERVAL_MINUTES, refused above ``state.MAX_SWEEP_INTERVAL``: a longer interval cannot
+    refresh a one-hour token two sweeps before it expires."""
+    top = int(MAX_SWEEP_INTERVAL.total_seconds() // 60)
+    return timedelta(minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 15, 1, top))
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,7 @@ class Settings:
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     rotation_function_arn: str | None = None
     sweep_concurrency: int = 8
+    rotation_start_rate: float = 20.0  # ROTATION_START_RATE: rotations started per second (pacing)
     rotation_after_days: int = 7
     refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
     rotation_queue_url: str | None = None
@@ -170,6 +179,7 @@ class Settings:
         if adopt not in ("true", "false", "on-request"):
             raise ConfigError("must be true, false or on-request", field="ADOPT_UNTAGGED")
         binding = env.get("APP_SECRET_INSTANCE_BINDING", "").strip().lower() or "required"
+        sweep_interval = _sweep_interval(env)
         if binding not in ("required", "off"):
             raise ConfigError("must be required or off", field="APP_SECRET_INSTANCE_BINDING")
         return cls(
@@ -193,8 +203,9 @@ class Settings:
             rotation_queue_url=queue_url,
             dispatch_senders=_int(env, "DISPATCH_SENDERS", 8, 1, 64),
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
+            rotation_start_rate=_float(env, "ROTATION_START_RATE", 20.0, 0.1, 50),
             rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
-            refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", "")),
+            refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", ""), sweep_interval),
             alert_topic_arn=topic,
             provider_endpoints=_endpoints(env.get("PROVIDER_ENDPOINTS", "")),
             http_connect_timeout=_float(env, "HTTP_CONNECT_TIMEOUT", 3.05, 0.1, 30),
@@ -202,7 +213,7 @@ class Settings:
             http_max_attempts=_int(env, "HTTP_MAX_ATTEMPTS", 3, 1, 10),
             policy=AlertPolicy(
                 failure_threshold=_int(env, "FAILURE_ALERT_THRESHOLD", 3, 1, 100),
-                sweep_interval=timedelta(minutes=_int(env, "SWEEP_INTERVAL_MINUTES", 15, 1, 1440)),
+                sweep_interval=sweep_interval,
                 reminder_interval=timedelta(hours=_int(env, "REMINDER_INTERVAL_HOURS", 24, 1, 720)),
             ),
         )

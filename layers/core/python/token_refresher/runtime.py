@@ -176,6 +176,7 @@ def rotation_engine() -> RotationEngine:
 @cache
 def sweep_engine() -> SweepEngine:
     from token_refresher.sweep.engine import SweepEngine  # noqa: PLC0415
+    from token_refresher.sweep.pacing import Pacer  # noqa: PLC0415
 
     cfg = settings()
     sink = notifier(cfg)
@@ -192,6 +193,7 @@ def sweep_engine() -> SweepEngine:
         adopt_on_request=cfg.adopt_on_request,
         sweep_interval=cfg.policy.sweep_interval,
         liveness=_liveness(cfg),
+        pacer=Pacer(cfg.rotation_start_rate),
     )
 
 
@@ -302,10 +304,13 @@ def reset() -> None:
 __all__ = ["handler_logger", "relay", "reset", "rotate", "serve", "sweep", "work"]
 
 
-def rotate(event: Mapping[str, Any]) -> dict[str, Any]:
+def rotate(
+    event: Mapping[str, Any], time_left_ms: Callable[[], int] | None = None
+) -> dict[str, Any]:
     """The rotation function: a Secrets Manager rotation step, or a check (``{"action":
     "check"}``) or the sweep's daily liveness check (``{"action": "liveness"}``), each loading its
-    module when asked (most invocations are rotation steps)."""
+    module when asked (most invocations are rotation steps). ``time_left_ms``: the Lambda
+    context's remaining time, which bounds createSecret's write retries."""
     if is_liveness_event(event):
         from token_refresher.rotation.liveness import LivenessRequest  # noqa: PLC0415
 
@@ -314,12 +319,9 @@ def rotate(event: Mapping[str, Any]) -> dict[str, Any]:
         from token_refresher.rotation.check import CheckRequest  # noqa: PLC0415
 
         return connection_checker().run(CheckRequest.from_event(event)).to_dict()
-    result = rotation_engine().run(RotationRequest.from_event(event))
-    body = {
-        "step": result.step.value,
-        "secret_id": result.secret_id,
-        "outcome": result.outcome.value,
-    }
+    result = rotation_engine().run(RotationRequest.from_event(event), time_left_ms)
+    body = {"step": result.step.value, "secret_id": result.secret_id}
+    body["outcome"] = result.outcome.value
     return body | ({"reason": result.reason} if result.reason else {})
 
 

@@ -161,6 +161,17 @@ def on_success(state: TokenState, *, now: datetime) -> Decision:
 
 # Nothing is rotated twice within this interval unless forced.
 MIN_ROTATION_INTERVAL = timedelta(minutes=10)
+# From a sweep's scheduled time until a due token's new value is stored, at most: the schedule's
+# delay (about a minute), the sweep reaching the candidate (its budget: half its 900 s Timeout), one
+# rotation (the rotation function's 60 s Timeout) -- rounded up.
+ROTATION_LEAD = timedelta(minutes=10)
+# The shortest token lifetime a provider issues (Google, Microsoft, Amazon Ads: one hour).
+SHORTEST_LIFETIME = timedelta(hours=1)
+# The longest sweep interval that still refreshes a one-hour token two sweeps plus a rotation
+# before it expires without rotating it twice within MIN_ROTATION_INTERVAL:
+# 2 x interval + ROTATION_LEAD <= SHORTEST_LIFETIME - MIN_ROTATION_INTERVAL. SweepRateMinutes'
+# MaxValue in template.yaml (a unit test keeps the two equal).
+MAX_SWEEP_INTERVAL = (SHORTEST_LIFETIME - MIN_ROTATION_INTERVAL - ROTATION_LEAD) / 2
 
 
 def last_rotation(tags: Mapping[str, str], listed: datetime | None) -> datetime | None:
@@ -173,7 +184,9 @@ class RefreshAhead:
     """When a token is due, from its tags.
 
     - short-lived tokens (lifetime <= ``short_lived_max``): remaining <= max(min_remaining,
-      fraction x lifetime);
+      fraction x lifetime, ``cover``), where ``cover`` = two sweep intervals plus ``rotation_lead``:
+      the first sweep that finds a token due still has a whole interval plus a rotation left, so
+      one missed or deferred sweep cannot leave it expired;
     - longer-lived tokens (about 60 days): remaining <= ``long_lived_ahead``;
     - tokens that never expire (validation only), or whose expiry could not be extended: checked at
       least every ``validate_every``;
@@ -185,3 +198,10 @@ class RefreshAhead:
     short_lived_max: timedelta = timedelta(days=1)
     long_lived_ahead: timedelta = timedelta(days=7)
     validate_every: timedelta = timedelta(hours=24)
+    sweep_interval: timedelta = timedelta(minutes=15)  # SWEEP_INTERVAL_MINUTES
+    rotation_lead: timedelta = ROTATION_LEAD
+
+    @property
+    def cover(self) -> timedelta:
+        """How long before expiry a short-lived token must enter its window (see the class)."""
+        return 2 * self.sweep_interval + self.rotation_lead

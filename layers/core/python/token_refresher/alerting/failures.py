@@ -6,10 +6,12 @@ error there is logged, and the original failure still reaches its caller.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from token_refresher.adapters.errors import AwsError
+from token_refresher.adapters.errors import AwsError, StoreThrottled
 from token_refresher.adapters.notifier import Notifier
 from token_refresher.adapters.secrets import SecretDescription, SecretStore
 from token_refresher.alerting.incidents import IncidentDesk, cause_of, grouped, recovered
@@ -51,15 +53,40 @@ def publish_alert(notifier: Notifier, alert: Alert) -> None:
     )
 
 
+# Beyond the client's own retries, a throttled tag write is tried again after these delays
+# (seconds, each drawn uniformly below its figure): a lost expires-at costs a second rotation, a
+# lost checked-at a second platform call. The fleet simulation swaps ``TAG_RETRY_SLEEP`` for its
+# clock.
+TAG_RETRY_DELAYS = (0.5, 1.0, 2.0)
+TAG_RETRY_SLEEP: Callable[[float], None] = time.sleep
+
+
 def save_tags(
-    store: SecretStore, secret_id: str, tags: Mapping[str, str], *, what: str = "state tags"
+    store: SecretStore,
+    secret_id: str,
+    tags: Mapping[str, str],
+    *,
+    what: str = "state tags",
+    metrics: MetricSink | None = None,
 ) -> None:
-    try:
-        store.tag(secret_id, tags)
-    except AwsError as exc:
-        logger.error(
-            f"could not update {what}", extra={"secret_id": secret_id, "aws_error": exc.code}
-        )
+    """TagResource, retried while throttled; a write that still fails is logged and counted
+    (EMF ``TagWriteFailed``), never raised."""
+    failure: AwsError | None = None
+    for delay in (*TAG_RETRY_DELAYS, None):
+        try:
+            store.tag(secret_id, tags)
+        except AwsError as exc:
+            failure = exc
+            if delay is None or not isinstance(exc, StoreThrottled):
+                break
+            jitter = random.uniform(0, delay)  # noqa: S311 # nosec B311 # backoff, not a secret
+            TAG_RETRY_SLEEP(jitter)
+        else:
+            return
+    code = failure.code if failure is not None else "unknown"
+    logger.error(f"could not update {what}", extra={"secret_id": secret_id, "aws_error": code})
+    if metrics is not None:
+        metrics.count("TagWriteFailed", provider=tags.get(TAG_PROVIDER, "unknown"), outcome=what)
 
 
 class FailureReporter:
@@ -176,7 +203,7 @@ class FailureReporter:
             alert = None
         if self.incidents is not None:
             tags[TAG_INCIDENT] = incident or NO_INCIDENT
-        save_tags(self.store, secret_id, tags)
+        save_tags(self.store, secret_id, tags, metrics=self.metrics)
         if alert is not None:
             publish_alert(self.notifier, alert)
 

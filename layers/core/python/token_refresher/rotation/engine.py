@@ -4,9 +4,11 @@ Shape of AWS's rotation template: preconditions first, one method per step, ever
 on ClientRequestToken (the version id). The store, notifier and provider context are passed in;
 the engine builds its two helpers from them (the app-credentials lookup and the failure reporter).
 
-- createSecret calls the provider at most once and writes AWSPENDING immediately after it answers.
-  If a pending value for this version already exists it is reused and the provider is not called:
-  a rotated refresh token is never thrown away.
+- createSecret calls the provider at most once and writes AWSPENDING immediately after it answers,
+  retrying that write with backoff while the invocation has time left (rotation/pending_write.py);
+  it does not call the provider when too little time is left to store the answer. If a pending
+  value for this version already exists it is reused and the provider is not called: a rotated
+  refresh token is never thrown away.
 - setSecret has nothing to do: the provider issues tokens itself.
 - testSecret validates the pending token with the provider's own check.
 - finishSecret promotes the pending version to AWSCURRENT, then updates the state tags.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.adapters.notifier import Notifier
@@ -49,6 +51,7 @@ from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import Provider, ProviderContext
 from token_refresher.redact import Redactor
+from token_refresher.rotation.pending_write import PendingWriter, WriteRetry
 from token_refresher.rotation.preconditions import (
     already_current,
     describe_for_rotation,
@@ -96,6 +99,7 @@ class RotationEngine:
         apps_bound: bool = False,
         app_prefix: str = "",
         incidents: IncidentDesk | None = None,
+        write_retry: WriteRetry | None = None,
     ) -> None:
         self.app_prefix = app_prefix  # no connection is named under it (instances.name_refusal)
         self.min_refresh_interval = min_refresh_interval
@@ -108,6 +112,8 @@ class RotationEngine:
         self.apps = AppCredentialsLookup(  # bound: app secrets must name this instance (tag)
             store, providers, monotonic=monotonic, bound_to=instance if apps_bound else None
         )
+        retry = write_retry or WriteRetry()
+        self.writer = PendingWriter(store, notifier, self._metrics, retry, provider_ctx.now)
         self.failures = FailureReporter(
             store,
             notifier,
@@ -117,10 +123,14 @@ class RotationEngine:
             incidents=incidents,
         )
 
-    def run(self, request: RotationRequest) -> StepResult:
+    def run(
+        self, request: RotationRequest, time_left_ms: Callable[[], int] | None = None
+    ) -> StepResult:
         """One step of one rotation (this instance's secret, its pending version, AWSCURRENT).
         Args:
             request: the rotation event (step, secret, ClientRequestToken).
+            time_left_ms: the invocation's remaining time (Lambda's context): it bounds
+                createSecret's write retries.
         Returns:
             SKIPPED (already current), REFUSED (not the pending version), else the step's outcome.
         Raises:
@@ -135,7 +145,7 @@ class RotationEngine:
             if already_current(desc, request):
                 return StepResult(request.step, request.secret_id, StepOutcome.SKIPPED)
             doc = parse_current(self.store.get_value(request.secret_id, stage=AWSCURRENT), redactor)
-            outcome = self._step(desc, doc, request, redactor)
+            outcome = self._step(desc, doc, request, redactor, time_left_ms)
         except VersionNotPending as refused:
             reason = self.failures.step_refused(request, refused, desc)
             return StepResult(request.step, request.secret_id, StepOutcome.REFUSED, reason)
@@ -158,10 +168,15 @@ class RotationEngine:
         return StepResult(request.step, request.secret_id, outcome)
 
     def _step(
-        self, desc: SecretDescription, doc: TokenDocument, request: RotationRequest, rd: Redactor
+        self,
+        desc: SecretDescription,
+        doc: TokenDocument,
+        request: RotationRequest,
+        rd: Redactor,
+        time_left_ms: Callable[[], int] | None,
     ) -> StepOutcome:
         if request.step is Step.CREATE:
-            return self.create_secret(desc, doc, request, rd)
+            return self.create_secret(desc, doc, request, rd, time_left_ms=time_left_ms)
         if request.step is Step.SET:
             return self.set_secret()
         if request.step is Step.TEST:
@@ -176,10 +191,12 @@ class RotationEngine:
         doc: TokenDocument,
         request: RotationRequest,
         redactor: Redactor,
+        *,
+        time_left_ms: Callable[[], int] | None = None,
     ) -> StepOutcome:
         """Write the refreshed token to AWSPENDING: reuse a value already pending for this version
         or left pending by a failed rotation, skip the provider when the token was refreshed within
-        the minimum interval, else refresh once and write before anything else can fail."""
+        the minimum interval, else refresh once (time allowing) and write at once (retried)."""
         existing = self.store.get_value(
             request.secret_id, version_id=request.version_id, stage=AWSPENDING
         )
@@ -204,12 +221,14 @@ class RotationEngine:
             return StepOutcome.NOT_REFRESHED_RECENT
         provider = self._providers(doc.provider)
         app = self.apps.for_step(desc, doc, redactor)
+        self.writer.before_refresh(time_left_ms, doc.provider)
         result = provider.refresh(doc, app, self.ctx)
         redactor.add(result.access_token, result.refresh_token)
         new_doc = merge_refresh(doc, result, self.ctx.now())
-        # Written before anything else can fail: the new (maybe rotated) refresh token is safe now.
-        self.store.put_pending(request.secret_id, request.version_id, new_doc.to_json())
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
+        # Written before anything else can fail: the new (maybe rotated) refresh token is safe now.
+        rotated = result.refresh_token not in (None, doc.refresh_token)
+        self.writer.store_refreshed(request, new_doc, rotated=rotated, time_left_ms=time_left_ms)
         return StepOutcome.DONE
 
     def set_secret(self) -> StepOutcome:
@@ -256,24 +275,38 @@ class RotationEngine:
         held, tags = self.failures.recovered(request.secret_id, desc.tags)
         tags |= decision.state.to_tags() | token_tags(pending)
         tags[TAG_LAST_ROTATED] = str(to_epoch(now))
-        save_tags(self.store, request.secret_id, tags)
+        save_tags(self.store, request.secret_id, tags, metrics=self._metrics)
         self._metrics.count("Rotations", provider=pending.provider, outcome="rotated")
-        if decision.event is AlertEvent.RECOVERED and not held:
-            publish_alert(
-                self.notifier,
-                Alert(
-                    AlertEvent.RECOVERED,
-                    secret_id=request.secret_id,
-                    provider=pending.provider,
-                    message="the token was refreshed successfully again",
-                    occurred_at=now,
-                    expires_at=pending.expires_at,
-                ),
-            )
-        # A notice is announced once, when it first appears; the sweep's 30/7/1-day warnings
-        # follow up on the deadline it carries.
-        for alert in new_notice_alerts(
-            doc, pending, secret_id=request.secret_id, now=now, redact=redactor
+        recovered = decision.event is AlertEvent.RECOVERED and not held  # else the incident's
+        for alert in _finish_alerts(
+            request.secret_id, doc, pending, recovered=recovered, now=now, redactor=redactor
         ):
             publish_alert(self.notifier, alert)
         return StepOutcome.DONE
+
+
+def _finish_alerts(  # noqa: PLR0913 - the rotation, then the alerts' terms
+    secret_id: str,
+    doc: TokenDocument,
+    pending: TokenDocument,
+    *,
+    recovered: bool,  # the rotation ended a failure
+    now: datetime,
+    redactor: Redactor,
+) -> list[Alert]:
+    """What finishSecret announces: a recovery, and any provider notice that first appeared (the
+    sweep's 30/7/1-day warnings follow up on the deadline it carries)."""
+    alerts = [
+        Alert(
+            AlertEvent.RECOVERED,
+            secret_id=secret_id,
+            provider=pending.provider,
+            message="the token was refreshed successfully again",
+            occurred_at=now,
+            expires_at=pending.expires_at,
+        )
+    ] * recovered
+    return [
+        *alerts,
+        *new_notice_alerts(doc, pending, secret_id=secret_id, now=now, redact=redactor),
+    ]

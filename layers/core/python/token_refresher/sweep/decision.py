@@ -106,7 +106,7 @@ def _expiry_verdict(
         return Verdict(True, f"expired at {format_iso(expires_at)}")
     lifetime = expires_at - last if last is not None and last < expires_at else None
     if lifetime is not None and lifetime <= policy.short_lived_max:
-        ahead = max(policy.min_remaining, lifetime * policy.fraction)
+        ahead = max(policy.min_remaining, lifetime * policy.fraction, policy.cover)
     elif lifetime is None and remaining <= policy.short_lived_max:
         ahead = policy.short_lived_max  # unknown lifetime, less than a day left: refresh now
     else:

@@ -34,6 +34,7 @@ from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.deadlines import DeadlineWarner
 from token_refresher.sweep.decision import Decider, decide
 from token_refresher.sweep.liveness import LivenessSweep
+from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.report import SweepReport, emit_metrics, log_dry_run, log_report
 from token_refresher.sweep.request import SweepRequest
 from token_refresher.sweep.selection import Selector
@@ -80,7 +81,9 @@ class SweepEngine:
         sweep_interval: timedelta = timedelta(minutes=15),
         liveness: LivenessSweep | None = None,
         incidents: IncidentDesk | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
+        self.pacer = pacer
         self.liveness = liveness
         self.incidents = incidents
         self.store = store
@@ -196,6 +199,8 @@ class SweepEngine:
         def start(cand: Candidate) -> tuple[Candidate, StartOutcome | None, str | None]:
             if budget.exhausted():
                 return cand, None, None
+            if self.pacer is not None:
+                self.pacer.wait()
             try:
                 return cand, self.starter.start(cand.secret_id, force=force), None
             except AwsError as exc:  # before the root it derives from: the report names the code

@@ -72,7 +72,7 @@ def test_the_start_rate_is_configured_and_bounded_by_the_rotate_quota() -> None:
     assert Settings.from_env({}).rotation_start_rate == DEFAULT_START_RATE
     assert Settings.from_env({"ROTATION_START_RATE": "12.5"}).rotation_start_rate == 12.5
     # Then a rate above RotateSecret's 50/s is refused
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="ROTATION_START_RATE"):
         Settings.from_env({"ROTATION_START_RATE": "51"})
     # And the default's two writes per rotation leave a fifth of the 50/s write quota
     assert DEFAULT_START_RATE * 2 <= 0.8 * 50

@@ -134,7 +134,7 @@ def test_a_lost_value_of_a_non_rotating_platform_is_counted_but_not_alerted_at_o
     name = harness.add_secret()
     harness.store.fail_on["put_pending"] = _throttled(1000)
     # When the write never succeeds in time
-    with pytest.raises(PendingWriteLost):
+    with pytest.raises(PendingWriteLost, match="could not be stored"):
         _create(harness, Invocation(left_ms=25_000), name)
     # Then it is counted, and only the ordinary failure policy alerts (the token expires soon)
     assert ("RefreshedValueLost", "fake", "refresh-token-kept", 1) in harness.metrics.points
@@ -177,7 +177,7 @@ def test_a_context_whose_clock_stands_still_cannot_keep_the_retries_going(
     harness.store.start_rotation(name, VERSION)
     event = {"Step": "createSecret", "SecretId": name, "ClientRequestToken": VERSION}
     # When createSecret runs
-    with pytest.raises(PendingWriteLost):
+    with pytest.raises(PendingWriteLost, match="could not be stored"):
         harness.engine.run(RotationRequest.from_event(event), lambda: 20_000)
     # Then its own sleeps used up the 20 s it was given, less the reserve, and it stopped
     assert 20 - 3 - 4 <= sum(inv.sleeps) <= 20 - 3

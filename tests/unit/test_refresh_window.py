@@ -101,7 +101,7 @@ def test_the_template_and_config_refuse_the_same_unsafe_rates() -> None:
     assert Settings.from_env({"SWEEP_INTERVAL_MINUTES": str(top)}).policy.sweep_interval == (
         MAX_SWEEP_INTERVAL
     )
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="SWEEP_INTERVAL_MINUTES"):
         Settings.from_env({"SWEEP_INTERVAL_MINUTES": str(top + 1)})
 
 

@@ -115,13 +115,9 @@ class RotationEngine:
         retry = write_retry or WriteRetry()
         self.writer = PendingWriter(store, notifier, self._metrics, retry, provider_ctx.now)
         self.failures = FailureReporter(
-            store,
-            notifier,
-            policy=policy or AlertPolicy(),
-            metrics=self._metrics,
-            clock=provider_ctx.now,
-            incidents=incidents,
-        )
+            store, notifier, policy=policy or AlertPolicy(), metrics=self._metrics,
+            clock=provider_ctx.now, incidents=incidents,
+        )  # fmt: skip
 
     def run(
         self, request: RotationRequest, time_left_ms: Callable[[], int] | None = None

@@ -7,6 +7,7 @@ Secrets Manager (docs/aws-parity.md)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -52,7 +53,11 @@ def test_localstacks_role_policies_are_the_templates_rendered_for_the_stack(depl
     # Given the template rendered for the deployed stack's parameters and resources
     rendered = Renderer(
         E2E_STACK,
-        {"SweepRateMinutes": str(SWEEP_RATE_MINUTES), "TracingDisabled": "true"},
+        {
+            "SweepRateMinutes": str(SWEEP_RATE_MINUTES),
+            "TracingDisabled": "true",
+            "Incidents": os.environ.get("TR_INCIDENTS", "false"),  # as tests/support/stack.py
+        },
         {
             "AlertTopic": deployed.outputs["AlertTopicArn"],
             "RotationFunction.Arn": deployed.outputs["RotationFunctionArn"],

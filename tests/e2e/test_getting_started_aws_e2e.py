@@ -2,7 +2,8 @@
 not mark "not run" is executed as written, one `bash` per block, from the repository root.
 
 What LocalStack needs is applied here, not written in the doc: `sam` is `samlocal` (and the
-deploy also gets ProviderEndpoints, pointing at the fake platforms, and TracingDisabled=true);
+deploy also gets ProviderEndpoints, pointing at the fake platforms, TracingDisabled=true and
+Incidents=false: no DynamoDB here);
 RequestPrincipals is left out of the deploy (LocalStack cannot update or delete a stack with that
 list parameter set: docs/aws-parity.md; the bus policy it makes is evaluated from the template in
 tests/unit/test_authorization_matrix.py); the AWS variables aim at this session's LocalStack;
@@ -63,7 +64,8 @@ sam() {
       case "$arg" in RequestPrincipals=*) continue ;; esac
       args+=("$arg")
       if [ "$arg" = --parameter-overrides ]; then
-        args+=("ProviderEndpoints=$TR_WALK_ENDPOINTS" TracingDisabled=true)
+        # no DynamoDB on this LocalStack for the incident store (docs/aws-parity.md)
+        args+=("ProviderEndpoints=$TR_WALK_ENDPOINTS" TracingDisabled=true Incidents=false)
       fi
     done
     "$TR_WALK_SAMLOCAL" deploy "${args[@]}"

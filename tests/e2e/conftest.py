@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import stack
+from tests.support.alarms import documented_oncall_filter
 from tests.support.fake_providers import FakeProviders
 
 E2E_STACK = "tr-e2e"
@@ -83,6 +84,18 @@ def alert_inbox(deployed: Deployed, alerts_queue: str) -> stack.AlertInbox:
     return stack.AlertInbox(
         deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], alerts_queue
     )
+
+
+@pytest.fixture
+def oncall(deployed: Deployed) -> Iterator[stack.AlertInbox]:
+    """What a queue subscribed with the documented on-call filter policy received."""
+    topic = deployed.outputs["AlertTopicArn"]
+    name = f"tr-oncall-{uuid.uuid4().hex[:10]}"
+    url = stack.subscribe_queue(
+        deployed.sns, deployed.sqs, topic, name, filter_policy=documented_oncall_filter()
+    )
+    yield stack.AlertInbox(deployed.sns, deployed.sqs, topic, url)
+    deployed.sqs.delete_queue(QueueUrl=url)
 
 
 @pytest.fixture

@@ -6,41 +6,15 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import E2E_STACK, Deployed
 from tests.support import stack
-from tests.support.alarms import ALARM_EVENT, documented_oncall_filter
+from tests.support.alarms import ALARM_EVENT
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def oncall_queue(deployed: Deployed) -> Iterator[str]:
-    """A queue subscribed to the alert topic with the documented on-call filter policy."""
-    url = deployed.sqs.create_queue(QueueName=f"tr-oncall-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = deployed.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    deployed.sns.subscribe(
-        TopicArn=deployed.outputs["AlertTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps(documented_oncall_filter())},
-    )
-    yield url
-    deployed.sqs.delete_queue(QueueUrl=url)
-
-
-@pytest.fixture
-def oncall(deployed: Deployed, oncall_queue: str) -> stack.AlertInbox:
-    return stack.AlertInbox(
-        deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], oncall_queue
-    )
 
 
 PAGES = {"severity": "critical"}  # a settle marker that passes the on-call filter

@@ -2,8 +2,7 @@
 not mark "not run" is executed as written, one `bash` per block, from the repository root.
 
 What LocalStack needs is applied here, not written in the doc: `sam` is `samlocal` (and the
-deploy also gets ProviderEndpoints, pointing at the fake platforms, TracingDisabled=true and
-Incidents=false: no DynamoDB here);
+deploy also gets ProviderEndpoints, pointing at the fake platforms, and TracingDisabled=true);
 RequestPrincipals is left out of the deploy (LocalStack cannot update or delete a stack with that
 list parameter set: docs/aws-parity.md; the bus policy it makes is evaluated from the template in
 tests/unit/test_authorization_matrix.py); the AWS variables aim at this session's LocalStack;
@@ -64,8 +63,7 @@ sam() {
       case "$arg" in RequestPrincipals=*) continue ;; esac
       args+=("$arg")
       if [ "$arg" = --parameter-overrides ]; then
-        # no DynamoDB on this LocalStack for the incident store (docs/aws-parity.md)
-        args+=("ProviderEndpoints=$TR_WALK_ENDPOINTS" TracingDisabled=true Incidents=false)
+        args+=("ProviderEndpoints=$TR_WALK_ENDPOINTS" TracingDisabled=true)
       fi
     done
     "$TR_WALK_SAMLOCAL" deploy "${args[@]}"
@@ -191,6 +189,8 @@ def test_the_getting_started_walk_runs_in_order(
     assert len(ran) == len([s for s in walk.steps() if s.run])
     assert ran[-1].startswith("aws secretsmanager delete-secret"), ran
     assert _stack_gone(localstack_endpoint)
+    # and so is the incident bucket the stack kept (the teardown's `aws s3 rb`)
+    assert not _bucket_exists(localstack_endpoint, outputs["IncidentBucketName"])
     print(f"getting-started walk: {len(ran)} blocks, seconds per block (doc line): {timings}")
 
 
@@ -236,6 +236,15 @@ def _line_of(text: str, name: str) -> str:
 
 def _no_secret_in(result: subprocess.CompletedProcess[str]) -> None:
     assert CLIENT_SECRET not in result.stdout + result.stderr
+
+
+def _bucket_exists(endpoint: str, name: str) -> bool:
+    s3 = stack.client("s3", endpoint)
+    try:
+        s3.head_bucket(Bucket=name)
+    except s3.exceptions.ClientError:
+        return False
+    return True
 
 
 def _stack_gone(endpoint: str) -> bool:

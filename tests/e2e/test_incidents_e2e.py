@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 
 from tests.e2e.conftest import Deployed, rotate
 from tests.support import stack
-from tests.support.alarms import documented_oncall_filter
 
 pytestmark = pytest.mark.e2e
 
@@ -24,22 +22,6 @@ RIGHT = "g-incident-client-secret"
 PAGES = {"severity": "critical"}  # a settle marker that passes the on-call filter
 
 
-@pytest.fixture
-def oncall(deployed: Deployed) -> Iterator[stack.AlertInbox]:
-    url = deployed.sqs.create_queue(QueueName=f"tr-incident-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    arn = deployed.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    deployed.sns.subscribe(
-        TopicArn=deployed.outputs["AlertTopicArn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps(documented_oncall_filter())},
-    )
-    yield stack.AlertInbox(deployed.sns, deployed.sqs, deployed.outputs["AlertTopicArn"], url)
-    deployed.sqs.delete_queue(QueueUrl=url)
-
-
 def is_incident(envelope: dict[str, Any]) -> bool:
     return str(envelope["alert"]["event"]).startswith("incident.")
 
@@ -47,8 +29,6 @@ def is_incident(envelope: dict[str, Any]) -> bool:
 def test_fifty_connections_of_one_app_failing_page_once_then_recover_once(
     deployed: Deployed, fake_providers: Any, make_secret: Any, make_app: Any, oncall: Any
 ) -> None:
-    if "IncidentTableName" not in deployed.outputs:
-        pytest.skip("the stack was deployed with Incidents=false (TR_INCIDENTS=true deploys it)")
     # Given 50 Google connections of one app whose client secret was rotated at Google
     fake_providers.register_app("google", CLIENT_ID, RIGHT)
     app = make_app("google-incident", CLIENT_ID, "the-old-client-secret", provider="google_ads")

@@ -36,6 +36,8 @@ _IAM_ACTION = {
     ("sqs", "SendMessageBatch"): "SendMessage",
     ("sqs", "DeleteMessageBatch"): "DeleteMessage",
     ("sns", "PublishBatch"): "Publish",
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "HeadObject"): "GetObject",
 }
 _NO_RESOURCE = {("secretsmanager", "ListSecrets"), ("secretsmanager", "GetRandomPassword")}
 
@@ -127,6 +129,10 @@ def describe(client: Any, operation: str, params: Mapping[str, Any]) -> list[Rec
     base: Record = {"operation": operation, "action": action, "region": region}
     if service == "secretsmanager":
         return _secretsmanager(client, operation, params, base)
+    if service == "s3":  # S3 ARNs name no region or account; ListObjectsV2 acts on the bucket
+        key = params.get("Key")
+        arn = f"arn:aws:s3:::{params.get('Bucket', '*')}" + (f"/{key}" if key else "")
+        return [{**base, "resource": arn}]
     if service == "events" and operation == "PutEvents":
         buses = {str(e.get("EventBusName") or "default") for e in params.get("Entries", [])}
         return [{**base, "resource": _bus_arn(b, region)} for b in sorted(buses) or ["default"]]

@@ -78,6 +78,8 @@ class Renderer:
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical}"
+        if kind == "AWS::S3::Bucket":  # named by CloudFormation, lower case; ARNs without region
+            return physical.lower() if attr == "Ref" else f"arn:aws:s3:::{physical.lower()}"
         if kind == "AWS::Serverless::Function":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{physical}"
         return f"{physical}.{attr}"

@@ -1,4 +1,4 @@
-"""An in-memory IncidentStore with the DynamoDB adapter's semantics (one lock = its conditions)."""
+"""An in-memory IncidentStore with the S3 adapter's semantics (one lock: its conditional writes)."""
 
 from __future__ import annotations
 

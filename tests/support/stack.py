@@ -98,11 +98,8 @@ def deploy(
         "TracingDisabled=true",
         f"SweepRateMinutes={sweep_rate_minutes}",
         "FailureAlertThreshold=3",
-        # This LocalStack serves no DynamoDB (it would install Java 21 and DynamoDB Local at the
-        # first call), so the incident table is off unless TR_INCIDENTS=true (AWS, or a
-        # LocalStack that has them); then a lone failure of a shared cause is held 20 s, and
-        # the minutely sweep sends it.
-        f"Incidents={os.environ.get('TR_INCIDENTS', 'false')}",
+        # Incidents on (the default), with a short group wait: a lone failure of a shared cause
+        # is held 20 s, and the minutely sweep sends it.
         "IncidentGroupWaitSeconds=20",
         *extra,
     ]
@@ -219,13 +216,17 @@ def tags_of(sm: Any, secret_id: str) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=secret_id).get("Tags", [])}
 
 
-def subscribe_queue(sns: Any, sqs: Any, topic_arn: str, name: str) -> str:
-    """An SQS queue subscribed to the alert topic (envelope kept: it carries the attributes)."""
+def subscribe_queue(
+    sns: Any, sqs: Any, topic_arn: str, name: str, *, filter_policy: Mapping[str, Any] | None = None
+) -> str:
+    """An SQS queue subscribed to the alert topic (envelope kept: it carries the attributes),
+    through ``filter_policy`` when given (e.g. the documented on-call filter)."""
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
     return str(url)
 
 

@@ -152,7 +152,9 @@ class Settings:
     app_instance_binding: bool = True  # APP_SECRET_INSTANCE_BINDING=required (default) or off
     app_secret_prefix: str = ""  # APP_SECRET_PREFIX: no connection is named under it
     alarm_name_prefix: str | None = None  # ALARM_NAME_PREFIX: the stack's alarms, <stack>-<kind>
-    incident_table: str | None = None  # INCIDENT_TABLE: the incident store (alerting/incidents.py)
+    incident_bucket: str | None = (
+        None  # INCIDENT_BUCKET: the incident store (alerting/incidents.py)
+    )
     incident_threshold: int = 3  # INCIDENT_THRESHOLD: connections of one cause that are an incident
     incident_group_wait: timedelta = timedelta(minutes=5)  # INCIDENT_GROUP_WAIT_SECONDS
 
@@ -187,7 +189,7 @@ class Settings:
             app_instance_binding=binding == "required",
             app_secret_prefix=env.get("APP_SECRET_PREFIX", "").strip(),
             alarm_name_prefix=env.get("ALARM_NAME_PREFIX", "").strip() or None,
-            incident_table=env.get("INCIDENT_TABLE", "").strip() or None,
+            incident_bucket=env.get("INCIDENT_BUCKET", "").strip() or None,
             incident_threshold=_int(env, "INCIDENT_THRESHOLD", 3, 2, 1000),
             incident_group_wait=timedelta(
                 seconds=_int(env, "INCIDENT_GROUP_WAIT_SECONDS", 300, 0, 3600)

@@ -107,13 +107,13 @@ def notifier(cfg: Settings) -> Notifier:
 
 
 def incident_desk(cfg: Settings, sink: Notifier) -> IncidentDesk | None:
-    """Failures that share a cause become one incident alert (None: no table, one alert each)."""
-    if cfg.incident_table is None:
+    """Failures that share a cause become one incident alert (None: no bucket, one alert each)."""
+    if cfg.incident_bucket is None:
         return None
-    from token_refresher.adapters.incidents import DynamoIncidentStore  # noqa: PLC0415
+    from token_refresher.adapters.incidents import S3IncidentStore  # noqa: PLC0415
     from token_refresher.alerting.incidents import IncidentDesk, IncidentPolicy  # noqa: PLC0415
 
-    store = DynamoIncidentStore(client("dynamodb"), cfg.incident_table)
+    store = S3IncidentStore(client("s3"), cfg.incident_bucket)
     policy = IncidentPolicy(threshold=cfg.incident_threshold, group_wait=cfg.incident_group_wait)
     link = getattr(sink, "with_link", None)  # digests list each connection's consent link
     return IncidentDesk(store, sink.publish, clock=now, policy=policy, link=link)

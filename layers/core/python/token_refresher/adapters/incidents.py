@@ -1,57 +1,51 @@
-"""The incident store (alerting/incidents.py's IncidentStore) in a DynamoDB table: conditional
-writes make each incident transition happen once, whichever concurrent rotation gets there first.
+"""The incident store (alerting/incidents.py's IncidentStore) in an S3 bucket of the stack:
+conditional writes (``If-None-Match: *`` creates an object only if it is absent, ``If-Match``
+replaces it only if unchanged) make each incident transition happen once, whichever concurrent
+rotation gets there first.
 
-One table (template.yaml ``IncidentTable``), key ``pk`` + ``sk`` (strings), four item kinds:
-- ``cause#<cause key>`` / ``current``: the id of the cause's latest incident;
-- ``incident#<id>`` / ``incident``: the incident (cause, times, counters, flags);
-- ``incident#<id>`` / ``member#<secret id>``: a member (``failing`` or ``recovered``) and the
-  alert held for it (JSON, the alert's own body: no token material);
-- ``open`` / ``<id>``: the index of open incidents the sweep's flush reads.
-Items carry ``expires_at`` (epoch; the table's TTL attribute): 30 days after their last write.
+The facts are objects, so that no two writers update one object's counter:
+- ``cause/<hash of the cause key>``: the id of the cause's latest incident (replaced with
+  ``If-Match`` when that one is closed);
+- ``incident/<id>/cause``: the cause and the opening time; ``incident/<id>/last-failure``;
+- ``incident/<id>/member/<hash of the secret id>``: a connection that failed for the cause;
+  ``recovered/<hash>`` once it recovered; ``held/<hash>``: the alert held for it (the alert's own
+  body: no token material);
+- ``incident/<id>/claim/announce|update|close``: each transition, created once;
+- ``open/<id>``: the index of open incidents the sweep's flush reads.
+Counts are the number of keys under a prefix. Once an incident is announced a new member does not
+count it again (nobody reads the count then); the flush and the claims count exactly. The
+bucket's lifecycle rule expires every object 30 days after its last write (template.yaml).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from token_refresher.adapters.errors import AwsError, aws_errors
 from token_refresher.alerts import Cause, CauseKind, Incident, Transition
 from token_refresher.timeutil import from_epoch, to_epoch
 
-KEEP = timedelta(days=30)
-_CONDITION_FAILED = "ConditionalCheckFailedException"
-_CLAIMS = {
-    Transition.ANNOUNCE: (
-        "SET announced_at = :now, announced_affected = affected",
-        "attribute_not_exists(announced_at) AND closed = :no",
-    ),
-    Transition.UPDATE: (
-        "SET updated = :yes",
-        "attribute_exists(announced_at) AND updated = :no AND closed = :no",
-    ),
-    Transition.CLOSE: ("SET closed = :yes", "closed = :no"),
-}
+__all__ = ["S3IncidentStore"]
+
+_LOST = frozenset({"PreconditionFailed", "412"})  # the condition did not hold: another writer won
+_CONFLICT = frozenset({"ConditionalRequestConflict", "409"})  # a concurrent conditional write
+_ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
+_CONFLICT_RETRIES = 3
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
-    return {"pk": _s(pk), "sk": _s(sk)}
-
-
-class DynamoIncidentStore:
-    def __init__(self, client: Any, table: str) -> None:
+class S3IncidentStore:
+    def __init__(self, client: Any, bucket: str) -> None:
         self._client = client
-        self._table = table
+        self._bucket = bucket
 
     # --- IncidentStore ---------------------------------------------------------------------------
 
@@ -59,224 +53,189 @@ class DynamoIncidentStore:
         self, cause: Cause, secret_id: str, *, now: datetime, new_id: str, held: Mapping[str, Any]
     ) -> Incident:
         incident_id = self._current(cause, now, new_id)
-        member = _key(f"incident#{incident_id}", f"member#{secret_id}")
-        values: dict[str, Any] = {":f": _s("failing"), ":exp": _n(self._expiry(now))}
-        update = "SET #st = :f, expires_at = :exp"
+        base, member = f"incident/{incident_id}/", _hash(secret_id)
+        self._put(f"{base}member/{member}", {"secret_id": secret_id})
+        self._delete(f"{base}recovered/{member}")  # failing again
         if held:
-            update += ", alert = :a"
-            values[":a"] = _s(json.dumps(dict(held), sort_keys=True))
-        with aws_errors():
-            old = self._client.update_item(
-                TableName=self._table,
-                Key=member,
-                UpdateExpression=update,
-                ExpressionAttributeNames={"#st": "state"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_OLD",
-            ).get("Attributes")
-        was_recovered = bool(old) and old["state"]["S"] == "recovered"
-        had_alert = bool(old) and "alert" in old
-        return self._update(
-            incident_id,
-            "SET last_failure_at = :now ADD affected :a, recovered :r, held :h",
-            {
-                ":now": _n(to_epoch(now)),
-                ":a": _n(0 if old else 1),
-                ":r": _n(-1 if was_recovered else 0),
-                ":h": _n(1 if held and not had_alert else 0),
-            },
-        )
-
-    def claim(self, incident_id: str, transition: Transition, *, now: datetime) -> Incident | None:
-        update, condition = _CLAIMS[transition]
-        try:
-            inc = self._update(
-                incident_id,
-                update,
-                {":now": _n(to_epoch(now)), ":no": {"BOOL": False}, ":yes": {"BOOL": True}},
-                condition=condition,
-            )
-        except AwsError as exc:
-            if exc.code == _CONDITION_FAILED:
-                return None
-            raise
-        if transition is Transition.CLOSE:
-            with aws_errors():
-                self._client.delete_item(TableName=self._table, Key=_key("open", incident_id))
+            self._put(f"{base}held/{member}", dict(held))
+        self._put(f"{base}last-failure", {"at": to_epoch(now)})
+        inc = self._load(incident_id, counted=False)
+        if inc is None:  # expired between the two reads (30 days): count it as a new one
+            raise AwsError(f"incident {incident_id} vanished", code="NoSuchKey")
         return inc
 
+    def claim(self, incident_id: str, transition: Transition, *, now: datetime) -> Incident | None:
+        inc = self._load(incident_id, counted=True)
+        if inc is None or inc.closed or not _allowed(inc, transition):
+            return None
+        body: dict[str, Any] = {"at": to_epoch(now)}
+        if transition is Transition.ANNOUNCE:
+            body["affected"] = inc.affected
+        if not self._put(f"incident/{incident_id}/claim/{transition.value}", body, create=True):
+            return None
+        if transition is Transition.CLOSE:
+            self._delete(f"open/{incident_id}")
+            return replace(inc, closed=True)
+        if transition is Transition.UPDATE:
+            return replace(inc, updated=True)
+        return replace(inc, announced_at=from_epoch(to_epoch(now)), announced_affected=inc.affected)
+
     def recover(self, incident_id: str, secret_id: str, *, now: datetime) -> Incident | None:
-        try:
-            with aws_errors():
-                old = self._client.update_item(
-                    TableName=self._table,
-                    Key=_key(f"incident#{incident_id}", f"member#{secret_id}"),
-                    UpdateExpression="SET #st = :r REMOVE alert",
-                    ConditionExpression="#st = :f",
-                    ExpressionAttributeNames={"#st": "state"},
-                    ExpressionAttributeValues={":r": _s("recovered"), ":f": _s("failing")},
-                    ReturnValues="ALL_OLD",
-                )["Attributes"]
-            return self._update(
-                incident_id,
-                "ADD recovered :one, held :h",
-                {":one": _n(1), ":h": _n(-1 if "alert" in old else 0), ":no": {"BOOL": False}},
-                condition="closed = :no",
-            )
-        except AwsError as exc:
-            if exc.code == _CONDITION_FAILED:
-                return None
-            raise
+        base, member = f"incident/{incident_id}/", _hash(secret_id)
+        inc = self._load(incident_id, counted=False)
+        if inc is None or inc.closed or self._get(f"{base}member/{member}") is None:
+            return None  # not (or no longer) an open incident's member
+        if not self._put(f"{base}recovered/{member}", {"at": to_epoch(now)}, create=True):
+            return None  # recovered already
+        self._delete(f"{base}held/{member}")
+        return self._load(incident_id, counted=True)
 
     def open_incidents(self) -> list[Incident]:
-        ids = [item["sk"]["S"] for item in self._query("open")]
-        found = (self._get(f"incident#{i}", "incident") for i in ids)
-        return [_incident(item) for item in found if item and not item["closed"]["BOOL"]]
+        found = (self._load(key.rsplit("/", 1)[-1], counted=True) for key in self._keys("open/"))
+        return [inc for inc in found if inc is not None and not inc.closed]
 
     def held_alerts(self, incident_id: str) -> list[Mapping[str, Any]]:
-        members = self._query(f"incident#{incident_id}", sk_prefix="member#")
-        return [
-            json.loads(m["alert"]["S"])
-            for m in members
-            if m.get("state", {}).get("S") == "failing" and "alert" in m
-        ]
+        bodies = (self._get(key) for key in self._keys(f"incident/{incident_id}/held/"))
+        return [body for body, _etag in filter(None, bodies)]
 
-    # --- items -----------------------------------------------------------------------------------
+    # --- incidents -------------------------------------------------------------------------------
 
     def _current(self, cause: Cause, now: datetime, new_id: str) -> str:
         """The cause's open incident, else a new one (``new_id``) made current: conditionally,
         so two rotations opening at once agree on one."""
-        pointer = self._get(f"cause#{cause.key}", "current")
-        old_id = str(pointer["incident_id"]["S"]) if pointer else None
-        if old_id:
-            item = self._get(f"incident#{old_id}", "incident")
-            if item is not None and not item["closed"]["BOOL"]:
-                return old_id
-        self._put(f"incident#{new_id}", "incident", _cause_item(cause, now, new_id))
-        try:
-            with aws_errors():
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=_key(f"cause#{cause.key}", "current"),
-                    UpdateExpression="SET incident_id = :new, expires_at = :exp",
-                    ConditionExpression="attribute_not_exists(incident_id) OR incident_id = :old",
-                    ExpressionAttributeValues={
-                        ":new": _s(new_id),
-                        ":old": _s(old_id or "-"),
-                        ":exp": _n(self._expiry(now)),
-                    },
-                )
-        except AwsError as exc:
-            if exc.code != _CONDITION_FAILED:
-                raise
-            with aws_errors():  # another rotation opened it first: join that one
-                self._client.delete_item(
-                    TableName=self._table, Key=_key(f"incident#{new_id}", "incident")
-                )
+        pointer_key = f"cause/{_hash(cause.key)}"
+        pointer = self._get(pointer_key)
+        if pointer is not None:
+            old = self._load(str(pointer[0]["incident_id"]), counted=False)
+            if old is not None and not old.closed:
+                return old.incident_id
+        self._put(f"incident/{new_id}/cause", _cause_body(cause, now, new_id), create=True)
+        won = self._put(
+            pointer_key,
+            {"incident_id": new_id},
+            create=pointer is None,
+            match=pointer[1] if pointer is not None else None,
+        )
+        if not won:  # another rotation opened it first: join that one
+            self._delete(f"incident/{new_id}/cause")
             return self._current(cause, now, new_id + "x")
-        self._put("open", new_id, {"expires_at": _n(self._expiry(now))})
+        self._put(f"open/{new_id}", {"at": to_epoch(now)})
         return new_id
 
-    def _update(
-        self,
-        incident_id: str,
-        update: str,
-        values: Mapping[str, Any],
-        *,
-        condition: str | None = None,
-    ) -> Incident:
-        used = {k: v for k, v in values.items() if k in update or (condition and k in condition)}
-        extra = {"ConditionExpression": condition} if condition else {}
-        with aws_errors():
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=_key(f"incident#{incident_id}", "incident"),
-                UpdateExpression=update,
-                ExpressionAttributeValues=used,
-                ReturnValues="ALL_NEW",
-                **extra,
-            )
-        return _incident(answer["Attributes"])
+    def _load(self, incident_id: str, *, counted: bool) -> Incident | None:
+        """The incident from its objects; ``counted=False`` skips counting the members of an
+        announced one (its affected count is then the announced one)."""
+        base = f"incident/{incident_id}/"
+        found = self._get(f"{base}cause")
+        if found is None:
+            return None
+        opened = found[0]
+        claims = {key.rsplit("/", 1)[-1] for key in self._keys(f"{base}claim/")}
+        announce = self._get(f"{base}claim/announce") if "announce" in claims else None
+        last = self._get(f"{base}last-failure")
+        inc = Incident(
+            incident_id=incident_id,
+            cause=_cause(opened),
+            opened_at=from_epoch(int(opened["opened_at"])),
+            last_failure_at=from_epoch(int(last[0]["at"] if last else opened["opened_at"])),
+            announced_at=from_epoch(int(announce[0]["at"])) if announce else None,
+            announced_affected=int(announce[0]["affected"]) if announce else 0,
+            updated="update" in claims,
+            closed="close" in claims,
+        )
+        if announce and not counted:
+            return replace(inc, affected=inc.announced_affected)
+        return replace(
+            inc,
+            affected=len(self._keys(f"{base}member/")),
+            recovered=len(self._keys(f"{base}recovered/")),
+            held=len(self._keys(f"{base}held/")),
+        )
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        with aws_errors():
-            answer = self._client.get_item(
-                TableName=self._table, Key=_key(pk, sk), ConsistentRead=True
-            )
-        item: dict[str, Any] | None = answer.get("Item")
-        return item
+    # --- objects ---------------------------------------------------------------------------------
 
-    def _put(self, pk: str, sk: str, fields: Mapping[str, Any]) -> None:
-        with aws_errors():
-            self._client.put_item(TableName=self._table, Item=_key(pk, sk) | dict(fields))
-
-    def _query(self, pk: str, *, sk_prefix: str | None = None) -> list[dict[str, Any]]:
-        condition = "pk = :pk" + (" AND begins_with(sk, :p)" if sk_prefix else "")
-        values = {":pk": _s(pk)} | ({":p": _s(sk_prefix)} if sk_prefix else {})
-        items: list[dict[str, Any]] = []
-        start: dict[str, Any] | None = None
-        while True:
-            extra = {"ExclusiveStartKey": start} if start else {}
+    def _get(self, key: str) -> tuple[dict[str, Any], str] | None:
+        """The object's JSON body and ETag, or None when there is none."""
+        try:
             with aws_errors():
-                page = self._client.query(
-                    TableName=self._table,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    ConsistentRead=True,
-                    **extra,
-                )
-            items += page.get("Items", [])
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return items
+                answer = self._client.get_object(Bucket=self._bucket, Key=key)
+                body: dict[str, Any] = json.loads(answer["Body"].read())
+        except AwsError as exc:
+            if exc.code in _ABSENT:
+                return None
+            raise
+        return body, str(answer["ETag"])
 
-    @staticmethod
-    def _expiry(now: datetime) -> int:
-        return to_epoch(now + KEEP)
+    def _put(
+        self,
+        key: str,
+        body: Mapping[str, Any],
+        *,
+        create: bool = False,
+        match: str | None = None,
+    ) -> bool:
+        """Write ``body``; ``create``: only if absent, ``match``: only if its ETag is still this.
+        False when the condition did not hold (another writer got there first)."""
+        condition = {"IfNoneMatch": "*"} if create else {"IfMatch": match} if match else {}
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                with aws_errors():
+                    self._client.put_object(
+                        Bucket=self._bucket,
+                        Key=key,
+                        Body=json.dumps(dict(body), sort_keys=True).encode(),
+                        ContentType="application/json",
+                        **condition,
+                    )
+                return True
+            except AwsError as exc:
+                if exc.code in _LOST:
+                    return False
+                if exc.code not in _CONFLICT or attempt == _CONFLICT_RETRIES - 1:
+                    raise
+        return False  # pragma: no cover - the loop returns or raises
+
+    def _delete(self, key: str) -> None:
+        with aws_errors():
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        cursor: dict[str, str] = {}
+        while True:
+            with aws_errors():
+                page = self._client.list_objects_v2(Bucket=self._bucket, Prefix=prefix, **cursor)
+            keys += [str(o["Key"]) for o in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return keys
+            cursor = {"ContinuationToken": str(page["NextContinuationToken"])}
 
 
-def _cause_item(cause: Cause, now: datetime, incident_id: str) -> dict[str, Any]:
+def _allowed(inc: Incident, transition: Transition) -> bool:
+    if transition is Transition.ANNOUNCE:
+        return inc.announced_at is None
+    if transition is Transition.UPDATE:
+        return inc.announced_at is not None and not inc.updated
+    return True  # CLOSE: any open incident
+
+
+def _cause_body(cause: Cause, now: datetime, incident_id: str) -> dict[str, Any]:
     return {
-        "incident_id": _s(incident_id),
-        "kind": _s(cause.kind.value),
-        "provider": _s(cause.provider),
-        "app": _s(cause.app or ""),
-        "error_class": _s(cause.error_class),
-        "code": _s(cause.code or ""),
-        "opened_at": _n(to_epoch(now)),
-        "last_failure_at": _n(to_epoch(now)),
-        "affected": _n(0),
-        "recovered": _n(0),
-        "held": _n(0),
-        "updated": {"BOOL": False},
-        "closed": {"BOOL": False},
-        "announced_affected": _n(0),
-        "expires_at": _n(to_epoch(now + KEEP)),
+        "incident_id": incident_id,
+        "kind": cause.kind.value,
+        "provider": cause.provider,
+        "app": cause.app,
+        "error_class": cause.error_class,
+        "code": cause.code,
+        "opened_at": to_epoch(now),
     }
 
 
-def _incident(item: Mapping[str, Any]) -> Incident:
-    def num(name: str) -> int:
-        return int(item[name]["N"]) if name in item else 0
-
-    cause = Cause(
-        CauseKind(item["kind"]["S"]),
-        item["provider"]["S"],
-        item["app"]["S"] or None,
-        item["error_class"]["S"],
-        item["code"]["S"] or None,
-    )
-    announced = item.get("announced_at")
-    return Incident(
-        incident_id=item["incident_id"]["S"],
-        cause=cause,
-        opened_at=from_epoch(num("opened_at")),
-        last_failure_at=from_epoch(num("last_failure_at")),
-        affected=num("affected"),
-        recovered=num("recovered"),
-        held=num("held"),
-        announced_at=from_epoch(int(announced["N"])) if announced else None,
-        updated=bool(item.get("updated", {}).get("BOOL")),
-        announced_affected=num("announced_affected"),
-        closed=bool(item.get("closed", {}).get("BOOL")),
+def _cause(body: Mapping[str, Any]) -> Cause:
+    return Cause(
+        CauseKind(body["kind"]),
+        str(body["provider"]),
+        body.get("app") or None,
+        str(body["error_class"]),
+        body.get("code") or None,
     )

@@ -18,7 +18,7 @@ Prometheus Alertmanager's grouping is the model:
 - resolution: ``incident.resolved`` when every member recovered, or ``resolve_after`` without a new
   failure of the cause, with the counts recovered and still failing.
 
-The state lives in an :class:`IncidentStore` (adapters/incidents.py: a DynamoDB table with
+The state lives in an :class:`IncidentStore` (adapters/incidents.py: an S3 bucket written with
 conditional writes), so it holds across Lambda invocations and concurrent rotations: each
 transition (announce, update, close) is claimed by exactly one caller.
 """

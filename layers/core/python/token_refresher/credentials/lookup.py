@@ -10,7 +10,7 @@ from token_refresher.adapters.errors import AccessDenied, NotFound
 from token_refresher.adapters.secrets import AWSCURRENT, SecretDescription, SecretStore
 from token_refresher.alerting.failures import save_tags
 from token_refresher.credentials.binding import BindingCheck, verify_app_binding
-from token_refresher.errors import ConfigError
+from token_refresher.errors import ConfigError, ErrorClass
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.observability import logger
 from token_refresher.providers.base import Provider
@@ -20,6 +20,7 @@ from token_refresher.state import (
     BINDING_UNDECLARED,
     TAG_APP_BINDING,
     TAG_APP_INSTANCES,
+    TAG_LAST_ERROR,
 )
 
 APP_CREDENTIALS_TTL_SECONDS = 300
@@ -96,7 +97,10 @@ class AppCredentialsLookup:
             if self._providers(doc.provider).requires_app_credentials:
                 raise ConfigError("is required for this provider", field="app_secret_id")
             return None, None
-        app = self._cached(doc.app_secret_id) or self._load(doc.app_secret_id)
+        # A connection whose last failure was the app's (a rotated client secret) reads the app
+        # credentials afresh: once someone fixes them, its next attempt uses the fix.
+        fresh = desc.tags.get(TAG_LAST_ERROR) == ErrorClass.CONFIG.value
+        app = (None if fresh else self._cached(doc.app_secret_id)) or self._load(doc.app_secret_id)
         redactor.add_signing_key(app.client_secret)  # masks each token's appsecret_proof too
         redactor.add(*app.secret_values())
         # Before any network call: a connection may not use another provider's app credentials

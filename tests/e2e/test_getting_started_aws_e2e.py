@@ -43,7 +43,7 @@ pytestmark = [
 
 STACK = "token-refresher"
 CONNECTION = "token-refresher/connections/acme-google"
-APP = "token-refresher/apps/google-main"
+APP = "token-refresher/apps/token-refresher/google-main"  # the instance is the stack name
 CLIENT_SECRET = "g-walk-client-secret-0001"  # a fake platform's value, scanned for leaks
 FILLED = {
     "<AccountId>": "000000000000",

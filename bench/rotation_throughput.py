@@ -42,7 +42,7 @@ from token_refresher.events import RotationRequest, Step
 from token_refresher.http import HttpClient
 from token_refresher.observability import NullMetrics
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 
 BENCH_INSTANCE = "bench"  # the instance the benchmark engines are (and tag their secrets with)
 
@@ -144,7 +144,7 @@ def run(endpoint: str, rotations: int = 200) -> dict[str, Any]:
         session.mount("http://", HTTPAdapter(pool_maxsize=64))
         cfg = Settings.from_env({"PROVIDER_ENDPOINTS": provider_endpoints(fake.endpoints())})
         ctx = ProviderContext(http=HttpClient(session), endpoints=cfg.provider_endpoints)
-        engine = RotationEngine(
+        engine = build_rotation_engine(
             SecretsManagerStore(client),
             LogOnly(),
             ctx,

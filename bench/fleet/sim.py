@@ -35,7 +35,7 @@ from token_refresher.http import HttpClient
 from token_refresher.model import TokenDocument
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation.check import ConnectionChecker
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
 from token_refresher.rotation.pending_write import WriteRetry
 from token_refresher.state import TAG_LAST_ROTATED, TAG_MANAGED, RefreshAhead
@@ -97,7 +97,7 @@ class Fleet:
         self.sweeps: list[dict[str, float]] = []
         ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=self.clock)
         retry = WriteRetry(sleep=self.clock.spend, jitter=self.rng.uniform)
-        self.engine = RotationEngine(
+        self.engine = build_rotation_engine(
             self.store, self.alerts, ctx, instance=TEST_INSTANCE,
             providers=self.platforms.__getitem__, write_retry=retry,
         )  # fmt: skip

@@ -282,6 +282,11 @@ def _add_link_commands(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("secret", metavar="SECRET", help="the connection's secret name or ARN")
+    p.add_argument(
+        "--provider",
+        choices=CONSENT_NAMES,
+        help="the connection's provider, where it has no token-refresher:provider tag yet",
+    )
     _link_options(p)
     p.set_defaults(run=links.run_link)
 

@@ -7,6 +7,9 @@ ConnectLinkTtlDays, as the alerts' links) and work once; a new link replaces the
 previous one.
 
 - ``link``: for an existing managed connection (a revoked grant, a Meta token near its 90 days).
+  It reads the connection's tags, never its value (the operator's policy grants no read of it):
+  the provider is its ``token-refresher:provider`` tag, or ``--provider`` for a connection not
+  yet rotated that lacks it.
 - ``connect``: creates the connection's secret now, without tokens and tagged
   ``token-refresher:awaiting-consent=true`` (the sweep ignores it), then prints its link; the
   first consent stores the grant and makes it a managed connection. The app credentials are
@@ -22,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from token_refresher.adapters.secrets import AWSCURRENT, SecretNotFound
+from token_refresher.adapters.secrets import SecretNotFound
 from token_refresher.connect.idtoken import IDENTITY_PROVIDERS, require_identity_source
 from token_refresher.connect.links import CONSENT_PROVIDERS, TAG_AWAITING
 from token_refresher.connect.minter import KeySource, LinkMinter
@@ -45,6 +48,10 @@ from token_refresher_cli.shared import (
 TTL_OUTPUT = "ConnectLinkTtlDays"
 DEFAULT_LINK_DAYS = 7
 MAX_LINK_DAYS = 90
+IDENTITY_NOTE = (
+    "oauth2: the link page refuses the link unless the connection's options name "
+    "options.issuer or options.userinfo_url (docs/providers/oauth2.md)"
+)
 NO_FLOW_HINT = (
     "meta_system_user tokens are generated in Business Manager: see "
     "docs/providers/meta_system_user.md, then `token-refresher onboard meta_system_user`"
@@ -82,6 +89,11 @@ def _print_link(ctx: Context, minter: LinkMinter, name: str, provider: str, new:
 
 
 def run_link(args: argparse.Namespace, ctx: Context) -> int:
+    """Decided from the connection's tags (DescribeSecret): the operator's policy grants no read
+    of a connection's value, and a link needs none. What only the document can tell (an oauth2
+    connection's identity source; a TikTok document written before token kinds, which the minter
+    reads only where that is allowed) the link page checks before any consent
+    (connect/landing.py), as `connect` did when it made the connection."""
     store = ctx.store()
     try:
         desc = store.describe(args.secret)
@@ -99,26 +111,28 @@ def run_link(args: argparse.Namespace, ctx: Context) -> int:
             hint="name the connection's own instance (--instance / --stack-name); "
             "`token-refresher status --all-instances` shows it",
         )
-    provider = desc.tags.get(TAG_PROVIDER) or _document(ctx, desc.arn).get("provider")
-    if provider not in CONSENT_PROVIDERS:
-        raise CliError(f"{provider} has no consent flow", hint=NO_FLOW_HINT)
-    if provider in IDENTITY_PROVIDERS:
-        options = _document(ctx, desc.arn).get("options")
-        _require_identity_source(provider, options if isinstance(options, dict) else {})
+    provider = _provider(desc.name, desc.tags.get(TAG_PROVIDER), args.provider)
     minter, _ = _minter(ctx, args)
     _print_link(ctx, minter, desc.name, provider, args.allow_new_account)
+    if provider in IDENTITY_PROVIDERS:
+        ctx.console.note(IDENTITY_NOTE)
     return EXIT_OK
 
 
-def _document(ctx: Context, arn: str) -> dict[str, Any]:
-    """The connection's JSON document (an awaiting-consent one has no tokens yet)."""
-    try:
-        data = json.loads(ctx.store().get_value(arn, stage=AWSCURRENT) or "")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise CliError("the connection's document is not readable: not a JSON object")
-    return data
+def _provider(name: str, tagged: str | None, given: str | None) -> str:
+    """The connection's provider: its tag (every rotation and `connect` write it), else
+    ``--provider`` (the link page refuses a link whose provider is not the document's)."""
+    if tagged and given and tagged != given:
+        raise CliError(f"{name!r} is a {tagged} connection, not {given}")
+    provider = tagged or given
+    if not provider:
+        raise CliError(
+            f"{name!r} has no {TAG_PROVIDER} tag yet (its first rotation writes it)",
+            hint="name its provider: --provider PROVIDER",
+        )
+    if provider not in CONSENT_PROVIDERS:
+        raise CliError(f"{provider} has no consent flow", hint=NO_FLOW_HINT)
+    return provider
 
 
 def _require_identity_source(provider: str, options: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import authz, stack
+from tests.support import authz, doc_commands, stack
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,6 @@ DEMO_SECRETS = (
     "token-refresher/apps/demo-google",
 )
 DEMO_QUEUE = "token-refresher-demo-alerts"
-TOOLS = (stack.REPO_ROOT / ".venv" / "bin", stack.REPO_ROOT / ".venv-sam" / "bin")
 
 
 # --- the README, parsed ---------------------------------------------------------------------------
@@ -119,22 +118,13 @@ class Demo:
 
     def run(self, command: str, **substitutions: str) -> subprocess.CompletedProcess[str]:
         """One documented command, placeholders filled from the stack outputs."""
-        for key, value in (self.outputs | substitutions).items():
-            command = command.replace(f"<{key}>", value)
-        argv = shlex.split(command)
-        program = next((d / argv[0] for d in TOOLS if (d / argv[0]).exists()), None)
-        assert program is not None, f"{argv[0]} is not installed by `make venv`"
-        env = self.env
-        if argv[0] == "token-refresher":  # its calls evaluated at session end, as its role's
-            env = env | authz.subprocess_env(argv[1:], env)
-        return subprocess.run(  # nosec B603 # the README's own commands
-            [str(program), *argv[1:]],
+        argv = shlex.split(doc_commands.fill(command, self.outputs | substitutions))
+        return doc_commands.run(
+            [str(doc_commands.program(argv[0])), *argv[1:]],
+            env=self.env,
             cwd=self.workdir,
-            env=env,
-            capture_output=True,
-            text=True,
             timeout=180,
-            check=False,
+            cli=argv[1:] if argv[0] == doc_commands.CLI else None,
         )
 
     def alerts(self) -> list[dict[str, Any]]:
@@ -172,7 +162,7 @@ def demo(localstack_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> 
         # The README's commands write out.json and read events/ relative to where they run
         workdir = tmp_path_factory.mktemp("readme")
         (workdir / "events").symlink_to(stack.REPO_ROOT / "events")
-        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        base = doc_commands.environment(drop=("AWS_",))
         outputs = stack.outputs(localstack_endpoint, DEMO_STACK)
         if authz.recording():  # tools/demo.py deployed it: its policies, for the evaluation
             authz.snapshot(localstack_endpoint, DEMO_STACK, outputs)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import authz, stack, walk
+from tests.support import authz, doc_commands, stack, walk
 from tests.support import browser as chromium_support
 from tests.support.browser import Browser, chromium
 from tests.support.fake_providers import FakeProviders
@@ -42,7 +42,7 @@ pytestmark = [
 
 STACK = "token-refresher"
 CONNECTION = "token-refresher/connections/acme-google"
-APP = "token-refresher/apps/google-main"
+APP = "token-refresher/apps/token-refresher/google-main"  # the instance is the stack name
 CLIENT_SECRET = "g-walk-client-secret-0001"  # a fake platform's value, scanned for leaks
 FILLED = {
     "<AccountId>": "000000000000",
@@ -93,15 +93,12 @@ def python313_dir() -> str:
 
 
 def environment(endpoint: str, fake: FakeProviders) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOKEN_REFRESHER"))}
     root = stack.REPO_ROOT
-    tools = [root / ".venv" / "bin", root / ".venv-sam" / "bin"]
-    path = os.pathsep.join([*map(str, tools), python313_dir(), base.get("PATH", "")])
     return (
-        base
+        doc_commands.environment(drop=("AWS_", "TOKEN_REFRESHER"))
         | stack.aws_environment(endpoint)
         | {
-            "PATH": path,
+            "PATH": doc_commands.search_path(python313_dir()),
             # the CLI runs this checkout's code, whatever .venv's editable install points at
             "PYTHONPATH": os.pathsep.join(
                 [str(root / "layers" / "core" / "python"), str(root / "cli")]
@@ -114,27 +111,16 @@ def environment(endpoint: str, fake: FakeProviders) -> dict[str, str]:
 
 
 def fill(script: str, outputs: dict[str, str]) -> str:
-    for placeholder, value in FILLED.items():
-        script = script.replace(placeholder, value)
-    for key, value in outputs.items():
-        script = script.replace(f"<{key} output>", value)
+    script = doc_commands.fill(doc_commands.fill(script, FILLED, "{}"), outputs, "<{} output>")
     left = walk.placeholders(script)
     assert not left, f"the walk cannot fill in {left} (outputs: {sorted(outputs)})"
     return script
 
 
 def run_block(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    commands = [line.split() for line in script.splitlines() if line.startswith("token-refresher ")]
-    if commands:  # its calls evaluated at session end, as the documented role's
-        env = env | authz.subprocess_env(commands[0][1:], env)
-    return subprocess.run(  # nosec B603 B607 # the doc's own commands
-        ["bash", "-c", PRELUDE + script],
-        cwd=stack.REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    bash = shutil.which("bash") or "/bin/bash"
+    return doc_commands.run(
+        [bash, "-c", PRELUDE + script], env=env, timeout=900, cli=doc_commands.cli_args(script)
     )
 
 

@@ -252,8 +252,7 @@ def test_crash_point_is_completed_by_the_next_attempt_without_a_second_refresh(
     version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     crashing = CrashingStore(engine.store, operation, after=after)
-    monkeypatch.setattr(engine, "store", crashing)
-    monkeypatch.setattr(engine.writer, "store", crashing)  # createSecret's AWSPENDING writes
+    monkeypatch.setattr(engine, "store", crashing)  # createSecret's AWSPENDING writes too
     # When the process dies at the crash point
     with pytest.raises(ProcessKilled, match=operation):
         run_steps(arn, version_id)
@@ -286,8 +285,7 @@ def test_crash_before_pending_is_written_calls_the_provider_again(
     version_id = start_rotation(aws, arn, noop_rotation_function)
     engine = runtime.rotation_engine()
     crashing = CrashingStore(engine.store, "put_pending", after=False)
-    monkeypatch.setattr(engine, "store", crashing)
-    monkeypatch.setattr(engine.writer, "store", crashing)  # createSecret's AWSPENDING writes
+    monkeypatch.setattr(engine, "store", crashing)  # createSecret's AWSPENDING writes too
     # When the process dies after the provider answered, before AWSPENDING was written
     with pytest.raises(ProcessKilled, match="put_pending"):
         run_steps(arn, version_id)

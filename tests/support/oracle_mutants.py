@@ -3,8 +3,9 @@
 ``make oracle-mutants`` (and tests/tooling/test_oracle_mutants.py) runs ``tests/unit/oracles/``
 once as it is, then once per mutant with ``TR_ORACLE_MUTANT=<name>``, all in one interpreter. A
 mutant corrupts every request our code makes in one named way, at the boundary every adapter
-uses: the project's ``HttpClient.request`` (the oracle tests' ``our_context``) and, for the consent
-link, the authorize URL our code returns (``our_authorize_request``). The libraries' own requests
+uses: the requests session the project's ``HttpClient`` sends through (``MutantSession``, in the
+oracle tests' ``our_context``) and, for the consent link, the authorize URL our code returns
+(``our_authorize_request``). The libraries' own requests
 go through their own sessions and are never touched. A mutant is *killed* when at least one oracle
 test fails.
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from token_refresher.http import HttpClient, HttpResponse
+import requests
 
 ENV = "TR_ORACLE_MUTANT"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ SECRET_NAMES = ("client_secret", "secret")
 
 @dataclass(frozen=True)
 class Call:
-    """One request as our code hands it to ``HttpClient.request``."""
+    """One request as our ``HttpClient`` hands it to its requests session."""
 
     method: str
     url: str
@@ -217,44 +218,43 @@ def active() -> Callable[[Call], Call] | None:
     return MUTANTS[name][1]
 
 
-class MutantHttpClient(HttpClient):
-    """The project's HttpClient, each request corrupted by the active mutant first."""
+class MutantSession(requests.Session):
+    """A requests session that corrupts each request with the active mutant before sending it.
+
+    The seam is below ``HttpClient.request``: the project's client runs unchanged (its URL check,
+    retries and error mapping) and hands its request to this session, as it would to any."""
 
     def request(  # type: ignore[override]
-        self,
-        method: str,
-        url: str,
-        *,
-        provider: str,
-        idempotent: bool | None = None,
-        params: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
-        json_body: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> HttpResponse:
-        call = Call(
-            method,
-            url,
-            dict(params or {}),
-            None if data is None else dict(data),
-            None if json_body is None else dict(json_body),
-            dict(headers or {}),
-            auth,
-        )
+        self, method: str, url: str, **kwargs: Any
+    ) -> requests.Response:
         mutation = active()
-        call = mutation(call) if mutation else call
+        if mutation is None:
+            return super().request(method, url, **kwargs)
+        call = mutation(
+            Call(
+                method,
+                url,
+                dict(kwargs.pop("params", None) or {}),
+                _copy(kwargs.pop("data", None)),
+                _copy(kwargs.pop("json", None)),
+                dict(kwargs.pop("headers", None) or {}),
+                kwargs.pop("auth", None),
+            )
+        )
         return super().request(
             call.method,
             call.url,
-            provider=provider,
-            idempotent=idempotent,
             params=call.params or None,
             data=call.data,
-            json_body=call.json_body,
+            json=call.json_body,
             headers=call.headers,
             auth=call.auth,
+            **kwargs,
         )
+
+
+def _copy(body: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if body is None else dict(body)
 
 
 def mutate_url(url: str) -> str:

@@ -22,6 +22,7 @@ import requests
 from requests.adapters import BaseAdapter
 
 from tests.support import oracle_mutants
+from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
 from token_refresher.timeutil import utcnow
 
@@ -176,9 +177,8 @@ class Recorder(BaseAdapter):
 def our_context(recorder: Recorder, endpoints: Mapping[str, str] | None = None) -> ProviderContext:
     """Our provider context, its HTTP client sending through ``recorder`` (and through the mutant
     ``make oracle-mutants`` names, when one is active: tests/support/oracle_mutants.py)."""
-    http = oracle_mutants.MutantHttpClient(
-        recorder.session(), sleep=lambda _s: None, max_attempts=1
-    )
+    session = recorder.session(oracle_mutants.MutantSession())
+    http = HttpClient(session, sleep=lambda _s: None, max_attempts=1)
     return ProviderContext(http=http, endpoints=dict(endpoints or {}), clock=utcnow)
 
 

@@ -19,6 +19,7 @@ from token_refresher.events import RotationRequest, Step, StepResult
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import Provider, ProviderContext
 from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.state import AlertPolicy
 from token_refresher.sweep.engine import SweepEngine
 from token_refresher.sweep.starter import RotationResumer, RotationStarter
@@ -66,7 +67,7 @@ class Harness:
             return self._providers.get(name) or get_provider(name)
 
         ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=self.clock)
-        return RotationEngine(
+        return build_rotation_engine(
             self.store,
             self.notifier,
             ctx,

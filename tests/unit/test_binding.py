@@ -19,7 +19,8 @@ from token_refresher.http import HttpClient
 from token_refresher.model import AppCredentials, TokenDocument
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor
-from token_refresher.rotation.engine import RotationEngine, RotationRequest, Step
+from token_refresher.rotation.engine import RotationRequest, Step
+from token_refresher.rotation.factory import build_rotation_engine
 
 pytestmark = pytest.mark.unit
 
@@ -223,7 +224,7 @@ class Deputy:
         ctx = ProviderContext(
             http=HttpClient(sleep=lambda _s: None), endpoints=fake.endpoints(), clock=FixedClock()
         )
-        self.engine = RotationEngine(self.store, self.notifier, ctx, instance=TEST_INSTANCE)
+        self.engine = build_rotation_engine(self.store, self.notifier, ctx, instance=TEST_INSTANCE)
 
     def app_secret(self, name: str, client_id: str, secret: str, **declared: Any) -> str:
         self.store.create(name, {"client_id": client_id, "client_secret": secret, **declared})

@@ -21,7 +21,7 @@ from token_refresher.http import HttpClient
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation.check import CheckRequest, ConnectionChecker
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.timeutil import to_epoch
 from token_refresher_cli import rotate
 from token_refresher_cli.app import build_parser, main
@@ -465,7 +465,7 @@ class RotationFunctionInProcess:
     def __init__(self, store: InMemorySecretStore, clock: FixedClock, fake: FakeProviders):
         http = HttpClient(max_attempts=1, connect_timeout=1.0, read_timeout=2.0)
         pctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=clock)
-        engine = RotationEngine(store, RecordingNotifier(), pctx, instance=TEST_INSTANCE)
+        engine = build_rotation_engine(store, RecordingNotifier(), pctx, instance=TEST_INSTANCE)
         self.checker = ConnectionChecker(
             store, pctx, get_provider, engine.apps.for_token, instance=TEST_INSTANCE
         )

@@ -287,13 +287,12 @@ def test_connect_refuses_an_oauth2_issuer_its_token_url_cannot_vouch_for(
 
 
 @pytest.mark.parametrize(
-    ("options", "expected"),
-    [({}, 1), ({"userinfo_url": "https://auth.example.com/userinfo"}, 0)],
+    "options", [{}, {"userinfo_url": "https://auth.example.com/userinfo"}], ids=["none", "userinfo"]
 )
-def test_link_refuses_an_oauth2_connection_that_cannot_name_its_account(
-    store: InMemorySecretStore, options: dict[str, str], expected: int
+def test_an_oauth2_link_is_made_from_tags_without_reading_the_connections_value(
+    store: InMemorySecretStore, options: dict[str, str]
 ) -> None:
-    # Given an existing oauth2 connection with or without a userinfo URL
+    # Given an existing oauth2 connection, with or without a userinfo URL in its options
     store.create("tr/apps/oauth2", OAUTH2_APP)
     doc = {
         "schema": 1,
@@ -307,10 +306,35 @@ def test_link_refuses_an_oauth2_connection_that_cannot_name_its_account(
     store.create("c/oauth2", json.dumps(doc), tags=tags)
     # When the operator asks for a link
     code, out, err = run(store, "link", "c/oauth2")
-    # Then it is refused (no link, no new nonce) unless the account can be named
-    assert code == expected, err
-    assert (LINK_PARAM + "=" in out) is (expected == 0)
-    assert ("token-refresher:connect-nonce" in store.tags_of("c/oauth2")) is (expected == 0)
+    # Then it is made from the tags: the connection's value is never read (the operator may
+    # not), and the note says what the link page checks (a test of connect/landing.py refuses
+    # a connection without either option there, before any consent)
+    assert code == 0, err
+    assert _link(out).provider == "oauth2"
+    assert ("get_value", "c/oauth2") not in store.calls
+    assert "options.issuer or options.userinfo_url" in err
+
+
+def test_link_takes_the_provider_from_the_flag_only_where_the_tag_is_missing(
+    store: InMemorySecretStore,
+) -> None:
+    # Given a managed connection created by hand without a provider tag (never rotated yet)
+    doc = {"schema": 1, "provider": "google_ads", "refresh_token": "r"}
+    store.create("c/untagged", json.dumps(doc), tags={"token-refresher:managed": "true"})
+    # When a link is asked for without naming the provider, then it is refused with the fix
+    code, out, err = run(store, "link", "c/untagged")
+    assert code == 1
+    assert "--provider" in err
+    # And with --provider it is made, without reading the value
+    code, out, err = run(store, "link", "c/untagged", "--provider", "google_ads")
+    assert code == 0, err
+    assert _link(out).provider == "google_ads"
+    assert ("get_value", "c/untagged") not in store.calls
+    # And a flag that contradicts the tag is refused
+    store.set_tags("c/untagged", {"token-refresher:provider": "google_ads"})
+    code, _, err = run(store, "link", "c/untagged", "--provider", "linkedin")
+    assert code == 1
+    assert "is a google_ads connection, not linkedin" in err
 
 
 def test_link_refuses_a_tiktok_account_connection(store: InMemorySecretStore) -> None:

@@ -28,6 +28,7 @@ from token_refresher.http import HttpClient
 from token_refresher.model import TokenDocument
 from token_refresher.providers.base import ProviderContext, RefreshResult
 from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.state import TAG_INCIDENT
 
 pytestmark = pytest.mark.unit
@@ -112,7 +113,7 @@ def fleet(*, grouped: bool, size: int = FLEET) -> Fleet:
     store = InMemoryIncidentStore()
     desk = IncidentDesk(store, harness.notifier.publish, clock=harness.clock) if grouped else None
     ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=harness.clock)
-    engine = RotationEngine(
+    engine = build_rotation_engine(
         harness.store,
         harness.notifier,
         ctx,

@@ -28,7 +28,7 @@ from token_refresher.errors import ErrorClass, ProviderError
 from token_refresher.events import RotationRequest
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.state import TAG_INCIDENT
 
 pytestmark = pytest.mark.unit
@@ -51,7 +51,7 @@ class Desked:
         sink = notifier or harness.notifier
         self.desk = IncidentDesk(self.store, sink.publish, clock=harness.clock, link=link)
         ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=harness.clock)
-        self.engine = RotationEngine(
+        self.engine = build_rotation_engine(
             harness.store,
             sink,
             ctx,

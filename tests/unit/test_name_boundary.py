@@ -14,7 +14,7 @@ from tests.unit.conftest import Harness, token_doc
 from token_refresher.config import Settings
 from token_refresher.events import RotationRequest
 from token_refresher.instances import NotThisInstance, name_refusal
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.sweep.starter import RotationStarter, StartOutcome
 
 pytestmark = pytest.mark.unit
@@ -56,7 +56,7 @@ def test_the_rotation_engine_refuses_it_before_reading_a_value(harness):
     name = plant(harness)
     harness.store.start_rotation(name, "tok-1")
     harness.store.calls.clear()
-    engine = RotationEngine(
+    engine = build_rotation_engine(
         harness.store,
         harness.notifier,
         harness.engine.ctx,

@@ -21,7 +21,7 @@ from token_refresher.connect.pages import Page
 from token_refresher.connect.service import ConnectService, HttpRequest
 from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
-from token_refresher.rotation.engine import RotationEngine
+from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.timeutil import utcnow
 
 BASE_URL = "https://abcdefghij.lambda-url.us-east-1.on.aws/"
@@ -60,7 +60,9 @@ class World:
         self.clock = Clock()
         http = HttpClient(sleep=lambda _s: None, connect_timeout=1.0, read_timeout=2.0)
         self.ctx = ProviderContext(http=http, endpoints=fake.endpoints(), clock=self.clock)
-        self.engine = RotationEngine(self.store, self.notifier, self.ctx, instance=TEST_INSTANCE)
+        self.engine = build_rotation_engine(
+            self.store, self.notifier, self.ctx, instance=TEST_INSTANCE
+        )
         self.service = ConnectService(
             self.store,
             self.notifier,

@@ -15,6 +15,7 @@ from token_refresher.http import HttpClient
 from token_refresher.providers.base import ProviderContext
 from token_refresher.redact import Redactor, keyed_proof
 from token_refresher.rotation.engine import RotationEngine, RotationRequest, Step
+from token_refresher.rotation.factory import build_rotation_engine
 
 pytestmark = pytest.mark.unit
 
@@ -38,7 +39,7 @@ def _engine(
 ) -> tuple[RotationEngine, RecordingNotifier]:
     notifier = RecordingNotifier()
     ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), endpoints=fake.endpoints())
-    return RotationEngine(store, notifier, ctx, instance=TEST_INSTANCE), notifier
+    return build_rotation_engine(store, notifier, ctx, instance=TEST_INSTANCE), notifier
 
 
 def _connection(store: InMemorySecretStore, provider: str, app_secret: str) -> str:

@@ -156,11 +156,11 @@ def connect_service() -> ConnectService:
 
 @cache
 def rotation_engine() -> RotationEngine:
-    from token_refresher.rotation.engine import RotationEngine  # noqa: PLC0415
+    from token_refresher.rotation.factory import build_rotation_engine  # noqa: PLC0415
 
     cfg = settings()
     sink = notifier(cfg)
-    return RotationEngine(
+    return build_rotation_engine(
         _store(),
         sink,
         provider_context(cfg),

@@ -1,8 +1,9 @@
 """The Secrets Manager rotation protocol: createSecret, setSecret, testSecret, finishSecret.
 
 Shape of AWS's rotation template: preconditions first, one method per step, every step idempotent
-on ClientRequestToken (the version id). The store, notifier and provider context are passed in;
-the engine builds its two helpers from them (the app-credentials lookup and the failure reporter).
+on ClientRequestToken (the version id). The store, notifier and provider context are passed in,
+with the collaborators rotation/factory.py builds from them (the app-credentials lookup, the
+AWSPENDING writer and the failure reporter).
 
 - createSecret calls the provider at most once and writes AWSPENDING immediately after it answers,
   retrying that write with backoff while the invocation has time left (rotation/pending_write.py);
@@ -21,7 +22,6 @@ the engine builds its two helpers from them (the app-credentials lookup and the 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -34,7 +34,6 @@ from token_refresher.adapters.secrets import (
     SecretStore,
 )
 from token_refresher.alerting.failures import FailureReporter, publish_alert, save_tags
-from token_refresher.alerting.incidents import IncidentDesk
 from token_refresher.alerting.notices import merge_refresh, new_notice_alerts, token_tags
 from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.credentials.lookup import AppCredentialsLookup
@@ -51,7 +50,7 @@ from token_refresher.observability import MetricSink, NullMetrics, logger
 from token_refresher.providers import get_provider
 from token_refresher.providers.base import Provider, ProviderContext
 from token_refresher.redact import Redactor
-from token_refresher.rotation.pending_write import PendingWriter, WriteRetry
+from token_refresher.rotation.pending_write import PendingWriter
 from token_refresher.rotation.preconditions import (
     already_current,
     describe_for_rotation,
@@ -63,7 +62,6 @@ from token_refresher.rotation.preconditions import (
 from token_refresher.state import (
     MIN_ROTATION_INTERVAL,
     TAG_LAST_ROTATED,
-    AlertPolicy,
     TokenState,
     on_success,
 )
@@ -84,40 +82,27 @@ def _store_failed(exc: AwsError, doc: TokenDocument | None) -> ProviderError:
 class RotationEngine:
     """Runs one rotation step for one secret (``run``); the four steps are its public methods."""
 
-    def __init__(  # noqa: PLR0913 - store, notifier, provider context; the settings keyword-only
+    def __init__(  # noqa: PLR0913 - what a step uses; built by rotation/factory.py
         self,
         store: SecretStore,
         notifier: Notifier,
         provider_ctx: ProviderContext,
         *,
         instance: str,
-        policy: AlertPolicy | None = None,
+        apps: AppCredentialsLookup,
+        writer: PendingWriter,
+        failures: FailureReporter,
         providers: Callable[[str], Provider] = get_provider,
         metrics: MetricSink | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
         min_refresh_interval: timedelta = MIN_ROTATION_INTERVAL,
-        apps_bound: bool = False,
         app_prefix: str = "",
-        incidents: IncidentDesk | None = None,
-        write_retry: WriteRetry | None = None,
     ) -> None:
-        self.app_prefix = app_prefix  # no connection is named under it (instances.name_refusal)
-        self.min_refresh_interval = min_refresh_interval
-        self.instance = instance
-        self.store = store
-        self.notifier = notifier
-        self.ctx = provider_ctx
+        self.store, self.notifier, self.ctx = store, notifier, provider_ctx
+        self.instance, self.app_prefix = instance, app_prefix  # no connection is named under it
+        self.apps, self.writer, self.failures = apps, writer, failures
         self._providers = providers
         self._metrics = metrics or NullMetrics()
-        self.apps = AppCredentialsLookup(  # bound: app secrets must name this instance (tag)
-            store, providers, monotonic=monotonic, bound_to=instance if apps_bound else None
-        )
-        retry = write_retry or WriteRetry()
-        self.writer = PendingWriter(store, notifier, self._metrics, retry, provider_ctx.now)
-        self.failures = FailureReporter(
-            store, notifier, policy=policy or AlertPolicy(), metrics=self._metrics,
-            clock=provider_ctx.now, incidents=incidents,
-        )  # fmt: skip
+        self.min_refresh_interval = min_refresh_interval
 
     def run(
         self, request: RotationRequest, time_left_ms: Callable[[], int] | None = None
@@ -224,7 +209,9 @@ class RotationEngine:
         self._metrics.count("ProviderRefreshes", provider=doc.provider)
         # Written before anything else can fail: the new (maybe rotated) refresh token is safe now.
         rotated = result.refresh_token not in (None, doc.refresh_token)
-        self.writer.store_refreshed(request, new_doc, rotated=rotated, time_left_ms=time_left_ms)
+        self.writer.store_refreshed(
+            self.store, request, new_doc, rotated=rotated, time_left_ms=time_left_ms
+        )
         return StepOutcome.DONE
 
     def set_secret(self) -> StepOutcome:

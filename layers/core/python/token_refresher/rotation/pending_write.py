@@ -164,17 +164,18 @@ def report_lost(  # noqa: PLR0913 - where to report, then what was lost
 
 class PendingWriter:
     """createSecret's side of this module: refuse a refresh that could not be stored in time, then
-    store the refreshed value (retrying), counting and reporting a value that was lost."""
+    store the refreshed value (retrying), counting and reporting a value that was lost. It holds
+    no store: it writes to the one the engine passes, so a test replacing the engine's store
+    replaces every write of the rotation."""
 
     def __init__(
         self,
-        store: SecretStore,
         notifier: Notifier,
         metrics: MetricSink,
         retry: WriteRetry,
         clock: Callable[[], datetime],
     ) -> None:
-        self.store, self.notifier, self.metrics = store, notifier, metrics
+        self.notifier, self.metrics = notifier, metrics
         self.retry, self.clock = retry, clock
 
     def before_refresh(self, time_left_ms: Callable[[], int] | None, provider: str) -> None:
@@ -182,6 +183,7 @@ class PendingWriter:
 
     def store_refreshed(
         self,
+        store: SecretStore,
         request: RotationRequest,
         new_doc: TokenDocument,
         *,
@@ -191,7 +193,7 @@ class PendingWriter:
         provider = new_doc.provider
         try:
             attempts = write_pending(
-                self.store,
+                store,
                 request.secret_id,
                 request.version_id,
                 new_doc.to_json(),

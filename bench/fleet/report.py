@@ -30,7 +30,10 @@ nothing here was measured on AWS. For measurements on LocalStack see docs/benchm
   error. Quotas (requests/s, AWS "Secrets Manager quotas" page): {quotas}. ListSecrets has no
   figure of its own on that page; the model's 100/s is an assumption, reported so it can be
   compared. Latency per call (assumed): {latency}. Unlabelled versions are dropped at once (AWS
-  keeps up to 100); PutSecretValue per secret per day is reported instead.
+  keeps up to 100); PutSecretValue per secret per day is reported instead. **Measured** against
+  it: the calls per quota group of one rotation and one liveness check, built as the default
+  deploy builds the engines, equal those the call recorder sees the functions make on LocalStack
+  (tests/integration/test_fleet_model_parity.py).
 - Lambda: rotation function Timeout 60 s, sweep Timeout {timeout} s, MemorySize {memory} MB; each
   rotation or liveness check on its own timeline (its own instance), up to 1,000 at once; the
   sweep's per-secret calls share its 8 threads. RotateSecret returns at once and the function runs

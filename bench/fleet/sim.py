@@ -16,7 +16,7 @@ import json
 import random
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,10 +35,11 @@ from token_refresher.http import HttpClient
 from token_refresher.model import TokenDocument
 from token_refresher.providers.base import ProviderContext
 from token_refresher.rotation.check import ConnectionChecker
+from token_refresher.rotation.engine import RotationEngine
 from token_refresher.rotation.factory import build_rotation_engine
 from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
 from token_refresher.rotation.pending_write import WriteRetry
-from token_refresher.state import TAG_LAST_ROTATED, TAG_MANAGED, RefreshAhead
+from token_refresher.state import TAG_APP_INSTANCES, TAG_LAST_ROTATED, TAG_MANAGED, RefreshAhead
 from token_refresher.sweep.engine import SweepEngine
 from token_refresher.sweep.liveness import LivenessSweep
 from token_refresher.sweep.pacing import DEFAULT_START_RATE, Pacer
@@ -82,6 +83,30 @@ class Run:
     queue: bool = False  # DispatchMode=queue
 
 
+def model_engines(
+    store: QuotaStore,
+    alerts: RecordedAlerts,
+    clock: SimClock,
+    platforms: Mapping[str, Platform],
+    *,
+    rng: random.Random | None = None,
+) -> tuple[RotationEngine, LivenessCheck]:
+    """The rotation function's engines as the default deploy builds them (runtime.py: app
+    secrets bound to the instance), on the model's store, platforms and clock; the write retry's
+    backoff spends simulated time. tests/integration/test_fleet_model_parity.py holds their calls
+    to what the functions make on LocalStack."""
+    ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=clock)
+    jitter = (rng or random.Random(0)).uniform
+    engine = build_rotation_engine(
+        store, alerts, ctx, instance=TEST_INSTANCE, providers=platforms.__getitem__,
+        write_retry=WriteRetry(sleep=clock.spend, jitter=jitter), apps_bound=True,
+    )  # fmt: skip
+    checker = ConnectionChecker(
+        store, ctx, platforms.__getitem__, engine.apps.for_token, instance=TEST_INSTANCE
+    )
+    return engine, LivenessCheck(checker, engine.failures, instance=TEST_INSTANCE)
+
+
 class Fleet:
     def __init__(self, run: Run) -> None:
         self.run = run
@@ -95,17 +120,9 @@ class Fleet:
         self.counts = {"rotations": 0, "rotation_failures": 0, "liveness": 0, "invocations": 0}
         self.gb_seconds = 0.0
         self.sweeps: list[dict[str, float]] = []
-        ctx = ProviderContext(http=HttpClient(sleep=lambda _s: None), clock=self.clock)
-        retry = WriteRetry(sleep=self.clock.spend, jitter=self.rng.uniform)
-        self.engine = build_rotation_engine(
-            self.store, self.alerts, ctx, instance=TEST_INSTANCE,
-            providers=self.platforms.__getitem__, write_retry=retry,
-        )  # fmt: skip
-        checker = ConnectionChecker(
-            self.store, ctx, self.platforms.__getitem__, self.engine.apps.for_token,
-            instance=TEST_INSTANCE,
-        )  # fmt: skip
-        self.liveness = LivenessCheck(checker, self.engine.failures, instance=TEST_INSTANCE)
+        self.engine, self.liveness = model_engines(
+            self.store, self.alerts, self.clock, self.platforms, rng=self.rng
+        )
         self.store.on_rotate = self._rotation_started
         failures.TAG_RETRY_SLEEP = self.clock.spend  # tag-write backoff on the simulated clock
         interval = timedelta(minutes=run.rate_minutes)
@@ -136,7 +153,7 @@ class Fleet:
         names = [p for p, share in MIX.items() for _ in range(round(share * self.run.size))]
         for provider in {*names}:
             app = {"client_id": "c", "client_secret": "s", "provider": provider}
-            self.store.create(f"apps/{provider}", app)
+            self.store.create(f"apps/{provider}", app, tags={TAG_APP_INSTANCES: TEST_INSTANCE})
         for n, provider in enumerate(names):
             name = f"conn/{provider}/{n:06d}"
             platform = self.platforms[provider]

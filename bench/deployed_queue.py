@@ -44,6 +44,7 @@ def run(endpoint: str) -> dict[str, Any]:
                 f"token-refresher/apps/bench-{uuid.uuid4().hex[:6]}",
                 "bench",
                 "s3c",
+                instances=STACK,  # the default deploy binds app secrets to their instances
                 provider="google_ads",
             )
             expires = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -218,6 +218,11 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _keep(results: dict[str, Any]) -> None:
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    (ROOT / ".bench" / "results.json").write_text(json.dumps(results, indent=1, default=str))
+
+
 def main() -> int:  # noqa: C901 - one switch per benchmark the BENCH_ONLY list may name
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     want = lambda name: not only or name in only  # noqa: E731
@@ -243,22 +248,25 @@ def main() -> int:  # noqa: C901 - one switch per benchmark the BENCH_ONLY list 
             for mode in ("direct", "queue")
         ]
         results["plan"] = {"page_seconds": page, "rows": rows}
+    _keep(results)  # each benchmark's results are kept as soon as it ends: a later one may fail
     if want("rotation"):
         print("bench: rotation throughput", file=sys.stderr, flush=True)
         results["rotation"] = rotation_throughput.run(
             endpoint, int(os.environ.get("BENCH_ROTATIONS", "200"))
         )
+    _keep(results)
     if want("fanout"):
         print("bench: queue mode", file=sys.stderr, flush=True)
         results["fanout"] = fan_out.run(endpoint, int(os.environ.get("BENCH_FANOUT", "1000")))
+    _keep(results)
     if want("deployed"):
         print("bench: queue mode deployed on LocalStack", file=sys.stderr, flush=True)
         results["deployed"] = deployed_queue.run(endpoint)
+    _keep(results)
     if want("coldstart"):
         print("bench: cold start", file=sys.stderr, flush=True)
         results["coldstart"] = cold_start.run()
-    (ROOT / ".bench").mkdir(exist_ok=True)
-    (ROOT / ".bench" / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    _keep(results)
     table = render(results)
     print(table)
     if os.environ.get("BENCH_DOC") == "1":

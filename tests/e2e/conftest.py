@@ -86,9 +86,9 @@ def alert_inbox(deployed: Deployed, alerts_queue: str) -> stack.AlertInbox:
     )
 
 
-@pytest.fixture
-def oncall(deployed: Deployed) -> Iterator[stack.AlertInbox]:
-    """What a queue subscribed with the documented on-call filter policy received."""
+def oncall_inbox(deployed: Deployed) -> Iterator[stack.AlertInbox]:
+    """What a queue subscribed to ``deployed``'s topic with the documented on-call filter policy
+    received (the queue is deleted afterwards)."""
     topic = deployed.outputs["AlertTopicArn"]
     name = f"tr-oncall-{uuid.uuid4().hex[:10]}"
     url = stack.subscribe_queue(
@@ -96,6 +96,11 @@ def oncall(deployed: Deployed) -> Iterator[stack.AlertInbox]:
     )
     yield stack.AlertInbox(deployed.sns, deployed.sqs, topic, url)
     deployed.sqs.delete_queue(QueueUrl=url)
+
+
+@pytest.fixture
+def oncall(deployed: Deployed) -> Iterator[stack.AlertInbox]:
+    yield from oncall_inbox(deployed)
 
 
 @pytest.fixture

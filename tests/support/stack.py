@@ -91,6 +91,7 @@ def deploy(
     sweep_rate_minutes: int = 15,
     stack_name: str = STACK_NAME,
     extra: Iterable[str] = (),
+    incidents: bool = False,
 ) -> dict[str, str]:
     """`samlocal deploy` the built template; returns the stack outputs."""
     params = [
@@ -98,8 +99,10 @@ def deploy(
         "TracingDisabled=true",
         f"SweepRateMinutes={sweep_rate_minutes}",
         "FailureAlertThreshold=3",
-        # Incidents on (the default), with a short group wait: a lone failure of a shared cause
-        # is held 20 s, and the minutely sweep sends it.
+        # The stacks of one-connection stories keep one alert per connection (their tests wait
+        # seconds for it); the incident e2e deploys a stack of its own with Incidents=true and a
+        # 20 s group wait (tests/e2e/test_incidents_e2e.py).
+        f"Incidents={str(incidents).lower()}",
         "IncidentGroupWaitSeconds=20",
         *extra,
     ]

@@ -55,11 +55,15 @@ def foreign_server() -> Iterator[FakeProviders]:
 
 
 @pytest.fixture
-def fake_providers(fake_providers_server: FakeProviders) -> FakeProviders:
-    """The session's fake providers, reset to a clean state for this test."""
+def fake_providers(fake_providers_server: FakeProviders) -> Iterator[FakeProviders]:
+    """The session's fake providers, reset to a clean state for this test, and after it: a
+    module fixture that seeds the session's server without this fixture (tests/e2e's two-stack
+    world) must not meet an app this test registered (the fake then refuses every other)."""
     SCANNER.add_secrets(*fake_provider_secrets(fake_providers_server)())  # keep them scanned
     fake_providers_server.reset()
-    return fake_providers_server
+    yield fake_providers_server
+    SCANNER.add_secrets(*fake_provider_secrets(fake_providers_server)())
+    fake_providers_server.reset()
 
 
 _LAYERS = ("unit", "tooling", "integration", "e2e")

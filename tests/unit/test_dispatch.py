@@ -157,39 +157,6 @@ class TestSweepInQueueMode:
         assert report.started == [harness.store.arn_of(name)]
         assert sqs.calls == []
 
-    def test_a_sweep_queues_one_interval_of_starts_most_urgent_first(self, harness: Harness):
-        # Given a queue-mode sweep whose paced rate starts 9 rotations per 15-minute interval, and
-        # 10 daily tokens (5 hours left) listed before 5 hourly ones (20 minutes left), all due
-        def expiring(name: str, left: timedelta, lifetime: timedelta) -> str:
-            return managed(
-                harness,
-                name,
-                **{
-                    "expires-at": str(int((harness.clock.now + left).timestamp())),
-                    "last-rotated-at": str(int((harness.clock.now + left - lifetime).timestamp())),
-                },
-            )
-
-        daily = [expiring(f"conn/d{n}", timedelta(hours=5), timedelta(days=1)) for n in range(10)]
-        hourly = [
-            expiring(f"conn/h{n}", timedelta(minutes=20), timedelta(hours=1)) for n in range(5)
-        ]
-        sqs = FakeSqs()
-        sweeper = harness.sweep_engine(
-            rotation_lambda_arn=ROTATION_ARN,
-            dispatcher=QueueDispatcher(sqs, QUEUE_URL),
-            pacer=Pacer(0.01, monotonic=lambda: 0.0, sleep=lambda _s: None),
-        )
-        # When the scheduled sweep runs
-        report = sweeper.run(SweepRequest(scheduled=True))
-        # Then the 5 hourly tokens are queued first, then 4 daily ones; the other 6 wait for the
-        # next sweep (still due), so no queue holds more than an interval's starts
-        queued = [RotationJob.from_body(m).secret_id for m in sqs.messages]
-        assert queued[:5] == [harness.store.arn_of(n) for n in hourly]
-        assert len(queued) == 9
-        assert len(report.deferred) == 6
-        assert set(report.deferred) <= {harness.store.arn_of(n) for n in daily}
-
 
 class TestRotationWorker:
     def test_each_instance_paces_its_starts_to_its_share_of_the_start_rate(

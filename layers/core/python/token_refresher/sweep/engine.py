@@ -34,7 +34,7 @@ from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.deadlines import DeadlineWarner
 from token_refresher.sweep.decision import Decider, decide
 from token_refresher.sweep.liveness import LivenessSweep
-from token_refresher.sweep.lookahead import early_starts, most_urgent, sweep_capacity
+from token_refresher.sweep.lookahead import early_starts, sweep_capacity
 from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.report import SweepReport, emit_metrics, log_dry_run, log_report
 from token_refresher.sweep.request import SweepRequest
@@ -241,10 +241,6 @@ class SweepEngine:
         report: SweepReport,
         now: datetime,
     ) -> None:
-        if self.pacer is not None:
-            per_interval = int(self.pacer.rate * self.sweep_interval.total_seconds())
-            due, later = most_urgent(due, per_interval)
-            report.deferred += [c.secret_id for c in later]
         jobs = [RotationJob(c.secret_id, reason, now) for c, reason in due]
         try:
             result = dispatcher.enqueue(jobs)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from token_refresher.state import TAG_EXPIRES_AT, epoch_tag
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.decision import Decider
 
@@ -52,19 +51,3 @@ def early_starts(
         sweeps = max(1, -(-(opens - now) // interval))  # sweep j finds it due: ceil
         excess = max(excess, n - sweeps * capacity)
     return [cand for _opens, cand in opening[:excess]]
-
-
-def most_urgent(
-    due: list[tuple[Candidate, str]], capacity: int
-) -> tuple[list[tuple[Candidate, str]], list[Candidate]]:
-    """Queue mode: at most ``capacity`` of the due (one interval at the paced rate), pending ones
-    and the earliest expiry first; the rest, still due, are left to the next sweep. An SQS queue
-    is first in, first out: without this, a burst of tokens with hours left (TikTok's daily ones)
-    would sit in front of hourly tokens decided by the next sweeps."""
-
-    def urgency(pair: tuple[Candidate, str]) -> tuple[bool, float]:
-        expires_at = epoch_tag(pair[0].tags, TAG_EXPIRES_AT)
-        return (not pair[0].pending, expires_at.timestamp() if expires_at else 0.0)
-
-    ordered = sorted(due, key=urgency)
-    return ordered[:capacity], [cand for cand, _ in ordered[capacity:]]

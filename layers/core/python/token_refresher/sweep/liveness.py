@@ -12,7 +12,7 @@ one sweep interval plus the time to reach and run the check (``ROTATION_LEAD``):
 last sweep before its deadline, or at the next one if that sweep is lost, a connection is never
 more than 24 h without a validation. Connections that need none: those awaiting a human
 (``reauth-required``, re-checked daily by rotation) and those whose token expires within 24 h of
-their last validation (hourly and daily tokens, validate-only ones): their rotation, due before
+their last validation (hourly and daily tokens): their rotation, due before
 expiry, validates them first.
 
 The checks are spread over the day rather than made at the deadline: a sweep asks for the
@@ -32,7 +32,6 @@ from typing import Protocol
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.state import (
-    NEVER,
     ROTATION_LEAD,
     TAG_CHECKED_AT,
     TAG_EXPIRES_AT,
@@ -104,8 +103,6 @@ class LivenessSweep:
         last = last_asked(cand)
         if last is None:
             return now
-        if cand.tags.get(TAG_EXPIRES_AT) == NEVER:
-            return None  # validate-only: the sweep rotates (validates) it daily
         expires_at = epoch_tag(cand.tags, TAG_EXPIRES_AT)
         if expires_at is not None and expires_at <= last + LIVENESS_WITHIN:
             return None  # its rotation, due before it expires, validates it within the day

@@ -45,7 +45,10 @@ nothing here was measured on AWS. For measurements on LocalStack see docs/benchm
   Incidents in every run: Google Ads answers 5xx from hour 2 to hour 3; TikTok's client secret is
   rotated from hour 4 to hour 5 (invalid_client); 1 % of Meta grants are revoked at hour 1.
 - Fleet: onboarded in one burst at hour 0 in this mix: {mix}. Sweeps every 15 minutes plus up to
-  a minute of schedule jitter; rotations started at most 20/s (ROTATION_START_RATE).
+  a minute of schedule jitter; rotations started at most 20/s (ROTATION_START_RATE), and what of
+  an onboarding burst the next sweeps could not start at that rate started early
+  (sweep/lookahead.py); liveness checks spread over the day, earliest deadline first, and asked
+  at most 10/s (sweep/liveness.py).
 - Prices (us-east-1 list prices): $0.40 per secret-month, $0.05 per 10,000 API calls, Lambda
   $0.0000166667 per GB-s and $0.20 per million requests.
 """

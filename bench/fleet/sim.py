@@ -41,7 +41,7 @@ from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
 from token_refresher.rotation.pending_write import WriteRetry
 from token_refresher.state import TAG_APP_INSTANCES, TAG_LAST_ROTATED, TAG_MANAGED, RefreshAhead
 from token_refresher.sweep.engine import SweepEngine
-from token_refresher.sweep.liveness import LivenessSweep
+from token_refresher.sweep.liveness import DEFAULT_CHECK_RATE, LivenessSweep
 from token_refresher.sweep.pacing import DEFAULT_START_RATE, Pacer
 from token_refresher.sweep.request import SweepRequest
 from token_refresher.sweep.starter import RotationStarter
@@ -133,7 +133,10 @@ class Fleet:
         self.sweep = SweepEngine(
             self.store, self.alerts, starter, concurrency=1, sweep_interval=interval,
             policies={"*": RefreshAhead(sweep_interval=interval)},
-            liveness=LivenessSweep(self, sweep_interval=interval),
+            liveness=LivenessSweep(
+                self, sweep_interval=interval,
+                pacer=Pacer(DEFAULT_CHECK_RATE, monotonic=self._seconds, sleep=self._wait),
+            ),
             pacer=Pacer(run.start_rate, monotonic=self._seconds, sleep=self._wait),
         )  # fmt: skip
         self.sim_queue = SimQueue(self, run.start_rate) if run.queue else None

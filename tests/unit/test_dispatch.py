@@ -25,6 +25,7 @@ from token_refresher import runtime
 from token_refresher.adapters.queue import QueueDispatcher, RotationJob
 from token_refresher.errors import ConfigError
 from token_refresher.sweep.dispatch import RotationWorker
+from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.request import SweepRequest
 
 pytestmark = pytest.mark.unit
@@ -158,6 +159,32 @@ class TestSweepInQueueMode:
 
 
 class TestRotationWorker:
+    def test_each_instance_paces_its_starts_to_its_share_of_the_start_rate(
+        self, harness: Harness, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Given a Worker of 5 instances (WorkerConcurrency) and the default start rate, 20/s
+        monkeypatch.setenv("WORKER_CONCURRENCY", "5")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("INSTANCE_NAME", TEST_INSTANCE)
+        runtime.reset()
+        pacer = runtime.rotation_worker().pacer
+        runtime.reset()
+        # Then each instance starts at most 4 per second: 20/s for the five together
+        assert pacer is not None
+        assert pacer.rate == pytest.approx(4.0)
+        # And a worker with that pacer waits its slot before each start
+        now = [0.0]
+        paced = Pacer(4.0, monotonic=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+        starts = []
+        names = [managed(harness, f"conn/p{n}") for n in range(9)]
+        paced_worker = RotationWorker(
+            harness.starter(rotation_lambda_arn=ROTATION_ARN), pacer=paced
+        )
+        for name in names:
+            paced_worker.handle(job(harness, name))
+            starts.append(now[0])
+        assert starts[-1] == pytest.approx(2.0)  # 9 starts at 4/s: the last 2 s after the first
+
     def test_starts_the_rotation_and_attaches_the_function_when_missing(self, harness: Harness):
         # Given a managed secret without rotation configured
         name = managed(harness, "conn/w1")

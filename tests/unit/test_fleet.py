@@ -8,6 +8,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from bench.fleet.model import GROUP, QUOTAS
@@ -49,6 +50,19 @@ def test_a_short_fleet_run_keeps_every_token_and_the_write_quota(quiet: None) ->
     for group, usage in result["quota"].items():
         assert usage["peak"] <= QUOTAS[group]
     assert result["sweeps"] == 7  # 15-minute schedule, jitter under a minute
+
+
+def test_an_onboarding_burst_beyond_the_start_rate_leaves_no_token_expired(quiet: None) -> None:
+    # Given 2,000 connections onboarded at once (600 one-hour tokens, all due at the second sweep)
+    # in queue mode, with a start rate that starts fewer than 600 in one sweep interval: 100,000
+    # connections at 20/s in miniature (the burst that left Amazon Ads tokens expired there)
+    run = Run(size=2000, hours=1.25, start_rate=0.32, queue=True, incidents=False)
+    fleet = Fleet(replace(run, measure_memory=False))
+    # When the first 75 simulated minutes run
+    result = fleet.simulate()
+    # Then the sweep before the burst started the excess early, and no token expired
+    assert sum(result["expired_minutes"].values()) == 0
+    assert result["refresh_tokens_lost"] == 0
 
 
 def _counts(calls: list[tuple[str, str]], secret: str) -> Counter[str]:

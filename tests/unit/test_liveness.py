@@ -3,7 +3,8 @@ least once a day without rotating, and a revoked grant alerts within a day."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from token_refresher.rotation.check import ConnectionChecker
 from token_refresher.rotation.liveness import LivenessCheck, LivenessRequest
 from token_refresher.state import TAG_CHECKED_AT, TAG_UNCHECKED_AT
 from token_refresher.sweep.engine import SweepEngine, SweepRequest
-from token_refresher.sweep.liveness import LivenessSweep
+from token_refresher.sweep.liveness import DEFAULT_CHECK_RATE, LivenessSweep, checks_needed
+from token_refresher.sweep.pacing import Pacer
 
 pytestmark = pytest.mark.unit
 
@@ -198,22 +200,86 @@ def test_a_transient_failure_is_counted_and_retried_at_the_next_sweep(harness, s
     assert harness.store.tags_of(name)[TAG_CHECKED_AT] == epoch(harness, timedelta(0))
 
 
-def test_checks_per_sweep_are_capped_oldest_first(harness, requester):
-    # Given 120 connections never checked, and a sweep every 15 minutes
-    for n in range(120):
-        long_lived(harness, f"conn/{n:03d}", **{"checked-at": str(1_700_000_000 + n)})
+class FakeTime:
+    """A monotonic clock whose sleep advances it: the pacer's requests land on simulated seconds."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_fleet_onboarded_at_once_is_checked_evenly_and_never_a_day_late(harness, requester):
+    # Given 150 long-lived connections all rotated at the same moment (one onboarding burst)
+    names = [f"conn/{n:03d}" for n in range(150)]
+    for name in names:
+        long_lived(harness, name, **{"last-rotated-at": epoch(harness, timedelta(0))})
+    start = harness.clock.now
+    validated = {harness.store.arn_of(n): start for n in names}
+    fake = FakeTime()
+    pacer = Pacer(DEFAULT_CHECK_RATE, monotonic=fake.monotonic, sleep=fake.sleep)
     sweeper = harness.sweep_engine(
         rotation_lambda_arn=ROTATION_ARN,
-        liveness=LivenessSweep(requester, sweep_interval=SWEEP, min_per_sweep=50),
+        liveness=LivenessSweep(requester, sweep_interval=SWEEP, pacer=pacer),
     )
-    # When it runs
+    # When the sweep runs every 15 minutes (each up to a minute late, every 10th one lost) for
+    # two days
+    per_sweep, longest = [], timedelta(0)
+    for k in range(1, 2 * 96 + 1):
+        harness.clock.now = start + SWEEP * k + timedelta(seconds=(k * 37) % 60)
+        if k % 10 == 0:
+            continue
+        report = sweeper.run(SweepRequest(scheduled=True))
+        per_sweep.append(len(report.checks_requested))
+        for secret_id in report.checks_requested:
+            longest = max(longest, harness.clock.now - validated[secret_id])
+            validated[secret_id] = harness.clock.now
+    # Then no connection went a day without a validation, lost sweeps included
+    longest = max([longest] + [harness.clock.now - t for t in validated.values()])
+    assert longest <= timedelta(hours=24)
+    # And the checks were spread over the day: a few per sweep, never the whole fleet at once
+    assert max(per_sweep) <= 5
+    assert sum(per_sweep) >= 150
+
+
+def test_each_sweep_asks_for_just_enough_checks_to_keep_every_deadline():
+    # Given a sweep every 15 minutes
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    # Then past and next-sweep deadlines are all checked now
+    assert checks_needed([now - SWEEP, now, now + SWEEP / 2], now, SWEEP) == 3
+    # And 100 deadlines ten sweeps away are spread: 10 now (100 / 10 sweeps)
+    assert checks_needed([now + 9.5 * SWEEP] * 100, now, SWEEP) == 10
+    # And a lone deadline a day away waits for its last sweep
+    assert checks_needed([now + timedelta(hours=23)], now, SWEEP) == 0
+
+
+def test_liveness_requests_are_paced_to_leave_the_tag_quota_room(harness, requester):
+    # Given 40 long-lived connections last validated two days ago (all overdue at once) and a
+    # pacer of 10 requests/s
+    for n in range(40):
+        long_lived(harness, f"conn/{n:02d}")
+    fake = FakeTime()
+    asked: list[float] = []
+
+    class Timed:
+        def request(self, secret_id: str) -> None:
+            asked.append(fake.now)
+
+    pacer = Pacer(DEFAULT_CHECK_RATE, monotonic=fake.monotonic, sleep=fake.sleep)
+    sweeper = harness.sweep_engine(
+        liveness=LivenessSweep(Timed(), sweep_interval=SWEEP, pacer=pacer)
+    )
+    # When the sweep asks for them
     report = sweeper.run(SweepRequest(scheduled=True))
-    # Then at most the share that spreads them over the day (or the floor) is requested, oldest
-    # first, and the rest follow at the next sweeps
-    assert len(report.checks_requested) == 50
-    assert sorted(r.rsplit("/", 1)[-1][:3] for r in requester.requested) == [
-        f"{n:03d}" for n in range(50)
-    ]
+    # Then all 40 are asked, a tenth of a second apart: 10/s at most (each check ends in one
+    # TagResource, 50/s for the region)
+    assert len(report.checks_requested) == 40
+    gaps = [b - a for a, b in itertools.pairwise(sorted(asked))]
+    assert min(gaps) >= 1 / DEFAULT_CHECK_RATE - 1e-9
 
 
 def test_a_refused_invoke_is_a_report_error_not_a_crash(harness):

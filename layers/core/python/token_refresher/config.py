@@ -137,6 +137,9 @@ class Settings:
     rotation_function_arn: str | None = None
     sweep_concurrency: int = 8
     rotation_start_rate: float = 20.0  # ROTATION_START_RATE: rotations started per second (pacing)
+    # WORKER_CONCURRENCY: the Worker function's reserved concurrency; each instance paces its starts
+    # to rotation_start_rate / worker_concurrency (queue mode, sweep/dispatch.py)
+    worker_concurrency: int = 1
     rotation_after_days: int = 7
     refresh_ahead: Mapping[str, RefreshAhead] = field(default_factory=lambda: {"*": RefreshAhead()})
     rotation_queue_url: str | None = None
@@ -206,6 +209,7 @@ class Settings:
             dispatch_senders=_int(env, "DISPATCH_SENDERS", 8, 1, 64),
             sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 8, 1, 64),
             rotation_start_rate=_float(env, "ROTATION_START_RATE", 20.0, 0.1, 50),
+            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 1, 1, 50),
             rotation_after_days=_int(env, "ROTATION_FALLBACK_DAYS", 7, 1, 1000),
             refresh_ahead=_refresh_ahead(env.get("REFRESH_AHEAD", ""), sweep_interval),
             alert_topic_arn=topic,

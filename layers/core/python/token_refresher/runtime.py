@@ -213,7 +213,8 @@ def alarm_relay() -> AlarmRelay:
 def rotation_worker() -> RotationWorker:
     from token_refresher.sweep.dispatch import RotationWorker  # noqa: PLC0415
 
-    return RotationWorker(_starter())
+    cfg = settings()  # each Worker instance paces to its share of the start rate
+    return RotationWorker.paced(_starter(), cfg.rotation_start_rate / cfg.worker_concurrency)
 
 
 @cache

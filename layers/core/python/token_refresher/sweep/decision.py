@@ -28,7 +28,7 @@ from token_refresher.sweep.request import SweepRequest
 from token_refresher.sweep.starter import RotationStarter, force_floor_refusal
 from token_refresher.timeutil import format_iso
 
-__all__ = ["Decider", "Verdict", "decide"]
+__all__ = ["Decider", "Verdict", "decide", "window_opens"]
 
 
 class Decider:
@@ -39,6 +39,15 @@ class Decider:
         remaining = dict(policies or {})
         self.policy = remaining.pop("*", RefreshAhead())
         self.provider_policies = remaining
+
+    def opens(self, cand: Candidate, now: datetime) -> datetime | None:
+        """When a short-lived ``cand`` becomes due (None for any other, or one rotated within the
+        minimum interval, which must not be started early)."""
+        last = last_rotation(cand.tags, cand.last_rotated)
+        if cand.pending or (last is not None and now - last < self.starter.min_interval):
+            return None
+        policy = self.provider_policies.get(cand.provider, self.policy)
+        return window_opens(cand.tags, policy, last_rotated=cand.last_rotated)
 
     def verdict(self, cand: Candidate, request: SweepRequest, now: datetime) -> Verdict:
         last = last_rotation(cand.tags, cand.last_rotated)
@@ -106,7 +115,7 @@ def _expiry_verdict(
         return Verdict(True, f"expired at {format_iso(expires_at)}")
     lifetime = expires_at - last if last is not None and last < expires_at else None
     if lifetime is not None and lifetime <= policy.short_lived_max:
-        ahead = max(policy.min_remaining, lifetime * policy.fraction, policy.cover)
+        ahead = short_lived_window(lifetime, policy)
     elif lifetime is None and remaining <= policy.short_lived_max:
         ahead = policy.short_lived_max  # unknown lifetime, less than a day left: refresh now
     else:
@@ -115,3 +124,26 @@ def _expiry_verdict(
     if remaining <= ahead:
         return Verdict(True, f"expires in {hours:.1f} h (refresh-ahead window {ahead})")
     return Verdict(False, f"expires in {hours:.1f} h")
+
+
+def short_lived_window(lifetime: timedelta, policy: RefreshAhead) -> timedelta:
+    """How long before expiry a short-lived token becomes due (RefreshAhead's first rule)."""
+    return max(policy.min_remaining, lifetime * policy.fraction, policy.cover)
+
+
+def window_opens(
+    tags: Mapping[str, str], policy: RefreshAhead, *, last_rotated: datetime | None
+) -> datetime | None:
+    """When a short-lived token (known lifetime, ``ok`` or ``failing``) becomes due; None for any
+    other (long-lived, validate-only, awaiting a human, no expiry tag)."""
+    expires_at = epoch_tag(tags, TAG_EXPIRES_AT)
+    last = last_rotation(tags, last_rotated)
+    if tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED or expires_at is None or last is None:
+        return None
+    deadline = epoch_tag(tags, TAG_DEADLINE)
+    lifetime = expires_at - last
+    if (deadline is not None and deadline <= expires_at) or not (
+        timedelta(0) < lifetime <= policy.short_lived_max
+    ):
+        return None
+    return expires_at - short_lived_window(lifetime, policy)

@@ -18,6 +18,7 @@ from typing import Any
 
 from token_refresher.adapters.queue import RotationJob
 from token_refresher.observability import logger
+from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.starter import RotationStarter, StartOutcome
 
 __all__ = ["RotationWorker"]
@@ -25,15 +26,25 @@ __all__ = ["RotationWorker"]
 
 class RotationWorker:
     """Starts the rotation of one queued secret through the RotationStarter; an exception has the
-    record retried (then dead-lettered)."""
+    record retried (then dead-lettered). With a ``pacer`` each start waits for its slot: every
+    Worker instance paces to ROTATION_START_RATE / WorkerConcurrency, so the instances together
+    start no more than the sweep would (two writes per rotation in the 50/s write quota)."""
 
-    def __init__(self, starter: RotationStarter) -> None:
+    def __init__(self, starter: RotationStarter, *, pacer: Pacer | None = None) -> None:
         self.starter = starter
+        self.pacer = pacer
+
+    @classmethod
+    def paced(cls, starter: RotationStarter, rate: float) -> RotationWorker:
+        """A worker starting at most ``rate`` rotations per second."""
+        return cls(starter, pacer=Pacer(rate))
 
     def handle(self, job: RotationJob) -> StartOutcome:
         """STARTED or RESUMED (a stuck rotation finished, as the sweep does), or why not:
         NOT_FOUND, NOT_MANAGED, IN_PROGRESS, RECENT (a redelivered message, or rotated by another
         path since the sweep decided)."""
+        if self.pacer is not None:
+            self.pacer.wait()
         return self.starter.start(job.secret_id, decided_at=job.decided_at)
 
     def handle_records(self, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.deadlines import DeadlineWarner
 from token_refresher.sweep.decision import Decider, decide
 from token_refresher.sweep.liveness import LivenessSweep
+from token_refresher.sweep.lookahead import early_starts, sweep_capacity
 from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.report import SweepReport, emit_metrics, log_dry_run, log_report
 from token_refresher.sweep.request import SweepRequest
@@ -170,14 +171,23 @@ class SweepEngine:
         self, candidates: list[Candidate], request: SweepRequest, report: SweepReport, now: datetime
     ) -> list[tuple[Candidate, str]]:
         due: list[tuple[Candidate, str]] = []
+        not_due: list[Candidate] = []
         for cand in candidates:
             verdict = self.decider.verdict(cand, request, now)
             if verdict.due:
                 due.append((cand, verdict.reason))
             elif not request.scheduled:
                 report.skipped.append({"secret_id": cand.secret_id, "reason": verdict.reason})
+            else:
+                not_due.append(cand)
             if request.scheduled and not request.dry_run:
                 report.warnings_sent += self.warner.warn(cand, now)
+        if self.pacer is not None and not_due:
+            capacity = sweep_capacity(self.pacer.rate, self.sweep_interval)
+            early = early_starts(
+                self.decider, not_due, now, interval=self.sweep_interval, capacity=capacity
+            )
+            due += [(c, "started ahead of its window: an onboarding burst") for c in early]
         report.due = len(due)
         report.due_ids = [c.secret_id for c, _ in due]
         return due

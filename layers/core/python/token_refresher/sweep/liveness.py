@@ -2,23 +2,29 @@
 
 A token is validated with its platform whenever it is rotated (testSecret), but a 60-day token
 (Meta, LinkedIn) is rotated only in its last 7 days: a grant revoked in between (password change,
-app removed) would stay "ok" for weeks. So every scheduled sweep also picks the connections whose
-last validation (``last-rotated-at`` or ``checked-at``) is older than ``24 h - one sweep
-interval``, and asks the rotation function to validate each without rotating
-(adapters/rotation_function.py; rotation/liveness.py records the answer). Connections that
-rotate at least daily
-(Google, Microsoft, Amazon and TikTok account tokens, short-lived oauth2 tokens, and the
-validate-only tokens the sweep already rotates daily) never need one; nor do those awaiting a
-human (``reauth-required``, re-checked daily by rotation).
+app removed) would stay "ok" for weeks. So every scheduled sweep also asks the rotation function to
+validate some connections without rotating them (adapters/rotation_function.py;
+rotation/liveness.py records the answer).
 
-A revoked grant therefore alerts at most ``24 h`` after it was revoked. At most
-``max(min_per_sweep, 2 x connections / sweeps per day)`` checks are requested per sweep, oldest
-first, so a first deployment spreads its checks over the day.
+Each connection has a check deadline: its last validation (``last-rotated-at`` or ``checked-at``,
+or ``unchecked-at`` for a check that could not check) plus ``24 h - margin``, where the margin is
+one sweep interval plus the time to reach and run the check (``ROTATION_LEAD``): checked at the
+last sweep before its deadline, or at the next one if that sweep is lost, a connection is never
+more than 24 h without a validation. Connections that need none: those awaiting a human
+(``reauth-required``, re-checked daily by rotation) and those whose token expires within 24 h of
+their last validation (hourly and daily tokens): their rotation, due before
+expiry, validates them first.
+
+The checks are spread over the day rather than made at the deadline: a sweep asks for the
+smallest number that still meets every deadline at the same pace, ``max over k of (connections
+due within k sweeps) / k`` (earliest deadline first), so a fleet onboarded in one burst is checked
+evenly through its first day, not all at once 24 h later. The requests are paced
+(``check_rate`` per second, default 10): each check ends with one
+TagResource, whose 50/s regional quota finishSecret (20 rotations/s at most) shares.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -26,7 +32,9 @@ from typing import Protocol
 
 from token_refresher.adapters.errors import AwsError
 from token_refresher.state import (
+    ROTATION_LEAD,
     TAG_CHECKED_AT,
+    TAG_EXPIRES_AT,
     TAG_STATUS,
     TAG_UNCHECKED_AT,
     Status,
@@ -34,9 +42,11 @@ from token_refresher.state import (
     last_rotation,
 )
 from token_refresher.sweep.candidate import Candidate
+from token_refresher.sweep.pacing import Pacer
 from token_refresher.sweep.report import SweepReport
 
 LIVENESS_WITHIN = timedelta(hours=24)
+DEFAULT_CHECK_RATE = 10.0
 
 
 class LivenessRequester(Protocol):
@@ -60,38 +70,60 @@ def last_asked(cand: Candidate) -> datetime | None:
     return max(times) if times else None
 
 
+def checks_needed(deadlines: list[datetime], now: datetime, interval: timedelta) -> int:
+    """How many of ``deadlines`` (sorted) to check at this sweep so that, checking as many at each
+    later sweep, every one is checked by its deadline: ``max over k of n_k / k``, where ``n_k``
+    deadlines fall before sweep ``k`` (this one is sweep 1; a past deadline is this sweep's).
+    Rounded down: what a later sweep must make up is the connections then at their deadline."""
+    needed = 0
+    for n, deadline in enumerate(deadlines, start=1):
+        sweeps = 1 + max(0, int((deadline - now) / interval))
+        needed = max(needed, n // sweeps)
+    return needed
+
+
 class LivenessSweep:
     def __init__(
         self,
         requester: LivenessRequester,
         *,
         sweep_interval: timedelta,
-        min_per_sweep: int = 50,
+        check_rate: float = DEFAULT_CHECK_RATE,
+        pacer: Pacer | None = None,
     ) -> None:
         self.requester = requester
         self.sweep_interval = sweep_interval
-        self.every = max(timedelta(hours=1), LIVENESS_WITHIN - sweep_interval)
-        self.min_per_sweep = min_per_sweep
+        self.every = LIVENESS_WITHIN - sweep_interval - ROTATION_LEAD
+        self.pacer = pacer or Pacer(check_rate)
 
-    def due(self, cand: Candidate, now: datetime) -> bool:
+    def deadline(self, cand: Candidate, now: datetime) -> datetime | None:
+        """When ``cand`` must be checked at the latest; None when it needs no check."""
         if cand.tags.get(TAG_STATUS) == Status.REAUTH_REQUIRED:
-            return False
+            return None
         last = last_asked(cand)
-        return last is None or now - last >= self.every
+        if last is None:
+            return now
+        expires_at = epoch_tag(cand.tags, TAG_EXPIRES_AT)
+        if expires_at is not None and expires_at <= last + LIVENESS_WITHIN:
+            return None  # its rotation, due before it expires, validates it within the day
+        return last + self.every
 
     def select(
-        self, candidates: Iterable[Candidate], skip: set[str], now: datetime, scanned: int
+        self, candidates: Iterable[Candidate], skip: set[str], now: datetime
     ) -> list[Candidate]:
-        """The connections to check at this sweep: oldest validation first, capped."""
-        due = [c for c in candidates if c.secret_id not in skip and self.due(c, now)]
-        oldest = datetime.min.replace(tzinfo=now.tzinfo)
-        due.sort(key=lambda c: last_asked(c) or oldest)
-        sweeps_a_day = max(1, LIVENESS_WITHIN // self.sweep_interval)
-        cap = max(self.min_per_sweep, math.ceil(2 * scanned / sweeps_a_day))
-        return due[:cap]
+        """This sweep's checks: earliest deadline first, as many as keep every deadline."""
+        timed = [
+            (deadline, cand)
+            for cand in candidates
+            if cand.secret_id not in skip and (deadline := self.deadline(cand, now)) is not None
+        ]
+        timed.sort(key=lambda pair: pair[0])
+        count = checks_needed([d for d, _ in timed], now, self.sweep_interval)
+        return [cand for _, cand in timed[:count]]
 
     def request(self, secret_id: str) -> str | None:
-        """Ask for one check; the AWS error code when the request was refused."""
+        """Ask for one check, paced; the AWS error code when the request was refused."""
+        self.pacer.wait()
         try:
             self.requester.request(secret_id)
         except AwsError as exc:
@@ -106,8 +138,9 @@ class LivenessSweep:
         exhausted: Callable[[], bool],
         concurrency: int,
     ) -> None:
-        """The sweep's hook: ask for this sweep's checks; the report lists them (and refusals)."""
-        checks = self.select(candidates, set(report.due_ids), now, report.scanned)
+        """The sweep's hook: ask for this sweep's checks; the report lists them (and refusals).
+        Checks the time budget leaves out stay the earliest at the next sweep."""
+        checks = self.select(candidates, set(report.due_ids), now)
 
         def ask(cand: Candidate) -> tuple[str, str | None] | None:
             return None if exhausted() else (cand.secret_id, self.request(cand.secret_id))

@@ -25,6 +25,7 @@ class Pacer:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.rate = rate
         self.interval = 1.0 / rate
         self._monotonic, self._sleep = monotonic, sleep
         self._next = 0.0

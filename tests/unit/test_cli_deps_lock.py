@@ -15,7 +15,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.unit.test_deps_lock import _entries
+from tests.unit.test_deps_lock import lock
 
 pytestmark = pytest.mark.unit
 
@@ -28,16 +28,6 @@ CLI_ENV = default_environment() | {"python_version": "3.11", "python_full_versio
 def pyproject_requirements() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     return [Requirement(r) for r in project["dependencies"]]
-
-
-def lock() -> dict[str, tuple[str, list[str]]]:
-    out = {}
-    for entry in _entries(LOCK.read_text()):
-        spec, *options = entry.split()
-        name, _, version = spec.partition("==")
-        hashes = [o.removeprefix("--hash=sha256:") for o in options if o.startswith("--hash=")]
-        out[canonicalize_name(name)] = (version, hashes)
-    return out
 
 
 def closure(roots: list[Requirement]) -> dict[str, Requirement]:
@@ -59,7 +49,7 @@ def closure(roots: list[Requirement]) -> dict[str, Requirement]:
 
 def test_the_wheels_dependencies_are_pinned_to_the_locks_versions():
     # Given pyproject's dependencies, then each is pinned with == at the lock's version
-    pinned = lock()
+    pinned = lock(LOCK)
     for req in pyproject_requirements():
         [spec] = list(req.specifier)
         assert spec.operator == "==", str(req)
@@ -69,7 +59,7 @@ def test_the_wheels_dependencies_are_pinned_to_the_locks_versions():
 def test_the_lock_covers_everything_the_cli_needs_each_with_a_sha256():
     # Given what the wheel's dependencies need on Python 3.11 (transitively)
     needed = closure(pyproject_requirements())
-    pinned = lock()
+    pinned = lock(LOCK)
     # Then the lock pins exactly those, at versions each requirement accepts, each with a hash
     assert set(pinned) == set(needed)
     for name, req in needed.items():

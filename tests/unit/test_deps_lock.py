@@ -41,10 +41,10 @@ def requirements() -> list[Requirement]:
     return [Requirement(e) for e in _entries((DEPS / "requirements.txt").read_text())]
 
 
-def lock() -> dict[str, tuple[str, list[str]]]:
-    """name -> (pinned version, sha256 hashes)."""
+def lock(path: Path = DEPS / "requirements.lock") -> dict[str, tuple[str, list[str]]]:
+    """name -> (pinned version, sha256 hashes) of a hash-pinned lock file."""
     out = {}
-    for entry in _entries((DEPS / "requirements.lock").read_text()):
+    for entry in _entries(path.read_text()):
         spec, *options = entry.split()
         name, _, version = spec.partition("==")
         hashes = [o.removeprefix("--hash=sha256:") for o in options if o.startswith("--hash=")]

@@ -59,15 +59,16 @@ class S3IncidentStore:
         if held:
             self._put(f"{base}held/{member}", dict(held))
         self._put(f"{base}last-failure", {"at": to_epoch(now)})
-        inc = self._load(incident_id, counted=False)
+        inc = self._read(incident_id)
         if inc is None:  # expired between the two reads (30 days): count it as a new one
             raise AwsError(f"incident {incident_id} vanished", code="NoSuchKey")
-        return inc
+        return inc if inc.announced_at is not None else self._counted(inc)
 
     def claim(self, incident_id: str, transition: Transition, *, now: datetime) -> Incident | None:
-        inc = self._load(incident_id, counted=True)
-        if inc is None or inc.closed or not _allowed(inc, transition):
+        found = self._read(incident_id)
+        if found is None or found.closed or not _allowed(found, transition):
             return None
+        inc = self._counted(found)
         body: dict[str, Any] = {"at": to_epoch(now)}
         if transition is Transition.ANNOUNCE:
             body["affected"] = inc.affected
@@ -82,17 +83,18 @@ class S3IncidentStore:
 
     def recover(self, incident_id: str, secret_id: str, *, now: datetime) -> Incident | None:
         base, member = f"incident/{incident_id}/", _hash(secret_id)
-        inc = self._load(incident_id, counted=False)
+        inc = self._read(incident_id)
         if inc is None or inc.closed or self._get(f"{base}member/{member}") is None:
             return None  # not (or no longer) an open incident's member
         if not self._put(f"{base}recovered/{member}", {"at": to_epoch(now)}, create=True):
             return None  # recovered already
         self._delete(f"{base}held/{member}")
-        return self._load(incident_id, counted=True)
+        after = self._read(incident_id)
+        return self._counted(after) if after is not None else None
 
     def open_incidents(self) -> list[Incident]:
-        found = (self._load(key.rsplit("/", 1)[-1], counted=True) for key in self._keys("open/"))
-        return [inc for inc in found if inc is not None and not inc.closed]
+        found = (self._read(key.rsplit("/", 1)[-1]) for key in self._keys("open/"))
+        return [self._counted(inc) for inc in found if inc is not None and not inc.closed]
 
     def held_alerts(self, incident_id: str) -> list[Mapping[str, Any]]:
         bodies = (self._get(key) for key in self._keys(f"incident/{incident_id}/held/"))
@@ -106,7 +108,7 @@ class S3IncidentStore:
         pointer_key = f"cause/{_hash(cause.key)}"
         pointer = self._get(pointer_key)
         if pointer is not None:
-            old = self._load(str(pointer[0]["incident_id"]), counted=False)
+            old = self._read(str(pointer[0]["incident_id"]))
             if old is not None and not old.closed:
                 return old.incident_id
         self._put(f"incident/{new_id}/cause", _cause_body(cause, now, new_id), create=True)
@@ -122,9 +124,9 @@ class S3IncidentStore:
         self._put(f"open/{new_id}", {"at": to_epoch(now)})
         return new_id
 
-    def _load(self, incident_id: str, *, counted: bool) -> Incident | None:
-        """The incident from its objects; ``counted=False`` skips counting the members of an
-        announced one (its affected count is then the announced one)."""
+    def _read(self, incident_id: str) -> Incident | None:
+        """The incident from its cause, claims and last failure, members not counted: its
+        affected count is the announced one (0 before the announcement)."""
         base = f"incident/{incident_id}/"
         found = self._get(f"{base}cause")
         if found is None:
@@ -133,18 +135,22 @@ class S3IncidentStore:
         claims = {key.rsplit("/", 1)[-1] for key in self._keys(f"{base}claim/")}
         announce = self._get(f"{base}claim/announce") if "announce" in claims else None
         last = self._get(f"{base}last-failure")
-        inc = Incident(
+        announced = int(announce[0]["affected"]) if announce else 0
+        return Incident(
             incident_id=incident_id,
             cause=_cause(opened),
             opened_at=from_epoch(int(opened["opened_at"])),
             last_failure_at=from_epoch(int(last[0]["at"] if last else opened["opened_at"])),
             announced_at=from_epoch(int(announce[0]["at"])) if announce else None,
-            announced_affected=int(announce[0]["affected"]) if announce else 0,
+            announced_affected=announced,
             updated="update" in claims,
             closed="close" in claims,
+            affected=announced,
         )
-        if announce and not counted:
-            return replace(inc, affected=inc.announced_affected)
+
+    def _counted(self, inc: Incident) -> Incident:
+        """``inc`` with its members, recoveries and held alerts counted (one listing each)."""
+        base = f"incident/{inc.incident_id}/"
         return replace(
             inc,
             affected=len(self._keys(f"{base}member/")),

@@ -40,6 +40,7 @@ from token_refresher.sweep.report import SweepReport, emit_metrics, log_dry_run,
 from token_refresher.sweep.request import SweepRequest
 from token_refresher.sweep.selection import Selector
 from token_refresher.sweep.starter import RotationStarter, StartOutcome
+from token_refresher.sweep.triage import plan_handover
 from token_refresher.timeutil import Clock
 
 __all__ = ["SWEEP_RESERVE_MS", "SweepEngine"]
@@ -146,6 +147,12 @@ class SweepEngine:
         candidates = self.selector.select(request, report)
         report.scanned = len(candidates)
         due = self._decide(candidates, request, report, now)
+        if request.scheduled and not request.dry_run:
+            due = plan_handover(
+                candidates, due, report, now, interval=self.sweep_interval, pacer=self.pacer
+            )
+        else:  # a manual request: its caller's order; concurrent ones do not walk in lockstep
+            random.shuffle(due)  # nosec B311 # ordering only
         if request.dry_run:
             report.would_rotate = [{"secret_id": c.secret_id, "reason": r} for c, r in due]
         elif self.dispatcher is not None and request.scheduled:
@@ -203,8 +210,6 @@ class SweepEngine:
         budget: TimeBudget,
     ) -> None:
         order = [c for c, _ in due]
-        # Concurrent sweeps over the same list should not walk it in lockstep.
-        random.shuffle(order)  # nosec B311 # ordering only
 
         def start(cand: Candidate) -> tuple[Candidate, StartOutcome | None, str | None]:
             if budget.exhausted():

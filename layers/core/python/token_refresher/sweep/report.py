@@ -28,6 +28,7 @@ def log_report(request: SweepRequest, report: SweepReport, seconds: float) -> No
             "skipped": len(report.skipped),
             "errors": len(report.errors),
             "deferred": len(report.deferred),
+            "held": len(report.held),
             "enqueued": len(report.enqueued),
             "adopted": len(report.adopted),
             "unowned": len(report.unowned),
@@ -62,6 +63,8 @@ def emit_metrics(
         "RotationsStarted": set(report.started) | set(report.enqueued),
         "RotationsSkipped": {s["secret_id"] for s in report.skipped},
         "RotationStartFailures": {e["secret_id"] for e in report.errors},
+        "RotationsDeferred": set(report.deferred),
+        "RotationsHeld": set(report.held),
     }
     for provider, cands in by_provider.items():
         ids = [c.secret_id for c in cands]
@@ -92,6 +95,7 @@ class SweepReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # a failing platform's, beyond its probes
     enqueued: list[str] = field(default_factory=list)
     warnings_sent: int = 0
     due_ids: list[str] = field(default_factory=list)
@@ -112,6 +116,7 @@ class SweepReport:
             "skipped": self.skipped,
             "errors": self.errors,
             "deferred": self.deferred,
+            "held": self.held,
             "enqueued": self.enqueued,
             "warnings_sent": self.warnings_sent,
             "adopted": self.adopted,

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.unit
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 QUIET = timedelta(minutes=30)
+URGENT = timedelta(minutes=25)  # a 15-minute sweep interval and the 10-minute rotation lead
 
 
 def cand(
@@ -46,8 +47,11 @@ def names(items: list[tuple[Candidate, str]]) -> list[str]:
     return [c.name for c, _ in items]
 
 
-def test_savable_tokens_go_first_by_expiry_and_expired_ones_after_them() -> None:
-    # Given due tokens: two expired, two with minutes left, and one never rotated (no expiry tag)
+def test_tokens_the_next_sweep_could_not_save_go_first_then_expired_then_those_that_can_wait() -> (
+    None
+):
+    # Given due tokens: two expired, one with 10 minutes left (the next sweep could not save it),
+    # one with 30 (it can wait a sweep), and one never rotated (no expiry tag)
     due = [
         (cand("expired-long-ago", expires_in=-timedelta(hours=2)), "r"),
         (cand("ten-minutes", expires_in=timedelta(minutes=10)), "r"),
@@ -56,10 +60,10 @@ def test_savable_tokens_go_first_by_expiry_and_expired_ones_after_them() -> None
         (cand("new", expires_in=None), "r"),
     ]
     # When the sweep triages them with room for all
-    plan = triage(due, PlatformBreaker(frozenset()), NOW, capacity=None)
-    # Then the savable go first, soonest expiry first, and the expired last
+    plan = triage(due, PlatformBreaker(frozenset()), NOW, capacity=None, urgent_within=URGENT)
+    # Then the ones that cannot wait go first, then the expired, then the one that can wait
     assert names(plan.now) == [
-        "new", "ten-minutes", "thirty-minutes", "expired-long-ago", "expired-just-now"
+        "new", "ten-minutes", "expired-long-ago", "expired-just-now", "thirty-minutes"
     ]  # fmt: skip
     assert plan.later == plan.held == []
 
@@ -68,14 +72,15 @@ def test_a_never_expiring_token_sorts_after_every_expiring_one() -> None:
     # Given a validate-only token ("never") and one with an hour left
     never = Candidate("never", "never", "meta", {"token-refresher:expires-at": "never"}, True, None)
     # Then the expiring one is more urgent
-    assert urgency(cand("hour", expires_in=timedelta(hours=1)), NOW) < urgency(never, NOW)
+    hour = cand("hour", expires_in=timedelta(hours=1))
+    assert urgency(hour, NOW, urgent_within=URGENT) < urgency(never, NOW, urgent_within=URGENT)
 
 
 def test_what_exceeds_the_capacity_is_deferred_the_least_urgent_first() -> None:
     # Given 10 due tokens expiring 1..10 minutes from now and capacity for 6
     due = [(cand(f"t{n:02d}", expires_in=timedelta(minutes=n)), "r") for n in range(10, 0, -1)]
     # When triaged
-    plan = triage(due, PlatformBreaker(frozenset()), NOW, capacity=6)
+    plan = triage(due, PlatformBreaker(frozenset()), NOW, capacity=6, urgent_within=URGENT)
     # Then the 6 soonest are handed over and the 4 latest wait for the next sweep
     assert names(plan.now) == [f"t{n:02d}" for n in range(1, 7)]
     assert names(plan.later) == [f"t{n:02d}" for n in range(7, 11)]
@@ -90,7 +95,9 @@ def test_a_platform_whose_connections_all_fail_is_held_but_for_its_probes() -> N
     breaker = PlatformBreaker.from_candidates(google + amazon, NOW, quiet=QUIET)
     assert breaker.held == {"google_ads"}
     # When a sweep with capacity for PROBES + 5 triages them all
-    plan = triage([(c, "r") for c in google + amazon], breaker, NOW, capacity=PROBES + 5)
+    plan = triage(
+        [(c, "r") for c in google + amazon], breaker, NOW, capacity=PROBES + 5, urgent_within=URGENT
+    )
     # Then Google's probes and every Amazon token go now, and the rest of Google waits
     assert names(plan.now) == names([(c, "r") for c in google[:PROBES] + amazon])
     assert len(plan.held) == BREAKER_MIN - PROBES
@@ -102,7 +109,7 @@ def test_a_held_platform_takes_the_capacity_the_others_leave() -> None:
     google = [cand(f"g{n:03d}", failing="config") for n in range(BREAKER_MIN)]
     breaker = PlatformBreaker.from_candidates(google, NOW, quiet=QUIET)
     # When the sweep has room for all of them
-    plan = triage([(c, "r") for c in google], breaker, NOW, capacity=100)
+    plan = triage([(c, "r") for c in google], breaker, NOW, capacity=100, urgent_within=URGENT)
     # Then all are retried: an idle start budget is not kept idle
     assert len(plan.now) == BREAKER_MIN
     assert plan.held == []

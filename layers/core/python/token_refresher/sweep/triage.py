@@ -12,10 +12,12 @@ or behind tokens that are already expired and that no order can save. So the swe
   capacity the other providers leave. An outage then never takes the start budget from the
   platforms that work, its retries still use what is idle, and the first sweep to see a probe
   succeed releases it;
-- **orders by urgency** (``urgency``): probes first, then the tokens that can still be saved,
-  earliest expiry first, then the ones already expired (each of those has lost its minutes
-  already; starting them first would let the savable ones expire too: earliest-deadline-first's
-  domino under overload);
+- **orders by urgency** (``urgency``): probes first; then the tokens the next sweep could not
+  save any more (one interval and a rotation's lead left, or less), earliest expiry first; then
+  the ones already expired, which lose a minute for every minute they wait; then the tokens that
+  can wait a sweep (their window is two intervals and a lead: waiting one is what it is for).
+  Expired tokens never go before ones that can still be saved in time (earliest-deadline-first's
+  domino under overload), and a savable one that can wait never keeps an expired one waiting;
 - **caps what one sweep hands over** at ``capacity`` (sweep/lookahead.py's ``sweep_capacity``):
   what is handed over is started before the next sweep, whatever order the queue delivers it in,
   and the rest is decided again by that sweep, its order by then more urgent.
@@ -32,6 +34,7 @@ from datetime import datetime, timedelta
 
 from token_refresher.errors import ErrorClass
 from token_refresher.state import (
+    ROTATION_LEAD,
     TAG_EXPIRES_AT,
     TAG_LAST_ERROR,
     TAG_STATUS,
@@ -94,15 +97,18 @@ class PlatformBreaker:
         return cls(frozenset(p for p, n in failing.items() if n >= BREAKER_MIN and p not in recent))
 
 
-def urgency(cand: Candidate, now: datetime) -> tuple[int, datetime]:
-    """Sort key: savable tokens by expiry (one without an expiry tag as if expiring now), then
-    expired ones, earliest expiry first within each."""
+def urgency(cand: Candidate, now: datetime, *, urgent_within: timedelta) -> tuple[int, datetime]:
+    """Sort key, earliest expiry first within each rank: (0) tokens that would expire before the
+    sweep after next could start them (``urgent_within`` left, or no expiry tag: never rotated),
+    (1) expired ones, (2) tokens that can wait a sweep, and validate-only ones after them."""
     expires = epoch_tag(cand.tags, TAG_EXPIRES_AT)
     if expires is None and TAG_EXPIRES_AT not in cand.tags:
         return 0, now
     if expires is None:  # "never": validation only, no deadline of its own
-        return 0, datetime.max.replace(tzinfo=now.tzinfo)
-    return (0, expires) if expires > now else (1, expires)
+        return 2, datetime.max.replace(tzinfo=now.tzinfo)
+    if expires <= now:
+        return 1, expires
+    return (0 if expires - now <= urgent_within else 2), expires
 
 
 @dataclass
@@ -115,7 +121,12 @@ class Triage:
 
 
 def triage(
-    due: Sequence[Due], breaker: PlatformBreaker, now: datetime, *, capacity: int | None
+    due: Sequence[Due],
+    breaker: PlatformBreaker,
+    now: datetime,
+    *,
+    capacity: int | None,
+    urgent_within: timedelta,
 ) -> Triage:
     """Probes of each held provider first, then the others by ``urgency``, then the rest of the
     held providers' (they take only what capacity the others leave); at most ``capacity`` (None:
@@ -124,7 +135,7 @@ def triage(
     rest: list[Due] = []
     held: list[Due] = []
     probed: Counter[str] = Counter()
-    for item in sorted(due, key=lambda d: urgency(d[0], now)):
+    for item in sorted(due, key=lambda d: urgency(d[0], now, urgent_within=urgent_within)):
         provider = item[0].provider
         if provider not in breaker.held:
             rest.append(item)
@@ -158,7 +169,7 @@ def plan_handover(  # noqa: PLR0913 - the sweep's listing, verdicts, report and 
     sweep)."""
     breaker = PlatformBreaker.from_candidates(candidates, now, quiet=2 * interval)
     capacity = None if pacer is None else sweep_capacity(pacer.rate, interval)
-    plan = triage(due, breaker, now, capacity=capacity)
+    plan = triage(due, breaker, now, capacity=capacity, urgent_within=interval + ROTATION_LEAD)
     report.deferred += [c.secret_id for c, _ in plan.later]
     report.held += [c.secret_id for c, _ in plan.held]
     return plan.now

@@ -82,6 +82,24 @@ def test_success_after_trouble_is_recovered(status):
     assert decision.state == TokenState(Status.OK, 0, None, NOW)
 
 
+@pytest.mark.parametrize(
+    ("last_alert", "told"),
+    [
+        (None, False),  # never alerted
+        (NOW - timedelta(hours=2), False),  # an older trouble's alert: this one was never told
+        (NOW - timedelta(minutes=30), True),  # alerted after the last success
+    ],
+)
+def test_a_failure_recovers_aloud_only_when_it_was_told(last_alert, told):
+    # Given a connection failing since its last success an hour ago, last alerted ``last_alert``
+    state = TokenState(Status.FAILING, 1, "transient", last_alert)
+    # When it succeeds
+    decision = on_success(state, now=NOW, last_good=NOW - timedelta(hours=1))
+    # Then it is ok again, and says so only when its failure had been alerted
+    assert decision.state.status is Status.OK
+    assert (decision.event is AlertEvent.RECOVERED) is told
+
+
 def test_success_when_ok_is_silent():
     assert on_success(TokenState(), now=NOW).event is None
 

@@ -153,8 +153,14 @@ def on_failure(
     return Decision(replace(base, status=new_status))
 
 
-def on_success(state: TokenState, *, now: datetime) -> Decision:
-    recovered = state.status is not Status.OK
+def on_success(state: TokenState, *, now: datetime, last_good: datetime | None = None) -> Decision:
+    """Fine again. ``token.recovered`` ends trouble that was told: a re-authorization (alerted at
+    once, always), or a failure alerted after ``last_good`` (the last success before it, when
+    known). A failure that never reached an alert (a transient error below the threshold)
+    recovers silently, as an Alertmanager alert that never fired sends no resolution."""
+    alerted = state.last_alert_at
+    told = alerted is not None and (last_good is None or alerted > last_good)
+    recovered = state.status is Status.REAUTH_REQUIRED or (state.status is Status.FAILING and told)
     new = TokenState(status=Status.OK, last_alert_at=now if recovered else state.last_alert_at)
     return Decision(new, AlertEvent.RECOVERED if recovered else None)
 

@@ -63,6 +63,7 @@ from token_refresher.state import (
     MIN_ROTATION_INTERVAL,
     TAG_LAST_ROTATED,
     TokenState,
+    epoch_tag,
     on_success,
 )
 from token_refresher.timeutil import to_epoch
@@ -254,7 +255,8 @@ class RotationEngine:
             request.secret_id, AWSCURRENT, to_version=target, from_version=current
         )
         now = self.ctx.now()
-        decision = on_success(TokenState.from_tags(desc.tags), now=now)
+        last_good = epoch_tag(desc.tags, TAG_LAST_ROTATED)
+        decision = on_success(TokenState.from_tags(desc.tags), now=now, last_good=last_good)
         held, tags = self.failures.recovered(request.secret_id, desc.tags)
         tags |= decision.state.to_tags() | token_tags(pending)
         tags[TAG_LAST_ROTATED] = str(to_epoch(now))

@@ -38,10 +38,12 @@ from token_refresher.observability import logger
 from token_refresher.rotation.check import CheckReport, CheckRequest, ConnectionChecker
 from token_refresher.state import (
     TAG_CHECKED_AT,
+    TAG_LAST_ROTATED,
     TAG_MANAGED,
     TAG_UNCHECKED_AT,
     Status,
     TokenState,
+    epoch_tag,
     on_success,
 )
 from token_refresher.timeutil import to_epoch
@@ -128,9 +130,11 @@ class LivenessCheck:
         if state.status is Status.OK:
             save_tags(self.store, desc.arn, tags, what="the liveness check time")
             return
-        decision = on_success(state, now=now)
+        good = [epoch_tag(desc.tags, t) for t in (TAG_LAST_ROTATED, TAG_CHECKED_AT)]
+        last_good = max((g for g in good if g is not None), default=None)
+        decision = on_success(state, now=now, last_good=last_good)
         save_tags(self.store, desc.arn, tags | decision.state.to_tags())
-        if held:  # recovered inside an incident: its resolution speaks for it
+        if held or decision.event is None:  # an incident's resolution speaks for it, or untold
             return
         publish_alert(
             self.failures.notifier,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +46,9 @@ def _lost_refresh_tokens(fleet: Fleet) -> int:
 def _revocation_to_alert(fleet: Fleet) -> dict[str, float | int | None]:
     revoked = fleet.platforms["meta"].revoked_at
     first: dict[str, datetime] = {}
-    for secret_id, event, at in fleet.alerts.sent:
+    for secret_id, at in fleet.alerts.reauth:  # alone or in a digest
         secret = fleet.store.name_of(secret_id)  # alerts name a secret by ARN or by name
-        if secret in revoked and event == "token.reauth_required" and at >= revoked[secret]:
+        if secret in revoked and at >= revoked[secret]:
             first.setdefault(secret, at)
     delays = [(first[s] - revoked[s]).total_seconds() / 3600 for s in first]
     return {
@@ -56,6 +57,15 @@ def _revocation_to_alert(fleet: Fleet) -> dict[str, float | int | None]:
         "p50_h": round(statistics.median(delays), 2) if delays else None,
         "max_h": round(max(delays), 2) if delays else None,
     }
+
+
+def _recovery_minutes(fleet: Fleet) -> float | None:
+    """Minutes from the end of Google's 5xx hour to the last refresh of a token it left expired
+    (None without the incident)."""
+    google = fleet.platforms["google_ads"]
+    ends = [inc.end for inc in google.incidents if inc.kind == "5xx"]
+    late = [t for t in google.late if ends and t >= ends[0]]
+    return round((max(late) - ends[0]).total_seconds() / 60, 1) if late else None
 
 
 def measure(fleet: Fleet, end: datetime) -> dict[str, Any]:
@@ -95,12 +105,18 @@ def measure(fleet: Fleet, end: datetime) -> dict[str, Any]:
         "sweep_max_s": round(max((s["duration_s"] for s in sweeps), default=0), 1),
         "sweep_mean_s": round(statistics.mean(s["duration_s"] for s in sweeps), 1) if sweeps else 0,
         "sweeps": len(sweeps),
+        "deferred_total": sum(int(s["deferred"]) for s in sweeps),
+        "held_total": sum(int(s.get("held", 0)) for s in sweeps),
+        "outage_recovery_min": _recovery_minutes(fleet),
         "revocation_to_alert": _revocation_to_alert(fleet),
         "platform_calls_per_day": {
             p: max(fleet.platforms[p].calls.values(), default=0) for p in SPECS
         },
         "reauth_required": statuses.count(Status.REAUTH_REQUIRED.value),
         "alerts": len(fleet.alerts.sent),
+        "alerts_by_event": dict(Counter(event for _s, event, _at in fleet.alerts.sent)),
+        "pages": dict(fleet.alerts.pages),
+        "incident_store_calls": fleet.incident_store.calls,
         "cost_per_connection_month": round(cost / run.size, 4),
         "puts_per_secret_day_max": max(usage.puts_per_secret_day.values(), default=0),
     }

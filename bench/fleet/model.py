@@ -223,6 +223,7 @@ class Platform:
         self.incidents: list[Incident] = []
         self.calls: Counter[int] = Counter()  # per day
         self.expired_s = 0.0
+        self.late: list[datetime] = []  # when a refresh of an already expired token succeeded
         self._n = 0
 
     def onboard(self, conn: str) -> str:
@@ -265,6 +266,7 @@ class Platform:
             raise fault
         if doc.expires_at is not None and doc.expires_at < now:
             self.expired_s += (now - doc.expires_at).total_seconds()
+            self.late.append(now)
         new_refresh = None
         if self.spec.rotates_refresh_token:
             new_refresh = self.onboard(conn)  # the old one is revoked: only the newest is live

@@ -5,6 +5,7 @@ rewrites both from a new run."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,33 @@ nothing here was measured on AWS. For measurements on LocalStack see docs/benchm
 - Fleet: onboarded in one burst at hour 0 in this mix: {mix}. Sweeps every 15 minutes plus up to
   a minute of schedule jitter; rotations started at most 20/s (ROTATION_START_RATE), and what of
   an onboarding burst the next sweeps could not start at that rate started early
-  (sweep/lookahead.py); liveness checks spread over the day, earliest deadline first, and asked
-  at most 10/s (sweep/liveness.py).
+  (sweep/lookahead.py); each scheduled sweep hands over at most 80 % of an interval's starts,
+  the tokens the next sweep could not save first, then the expired, then those that can wait,
+  and a platform whose connections all fail is held back but for 5 probes (sweep/triage.py);
+  liveness checks spread over the day, earliest deadline first, and asked at most 10/s
+  (sweep/liveness.py). A size's mode (direct: the sweep starts rotations; queue: SQS and the
+  Worker, DispatchMode=queue) is in its heading.
+- Alerts: the incident desk as the default deploy runs it (Incidents=true; its store in memory
+  with the S3 adapter's semantics, tests/support/incidents.py): failures that share a cause are
+  one incident, re-authorizations past five per app (within an interval) go out as one digest; a page is a message
+  the on-call filter policy of docs/alerts.md lets through.
 - Prices (us-east-1 list prices): $0.40 per secret-month, $0.05 per 10,000 API calls, Lambda
   $0.0000166667 per GB-s and $0.20 per million requests.
 """
+
+
+def _span(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} h"
+
+
+def _events(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    return (
+        f"{total:,}: " + ", ".join(f"{e} {n:,}" for e, n in sorted(counts.items()))
+        if counts
+        else "0"
+    )
 
 
 def _pct(part: float, whole: float) -> str:
@@ -62,6 +85,8 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     expired = r["expired_minutes"]
     incident = expired.get("google_ads", 0)
     outside = sum(v for p, v in expired.items() if p != "google_ads")
+    back = r.get("outage_recovery_min")
+    recovery = "-" if back is None else f"{back} min after the hour ended"
     rev = r["revocation_to_alert"]
     alerted = (
         f"p50 {rev['p50_h']} h, max {rev['max_h']} h ({rev['alerted']} of {rev['revoked']})"
@@ -71,11 +96,20 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows = [
         ("token-minutes expired, outside the Google 5xx hour", f"{outside}", GOALS["expired"], SIM),
         ("token-minutes expired, Google Ads (5xx for an hour)", f"{incident}", "-", SIM),
+        ("Google Ads back: last token the 5xx hour left expired refreshed", recovery, "-", SIM),
         ("refresh tokens lost", str(r["refresh_tokens_lost"]), GOALS["lost"], SIM),
         ("rotations per day", f"{r['rotations_per_day']:,}", "-", SIM),
         ("rotation invocations that failed", f"{r['rotation_failures']:,}", "-", SIM),
         ("liveness checks per day", f"{r['liveness_per_day']:,}", "-", SIM),
+        (
+            "due rotations deferred to the next sweep / held (failing platform), whole run",
+            f"{r.get('deferred_total', 0):,} / {r.get('held_total', 0):,}",
+            "-",
+            SIM,
+        ),
     ]
+    if r["mode"] == "queue":
+        rows.append(("queue backlog, max jobs", f"{r['queue_backlog_max']:,}", "-", SIM))
     for group, q in r["quota"].items():
         rows.append(
             (
@@ -108,7 +142,19 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "-",
             SIM,
         ),
-        ("alerts sent", f"{r['alerts']:,}", "-", SIM),
+        ("alerts sent (all events)", f"{r['alerts']:,}", "-", SIM),
+        (
+            "pages: messages the documented on-call filter lets through",
+            _events(r.get("pages", {})),
+            "one per incident",
+            SIM,
+        ),
+        (
+            "incident store requests (S3, not throttled)",
+            f"{r.get('incident_store_calls', 0):,}",
+            "-",
+            SIM,
+        ),
         ("cost per connection-month", f"${r['cost_per_connection_month']}", "-", SIM),
     ]
     return rows
@@ -121,12 +167,13 @@ def render(results: list[dict[str, Any]]) -> str:
             latency=", ".join(f"{g} {int(s * 1000)} ms" for g, s in LATENCY_S.items()),
             timeout=SWEEP_TIMEOUT_S,
             memory=MEMORY_MB,
-            lifetimes=", ".join(f"{p} {s.lifetime}" for p, s in SPECS.items()),
+            lifetimes=", ".join(f"{p} {_span(s.lifetime)}" for p, s in SPECS.items()),
             mix=", ".join(f"{p} {int(share * 100)} %" for p, share in MIX.items()),
         )
     ]
     for r in results:
-        out.append(f"\n## {r['size']:,} connections, {r['hours']:g} simulated hours\n")
+        mode = r["mode"] + (" (DispatchMode=queue)" if r["mode"] == "queue" else "")
+        out.append(f"\n## {r['size']:,} connections, {r['hours']:g} simulated hours, {mode}\n")
         out.append("| figure | value | goal | source |\n|---|---|---|---|")
         out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in _rows(r)]
     return "\n".join(out) + "\n"

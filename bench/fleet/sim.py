@@ -16,19 +16,23 @@ import json
 import random
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.support.alarms import documented_oncall_filter, matches
 from tests.support.fakes import TEST_INSTANCE
+from tests.support.incidents import InMemoryIncidentStore
 
 from bench.fleet.model import SPECS, Incident, Platform, QuotaStore, SimClock
 from bench.fleet.queue import SimQueue
 from token_refresher.adapters.errors import AwsError
 from token_refresher.alerting import failures
+from token_refresher.alerting.incidents import IncidentDesk
 from token_refresher.alerting.notices import token_tags
-from token_refresher.alerts import Alert
+from token_refresher.alerts import Alert, AlertEvent
 from token_refresher.errors import TokenRefresherError
 from token_refresher.events import RotationRequest
 from token_refresher.http import HttpClient
@@ -64,10 +68,21 @@ SWEEP_THREADS = 8
 
 @dataclass
 class RecordedAlerts:
+    """What reached the alert topic: every message, who was told to re-authorize (one by one or
+    in a digest), and what the documented on-call filter (docs/alerts.md) lets through."""
+
     sent: list[tuple[str, str, datetime]] = field(default_factory=list)
+    reauth: list[tuple[str, datetime]] = field(default_factory=list)
+    pages: Counter[str] = field(default_factory=Counter)
+    oncall: dict[str, Any] = field(default_factory=documented_oncall_filter)
 
     def publish(self, alert: Alert) -> None:
         self.sent.append((alert.secret_id, alert.event.value, alert.occurred_at))
+        if alert.event is AlertEvent.REAUTH_REQUIRED:
+            self.reauth.append((alert.secret_id, alert.occurred_at))
+        self.reauth += [(secret_id, alert.occurred_at) for secret_id, _url in alert.links]
+        if matches(self.oncall, alert.attributes()):
+            self.pages[alert.event.value] += 1
 
 
 @dataclass
@@ -81,15 +96,17 @@ class Run:
     incidents: bool = True
     start_rate: float = DEFAULT_START_RATE  # ROTATION_START_RATE
     queue: bool = False  # DispatchMode=queue
+    grouped: bool = True  # Incidents=true (the default): the incident desk groups failures
 
 
-def model_engines(
+def model_engines(  # noqa: PLR0913 - the models, then the rng and the desk keyword-only
     store: QuotaStore,
     alerts: RecordedAlerts,
     clock: SimClock,
     platforms: Mapping[str, Platform],
     *,
     rng: random.Random | None = None,
+    incidents: IncidentDesk | None = None,
 ) -> tuple[RotationEngine, LivenessCheck]:
     """The rotation function's engines as the default deploy builds them (runtime.py: app
     secrets bound to the instance), on the model's store, platforms and clock; the write retry's
@@ -100,6 +117,7 @@ def model_engines(
     engine = build_rotation_engine(
         store, alerts, ctx, instance=TEST_INSTANCE, providers=platforms.__getitem__,
         write_retry=WriteRetry(sleep=clock.spend, jitter=jitter), apps_bound=True,
+        incidents=incidents,
     )  # fmt: skip
     checker = ConnectionChecker(
         store, ctx, platforms.__getitem__, engine.apps.for_token, instance=TEST_INSTANCE
@@ -120,8 +138,14 @@ class Fleet:
         self.counts = {"rotations": 0, "rotation_failures": 0, "liveness": 0, "invocations": 0}
         self.gb_seconds = 0.0
         self.sweeps: list[dict[str, float]] = []
+        self.incident_store = InMemoryIncidentStore()
+        desk = (
+            IncidentDesk(self.incident_store, self.alerts.publish, clock=self.clock)
+            if run.grouped
+            else None
+        )
         self.engine, self.liveness = model_engines(
-            self.store, self.alerts, self.clock, self.platforms, rng=self.rng
+            self.store, self.alerts, self.clock, self.platforms, rng=self.rng, incidents=desk
         )
         self.store.on_rotate = self._rotation_started
         failures.TAG_RETRY_SLEEP = self.clock.spend  # tag-write backoff on the simulated clock
@@ -137,7 +161,7 @@ class Fleet:
                 self, sweep_interval=interval,
                 pacer=Pacer(DEFAULT_CHECK_RATE, monotonic=self._seconds, sleep=self._wait),
             ),
-            pacer=Pacer(run.start_rate, monotonic=self._seconds, sleep=self._wait),
+            pacer=Pacer(run.start_rate, monotonic=self._seconds, sleep=self._wait), incidents=desk,
         )  # fmt: skip
         self.sim_queue = SimQueue(self, run.start_rate) if run.queue else None
         self.sweep.dispatcher = self.sim_queue
@@ -172,10 +196,12 @@ class Fleet:
     # --- the rotation function's invocations ----------------------------------------------------
 
     def _rotation_started(self, name: str, version_id: str) -> None:
+        arn = self.store.arn_of(self.store.name_of(name))  # the rotation event names an ARN
+
         def steps(time_left: Callable[[], int]) -> object:
             self.counts["rotations"] += 1
             for step in ("createSecret", "setSecret", "testSecret", "finishSecret"):
-                event = {"Step": step, "SecretId": name, "ClientRequestToken": version_id}
+                event = {"Step": step, "SecretId": arn, "ClientRequestToken": version_id}
                 self.engine.run(RotationRequest.from_event(event), time_left)
                 self.counts["invocations"] += 1
             return None
@@ -247,6 +273,7 @@ class Fleet:
                 "scanned": report.scanned,
                 "wall_s": time.perf_counter() - wall,
                 "deferred": len(report.deferred),
+                "held": len(report.held),
                 "started": len(report.started),
             }
         )

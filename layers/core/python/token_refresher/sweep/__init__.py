@@ -5,6 +5,8 @@
 - ``decision``: due or not, and why (``decide`` from tags, ``Decider`` for a request's terms);
 - ``deadlines``: the 30/7/1-day warnings before a human deadline;
 - ``liveness``: which connections to ask for their daily liveness check;
+- ``lookahead``: an onboarding burst started ahead of its window; ``triage``: the order and cap
+  of a sweep's hand-over, and the failing-platform breaker;
 - ``adoption``: managed secrets of no instance (adopt or alert);
 - ``starter``: the one way a rotation is started (``RotationStarter``), by the sweep and the
   queue worker alike; ``dispatch``: the queue worker's loop;
@@ -20,9 +22,11 @@ __all__ = [
     "dispatch",
     "engine",
     "liveness",
+    "lookahead",
     "report",
     "request",
     "selection",
     "slo",
     "starter",
+    "triage",
 ]

@@ -107,6 +107,7 @@ def measure(fleet: Fleet, end: datetime) -> dict[str, Any]:
         "sweeps": len(sweeps),
         "deferred_total": sum(int(s["deferred"]) for s in sweeps),
         "held_total": sum(int(s.get("held", 0)) for s in sweeps),
+        "at_risk_total": sum(int(s.get("at_risk", 0)) for s in sweeps),
         "outage_recovery_min": _recovery_minutes(fleet),
         "revocation_to_alert": _revocation_to_alert(fleet),
         "platform_calls_per_day": {

@@ -56,8 +56,8 @@ nothing here was measured on AWS. For measurements on LocalStack see docs/benchm
   Worker, DispatchMode=queue) is in its heading.
 - Alerts: the incident desk as the default deploy runs it (Incidents=true; its store in memory
   with the S3 adapter's semantics, tests/support/incidents.py): failures that share a cause are
-  one incident, re-authorizations past five per app (within an interval) go out as one digest; a page is a message
-  the on-call filter policy of docs/alerts.md lets through.
+  one incident, re-authorizations past five per app within an interval go out as one digest; a
+  page is a message the on-call filter policy of docs/alerts.md lets through.
 - Prices (us-east-1 list prices): $0.40 per secret-month, $0.05 per 10,000 API calls, Lambda
   $0.0000166667 per GB-s and $0.20 per million requests.
 """
@@ -105,6 +105,12 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "due rotations deferred to the next sweep / held (failing platform), whole run",
             f"{r.get('deferred_total', 0):,} / {r.get('held_total', 0):,}",
             "-",
+            SIM,
+        ),
+        (
+            "deferred rotations at risk (the next sweep too late: the rotations-at-risk alarm)",
+            f"{r.get('at_risk_total', 0):,}",
+            "0",
             SIM,
         ),
     ]

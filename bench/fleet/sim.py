@@ -274,6 +274,7 @@ class Fleet:
                 "wall_s": time.perf_counter() - wall,
                 "deferred": len(report.deferred),
                 "held": len(report.held),
+                "at_risk": len(report.at_risk),
                 "started": len(report.started),
             }
         )

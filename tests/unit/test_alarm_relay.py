@@ -137,6 +137,7 @@ def test_the_alarm_names_of_the_relay_and_of_the_docs_agree():
         "connect-traffic",
         "validation-overdue",
         "sweep-slow",
+        "rotations-at-risk",
         "throttles",
         "queue-age",
         "relay-failures",

@@ -309,6 +309,6 @@ def test_every_alarm_of_the_stack_may_invoke_its_alarm_relay():
         if r["Type"] == "AWS::CloudWatch::Alarm"
         and ("Condition" not in r or renderer.condition(r["Condition"]))
     ]
-    # When CloudWatch invokes it for each of them, then all eleven may
-    assert len(names) == 11
-    assert alarm_invokes(renderer, names) == ["Allowed"] * 11
+    # When CloudWatch invokes it for each of them, then all twelve may
+    assert len(names) == 12
+    assert alarm_invokes(renderer, names) == ["Allowed"] * 12

@@ -32,7 +32,7 @@ def test_every_alarm_and_its_return_to_ok_invoke_the_relay_and_nothing_publishes
     template,
 ):
     alarms = _alarms(template)
-    assert len(alarms) == 11
+    assert len(alarms) == 12
     for name, props in alarms.items():
         assert props["AlarmActions"] == [RELAY], name
         assert props["OKActions"] == [RELAY], name

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.support.fakes import RecordingMetrics
 from tests.unit.conftest import Harness
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.engine import SweepRequest
@@ -170,3 +171,24 @@ def test_a_scheduled_sweep_over_capacity_starts_the_most_urgent_and_reports_the_
     first = [int(harness.store.tags_of(by_id[s])[tag]) for s in report.started]
     later = [int(harness.store.tags_of(by_id[s])[tag]) for s in report.deferred]
     assert max(first) <= min(later)
+
+
+def test_a_sweep_that_cannot_hand_over_what_the_next_sweep_could_not_save_counts_it_at_risk(
+    harness: Harness,
+) -> None:
+    # Given 100 due one-hour tokens, 70 of them with 25 minutes or less left (the next sweep
+    # would be too late for those), and a start rate that starts only 36 per interval
+    for n in range(100):
+        hourly(harness, f"conn/{n:03d}", minutes_left=1 + n % 40)
+    metrics = RecordingMetrics()
+    pacer = Pacer(0.05, monotonic=lambda: 0.0, sleep=lambda _s: None)
+    engine = harness.sweep_engine(
+        pacer=pacer, sweep_interval=timedelta(minutes=15), metrics=metrics
+    )
+    # When the scheduled sweep runs
+    report = engine.run(SweepRequest(scheduled=True))
+    # Then it starts 36 and reports the 34 urgent ones it could not hand over as at risk, in the
+    # fleet-wide metric the rotations-at-risk alarm watches
+    assert len(report.started) == 36
+    assert len(report.at_risk) == 34
+    assert ("RotationsAtRisk", "all", None, 34) in metrics.points

@@ -63,6 +63,14 @@ ALARM_KINDS = {
         "Check that the sweep's liveness requests run (sweep log `checks_requested`, the "
         "rotation function's throttles); `token-refresher status` shows the oldest.",
     ),
+    "rotations-at-risk": AlarmKind(
+        "alarm.rotations_at_risk",
+        "error",
+        "a sweep deferred due rotations that the next sweep would be too late for: more is due "
+        "than the paced start rate starts in an interval",
+        "See docs/alerts.md, 'Rotations at risk': the sweep log's `at_risk` names them; look "
+        "for a burst (onboarding, an outage ending) or a fleet past the write quota.",
+    ),
     "sweep-slow": AlarmKind(
         "alarm.sweep_slow",
         "warning",

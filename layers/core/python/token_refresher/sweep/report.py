@@ -10,7 +10,7 @@ from token_refresher.observability import MetricSink, logger
 from token_refresher.state import TAG_EXPIRES_AT, TAG_STATUS, Status, epoch_tag
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.request import SweepRequest
-from token_refresher.sweep.slo import emit_slo_metrics
+from token_refresher.sweep.slo import FLEET, emit_slo_metrics
 
 __all__ = ["SweepReport", "emit_metrics", "log_dry_run", "log_report"]
 
@@ -29,6 +29,7 @@ def log_report(request: SweepRequest, report: SweepReport, seconds: float) -> No
             "errors": len(report.errors),
             "deferred": len(report.deferred),
             "held": len(report.held),
+            "at_risk": len(report.at_risk),
             "enqueued": len(report.enqueued),
             "adopted": len(report.adopted),
             "unowned": len(report.unowned),
@@ -81,6 +82,8 @@ def emit_metrics(
         if expiries:
             hours = (min(expiries) - now).total_seconds() / 3600
             metrics.gauge("MinHoursToExpiry", round(hours, 2), provider=provider)
+    if report.scheduled and not report.dry_run:  # what the rotations-at-risk alarm watches
+        metrics.count("RotationsAtRisk", provider=FLEET, value=len(report.at_risk))
     emit_slo_metrics(metrics, candidates, now)
 
 
@@ -96,6 +99,7 @@ class SweepReport:
     errors: list[dict[str, str]] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # a failing platform's, beyond its probes
+    at_risk: list[str] = field(default_factory=list)  # deferred, and the next sweep is too late
     enqueued: list[str] = field(default_factory=list)
     warnings_sent: int = 0
     due_ids: list[str] = field(default_factory=list)
@@ -117,6 +121,7 @@ class SweepReport:
             "errors": self.errors,
             "deferred": self.deferred,
             "held": self.held,
+            "at_risk": self.at_risk,
             "enqueued": self.enqueued,
             "warnings_sent": self.warnings_sent,
             "adopted": self.adopted,

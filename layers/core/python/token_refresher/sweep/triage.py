@@ -20,7 +20,9 @@ or behind tokens that are already expired and that no order can save. So the swe
   domino under overload), and a savable one that can wait never keeps an expired one waiting;
 - **caps what one sweep hands over** at ``capacity`` (sweep/lookahead.py's ``sweep_capacity``):
   what is handed over is started before the next sweep, whatever order the queue delivers it in,
-  and the rest is decided again by that sweep, its order by then more urgent.
+  and the rest is decided again by that sweep, its order by then more urgent. A deferred token
+  the next sweep could not save is ``at_risk`` (the RotationsAtRisk metric and the
+  rotations-at-risk alarm): the fleet needs more than the write quota starts in an interval.
 
 Pure: tags and the clock only; no AWS, no I/O.
 """
@@ -118,6 +120,7 @@ class Triage:
     now: list[Due] = field(default_factory=list)
     later: list[Due] = field(default_factory=list)  # over this sweep's capacity
     held: list[Due] = field(default_factory=list)  # a held provider's, beyond its probes
+    at_risk: list[Due] = field(default_factory=list)  # of ``later``: the next sweep is too late
 
 
 def triage(
@@ -147,10 +150,12 @@ def triage(
     ordered = probes + rest + held
     cut = len(ordered) if capacity is None else max(capacity, len(probes))
     over = {id(item) for item in ordered[cut:]}
+    later = [item for item in probes + rest if id(item) in over]
     return Triage(
         now=ordered[:cut],
-        later=[item for item in probes + rest if id(item) in over],
+        later=later,
         held=[item for item in held if id(item) in over],
+        at_risk=[d for d in later if urgency(d[0], now, urgent_within=urgent_within)[0] == 0],
     )
 
 
@@ -172,4 +177,5 @@ def plan_handover(  # noqa: PLR0913 - the sweep's listing, verdicts, report and 
     plan = triage(due, breaker, now, capacity=capacity, urgent_within=interval + ROTATION_LEAD)
     report.deferred += [c.secret_id for c, _ in plan.later]
     report.held += [c.secret_id for c, _ in plan.held]
+    report.at_risk += [c.secret_id for c, _ in plan.at_risk]
     return plan.now

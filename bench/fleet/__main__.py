@@ -11,7 +11,7 @@ from pathlib import Path
 from bench.fleet.report import write_doc
 from bench.fleet.sim import main
 
-DEFAULT = "1000:168,10000:48,100000:26"
+DEFAULT = "1000:168,10000:30,100000:26"
 
 if __name__ == "__main__":
     logging.disable(logging.CRITICAL)  # hundreds of thousands of rotations: the logs are not read

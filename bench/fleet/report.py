@@ -44,7 +44,8 @@ nothing here was measured on AWS. For measurements on LocalStack see docs/benchm
 - Platforms: log-normal latency (median 0.25 s, sigma 0.8: the slow tail), the real token
   lifetimes ({lifetimes}), refresh-token rotation that revokes the old token (Microsoft, TikTok).
   Incidents in every run: Google Ads answers 5xx from hour 2 to hour 3; TikTok's client secret is
-  rotated from hour 4 to hour 5 (invalid_client); 1 % of Meta grants are revoked at hour 1.
+  rotated from hour 18 to hour 19, in its daily refresh wave (invalid_client until the app secret
+  is updated); 1 % of Meta grants are revoked at hour 1.
 - Fleet: onboarded in one burst at hour 0 in this mix: {mix}. Sweeps every 15 minutes plus up to
   a minute of schedule jitter; rotations started at most 20/s (ROTATION_START_RATE), and what of
   an onboarding burst the next sweeps could not start at that rate started early

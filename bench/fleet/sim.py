@@ -286,7 +286,7 @@ class Fleet:
         hour = timedelta(hours=1)
         self.platforms["google_ads"].incidents.append(Incident("5xx", T0 + 2 * hour, T0 + 3 * hour))
         self.platforms["tiktok"].incidents.append(
-            Incident("client-secret", T0 + 4 * hour, T0 + 5 * hour)
+            Incident("client-secret", T0 + 18 * hour, T0 + 19 * hour)
         )
         meta = self.platforms["meta"]
         revoked = [c for c in meta.live if self.rng.random() < 0.01]

@@ -153,7 +153,7 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         (
             "pages: messages the documented on-call filter lets through",
             _events(r.get("pages", {})),
-            "one per incident",
+            "incident.opened once per incident",
             SIM,
         ),
         (

@@ -231,7 +231,7 @@ bench: $(VENV)/.stamp build ## Benchmarks on LocalStack (minutes; BENCH_N=1000 f
 	PYTHONPATH=layers/core/python:. $(PY) -m bench.run
 
 .PHONY: fleet
-fleet: $(VENV)/.stamp ## Fleet simulation of the real engines, 1,000/10,000/100,000 connections (about 16 min on 2 idle cores, no LocalStack): docs/fleet.md
+fleet: $(VENV)/.stamp ## Fleet simulation of the real engines, 1,000/10,000/100,000 connections (16 to 20 min on 2 idle cores, no LocalStack): docs/fleet.md
 	PYTHONPATH=layers/core/python:. POWERTOOLS_LOG_LEVEL=ERROR $(PY) -m bench.fleet
 
 .PHONY: clean

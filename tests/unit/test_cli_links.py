@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import timedelta
 from typing import Any
@@ -10,11 +9,10 @@ from typing import Any
 import pytest
 
 from tests.support.fakes import TEST_INSTANCE, FixedClock, InMemorySecretStore
+from tests.unit.test_cli import err, make_ctx, out
 from token_refresher.connect.links import LINK_PARAM, Link
 from token_refresher_cli.app import main
 from token_refresher_cli.aws import Aws
-from token_refresher_cli.console import Console
-from token_refresher_cli.context import Context
 
 pytestmark = pytest.mark.unit
 
@@ -62,17 +60,10 @@ def store() -> InMemorySecretStore:
 def run(
     store: InMemorySecretStore, *argv: str, outputs: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    ctx = Context(
-        console=Console(out, err),
-        stdin=io.StringIO(),
-        env={},
-        clock=FixedClock(),
-        store_override=store,
-    )
+    ctx = make_ctx(store, FixedClock())
     stack = {"ConnectKeySecretId": KEY_ID, "InstanceName": TEST_INSTANCE}
     ctx.aws = StackAws(store, stack if outputs is None else outputs)
-    return main(list(argv), ctx), out.getvalue(), err.getvalue()
+    return main(list(argv), ctx), out(ctx), err(ctx)
 
 
 def _link(out: str) -> Link:

@@ -5,7 +5,6 @@ value: a link is made from the connection's tags."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,12 +25,11 @@ from tests.support.two_instances import (
     call,
     policies,
 )
+from tests.unit.test_cli import err, make_ctx, out
 from token_refresher.adapters.secrets import SecretDescription
 from token_refresher.connect.links import CONSENT_PROVIDERS, LINK_PARAM
 from token_refresher_cli.app import main
 from token_refresher_cli.aws import Aws
-from token_refresher_cli.console import Console
-from token_refresher_cli.context import Context
 
 pytestmark = pytest.mark.unit
 
@@ -105,17 +103,10 @@ def _connections(store: RecordingStore) -> dict[str, str]:
 
 
 def _link(store: RecordingStore, aws: StackAws, name: str) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    ctx = Context(
-        console=Console(out, err),
-        stdin=io.StringIO(),
-        env={},
-        clock=FixedClock(),
-        store_override=store,
-    )
+    ctx = make_ctx(store, FixedClock())
     ctx.aws = aws
     code = main(["link", name, "--stack-name", A], ctx)
-    return code, out.getvalue() + err.getvalue()
+    return code, out(ctx) + err(ctx)
 
 
 def _requests(store: RecordingStore, aws: StackAws) -> list[tuple[str, dict[str, Any]]]:

@@ -185,6 +185,12 @@ def last_rotation(tags: Mapping[str, str], listed: datetime | None) -> datetime 
     return epoch_tag(tags, TAG_LAST_ROTATED) or listed
 
 
+def last_validated(tags: Mapping[str, str], listed: datetime | None) -> datetime | None:
+    """The last time the platform accepted or judged the token: a rotation or a liveness check."""
+    times = [t for t in (last_rotation(tags, listed), epoch_tag(tags, TAG_CHECKED_AT)) if t]
+    return max(times) if times else None
+
+
 @dataclass(frozen=True)
 class RefreshAhead:
     """When a token is due, from its tags.

@@ -63,7 +63,7 @@ from token_refresher.state import (
     MIN_ROTATION_INTERVAL,
     TAG_LAST_ROTATED,
     TokenState,
-    epoch_tag,
+    last_rotation,
     on_success,
 )
 from token_refresher.timeutil import to_epoch
@@ -255,7 +255,7 @@ class RotationEngine:
             request.secret_id, AWSCURRENT, to_version=target, from_version=current
         )
         now = self.ctx.now()
-        last_good = epoch_tag(desc.tags, TAG_LAST_ROTATED)
+        last_good = last_rotation(desc.tags, None)
         decision = on_success(TokenState.from_tags(desc.tags), now=now, last_good=last_good)
         held, tags = self.failures.recovered(request.secret_id, desc.tags)
         tags |= decision.state.to_tags() | token_tags(pending)

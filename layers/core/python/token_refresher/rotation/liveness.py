@@ -38,12 +38,11 @@ from token_refresher.observability import logger
 from token_refresher.rotation.check import CheckReport, CheckRequest, ConnectionChecker
 from token_refresher.state import (
     TAG_CHECKED_AT,
-    TAG_LAST_ROTATED,
     TAG_MANAGED,
     TAG_UNCHECKED_AT,
     Status,
     TokenState,
-    epoch_tag,
+    last_validated,
     on_success,
 )
 from token_refresher.timeutil import to_epoch
@@ -130,9 +129,7 @@ class LivenessCheck:
         if state.status is Status.OK:
             save_tags(self.store, desc.arn, tags, what="the liveness check time")
             return
-        good = [epoch_tag(desc.tags, t) for t in (TAG_LAST_ROTATED, TAG_CHECKED_AT)]
-        last_good = max((g for g in good if g is not None), default=None)
-        decision = on_success(state, now=now, last_good=last_good)
+        decision = on_success(state, now=now, last_good=last_validated(desc.tags, None))
         save_tags(self.store, desc.arn, tags | decision.state.to_tags())
         if held or decision.event is None:  # an incident's resolution speaks for it, or untold
             return

@@ -33,13 +33,12 @@ from typing import Protocol
 from token_refresher.adapters.errors import AwsError
 from token_refresher.state import (
     ROTATION_LEAD,
-    TAG_CHECKED_AT,
     TAG_EXPIRES_AT,
     TAG_STATUS,
     TAG_UNCHECKED_AT,
     Status,
     epoch_tag,
-    last_rotation,
+    last_validated,
 )
 from token_refresher.sweep.candidate import Candidate
 from token_refresher.sweep.pacing import Pacer
@@ -53,20 +52,11 @@ class LivenessRequester(Protocol):
     def request(self, secret_id: str) -> None: ...
 
 
-def last_validated(cand: Candidate) -> datetime | None:
-    """The last time the platform accepted or judged the token: a rotation or a liveness check."""
-    times = [
-        t
-        for t in (last_rotation(cand.tags, cand.last_rotated), epoch_tag(cand.tags, TAG_CHECKED_AT))
-        if t
-    ]
-    return max(times) if times else None
-
-
 def last_asked(cand: Candidate) -> datetime | None:
-    """:func:`last_validated`, or a later check that could not check (``unchecked-at``): it paces
+    """``state.last_validated``, or a later check that could not check (``unchecked-at``): it paces
     the requests without counting as a validation."""
-    times = [t for t in (last_validated(cand), epoch_tag(cand.tags, TAG_UNCHECKED_AT)) if t]
+    validated = last_validated(cand.tags, cand.last_rotated)
+    times = [t for t in (validated, epoch_tag(cand.tags, TAG_UNCHECKED_AT)) if t]
     return max(times) if times else None
 
 

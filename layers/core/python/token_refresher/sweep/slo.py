@@ -20,14 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from token_refresher.observability import MetricSink
-from token_refresher.state import (
-    TAG_CHECKED_AT,
-    TAG_DEADLINE,
-    TAG_STATUS,
-    Status,
-    epoch_tag,
-    last_rotation,
-)
+from token_refresher.state import TAG_DEADLINE, TAG_STATUS, Status, epoch_tag, last_validated
 from token_refresher.sweep.candidate import Candidate
 
 __all__ = ["FLEET", "emit_slo_metrics", "p99"]
@@ -61,12 +54,6 @@ def _status(cand: Candidate) -> Status:
         return Status.OK
 
 
-def _validated(cand: Candidate) -> datetime | None:
-    times = [t for t in (last_rotation(cand.tags, cand.last_rotated),
-                         epoch_tag(cand.tags, TAG_CHECKED_AT)) if t]  # fmt: skip
-    return max(times) if times else None
-
-
 def emit_slo_metrics(metrics: MetricSink, candidates: Iterable[Candidate], now: datetime) -> None:
     by_provider: dict[str, list[Candidate]] = {}
     for cand in candidates:
@@ -88,7 +75,9 @@ def _emit_platform(
     live = [c for c, s in zip(cands, states, strict=True) if s is not Status.REAUTH_REQUIRED]
     hours = [
         (now - at).total_seconds() / 3600
-        for at in (_validated(c) or now - timedelta(days=365) for c in live)
+        for at in (
+            last_validated(c.tags, c.last_rotated) or now - timedelta(days=365) for c in live
+        )
     ]
     if hours:
         metrics.gauge("MaxHoursSinceValidation", round(max(hours), 2), provider=provider)

@@ -151,7 +151,7 @@ class SweepEngine:
             due = plan_handover(
                 candidates, due, report, now, interval=self.sweep_interval, pacer=self.pacer
             )
-        else:  # a manual request: its caller's order; concurrent ones do not walk in lockstep
+        elif not request.dry_run:  # manual: concurrent requests do not walk the list in lockstep
             random.shuffle(due)  # nosec B311 # ordering only
         if request.dry_run:
             report.would_rotate = [{"secret_id": c.secret_id, "reason": r} for c, r in due]

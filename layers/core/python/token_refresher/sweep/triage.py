@@ -137,8 +137,12 @@ def triage(
     probes: list[Due] = []
     rest: list[Due] = []
     held: list[Due] = []
+    urgent: set[int] = set()  # id() of the due items the next sweep could not save
     probed: Counter[str] = Counter()
-    for item in sorted(due, key=lambda d: urgency(d[0], now, urgent_within=urgent_within)):
+    ranked = sorted(((urgency(d[0], now, urgent_within=urgent_within), d) for d in due), key=_key)
+    for (rank, _expires), item in ranked:
+        if rank == 0:
+            urgent.add(id(item))
         provider = item[0].provider
         if provider not in breaker.held:
             rest.append(item)
@@ -147,16 +151,19 @@ def triage(
             probes.append(item)
         else:
             held.append(item)
-    ordered = probes + rest + held
-    cut = len(ordered) if capacity is None else max(capacity, len(probes))
-    over = {id(item) for item in ordered[cut:]}
-    later = [item for item in probes + rest if id(item) in over]
+    front = probes + rest
+    cut = len(front) + len(held) if capacity is None else max(capacity, len(probes))
+    later = front[cut:]
     return Triage(
-        now=ordered[:cut],
+        now=(front + held)[:cut],
         later=later,
-        held=[item for item in held if id(item) in over],
-        at_risk=[d for d in later if urgency(d[0], now, urgent_within=urgent_within)[0] == 0],
+        held=held[max(0, cut - len(front)) :],
+        at_risk=[item for item in later if id(item) in urgent],
     )
+
+
+def _key(ranked: tuple[tuple[int, datetime], Due]) -> tuple[int, datetime]:
+    return ranked[0]
 
 
 def plan_handover(  # noqa: PLR0913 - the sweep's listing, verdicts, report and its two limits
@@ -172,6 +179,8 @@ def plan_handover(  # noqa: PLR0913 - the sweep's listing, verdicts, report and 
     platform's held back but for its probes, and no more than ``pacer`` starts before the next
     sweep (no cap without one); the rest are reported deferred or held (decided again by the next
     sweep)."""
+    if not due:  # the breaker's pass over the whole listing only when something is due
+        return []
     breaker = PlatformBreaker.from_candidates(candidates, now, quiet=2 * interval)
     capacity = None if pacer is None else sweep_capacity(pacer.rate, interval)
     plan = triage(due, breaker, now, capacity=capacity, urgent_within=interval + ROTATION_LEAD)
